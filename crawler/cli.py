@@ -1,0 +1,211 @@
+"""The ``newsdedup`` command line: crawl, dedup, report, run (the main job), eval, extract."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.config import DB_URL_ENV, SOURCES_ENV, default_db_url, default_sources_path
+from crawler.sources import SourcesError, adhoc_sources, load_sources
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+
+
+def _fail(message: str) -> None:
+    click.echo(f"newsdedup: error: {message}", err=True)
+    sys.exit(2)
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db", "db_url", default=default_db_url, show_default=f"${DB_URL_ENV} or sqlite:///newsdedup.db",
+        help="Database URL (any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db).",
+    )(func)
+
+
+def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None,
+                     help=f"Sources file (TOML). Default: ${SOURCES_ENV} or the shipped list."),
+        click.option("--feed", "feeds", multiple=True, metavar="URL",
+                     help="Crawl this RSS/Atom/JSON feed instead of the sources file (repeatable)."),
+        click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
+                     help="Crawl this sitemap or sitemap index (repeatable)."),
+        click.option("--url", "urls", multiple=True, metavar="URL",
+                     help="Fetch this page and the article links on it (repeatable)."),
+        click.option("--refetch", is_flag=True,
+                     help="Fetch articles again even if already stored (default: only new ones)."),
+        click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+                     help="Override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def open_store(db_url: str):  # noqa: ANN201 - returns (engine, sessionmaker)
+    """Engine and sessionmaker, or one clear error line and exit status 2."""
+    try:
+        engine = make_engine(db_url)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    return engine, make_sessionmaker(engine)
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _fail(f"-s expects NAME=VALUE, got {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
+             sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
+             overrides: tuple[str, ...]):  # noqa: ANN201 - CrawlSummary
+    """Validate inputs, then crawl in this process and print the per-source summary."""
+    from crawler.crawl import project_settings, run_crawl
+
+    try:
+        if feeds or sitemaps or urls:
+            adhoc_sources(feeds, sitemaps, urls)
+        else:
+            load_sources(sources_file or default_sources_path())
+    except SourcesError as exc:
+        _fail(str(exc))
+    engine, _ = open_store(db_url)
+    engine.dispose()
+    settings = project_settings({
+        "NEWSDEDUP_DB_URL": db_url,
+        "NEWSDEDUP_SKIP_SEEN": not refetch,
+        **_parse_overrides(overrides),
+    })
+    summary = run_crawl(
+        settings,
+        sources_file=str(sources_file) if sources_file else None,
+        feeds=list(feeds), sitemaps=list(sitemaps), urls=list(urls),
+    )
+    click.echo(format_crawl_summary(summary))
+    return summary
+
+
+def format_crawl_summary(summary) -> str:  # noqa: ANN001 - CrawlSummary
+    """Plain per-source lines and a total; unreachable sources are named."""
+    lines = []
+    for name in summary.sources:
+        counts = {k: summary.source_count(name, k)
+                  for k in ("stored", "changed", "unchanged", "dropped", "skipped_seen", "failed")}
+        state = "ok" if name in summary.reached else "UNREACHABLE"
+        lines.append(f"  {name:<28} {state:<12} new {counts['stored']:>4}  changed {counts['changed']:>3}"
+                     f"  unchanged {counts['unchanged']:>3}  dropped {counts['dropped']:>3}"
+                     f"  already seen {counts['skipped_seen']:>4}  failed {counts['failed']:>3}")
+    total = (f"crawl: {summary.count('stored')} new, {summary.count('changed')} changed, "
+             f"{summary.count('unchanged')} unchanged, {summary.count('dropped')} dropped, "
+             f"{summary.count('failed')} failed requests, "
+             f"{summary.count('skipped_seen')} already stored (not refetched)")
+    out = [total, *lines]
+    if summary.unreachable:
+        out.append("could not reach: " + ", ".join(summary.unreachable))
+        for name in summary.unreachable:
+            for failure in summary.failures.get(name, [])[:3]:
+                out.append(f"  {name}: {failure}")
+    if summary.finish_reason and summary.finish_reason != "finished":
+        out.append(f"crawl stopped: {summary.finish_reason}")
+    return "\n".join(out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsdedup")
+def main() -> None:
+    """newsdedup: crawl tech news and collapse syndicated copies into canonical stories.
+
+    \b
+    The main job:   newsdedup run            (crawl + dedup + report)
+    Step by step:   newsdedup crawl; newsdedup dedup; newsdedup report
+    Measure:        newsdedup eval CORPUS_DIR --json
+    """
+
+
+@main.command()
+@db_option
+@crawl_options
+def crawl(db_url: str, **kwargs: Any) -> None:
+    """Fetch new articles from the sources, repair, extract and store them.
+
+    Articles already stored are not fetched again (use --refetch to override).
+    """
+    do_crawl(db_url, **kwargs)
+
+
+@main.command()
+@db_option
+@click.option("--rebuild", is_flag=True, help="Recompute every story from scratch.")
+def dedup(db_url: str, rebuild: bool) -> None:
+    """Group stored articles into canonical stories (MinHash LSH, documents and passages)."""
+    from crawler.dedup_job import run_dedup
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        s = run_dedup(session, rebuild=rebuild)
+    click.echo(f"dedup: {s.articles} articles -> {s.stories} stories "
+               f"({s.multi_stories} with copies), {s.links} passage links")
+
+
+def _report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
+    from crawler.report.queries import load_stories, totals
+    from crawler.report.render import render_json, render_table
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        t = totals(session)
+        stories = load_stories(session, min_size=min_size, limit=limit)
+    (render_json if fmt == "json" else render_table)(t, stories, sys.stdout)
+
+
+report_options = [
+    click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                 show_default=True, help="Output format."),
+    click.option("--min-size", type=int, default=2, show_default=True,
+                 help="Only stories with at least this many articles (or quoted passages)."),
+    click.option("--limit", type=int, default=None, help="At most this many stories."),
+]
+
+
+def with_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(report_options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@db_option
+@with_report_options
+def report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
+    """Print stories with their members and shared passages."""
+    _report(db_url, fmt, min_size, limit)
+
+
+@main.command()
+@db_option
+@crawl_options
+@with_report_options
+def run(db_url: str, fmt: str, min_size: int, limit: int | None, **kwargs: Any) -> None:
+    """The main job: crawl, deduplicate, then print the report."""
+    from crawler.dedup_job import run_dedup
+
+    summary = do_crawl(db_url, **kwargs)
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        s = run_dedup(session)
+    click.echo(f"dedup: {s.articles} articles -> {s.stories} stories "
+               f"({s.multi_stories} with copies), {s.links} passage links")
+    _report(db_url, fmt, min_size, limit)
+    if summary.sources and not summary.reached:
+        click.echo("newsdedup: no source could be reached (offline?)", err=True)
+        sys.exit(1)

@@ -1,0 +1,60 @@
+"""Run the news spider in this process and summarise what happened per source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.spiders.news import NewsSpider
+
+
+def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """``crawler.settings`` plus command-line overrides, independent of the working directory."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+@dataclass
+class CrawlSummary:
+    """What a crawl did: global counters and, per source, counts and failures."""
+
+    stats: dict[str, Any]
+    sources: list[str]
+    reached: set[str]
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def count(self, key: str) -> int:
+        return int(self.stats.get(f"newsdedup/{key}", 0))
+
+    def source_count(self, source: str, key: str) -> int:
+        return int(self.stats.get(f"newsdedup/source/{source}/{key}", 0))
+
+    @property
+    def unreachable(self) -> list[str]:
+        """Sources none of whose feeds, sitemaps or start pages could be fetched."""
+        return [s for s in self.sources if s not in self.reached]
+
+
+def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
+    """Crawl once (blocking) and return the summary. The reactor is started here."""
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(NewsSpider)
+    process.crawl(crawler, **spider_kwargs)
+    process.start()
+    spider = crawler.spider
+    stats = dict(crawler.stats.get_stats())
+    return CrawlSummary(
+        stats=stats,
+        sources=[s.name for s in getattr(spider, "sources", [])],
+        reached=set(getattr(spider, "reached", set())),
+        failures=dict(getattr(spider, "failures", {})),
+        finish_reason=stats.get("finish_reason"),
+    )

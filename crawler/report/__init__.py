@@ -1,0 +1,1 @@
+"""The dedup report: queries over the store and renderers for them."""

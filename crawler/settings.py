@@ -1,0 +1,52 @@
+"""Scrapy settings for newsdedup: politeness, retries, pipelines. Project keys are ``NEWSDEDUP_*``."""
+
+from __future__ import annotations
+
+from crawler.config import default_db_url, default_sources_path
+
+BOT_NAME = "newsdedup"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "newsdedup/0.1 (+https://github.com/newsdedup/newsdedup; news syndication research crawler)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: AutoThrottle adapts the delay to each server's latency.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+
+# Faults: retries with back-off, timeouts, a size cap for huge responses.
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+
+# http_proxy / https_proxy / no_proxy from the environment are honoured by HttpProxyMiddleware.
+HTTPPROXY_ENABLED = True
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 200,
+    "pipelines.store.StorePipeline": 900,
+}
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# newsdedup's own keys.
+NEWSDEDUP_DB_URL = default_db_url()
+NEWSDEDUP_SOURCES = str(default_sources_path())
+#: Refetch nothing already stored (incremental crawls).
+NEWSDEDUP_SKIP_SEEN = True
+#: Follow links found on start pages (listing pages) this many hops deep.
+NEWSDEDUP_FOLLOW_DEPTH = 1
+#: Articles kept per store transaction.
+NEWSDEDUP_STORE_BATCH = 50

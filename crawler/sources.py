@@ -1,0 +1,99 @@
+"""The sources file (TOML): which feeds, sitemaps and start pages to crawl, per source."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler.urls import host_of
+
+
+class SourcesError(ValueError):
+    """The sources file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet: a name and the URLs crawling starts from."""
+
+    name: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    start_urls: tuple[str, ...] = ()
+    tags: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.feeds + self.sitemaps + self.start_urls
+
+
+def _strings(entry: dict, key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SourcesError(f"{where}: '{key}' must be a list of URLs")
+    for url in value:
+        if not url.startswith(("http://", "https://")):
+            raise SourcesError(f"{where}: '{url}' is not an http(s) URL")
+    return tuple(value)
+
+
+def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
+    """Parse a sources document: ``[[source]]`` tables with ``name``, ``feeds``,
+    ``sitemaps``, ``start_urls`` (lists of URLs) and optional ``tags``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{origin}: not valid TOML: {exc}") from exc
+    entries = data.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise SourcesError(f"{origin}: no [[source]] entries")
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, 1):
+        where = f"{origin}: source #{i}"
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise SourcesError(f"{where}: 'name' is required")
+        if name in seen:
+            raise SourcesError(f"{where}: duplicate name '{name}'")
+        seen.add(name)
+        source = Source(
+            name=name.strip(),
+            feeds=_strings(entry, "feeds", where),
+            sitemaps=_strings(entry, "sitemaps", where),
+            start_urls=_strings(entry, "start_urls", where),
+            tags=tuple(entry.get("tags", ())),
+        )
+        if not source.urls:
+            raise SourcesError(f"{where} ('{name}'): no feeds, sitemaps or start_urls")
+        sources.append(source)
+    return sources
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Read and parse the sources file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {path}: {exc.strerror or exc}") from exc
+    return parse_sources(text, str(path))
+
+
+def adhoc_sources(
+    feeds: Iterable[str] = (), sitemaps: Iterable[str] = (), urls: Iterable[str] = ()
+) -> list[Source]:
+    """Sources for URLs given on the command line, one source per host."""
+    by_host: dict[str, dict[str, list[str]]] = {}
+    for kind, items in (("feeds", feeds), ("sitemaps", sitemaps), ("start_urls", urls)):
+        for url in items:
+            if not url.startswith(("http://", "https://")):
+                raise SourcesError(f"'{url}' is not an http(s) URL")
+            by_host.setdefault(host_of(url) or url, {}).setdefault(kind, []).append(url)
+    return [
+        Source(name=host, **{k: tuple(v) for k, v in kinds.items()})
+        for host, kinds in sorted(by_host.items())
+    ]

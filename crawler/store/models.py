@@ -1,0 +1,166 @@
+"""SQLAlchemy 2.0 typed models: the documented schema (see docs/schema.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Article(Base):
+    """One stored article, keyed by its canonical URL."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    fetched_url: Mapped[str] = mapped_column(String(2048))
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    site: Mapped[str] = mapped_column(String(255), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sitename: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(20))
+    declared_canonical: Mapped[str | None] = mapped_column(String(2048))
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    word_count: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str | None] = mapped_column(String(40))
+    repairs: Mapped[str] = mapped_column(String(400), default="")
+    raw_html_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    http_status: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    membership: Mapped[StoryMember | None] = relationship(back_populates="article")
+
+
+class SeenUrl(Base):
+    """Every article URL the crawler fetched, with its outcome: the incremental-crawl memory."""
+
+    __tablename__ = "seen_urls"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(100))  # "stored", "unchanged", "dropped:<reason>"
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DedupRun(Base):
+    """One run of the dedup stage: parameters, counts and timing."""
+
+    __tablename__ = "dedup_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mode: Mapped[str] = mapped_column(String(20))  # "rebuild" or "incremental"
+    params: Mapped[str] = mapped_column(Text)  # JSON of the DedupConfig
+    articles: Mapped[int] = mapped_column(Integer, default=0)
+    stories: Mapped[int] = mapped_column(Integer, default=0)
+    links: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Story(Base):
+    """A canonical story: its members are copies of one original."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    canonical_article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    canonical_reason: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer, index=True)
+    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dedup_run_id: Mapped[int | None] = mapped_column(ForeignKey("dedup_runs.id"))
+
+    members: Mapped[list[StoryMember]] = relationship(
+        back_populates="story", cascade="all, delete-orphan"
+    )
+    canonical: Mapped[Article] = relationship(foreign_keys=[canonical_article_id])
+
+
+class StoryMember(Base):
+    """An article's membership in its story (every article is in exactly one story)."""
+
+    __tablename__ = "story_members"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    similarity: Mapped[float] = mapped_column(Float)  # to the canonical article, 1.0 for it
+    is_canonical: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    story: Mapped[Story] = relationship(back_populates="members")
+    article: Mapped[Article] = relationship(back_populates="membership")
+
+
+class PassageLink(Base):
+    """A passage an article quotes from another story without being a copy of it."""
+
+    __tablename__ = "passage_links"
+    __table_args__ = (Index("ix_passage_links_article", "article_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    source_article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    passage: Mapped[str] = mapped_column(Text)
+    article_start: Mapped[int] = mapped_column(Integer)
+    article_end: Mapped[int] = mapped_column(Integer)
+    source_start: Mapped[int] = mapped_column(Integer)
+    source_end: Mapped[int] = mapped_column(Integer)
+    similarity: Mapped[float] = mapped_column(Float)
+
+
+class DedupState(Base):
+    """Persisted dedup index (opaque bytes from ``dedup``), with the parameters it was built with."""
+
+    __tablename__ = "dedup_state"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    params: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

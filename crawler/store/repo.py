@@ -1,0 +1,101 @@
+"""Reads and writes of the store, as functions over a caller-owned Session."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crawler import items
+from crawler.store.models import Article, SeenUrl, utcnow
+
+#: Outcomes that mean "do not fetch this URL again".
+FINAL_OUTCOMES = ("stored", "unchanged", "changed", "dropped:")
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the article text, whitespace-normalised."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def compress_html(raw: bytes) -> bytes:
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def decompress_html(blob: bytes) -> bytes:
+    return gzip.decompress(blob)
+
+
+def seen_urls(session: Session) -> set[str]:
+    """URLs already fetched with a final outcome: an incremental crawl skips them."""
+    rows = session.scalars(select(SeenUrl.url).where(~SeenUrl.outcome.startswith("error")))
+    stored = session.scalars(select(Article.url))
+    return set(rows) | set(stored)
+
+
+def record_seen(session: Session, url: str, outcome: str, article_id: int | None = None) -> None:
+    """Remember that ``url`` was fetched and what came of it."""
+    now = utcnow()
+    row = session.get(SeenUrl, url)
+    if row is None:
+        session.add(SeenUrl(url=url, outcome=outcome, article_id=article_id, first_seen=now,
+                            last_seen=now))
+    else:
+        row.outcome = outcome
+        row.last_seen = now
+        if article_id is not None:
+            row.article_id = article_id
+
+
+def upsert_article(session: Session, art: items.Article) -> tuple[str, int]:
+    """Insert or update by canonical URL. Returns ("new" | "changed" | "unchanged", article id)."""
+    digest = content_hash(art.text)
+    row = session.scalars(select(Article).where(Article.url == art.url)).one_or_none()
+    if row is not None and row.content_hash == digest:
+        return "unchanged", row.id
+    values = {
+        "fetched_url": art.fetched_url,
+        "source": art.source,
+        "site": art.site,
+        "title": art.title,
+        "author": art.author,
+        "published": art.published,
+        "sitename": art.sitename,
+        "language": art.language,
+        "declared_canonical": art.declared_canonical,
+        "text": art.text,
+        "content_hash": digest,
+        "word_count": len(art.text.split()),
+        "encoding": art.encoding,
+        "repairs": ",".join(art.repairs),
+        "raw_html_gz": compress_html(art.raw_html),
+        "http_status": art.status,
+        "fetched_at": art.fetched_at,
+        "updated_at": utcnow(),
+    }
+    if row is None:
+        row = Article(url=art.url, **values)
+        session.add(row)
+        session.flush()
+        return "new", row.id
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.flush()
+    return "changed", row.id
+
+
+def articles_since(session: Session, since: datetime | None = None) -> Iterable[Article]:
+    """Articles in id order, optionally only those updated after ``since``."""
+    stmt = select(Article).order_by(Article.id)
+    if since is not None:
+        stmt = stmt.where(Article.updated_at > since)
+    return session.scalars(stmt)
+
+
+def forget_seen(session: Session) -> None:
+    """Drop the incremental memory (a full recrawl follows)."""
+    session.execute(delete(SeenUrl))
