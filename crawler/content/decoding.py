@@ -1,0 +1,126 @@
+"""Bytes -> str for fetched pages: BOM, HTTP charset, <meta charset>, then detection."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from charset_normalizer import from_bytes
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+    to_unicode,
+)
+
+# Single-byte legacy codecs that servers often declare for pages that are really UTF-8.
+# w3lib already maps latin-1/ascii -> cp1252 as browsers do.
+_UTF8_SUSPECT_DECLARED = frozenset({"cp1252", "iso8859-15", "cp874", "cp1251", "cp1250"})
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml", "text/plain")
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"OggS",
+    b"ID3",
+)
+_SNIFF_BYTES = 4096
+_MARKUP_RE = re.compile(rb"<\s*(?:!doctype|html|head|body|meta|title|div|p|article)\b", re.I)
+
+
+class UndecodableError(ValueError):
+    """The body is not text we can treat as HTML; `reason` is a NotAnArticle slug."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Decoded page text and how it was decoded."""
+
+    text: str
+    encoding: str
+    source: str  # "bom", "header", "meta", "utf8-override", "detected", "default"
+
+
+def check_html(body: bytes, content_type: str | None) -> None:
+    """Raise UndecodableError("binary"|"not_html") for bodies that are not HTML."""
+    head = body[:_SNIFF_BYTES]
+    bom_enc, _ = read_bom(head)
+    if head.startswith(_BINARY_MAGIC) or (bom_enc is None and b"\x00" in head):
+        raise UndecodableError("binary")
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime and not mime.startswith(_HTML_TYPES):
+        raise UndecodableError("not_html")
+    if bom_enc is None and not _MARKUP_RE.search(head if len(body) > _SNIFF_BYTES else body):
+        raise UndecodableError("not_html")
+
+
+def _is_utf8_with_multibyte(body: bytes) -> bool:
+    """True if `body` is strictly valid UTF-8 and not plain ASCII."""
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect(body: bytes) -> str | None:
+    best = from_bytes(body[:200_000]).best()
+    return resolve_encoding(best.encoding) if best is not None else None
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode an HTML body the way a browser would, correcting known server lies.
+
+    Order: BOM, HTTP ``charset``, ``<meta charset>``, then charset-normalizer.
+    Legacy aliases are widened to their supersets by w3lib (latin-1 -> cp1252,
+    gb2312/gbk -> gb18030, shift_jis -> cp932, euc-kr -> cp949). A single-byte
+    declaration on a body that is valid multi-byte UTF-8 is overridden to UTF-8:
+    legacy text is practically never valid UTF-8 by accident.
+    """
+    bom_enc, bom = read_bom(body)
+    if bom_enc is not None and bom is not None:
+        return Decoded(to_unicode(body[len(bom) :], bom_enc), bom_enc, "bom")
+    declared, source = http_content_type_encoding(content_type), "header"
+    if declared is None:
+        declared, source = html_body_declared_encoding(body), "meta"
+    if declared in {"utf-16", "utf-32"}:
+        declared += "-be"
+    if declared is not None and declared != "utf-8":
+        if declared in _UTF8_SUSPECT_DECLARED and _is_utf8_with_multibyte(body):
+            return Decoded(body.decode("utf-8"), "utf-8", "utf8-override")
+        return Decoded(to_unicode(body, declared), declared, source)
+    if body.isascii() or _is_utf8_with_multibyte(body):
+        return Decoded(body.decode("utf-8"), "utf-8", source if declared else "detected")
+    # Declared UTF-8 (or nothing) but invalid UTF-8: a few stray bytes in a UTF-8
+    # page keep UTF-8; a page with no valid multi-byte sequence at all is legacy.
+    if declared == "utf-8" and _has_utf8_multibyte(body):
+        return Decoded(to_unicode(body, "utf-8"), "utf-8", source)
+    detected = _detect(body)
+    if detected is None:
+        return Decoded(to_unicode(body, "cp1252"), "cp1252", "default")
+    return Decoded(to_unicode(body, detected), detected, "detected")
+
+
+_UTF8_SEQ_RE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_HIGH_BYTE_RE = re.compile(rb"[\x80-\xff]")
+
+
+def _has_utf8_multibyte(body: bytes) -> bool:
+    """True if most high bytes of `body` sit in well-formed UTF-8 sequences."""
+    seq_bytes = sum(len(m) for m in _UTF8_SEQ_RE.findall(body))
+    high = len(_HIGH_BYTE_RE.findall(body))
+    return high > 0 and seq_bytes / high >= 0.5
