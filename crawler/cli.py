@@ -209,3 +209,32 @@ def run(db_url: str, fmt: str, min_size: int, limit: int | None, **kwargs: Any) 
     if summary.sources and not summary.reached:
         click.echo("newsdedup: no source could be reached (offline?)", err=True)
         sys.exit(1)
+
+
+@main.command("eval")
+@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("--predictions", "predictions_file", type=click.Path(dir_okay=False, path_type=Path),
+              help='Write {"clusters": {"<page url>": "<cluster id>"}} for every crawled page.')
+@click.option("--db", "db_url", default=None,
+              help="Crawl into this database instead of a fresh temporary SQLite file.")
+def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url: str | None) -> None:
+    """Serve a labelled corpus on 127.0.0.1, crawl it with the real spider, dedup, and score.
+
+    CORPUS_DIR holds manifest.json and sites/<outlet>/ (see ../shared/data/syndication-dev).
+    """
+    import json
+
+    from crawler.evaluation.runner import run_eval
+    from crawler.evaluation.score import format_table, predictions_to_json
+
+    try:
+        scores, predictions = run_eval(corpus_dir, db_url)
+    except (ValueError, RuntimeError, DatabaseError) as exc:
+        _fail(str(exc))
+    if predictions_file:
+        predictions_file.write_text(json.dumps(predictions_to_json(predictions), indent=1) + "\n")
+    if as_json:
+        click.echo(json.dumps(scores, sort_keys=True))
+    else:
+        click.echo(format_table(scores))

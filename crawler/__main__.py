@@ -1,0 +1,5 @@
+"""``python -m crawler`` is the ``newsdedup`` command."""
+
+from crawler.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""``newsdedup eval``: serve a labelled corpus, crawl it with the real spider, dedup, score."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.dedup_job import run_dedup
+from crawler.evaluation.corpus import Corpus, load_corpus
+from crawler.evaluation.score import PagePrediction, score
+from crawler.evaluation.server import serve_corpus
+from crawler.store.db import make_engine, make_sessionmaker
+from crawler.store.models import Article, PassageLink, StoryMember
+
+#: Politeness tuned for a loopback server; everything else is the product's own settings.
+EVAL_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_START_DELAY": "0.01",
+    "AUTOTHROTTLE_MAX_DELAY": "0.5",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def sources_toml(corpus: Corpus) -> str:
+    """A sources file naming only each outlet's feed and sitemap (never the page list)."""
+    out = []
+    for site in corpus.sites:
+        feeds = [site.feed] if site.feed else []
+        sitemaps = [site.sitemap] if site.sitemap else []
+        out.append(
+            f'[[source]]\nname = "{site.name}"\nfeeds = {feeds!r}\nsitemaps = {sitemaps!r}\n'.replace(
+                "'", '"'
+            )
+        )
+    return "\n".join(out)
+
+
+def crawl_subprocess(proxy_url: str, sources_file: Path, db_url: str, log_file: Path) -> int:
+    """Run ``newsdedup crawl`` in a child process whose HTTP proxy is the corpus server."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy")}
+    env |= {"http_proxy": proxy_url, "HTTP_PROXY": proxy_url}
+    cmd = [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources_file),
+           "--db", db_url]
+    for key, value in EVAL_SETTINGS.items():
+        cmd += ["-s", f"{key}={value}"]
+    with open(log_file, "wb") as log:
+        return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              timeout=1800, check=False).returncode
+
+
+def predictions_from_store(session: Session) -> list[PagePrediction]:
+    """One prediction per stored article: its story, metadata, text and quoted sources."""
+    url_of = dict(session.execute(select(Article.id, Article.fetched_url)).all())
+    quoted: dict[int, list[str]] = defaultdict(list)
+    for link in session.scalars(select(PassageLink)):
+        quoted[link.article_id].append(url_of[link.source_article_id])
+    out = []
+    rows = session.execute(select(Article, StoryMember).outerjoin(StoryMember))
+    for art, member in rows:
+        out.append(
+            PagePrediction(
+                url=art.fetched_url,
+                cluster=f"story-{member.story_id}" if member else f"article-{art.id}",
+                is_canonical=bool(member and member.is_canonical),
+                text=art.text,
+                title=art.title,
+                author=art.author,
+                published=art.published.isoformat() if art.published else None,
+                passage_sources=tuple(sorted(set(quoted.get(art.id, ())))),
+            )
+        )
+    return out
+
+
+def run_eval(corpus_dir: Path, db_url: str | None = None, workdir: Path | None = None) -> tuple[
+    dict[str, Any], list[PagePrediction]
+]:
+    """Crawl, dedup and score ``corpus_dir``. Returns (scores, predictions)."""
+    started = time.monotonic()
+    corpus = load_corpus(corpus_dir)
+    with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
+        tmpdir = Path(workdir or tmp)
+        db_url = db_url or f"sqlite:///{tmpdir / 'eval.db'}"
+        sources_file = tmpdir / "sources.toml"
+        sources_file.write_text(sources_toml(corpus), encoding="utf-8")
+        with serve_corpus(corpus) as server:
+            code = crawl_subprocess(server.proxy_url, sources_file, db_url, tmpdir / "crawl.log")
+            requests = list(server.requests)
+        if code != 0:
+            log = (tmpdir / "crawl.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"crawl failed with exit status {code}:\n{log}")
+        engine = make_engine(db_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                run_dedup(session)
+                predictions = predictions_from_store(session)
+        finally:
+            engine.dispose()
+    scores = score(corpus, predictions, requests)
+    scores["seconds"] = round(time.monotonic() - started, 2)
+    return scores, predictions
