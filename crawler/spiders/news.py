@@ -72,7 +72,8 @@ class NewsSpider(scrapy.Spider):
         self.sources_file = sources_file
         self.adhoc = (_split(feeds), _split(sitemaps), _split(urls))
         self.sources: list[Source] = []
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # stored by earlier runs
+        self.queued: set[str] = set()  # requested in this run
         self.listing_urls: set[str] = set()
         self.failures: dict[str, list[str]] = defaultdict(list)
         self.reached: set[str] = set()
@@ -179,11 +180,13 @@ class NewsSpider(scrapy.Spider):
         stats = self.crawler.stats
         for link in links:
             url = canonical_url(link.url)
+            if url in self.queued:
+                continue
+            self.queued.add(url)
             if url in self.seen:
                 stats.inc_value("newsdedup/skipped_seen")
                 stats.inc_value(f"newsdedup/source/{source.name}/skipped_seen")
                 continue
-            self.seen.add(url)
             stats.inc_value("newsdedup/discovered")
             yield scrapy.Request(
                 url,
