@@ -230,7 +230,7 @@ def _metadata(corpus: Corpus, matched: Mapping[str, PagePrediction]) -> dict[str
             tallies["title"].append(_norm(prediction.title) == _norm(page.title))
         if page.author:
             tallies["author"].append(
-                _norm(prediction.author).casefold() == _norm(page.author).casefold()
+                _norm(prediction.author, fold=True) == _norm(page.author, fold=True)
             )
         if page.published:
             tallies["date"].append(same_day(page.published, prediction.published))
@@ -240,8 +240,12 @@ def _metadata(corpus: Corpus, matched: Mapping[str, PagePrediction]) -> dict[str
     }
 
 
-def _norm(value: str | None) -> str | None:
-    return " ".join(value.split()) if value is not None else None
+def _norm(value: str | None, *, fold: bool = False) -> str | None:
+    """Whitespace runs collapsed, ends stripped; case-folded if ``fold``; None stays None."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    return text.casefold() if fold else text
 
 
 def same_day(truth: str, predicted: str | None) -> bool:
