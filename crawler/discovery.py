@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -36,8 +37,35 @@ class DiscoveryError(ValueError):
     """A feed or sitemap that cannot be parsed."""
 
 
+def parse_json_feed(body: bytes, base_url: str) -> list[Link]:
+    """Items of a JSON Feed 1.x document (feedparser 6 reads only XML feeds)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DiscoveryError(f"not a JSON feed: {exc}") from exc
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
+        "https://jsonfeed.org/version/"
+    ):
+        raise DiscoveryError("not a JSON feed: no jsonfeed.org version")
+    links = []
+    for item in doc.get("items") or []:
+        href = isinstance(item, dict) and (item.get("url") or item.get("external_url"))
+        if isinstance(href, str) and href:
+            links.append(
+                Link(
+                    url=urljoin(base_url, href),
+                    title=item.get("title") or None,
+                    published=item.get("date_published") or item.get("date_modified") or None,
+                    language=item.get("language") or doc.get("language") or None,
+                )
+            )
+    return links
+
+
 def parse_feed(body: bytes, base_url: str) -> list[Link]:
-    """Entries of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document (feedparser)."""
+    """Entries of an RSS 0.9x/1.0/2.0 or Atom (feedparser) or JSON Feed document."""
+    if body.lstrip()[:1] == b"{":
+        return parse_json_feed(body, base_url)
     parsed = feedparser.parse(body, response_headers={"content-location": base_url})
     if parsed.bozo and not parsed.entries:
         raise DiscoveryError(f"not a feed: {parsed.get('bozo_exception', 'unparseable')}")

@@ -1,0 +1,73 @@
+"""The sources file: parsing, validation, ad-hoc sources, the shipped default list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.config import DEFAULT_SOURCES
+from crawler.sources import SourcesError, adhoc_sources, load_sources, parse_sources
+
+
+def test_parse_sources_reads_every_kind_of_url() -> None:
+    sources = parse_sources(
+        """
+        [[source]]
+        name = "wire"
+        feeds = ["https://wire.example/feed.xml"]
+        sitemaps = ["https://wire.example/news-sitemap.xml"]
+        start_urls = ["https://wire.example/"]
+        tags = ["ai"]
+        """
+    )
+    assert len(sources) == 1
+    s = sources[0]
+    assert s.name == "wire"
+    assert s.feeds == ("https://wire.example/feed.xml",)
+    assert s.sitemaps == ("https://wire.example/news-sitemap.xml",)
+    assert s.start_urls == ("https://wire.example/",)
+    assert s.urls == s.feeds + s.sitemaps + s.start_urls
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not toml [", "not valid TOML"),
+        ("x = 1", "no [[source]] entries"),
+        ('[[source]]\nfeeds = ["https://a.example/f"]', "'name' is required"),
+        ('[[source]]\nname = "a"', "no feeds, sitemaps or start_urls"),
+        ('[[source]]\nname = "a"\nfeeds = ["ftp://a.example/f"]', "not an http(s) URL"),
+        ('[[source]]\nname = "a"\nfeeds = "https://a.example/f"\n'
+         '[[source]]\nname = "a"\nfeeds = ["https://b.example/f"]', "duplicate name"),
+    ],
+)
+def test_parse_sources_rejects_bad_files_with_a_clear_message(text: str, message: str) -> None:
+    with pytest.raises(SourcesError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")):
+        parse_sources(text)
+
+
+def test_load_sources_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SourcesError, match="cannot read sources file"):
+        load_sources(tmp_path / "absent.toml")
+
+
+def test_adhoc_sources_group_by_host() -> None:
+    sources = adhoc_sources(
+        feeds=["https://a.example/feed"], sitemaps=["https://b.example/sm.xml"],
+        urls=["https://a.example/"],
+    )
+    assert [s.name for s in sources] == ["a.example", "b.example"]
+    assert sources[0].feeds == ("https://a.example/feed",)
+    assert sources[0].start_urls == ("https://a.example/",)
+    with pytest.raises(SourcesError):
+        adhoc_sources(feeds=["a.example/feed"])
+
+
+def test_shipped_default_sources_are_valid_and_real_tech_news() -> None:
+    sources = load_sources(DEFAULT_SOURCES)
+    assert len(sources) >= 8
+    assert all(s.feeds or s.sitemaps or s.start_urls for s in sources)
+    assert any("china" in s.tags for s in sources)
+    assert any("ai" in s.tags for s in sources)

@@ -1,0 +1,100 @@
+"""Spider callbacks on hand-built responses: what is requested, what is yielded."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.utils.test import get_crawler
+
+from crawler.items import RawPage
+from crawler.sources import Source
+from crawler.spiders.news import NewsSpider
+
+SOURCE = Source(name="wire", feeds=("https://wire.example/feed.xml",))
+
+
+@pytest.fixture
+def spider() -> NewsSpider:
+    crawler = get_crawler(NewsSpider, {"NEWSDEDUP_SKIP_SEEN": False})
+    spider = NewsSpider.from_crawler(crawler)
+    spider.sources = [SOURCE]
+    return spider
+
+
+def response(url: str, body: bytes, cls: type[Response] = TextResponse, **meta: object) -> Response:
+    request = Request(url, meta={"source": "wire", **meta})
+    extra = {"encoding": "utf-8"} if issubclass(cls, TextResponse) else {}
+    return cls(url=url, body=body, request=request,
+               headers={"Content-Type": "text/html; charset=utf-8"}, **extra)
+
+
+FEED = b"""<rss version="2.0"><channel><title>W</title>
+<item><title>One</title><link>https://wire.example/2026/one.html?utm_source=rss</link>
+<pubDate>Mon, 02 Mar 2026 10:00:00 +0000</pubDate></item>
+<item><title>Two</title><link>https://wire.example/2026/two.html</link></item>
+</channel></rss>"""
+
+
+def test_feed_entries_become_article_requests_with_hints(spider: NewsSpider) -> None:
+    requests = list(spider.parse_feed(response("https://wire.example/feed.xml", FEED)))
+    assert [r.url for r in requests] == ["https://wire.example/2026/one.html",
+                                         "https://wire.example/2026/two.html"]
+    assert requests[0].meta["hint_title"] == "One"
+    assert requests[0].meta["hint_published"] == "2026-03-02T10:00:00+00:00"
+    assert requests[0].callback == spider.parse_article
+    assert "wire" in spider.reached
+
+
+def test_already_stored_urls_are_not_requested(spider: NewsSpider) -> None:
+    spider.seen = {"https://wire.example/2026/one.html"}
+    requests = list(spider.parse_feed(response("https://wire.example/feed.xml", FEED)))
+    assert [r.url for r in requests] == ["https://wire.example/2026/two.html"]
+    assert spider.crawler.stats.get_value("newsdedup/skipped_seen") == 1
+    # the same URL from a second discovery path in this run is not queued twice
+    again = list(spider.parse_feed(response("https://wire.example/feed.xml", FEED)))
+    assert again == []
+
+
+def test_invalid_feed_is_counted_as_a_source_failure(spider: NewsSpider) -> None:
+    out = list(spider.parse_feed(response("https://wire.example/feed.xml", b"\x00\x01 not xml")))
+    assert out == []
+    assert spider.crawler.stats.get_value("newsdedup/invalid_feed") == 1
+    assert "invalid feed" in spider.failures["wire"][0]
+
+
+def test_gzipped_sitemap_index_and_urlset(spider: NewsSpider) -> None:
+    index = gzip.compress(b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <sitemap><loc>https://wire.example/s1.xml</loc></sitemap></sitemapindex>""")
+    out = list(spider.parse_sitemap(response("https://wire.example/sitemap.xml.gz", index,
+                                             cls=Response, depth=0)))
+    assert [r.url for r in out] == ["https://wire.example/s1.xml"]
+    assert out[0].callback == spider.parse_sitemap and out[0].meta["depth"] == 1
+    urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <url><loc>https://wire.example/a.html</loc></url></urlset>"""
+    out = list(spider.parse_sitemap(response("https://wire.example/s1.xml", urlset, depth=1)))
+    assert [r.url for r in out] == ["https://wire.example/a.html"]
+
+
+def test_article_response_becomes_a_raw_page(spider: NewsSpider) -> None:
+    body = "<html><body><p>Über café – “quoted”</p></body></html>".encode()
+    resp = response("https://wire.example/2026/one.html", body, cls=HtmlResponse,
+                    hint_title="One", hint_published="2026-03-02T10:00:00+00:00")
+    (page,) = list(spider.parse_article(resp))
+    assert isinstance(page, RawPage)
+    assert page.body == body  # raw bytes: decoding is the pipelines' job
+    assert page.content_type == "text/html; charset=utf-8"
+    assert page.source == "wire" and page.status == 200
+    assert page.hint_title == "One"
+
+
+def test_start_page_yields_itself_links_and_feeds(spider: NewsSpider) -> None:
+    html = b"""<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml">
+    </head><body><a href="/2026/03/x.html">x</a><a href="/tag/y">y</a></body></html>"""
+    out = list(spider.parse_start(response("https://wire.example/", html, cls=HtmlResponse)))
+    pages = [o for o in out if isinstance(o, RawPage)]
+    urls = [o.url for o in out if isinstance(o, Request)]
+    assert len(pages) == 1
+    assert urls == ["https://wire.example/atom.xml", "https://wire.example/2026/03/x.html"]

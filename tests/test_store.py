@@ -1,0 +1,80 @@
+"""The store on SQLite and PostgreSQL: upsert by canonical URL, seen URLs, clear DB errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from crawler.items import Article as ArticleItem
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+from crawler.store.models import Article, SeenUrl
+from crawler.store.repo import (
+    content_hash,
+    decompress_html,
+    record_seen,
+    seen_urls,
+    upsert_article,
+)
+
+
+def make_item(url: str = "https://a.example/1", text: str = "Body text here.") -> ArticleItem:
+    return ArticleItem(
+        url=url, fetched_url=url + "?ref=feed", source="a", site="a.example", status=200,
+        fetched_at=datetime(2026, 3, 1, 12, tzinfo=UTC), text=text, title="T", author="Au",
+        published=datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8))),
+        sitename="A", language="en", declared_canonical=url, encoding="utf-8",
+        repairs=("ftfy:mojibake",), raw_html=b"<html>" + text.encode() + b"</html>",
+        requested_url=url,
+    )
+
+
+def test_upsert_new_unchanged_changed(any_db_url: str) -> None:
+    engine = make_engine(any_db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        assert upsert_article(session, make_item())[0] == "new"
+        session.commit()
+        assert upsert_article(session, make_item(text="Body  text\nhere."))[0] == "unchanged"
+        outcome, article_id = upsert_article(session, make_item(text="A corrected body."))
+        assert outcome == "changed"
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Article)) == 1
+        row = session.get(Article, article_id)
+        assert row.text == "A corrected body."
+        assert row.content_hash == content_hash("A corrected body.")
+        assert decompress_html(row.raw_html_gz) == b"<html>A corrected body.</html>"
+        assert row.repairs == "ftfy:mojibake"
+        # stored as UTC, returned timezone-aware, same instant
+        assert row.published == datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
+    engine.dispose()
+
+
+def test_seen_urls_skip_stored_and_dropped_but_not_errors(any_db_url: str) -> None:
+    engine = make_engine(any_db_url)
+    with make_sessionmaker(engine)() as session:
+        _, article_id = upsert_article(session, make_item())
+        record_seen(session, "https://a.example/listing", "dropped:listing")
+        record_seen(session, "https://a.example/flaky", "error:timeout")
+        record_seen(session, "https://a.example/1?ref=feed", "stored", article_id)
+        session.commit()
+        seen = seen_urls(session)
+        assert {"https://a.example/1", "https://a.example/listing",
+                "https://a.example/1?ref=feed"} <= seen
+        assert "https://a.example/flaky" not in seen
+        record_seen(session, "https://a.example/listing", "dropped:too_short")
+        session.commit()
+        assert session.get(SeenUrl, "https://a.example/listing").outcome == "dropped:too_short"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("sqlite:////nonexistent-dir/sub/x.db", "cannot open database"),
+     ("nosuchdialect://x", "invalid database URL"),
+     ("not a url", "invalid database URL")],
+)
+def test_unusable_database_is_one_clear_error(url: str, message: str) -> None:
+    with pytest.raises(DatabaseError, match=message):
+        make_engine(url)
