@@ -63,6 +63,7 @@ class _Resolver:
             return None
         if target.is_dir():
             target = target / "index.html"
+            path = path.rstrip("/") + "/index.html"
         if not target.is_file():
             return None
         body = target.read_bytes()
@@ -101,6 +102,7 @@ class _RequestLog:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "newsdedup-corpus/1"
     resolver: _Resolver  # set on the per-server subclass
     log: _RequestLog
@@ -205,7 +207,10 @@ class CorpusServer:
         self.port: int = self._httpd.server_address[1]
         self.proxy_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="corpus-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # fast shutdown
+            name="corpus-server",
+            daemon=True,
         )
 
     @property
