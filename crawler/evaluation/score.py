@@ -65,6 +65,14 @@ def score(
 ) -> dict[str, Any]:
     """Every metric of ``newsdedup eval --json`` (see the module docstring for conventions).
 
+    Keys: counts ``pages crawled missing extra duplicate_predictions clusters_true
+    clusters_pred``; clustering ``ari pair_precision pair_recall pair_f1``; passages
+    ``passage_pairs_true passage_pairs_pred passage_precision passage_recall passage_f1``; body
+    ``extraction_precision extraction_recall extraction_f1 extraction_f1_by_site`` ({site: F1 or
+    None}); ``title_accuracy date_accuracy author_accuracy``; ``canonical_clusters
+    canonical_accuracy``; ``robots_violations``. Values are floats in [0, 1] (ARI may be
+    negative), ints, or None when there is nothing to score.
+
     ``requests`` are the (host, path, status) records of the corpus server; ``robots_violations``
     is None when they are not given.
     """
