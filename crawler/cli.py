@@ -47,7 +47,7 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def open_store(db_url: str):  # noqa: ANN201 - returns (engine, sessionmaker)
+def open_store(db_url: str):
     """Engine and sessionmaker, or one clear error line and exit status 2."""
     try:
         engine = make_engine(db_url)
@@ -68,7 +68,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
              sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
-             overrides: tuple[str, ...]):  # noqa: ANN201 - CrawlSummary
+             overrides: tuple[str, ...]):
     """Validate inputs, then crawl in this process and print the per-source summary."""
     from crawler.crawl import project_settings, run_crawl
 
@@ -95,7 +95,7 @@ def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
     return summary
 
 
-def format_crawl_summary(summary) -> str:  # noqa: ANN001 - CrawlSummary
+def format_crawl_summary(summary) -> str:
     """Plain per-source lines and a total; unreachable sources are named."""
     lines = []
     for name in summary.sources:

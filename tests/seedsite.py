@@ -95,7 +95,7 @@ def build_seed_corpus(seeds_dir: Path, dest: Path) -> Path:
         (root / "robots.txt").write_text(
             f"User-agent: *\nDisallow: /private/\nSitemap: http://{site}.test/sitemap.xml\n")
         (root / "index.html").write_text(
-            f'<html><body><a href="/private/secret.html">private</a></body></html>')
+            '<html><body><a href="/private/secret.html">private</a></body></html>')
         (root / "private" / "secret.html").write_text("<html><body>secret</body></html>")
         manifest["sites"].append({
             "name": site, "host": f"{site}.test", "dir": f"sites/{site}", "charset": "utf-8",
