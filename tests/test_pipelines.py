@@ -78,11 +78,10 @@ def test_store_pipeline_upserts_and_remembers_urls(sqlite_url: str) -> None:
     art = extract(raw_page())
     assert pipe.process_item(art) is art
     assert pipe.process_item(art) is art  # same text again: unchanged, no second row
-    dropped = raw_page(url="https://tech.example/tag/cloud/")
-    try:
+    dropped = raw_page(url="https://tech.example/tag/cloud/", body=b"<html><body></body></html>")
+    with pytest.raises(DropItem) as info:
         extract(dropped)
-    except DropItem as exc:
-        pipe.item_dropped(dropped, None, exc)
+    pipe.item_dropped(dropped, None, info.value)
     pipe.close_spider()
     assert crawler.stats.get_value("newsdedup/stored") == 1
     assert crawler.stats.get_value("newsdedup/unchanged") == 1
