@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -46,7 +45,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     engine.dispose()
 
 
-def _article(session, path_part: str) -> Article:  # noqa: ANN001
+def _article(session, path_part: str) -> Article:
     return session.scalars(select(Article).where(Article.fetched_url.contains(path_part))).one()
 
 

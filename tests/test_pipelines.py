@@ -29,7 +29,7 @@ def raw_page(body: bytes = ARTICLE_HTML, url: str = "https://tech.example/2026/0
                    hint_title="Feed title", hint_published="2026-03-04T00:00:00+00:00")
 
 
-def extract(item: object, crawler=None) -> object:  # noqa: ANN001
+def extract(item: object, crawler=None) -> object:
     crawler = crawler or get_crawler()
     pipe = build_from_crawler(ExtractPipeline, crawler)
     return asyncio.run(pipe.process_item(item))
