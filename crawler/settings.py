@@ -29,6 +29,19 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DOWNLOADER_MIDDLEWARES = {
+    # robots.txt with Crawl-delay applied; retries honouring Retry-After with back-off.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.PoliteRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+NEWSDEDUP_MAX_CRAWL_DELAY = 60.0
+NEWSDEDUP_BACKOFF_BASE = 1.0
+NEWSDEDUP_BACKOFF_MAX = 30.0
+NEWSDEDUP_RETRY_AFTER_MAX = 120.0
+
 # http_proxy / https_proxy / no_proxy from the environment are honoured by HttpProxyMiddleware.
 HTTPPROXY_ENABLED = True
 

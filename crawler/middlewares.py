@@ -1,0 +1,113 @@
+"""Downloader middlewares for politeness: robots.txt Crawl-delay, Retry-After and back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Self
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http import Response
+from scrapy.settings import Settings
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import response_status_message
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent
+    or unparseable. Dates in the past give 0."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_seconds(retries_done: int, base: float, cap: float) -> float:
+    """Exponential back-off: base, 2·base, 4·base, … capped."""
+    return min(cap, base * (2**retries_done))
+
+
+class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt rules plus the ``Crawl-delay`` it parses but does not apply.
+
+    Requests to a host with a Crawl-delay are spaced by that delay (capped by
+    ``NEWSDEDUP_MAX_CRAWL_DELAY``), and AutoThrottle leaves their delay alone.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.max_crawl_delay = crawler.settings.getfloat("NEWSDEDUP_MAX_CRAWL_DELAY", 60.0)
+        self._next_start: dict[str, float] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        await super().process_request(request)
+        if request.meta.get("dont_obey_robotstxt") or not request.url.startswith("http"):
+            return
+        parser = self._parsers.get(urlparse_cached(request).netloc)
+        if parser is None or not hasattr(parser, "crawl_delay"):
+            return
+        agent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
+        delay = parser.crawl_delay(agent)
+        if not delay:
+            return
+        delay = min(float(delay), self.max_crawl_delay)
+        request.meta["autothrottle_dont_adjust_delay"] = True
+        netloc = urlparse_cached(request).netloc
+        now = time.monotonic()
+        start = max(now, self._next_start.get(netloc, now))
+        self._next_start[netloc] = start + delay
+        self.crawler.stats.max_value("newsdedup/crawl_delay_max", delay)
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Retries 429/5xx after the server's ``Retry-After`` (capped), else with exponential back-off.
+
+    A ``Retry-After`` longer than ``NEWSDEDUP_RETRY_AFTER_MAX`` is not waited for: the request is
+    given up and counted, and the crawl goes on.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("NEWSDEDUP_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("NEWSDEDUP_BACKOFF_MAX", 30.0)
+        self.retry_after_max = settings.getfloat("NEWSDEDUP_RETRY_AFTER_MAX", 120.0)
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        stats = self.crawler.stats
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is not None and wait > self.retry_after_max:
+            stats.inc_value("newsdedup/retry_after_too_long")
+            return response
+        if wait is None:
+            wait = backoff_seconds(request.meta.get("retry_times", 0), self.backoff_base, self.backoff_max)
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        stats.inc_value("newsdedup/retry_wait_seconds", round(wait))
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return retry
