@@ -71,8 +71,9 @@ class StorePipeline:
             return item
         try:
             outcome, article_id = upsert_article(self.session, item)
+            outcome = "stored" if outcome == "new" else outcome
             for url in {item.url, item.fetched_url, item.requested_url} - {""}:
-                record_seen(self.session, url, outcome if outcome != "new" else "stored", article_id)
+                record_seen(self.session, url, outcome, article_id)
         except SQLAlchemyError as exc:
             self.session.rollback()
             self.crawler.stats.inc_value("newsdedup/store_errors")
