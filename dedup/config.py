@@ -1,0 +1,80 @@
+"""DedupConfig: the one home of every dedup parameter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+#: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
+ALGORITHM_VERSION = "passages-1"
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """Parameters of shingling, MinHash LSH and the copy/passage decisions.
+
+    Text units:
+        shingle_size: words per shingle for alphabetic scripts. 5 words: chance 5-grams shared
+            by unrelated news pages are rare, and a copy-edit (one inserted or changed word)
+            breaks at most 5 consecutive shingles, which ``max_gap`` bridges.
+        cjk_shingle_size: characters per shingle for Chinese, Japanese and Korean text, which is
+            tokenised by character (no reliable word spaces). A CJK word is 1-3 characters, so 8
+            characters carry about as much as 4-5 words.
+
+    Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
+        num_perm, seed, scheme: MinHash parameters. ``scheme`` is pinned because datasketch 2.0
+            changed its default; an index built with other values is refused.
+        lsh_bands x lsh_rows must equal num_perm. With 32 x 4 a window pair becomes a candidate
+            with probability 1-(1-J^4)^32: 0.998 at Jaccard 0.6 (a copy-edited paragraph),
+            0.23 at 0.3, ~0 for unrelated text. Candidates are verified exactly, so the low
+            threshold only costs time.
+
+    Verification (exact shingle alignment of a candidate pair):
+        min_passage_shingles: a shared passage has at least this many matching shingles
+            (8 shingles = a 12-word sentence); shorter overlaps are stock phrases.
+        max_gap: unmatched shingles bridged inside one passage (a copy-edit breaks
+            ``shingle_size`` shingles; two edits close together break up to 10).
+        copy_containment: a page is a copy when at least this share of its text is contained in
+            the other page (majority: abridged copies keep >= 0.5 of their own text from the
+            source, a digest quotes <= 0.45 of itself from any one story, see bench notes).
+        lead_share: the shared text must start within this leading share of the containing page.
+            Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
+            (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
+            a story (>= 0.29).
+        boilerplate_min_pages: a shingle on at least this many pages of one site is template
+            text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
+            story at most twice (own copy + follow-up) in practice; templates repeat on every page.
+    """
+
+    shingle_size: int = 5
+    cjk_shingle_size: int = 8
+    num_perm: int = 128
+    lsh_bands: int = 32
+    lsh_rows: int = 4
+    seed: int = 1
+    scheme: Literal["affine32", "affine64", "legacy"] = "affine32"
+    signature_backend: Literal["datasketch"] = "datasketch"
+    min_window_shingles: int = 8
+    min_passage_shingles: int = 8
+    max_gap: int = 10
+    copy_containment: float = 0.5
+    lead_share: float = 0.25
+    boilerplate_min_pages: int = 3
+
+    def __post_init__(self) -> None:
+        if self.lsh_bands * self.lsh_rows != self.num_perm:
+            raise ValueError(
+                f"lsh_bands * lsh_rows must equal num_perm: {self.lsh_bands} * {self.lsh_rows}"
+                f" != {self.num_perm}"
+            )
+        if not 0.0 < self.copy_containment <= 1.0 or not 0.0 < self.lead_share <= 1.0:
+            raise ValueError("copy_containment and lead_share must lie in (0, 1]")
+        if min(self.shingle_size, self.cjk_shingle_size, self.min_passage_shingles) < 1:
+            raise ValueError("shingle sizes and min_passage_shingles must be >= 1")
+
+    def fingerprint_params(self) -> dict[str, object]:
+        """Parameters that change stored fingerprints/signatures: an index pins these."""
+        keys = ("shingle_size", "cjk_shingle_size", "num_perm", "lsh_bands", "lsh_rows", "seed",
+                "scheme", "signature_backend", "min_window_shingles")
+        params = asdict(self)
+        return {k: params[k] for k in keys} | {"algorithm": ALGORITHM_VERSION}

@@ -1,0 +1,109 @@
+"""Copy or passage: the decision rule applied to the alignments of all candidate pairs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dedup.align import Alignment
+from dedup.config import DedupConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CopyVerdict:
+    """Why ``inner`` is or is not a copy contained in ``outer``."""
+
+    inner: int
+    outer: int
+    is_copy: bool
+    reason: str
+
+
+class AlignmentGraph:
+    """All verified alignments, looked up per document."""
+
+    def __init__(self, alignments: Iterable[Alignment]) -> None:
+        self.pairs: dict[tuple[int, int], Alignment] = {}
+        self.of: dict[int, list[Alignment]] = defaultdict(list)
+        for al in alignments:
+            self.pairs[(al.a, al.b)] = al
+            self.of[al.a].append(al)
+            self.of[al.b].append(al)
+
+    def get(self, x: int, y: int) -> Alignment | None:
+        return self.pairs.get((min(x, y), max(x, y)))
+
+
+def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
+    return any(r[0] <= last and first <= r[1] for first, last in ranges)
+
+
+def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None:
+    """A third page whose passage opens ``inner`` before any text shared with ``outer``.
+
+    A copy begins with its source's text (at most after a new lede of its own); a follow-up or
+    round-up that opens with another story's passage is not a copy of the story it quotes later.
+    """
+    al = graph.get(inner, outer)
+    if al is None:
+        return None
+    shared = al.ranges(inner)
+    start = min(first for first, _ in shared)
+    for other in sorted(graph.of[inner], key=lambda x: (x.a, x.b)):
+        third = other.b if other.a == inner else other.a
+        if third == outer:
+            continue
+        for r in other.ranges(inner):
+            if r[0] < start and not _overlaps(r, shared):
+                return third
+    return None
+
+
+def copy_verdict(graph: AlignmentGraph, inner: int, outer: int,
+                 config: DedupConfig) -> CopyVerdict:
+    """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?"""
+    al = graph.get(inner, outer)
+    if al is None:
+        return CopyVerdict(inner, outer, False, "no shared passage")
+    cover, _ = al.side(inner)
+    _, lead_outer = al.side(outer)
+    if cover < config.copy_containment:
+        return CopyVerdict(inner, outer, False,
+                           f"only {cover:.0%} of it is contained (copy needs "
+                           f"{config.copy_containment:.0%})")
+    if lead_outer > config.lead_share:
+        return CopyVerdict(inner, outer, False,
+                           f"the shared text starts {lead_outer:.0%} into the other page, past its "
+                           f"lead ({config.lead_share:.0%}): re-used background, not a copy")
+    third = foreign_opening(graph, inner, outer)
+    if third is not None:
+        return CopyVerdict(inner, outer, False,
+                           f"it opens with a passage shared with doc {third} before the shared "
+                           "text: a follow-up or round-up, not a copy")
+    return CopyVerdict(inner, outer, True,
+                       f"{cover:.0%} of it is contained, from the other page's lead "
+                       f"(starts {lead_outer:.0%} in)")
+
+
+def copy_edges(graph: AlignmentGraph, config: DedupConfig) -> list[tuple[int, int, float]]:
+    """(inner, outer, containment) for every pair where one page is a copy of the other."""
+    edges = []
+    for (a, b), al in sorted(graph.pairs.items()):
+        for inner, outer in ((a, b), (b, a)):
+            if copy_verdict(graph, inner, outer, config).is_copy:
+                edges.append((inner, outer, al.side(inner)[0]))
+                break
+    return edges
+
+
+def quoter(al: Alignment, published_rank: dict[int, int]) -> tuple[int, int]:
+    """(quoting doc, source doc) of a passage pair between two stories.
+
+    The passage weighs more in the quoting page (a digest or follow-up is mostly quotes; the
+    source story has its own text around it); ties go to the later-published page.
+    """
+    if al.cover_a != al.cover_b:
+        return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
+    ra, rb = published_rank.get(al.a, 0), published_rank.get(al.b, 0)
+    return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)

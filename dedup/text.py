@@ -1,0 +1,86 @@
+"""Text normalisation and tokenisation: words for alphabetic scripts, characters for CJK."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Han, Hiragana, Katakana, Hangul (syllables and jamo), CJK compatibility ideographs.
+_CJK = (
+    "\u1100-\u11ff\u3040-\u309f\u30a0-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff"
+)
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+_DIGITS = re.compile(r"\d")
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Normalised tokens of a text with their character spans and paragraph numbers."""
+
+    words: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    paragraphs: tuple[int, ...]
+    cjk: bool  # mostly CJK: shingled by characters
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def normalize_token(token: str) -> str:
+    """NFKC, case-folded, digits -> 0 (wire copies differ in numbers and punctuation)."""
+    return _DIGITS.sub("0", unicodedata.normalize("NFKC", token).casefold())
+
+
+def normalize_line(line: str) -> str:
+    """A line reduced to its normalised tokens, space-joined (for title comparison)."""
+    return " ".join(normalize_token(m.group()) for m in _TOKEN.finditer(line))
+
+
+def _is_title_line(line: str, title: str | None) -> bool:
+    if not title:
+        return False
+    a, b = normalize_line(line), normalize_line(title)
+    if not a or not b:
+        return False
+    short, long_ = sorted((a, b), key=len)
+    return a == b or (long_.startswith(short) and len(short) >= 0.8 * len(long_))
+
+
+def tokenize(text: str, title: str | None = None) -> Tokens:
+    """Tokenise ``text``; a leading paragraph repeating ``title`` is metadata and skipped.
+
+    Extractors often put the headline on the first line; headlines also recur as inline promos
+    on other pages, so matching them would link unrelated pages.
+    """
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    paras: list[int] = []
+    offset = 0
+    para = 0
+    first_content = True
+    n_cjk = 0
+    for line in text.split("\n"):
+        line_start = offset
+        offset += len(line) + 1
+        if not line.strip():
+            continue
+        if first_content:
+            first_content = False
+            if _is_title_line(line, title):
+                continue
+        for m in _TOKEN.finditer(line):
+            tok = m.group()
+            if _CJK_CHAR.fullmatch(tok):
+                n_cjk += 1
+            words.append(normalize_token(tok))
+            starts.append(line_start + m.start())
+            ends.append(line_start + m.end())
+            paras.append(para)
+        para += 1
+    return Tokens(tuple(words), tuple(starts), tuple(ends), tuple(paras),
+                  cjk=bool(words) and n_cjk >= 0.5 * len(words))
