@@ -1,0 +1,215 @@
+"""Extraction quality and speed: process_page vs bare trafilatura.extract, side by side.
+
+Corpora (from ../shared/data): the Zyte article-extraction benchmark (4-token shingle
+P/R/F1), trafilatura's own eval set (with/without snippets, F1; title/author/date
+accuracy on its labelled pages), and syndication-dev (per-outlet body F1, metadata).
+
+Usage: python bench/extraction.py [--limit N] [--workers N]
+The last line printed is one JSON object of key figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import trafilatura
+from trafilatura.metadata import extract_metadata
+from w3lib.encoding import html_to_unicode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import (
+    SYNDICATION,
+    corpus_f1,
+    shingle_prf,
+    snippet_counts,
+    snippet_f1,
+    trafeval_pages,
+    zyte_pages,
+)
+from crawler.content import NotAnArticle, process_page
+
+BARE_ARGS = {"include_comments": False, "deduplicate": False}
+
+
+def _product(body: bytes, url: str, content_type: str | None) -> tuple[dict | None, float]:
+    start = time.perf_counter()
+    try:
+        result = process_page(body, url, content_type)
+    except NotAnArticle as err:
+        return {"error": err.reason}, time.perf_counter() - start
+    return asdict(result), time.perf_counter() - start
+
+
+def _bare(html: str | bytes, url: str | None, **extra: object) -> tuple[str | None, float]:
+    start = time.perf_counter()
+    out = trafilatura.extract(html, url=url, **BARE_ARGS, **extra)
+    return out, time.perf_counter() - start
+
+
+def _bare_meta(raw: bytes, url: str | None) -> dict:
+    doc = extract_metadata(trafilatura.load_html(raw), default_url=url)
+    return {"title": doc.title, "author": doc.author, "published": doc.date}
+
+
+def run_zyte(job: tuple[str, bytes, str, str]) -> dict:
+    item_id, raw, url, truth = job
+    html = html_to_unicode(None, raw)[1]
+    prod, t_prod = _product(raw, url, None)
+    bare, t_bare = _bare(html, url)
+    text = (prod or {}).get("text") or ""
+    return {
+        "id": item_id,
+        "prod": shingle_prf(text, truth),
+        "bare": shingle_prf(bare or "", truth),
+        "t_prod": t_prod,
+        "t_bare": t_bare,
+    }
+
+
+def run_trafeval(job: tuple[str, bytes, dict]) -> dict:
+    path, raw, item = job
+    url = item.get("url")
+    prod, t_prod = _product(raw, url or "http://example.invalid/", None)
+    bare, t_bare = _bare(
+        raw, url, fast=False, include_tables=True, include_formatting=False
+    )
+    text = (prod or {}).get("text")
+    prod_meta = prod if prod and "error" not in prod else {}
+    return {
+        "id": path,
+        "prod": snippet_counts(text, item),
+        "bare": snippet_counts(bare, item),
+        "t_prod": t_prod,
+        "t_bare": t_bare,
+        "labels": item.get("metadata") or {},
+        "prod_meta": {k: prod_meta.get(k) for k in ("title", "author", "published")},
+        "bare_meta": _bare_meta(raw, url) if "title" in (item.get("metadata") or {}) else {},
+    }
+
+
+def run_syndication(job: dict) -> dict:
+    raw = (SYNDICATION / "sites" / job["site"] / job["path"].lstrip("/")).read_bytes()
+    url = f"http://{job['site']}.test{job['path']}"
+    prod, _ = _product(raw, url, job["content_type"])
+    html = html_to_unicode(job["content_type"], raw)[1]
+    bare, _ = _bare(html, url)
+    truth = job["body"]
+    prod = prod or {}
+    return {
+        "site": job["site"],
+        "prod": shingle_prf(prod.get("text") or "", truth),
+        "bare": shingle_prf(bare or "", truth),
+        "title": prod.get("title") == job["title"],
+        "author": prod.get("author") == job["author"],
+        "date": (prod.get("published") or "")[:10] == job["published"][:10],
+        "error": prod.get("error"),
+        "repaired": prod.get("repaired"),
+    }
+
+
+def _norm(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def metadata_accuracy(rows: list[dict], key: str) -> dict[str, float]:
+    """Accuracy of title/author/date against trafilatura-eval labels (empty = absent)."""
+    out: dict[str, float] = {}
+    labelled = [r for r in rows if "title" in r["labels"]]
+    for field, label_key, day in (
+        ("title", "title", False),
+        ("author", "author", False),
+        ("published", "date", True),
+    ):
+        hits = 0
+        for r in labelled:
+            truth = _norm(r["labels"].get(label_key))
+            pred = _norm(r[key].get(field))
+            if day:
+                pred = pred[:10]
+            hits += truth == pred
+        out[label_key] = hits / len(labelled) if labelled else 0.0
+    out["n"] = len(labelled)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="pages per corpus")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    manifest = json.loads((SYNDICATION / "manifest.json").read_text(encoding="utf-8"))
+    synd_jobs = manifest["pages"][: args.limit] if args.limit else manifest["pages"]
+    with ProcessPoolExecutor(args.workers) as pool:
+        zyte = list(pool.map(run_zyte, zyte_pages(args.limit), chunksize=4))
+        traf = list(pool.map(run_trafeval, trafeval_pages(args.limit), chunksize=4))
+        synd = list(pool.map(run_syndication, synd_jobs, chunksize=4))
+
+    z_prod = corpus_f1([r["prod"] for r in zyte])
+    z_bare = corpus_f1([r["bare"] for r in zyte])
+    t_prod = snippet_f1([r["prod"] for r in traf])
+    t_bare = snippet_f1([r["bare"] for r in traf])
+    n_pages = len(zyte) + len(traf)
+    time_prod = sum(r["t_prod"] for r in zyte + traf)
+    time_bare = sum(r["t_bare"] for r in zyte + traf)
+    meta_prod = metadata_accuracy(traf, "prod_meta")
+    meta_bare = metadata_accuracy(traf, "bare_meta")
+
+    print(f"{'':28}{'product':>10}{'bare':>10}")
+    print(f"{'zyte P / R':28}{z_prod[0]:>5.3f}/{z_prod[1]:.3f}{z_bare[0]:>5.3f}/{z_bare[1]:.3f}")
+    print(f"{'zyte F1':28}{z_prod[2]:>10.4f}{z_bare[2]:>10.4f}")
+    print(f"{'trafeval F1':28}{t_prod:>10.4f}{t_bare:>10.4f}")
+    for label in ("title", "author", "date"):
+        print(f"{'trafeval ' + label + ' acc':28}{meta_prod[label]:>10.3f}{meta_bare[label]:>10.3f}")
+    print(f"{'pages/s (1 core)':28}{n_pages / time_prod:>10.1f}{n_pages / time_bare:>10.1f}")
+
+    by_site: dict[str, list[dict]] = defaultdict(list)
+    for r in synd:
+        by_site[r["site"]].append(r)
+    synd_f1: dict[str, float] = {}
+    print(f"\n{'syndication-dev outlet':24}{'F1':>7}{'bare':>7}{'title':>7}{'author':>7}{'date':>7}")
+    for site, rows in sorted(by_site.items()):
+        f1 = corpus_f1([r["prod"] for r in rows])[2]
+        synd_f1[site] = round(f1, 4)
+        print(
+            f"{site:24}{f1:>7.3f}{corpus_f1([r['bare'] for r in rows])[2]:>7.3f}"
+            f"{sum(r['title'] for r in rows) / len(rows):>7.2f}"
+            f"{sum(r['author'] for r in rows) / len(rows):>7.2f}"
+            f"{sum(r['date'] for r in rows) / len(rows):>7.2f}"
+        )
+    errors = [(r["site"], r["error"]) for r in synd if r["error"]]
+    if errors:
+        print("syndication NotAnArticle:", errors)
+    clean = [f for s, f in synd_f1.items() if s != "mojibake-mirror"]
+    summary = {
+        "zyte_f1": round(z_prod[2], 4),
+        "zyte_f1_bare": round(z_bare[2], 4),
+        "trafeval_f1": round(t_prod, 4),
+        "trafeval_f1_bare": round(t_bare, 4),
+        "pages_per_s": round(n_pages / time_prod, 2),
+        "pages_per_s_bare": round(n_pages / time_bare, 2),
+        "meta_title_acc": round(meta_prod["title"], 4),
+        "meta_title_acc_bare": round(meta_bare["title"], 4),
+        "meta_author_acc": round(meta_prod["author"], 4),
+        "meta_author_acc_bare": round(meta_bare["author"], 4),
+        "meta_date_acc": round(meta_prod["date"], 4),
+        "meta_date_acc_bare": round(meta_bare["date"], 4),
+        "syndication_f1": round(corpus_f1([r["prod"] for r in synd])[2], 4),
+        "syndication_f1_bare": round(corpus_f1([r["bare"] for r in synd])[2], 4),
+        "syndication_mojibake_f1": synd_f1.get("mojibake-mirror"),
+        "syndication_clean_outlets_min_f1": min(clean) if clean else None,
+        "syndication_outlet_f1": synd_f1,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
