@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Callable
 
 from ftfy import TextFixerConfig, fix_encoding_and_explain
-from ftfy.badness import is_bad
 
 # Encoding repairs only: every option that changes the style of clean text is off,
 # and HTML entities are left for the HTML parser (we run on markup).
@@ -245,8 +244,6 @@ def repair_text(text: str) -> tuple[str, tuple[str, ...]]:
     """
     if text.isascii():
         return text, ()
-    if not is_bad(text) and not _THAI_RE.search(text) and not _CJK_RE.search(text):
-        return text, ()  # no repairer could fire on any segment
     names: set[str] = set()
     blocks = _CODE_BLOCK_RE.split(text)
     for b in range(0, len(blocks), 2):
