@@ -7,7 +7,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.store.models import Base
+from crawler.store.migrations import MigrationError, UpgradeResult, upgrade
 
 
 class DatabaseError(RuntimeError):
@@ -22,8 +22,11 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for any SQLAlchemy URL, checked by connecting once; tables are created."""
+def make_engine(url: str, migrate: bool = True) -> Engine:
+    """An engine for any SQLAlchemy URL, checked by connecting once.
+
+    With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``).
+    """
     try:
         parsed = make_url(url)
         engine = create_engine(parsed, pool_pre_ping=True)
@@ -32,14 +35,29 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
-        Base.metadata.create_all(engine)
+        if migrate:
+            migrate_schema(engine)
+        else:
+            with engine.connect():
+                pass
     except OperationalError as exc:
+        engine.dispose()
         raise DatabaseError(
             f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc.orig}"
         ) from exc
     except SQLAlchemyError as exc:
+        engine.dispose()
         raise DatabaseError(f"cannot use database: {exc}") from exc
+    except MigrationError as exc:
+        engine.dispose()
+        raise DatabaseError(str(exc)) from exc
     return engine
+
+
+def migrate_schema(engine: Engine) -> UpgradeResult:
+    """Apply pending migrations in one transaction; an unversioned old database is adopted."""
+    with engine.begin() as conn:
+        return upgrade(conn)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -50,6 +50,10 @@ class Article(Base):
     """One stored article, keyed by its canonical URL."""
 
     __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_site_published", "site", "published"),
+        Index("ix_articles_fetched_url", "fetched_url"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -111,8 +115,8 @@ class Story(Base):
     canonical_article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
     canonical_reason: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer, index=True)
-    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     dedup_run_id: Mapped[int | None] = mapped_column(ForeignKey("dedup_runs.id"))
 
     members: Mapped[list[StoryMember]] = relationship(
