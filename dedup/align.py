@@ -89,25 +89,34 @@ def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerpri
     for pos in np.flatnonzero(m_b).tolist():
         positions.setdefault(int(fb.hashes[pos]), []).append(pos)
     passages = []
-    for first, last, matched in seg_a:
-        hits = [p for h in fa.hashes[first:last + 1][m_a[first:last + 1]].tolist()
-                for p in positions.get(int(h), ())]
-        segs = seg_of_b[hits]
-        segs = segs[segs >= 0]
-        if segs.size == 0:
-            continue
-        best = int(np.bincount(segs).argmax())
-        b_first, b_last, _ = seg_b[best]
-        passages.append(Passage(first, last, b_first, b_last, matched))
+    for first, last, _ in seg_a:
+        # one A run may match several B runs (B re-ordered or abridged): one passage per B run
+        groups: dict[int, tuple[list[int], list[int]]] = {}
+        for pos in range(first, last + 1):
+            if not m_a[pos]:
+                continue
+            for hit in positions.get(int(fa.hashes[pos]), ()):
+                seg = int(seg_of_b[hit])
+                if seg >= 0:
+                    a_pos, b_pos = groups.setdefault(seg, ([], []))
+                    if not a_pos or a_pos[-1] != pos:
+                        a_pos.append(pos)
+                    b_pos.append(hit)
+        for _, (a_pos, b_pos) in sorted(groups.items()):
+            if len(a_pos) >= min_matched:
+                passages.append(Passage(a_pos[0], a_pos[-1], min(b_pos), max(b_pos),
+                                        len(a_pos)))
     if not passages:
         return None
     cum_a = np.concatenate(([0], np.cumsum(content_a)))
     cum_b = np.concatenate(([0], np.cumsum(content_b)))
     n_a, n_b = int(cum_a[-1]), int(cum_b[-1])
-    cov_a = _union_content(cum_a, [(p.a_first, p.a_last) for p in passages]) / n_a
-    cov_b = _union_content(cum_b, [(p.b_first, p.b_last) for p in passages]) / n_b
-    lead_a = int(cum_a[min(p.a_first for p in passages)]) / n_a
-    lead_b = int(cum_b[min(p.b_first for p in passages)]) / n_b
+    ranges_a = [(p.a_first, p.a_last) for p in passages]
+    ranges_b = [(p.b_first, p.b_last) for p in passages]
+    cov_a = _union_content(cum_a, ranges_a) / n_a
+    cov_b = _union_content(cum_b, ranges_b) / n_b
+    lead_a = int(cum_a[min(r[0] for r in ranges_a)]) / n_a
+    lead_b = int(cum_b[min(r[0] for r in ranges_b)]) / n_b
     inter = np.intersect1d(set_a, set_b).size
     return Alignment(a_id, b_id, tuple(passages), min(cov_a, 1.0), min(cov_b, 1.0), lead_a,
                      lead_b, inter / (set_a.size + set_b.size - inter))

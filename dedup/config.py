@@ -41,6 +41,10 @@ class DedupConfig:
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
             a story (>= 0.29).
+        min_title_overlap: when both headlines are known, a copy keeps at least this share of
+            the shorter headline's words (syndicated copies keep the headline, at most adding
+            "(analysis)" or dropping a word: >= 0.93 measured; pages merely quoting another
+            story have their own headline: <= 0.29). 0 disables the check.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -59,6 +63,7 @@ class DedupConfig:
     max_gap: int = 10
     copy_containment: float = 0.5
     lead_share: float = 0.25
+    min_title_overlap: float = 0.5
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:

@@ -15,11 +15,11 @@ import numpy as np
 from dedup.align import Alignment, align
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import choose_canonical, utc_naive
-from dedup.cluster import components
+from dedup.cluster import star_components
 from dedup.config import DedupConfig
 from dedup.lsh import BandIndex
 from dedup.model import DedupResult, Document, PassageLink, Story
-from dedup.relations import AlignmentGraph, copy_edges, quoter
+from dedup.relations import AlignmentGraph, copy_edges, drop_relayed, quoter
 from dedup.shingles import Fingerprint, fingerprint
 from dedup.signatures import signatures
 
@@ -108,9 +108,12 @@ class DedupIndex:
         """Stories (every document in exactly one) and passage links between stories."""
         alignments = self.alignments()
         graph = AlignmentGraph(alignments)
-        edges = copy_edges(graph, self.config)
-        groups = components(self._docs, [(i, o) for i, o, _ in edges])
+        titles = {i: d.title for i, d in self._docs.items()}
+        edges = copy_edges(graph, self.config, titles)
         content = {i: int((~self.boilerplate_mask(i)).sum()) for i in self._docs}
+        groups = star_components(
+            self._docs, [(i, o) for i, o, _ in edges],
+            lambda members: choose_canonical(members, self._docs, content).doc)
         stories = []
         story_of: dict[int, int] = {}
         for members in groups:
@@ -130,6 +133,7 @@ class DedupIndex:
                 continue
             q, s = quoter(al, rank)
             links.extend(self._links(al, q, s))
+        links = drop_relayed(links)
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
         return DedupResult(stories, links, self.header()["params"])
 

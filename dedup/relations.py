@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dedup.align import Alignment
 from dedup.config import DedupConfig
+from dedup.model import PassageLink
+from dedup.text import normalize_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +62,37 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
     return None
 
 
-def copy_verdict(graph: AlignmentGraph, inner: int, outer: int,
-                 config: DedupConfig) -> CopyVerdict:
+def title_overlap(a: str | None, b: str | None) -> float | None:
+    """Share of the shorter headline's words found in the other; None if one is unknown."""
+    wa, wb = set(normalize_line(a or "").split()), set(normalize_line(b or "").split())
+    if not wa or not wb:
+        return None
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupConfig,
+                 titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?"""
     al = graph.get(inner, outer)
     if al is None:
         return CopyVerdict(inner, outer, False, "no shared passage")
-    cover, _ = al.side(inner)
+    cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
                            f"{config.copy_containment:.0%})")
-    if lead_outer > config.lead_share:
+    if max(lead_outer, lead_inner) > config.lead_share:
+        where = "the other page" if lead_outer >= lead_inner else "it"
         return CopyVerdict(inner, outer, False,
-                           f"the shared text starts {lead_outer:.0%} into the other page, past its "
-                           f"lead ({config.lead_share:.0%}): re-used background, not a copy")
+                           f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
+                           f"{where}, past the lead ({config.lead_share:.0%}): re-used "
+                           "background, not a copy")
+    overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
+    if overlap is not None and overlap < config.min_title_overlap:
+        return CopyVerdict(inner, outer, False,
+                           f"headlines share only {overlap:.0%} of their words: another article "
+                           "quoting it")
     third = foreign_opening(graph, inner, outer)
     if third is not None:
         return CopyVerdict(inner, outer, False,
@@ -86,12 +103,13 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int,
                        f"(starts {lead_outer:.0%} in)")
 
 
-def copy_edges(graph: AlignmentGraph, config: DedupConfig) -> list[tuple[int, int, float]]:
+def copy_edges(graph: AlignmentGraph, config: DedupConfig,
+               titles: Mapping[int, str | None] | None = None) -> list[tuple[int, int, float]]:
     """(inner, outer, containment) for every pair where one page is a copy of the other."""
     edges = []
     for (a, b), al in sorted(graph.pairs.items()):
         for inner, outer in ((a, b), (b, a)):
-            if copy_verdict(graph, inner, outer, config).is_copy:
+            if copy_verdict(graph, inner, outer, config, titles).is_copy:
                 edges.append((inner, outer, al.side(inner)[0]))
                 break
     return edges
@@ -107,3 +125,17 @@ def quoter(al: Alignment, published_rank: dict[int, int]) -> tuple[int, int]:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank.get(al.a, 0), published_rank.get(al.b, 0)
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
+
+
+def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
+    """Drop links whose source passage is itself quoted by the source page from elsewhere.
+
+    When a digest and a copy both quote story S's lede, the digest also shares that text with
+    the copy; the passage belongs to S, not to the copy's story.
+    """
+    quoted: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for link in links:
+        quoted[link.doc].append((link.doc_start, link.doc_end))
+    return [link for link in links
+            if not _overlaps((link.source_start, link.source_end - 1),
+                             [(a, b - 1) for a, b in quoted.get(link.source_doc, ())])]
