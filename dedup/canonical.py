@@ -9,13 +9,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from dedup.model import Document
+from dedup.text import SYNDICATION_NOTE
 
-_NOTE = re.compile(
-    r"(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
-    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)"
-    r"\s+(?:the\s+website\s+of\s+)?([^\n.,;:()]{2,60}?)(?=\s+(?:and|with|under)\b|[\n.,;:()]|$)",
-    re.IGNORECASE,
-)
 _WIRE = re.compile(
     r"\b(?:AP|Associated Press|Reuters|AFP|Agence France-Presse|dpa|Xinhua|PA Media|"
     r"wire (?:reports?|services?|copy))\b",
@@ -39,7 +34,7 @@ def site_key(doc: Document) -> str:
 
 def provenance_notes(text: str) -> list[str]:
     """Publisher names in 'originally published by X' style notes of ``text``."""
-    return [m.group(1).strip() for m in _NOTE.finditer(text)]
+    return [m.group(1).strip() for m in SYNDICATION_NOTE.finditer(text)]
 
 
 def is_wire_copy(doc: Document) -> bool:

@@ -14,6 +14,16 @@ _CJK = (
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGITS = re.compile(r"\d")
+# Syndication notes ("This story was originally published by X ...", "Editor's note: this
+# article first appeared on X", "The following report is syndicated from X"): metadata about the
+# page, identical across unrelated republished stories, so never story text.
+SYNDICATION_NOTE = re.compile(
+    r"(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
+    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)"
+    r"\s+(?:the\s+website\s+of\s+)?([^\n.,;:()]{2,60}?)(?=\s+(?:and|with|under)\b|[\n.,;:()]|$)",
+    re.IGNORECASE,
+)
+_NOTE_MAX_WORDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,8 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             first_content = False
             if _is_title_line(line, title):
                 continue
+        if len(line.split()) <= _NOTE_MAX_WORDS and SYNDICATION_NOTE.search(line):
+            continue
         for m in _TOKEN.finditer(line):
             tok = m.group()
             if _CJK_CHAR.fullmatch(tok):
