@@ -5,6 +5,7 @@ Pure algorithms: no Scrapy, no SQLAlchemy. See ``DedupConfig`` for every paramet
 
 from dedup.config import ALGORITHM_VERSION, DedupConfig
 from dedup.dedupe import deduplicate
+from dedup.explain import Explanation, SharedPassage, explain
 from dedup.index import DedupIndex, IndexMismatch
 from dedup.model import DedupResult, Document, PassageLink, Story
 
@@ -14,8 +15,11 @@ __all__ = [
     "DedupIndex",
     "DedupResult",
     "Document",
+    "Explanation",
     "IndexMismatch",
     "PassageLink",
+    "SharedPassage",
     "Story",
     "deduplicate",
+    "explain",
 ]

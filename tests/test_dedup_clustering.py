@@ -1,0 +1,100 @@
+"""Copies cluster; follow-ups, digests and boilerplate only link (or not at all)."""
+
+from __future__ import annotations
+
+import random
+
+from dedup import DedupConfig, Document, deduplicate
+from dedup.shingles import fingerprint
+from tests.fixtures.dedup.synth import cjk_paragraph, doc, paragraph, story
+
+
+def _story_of(result, doc_id: int) -> tuple[int, ...]:
+    return next(s.members for s in result.stories if doc_id in s.members)
+
+
+def test_abridged_copy_with_new_lede_clusters_with_its_original() -> None:
+    original = story(1, paragraphs=12)
+    copy = ["UPDATED: " + paragraph(900, 12), *original[:4]]  # new lede, cut to a third
+    copy[1] = copy[1].replace(" the ", " now the ", 1)  # light copy-edit
+    docs = [doc(1, "wire.test", original), doc(2, "mirror.test", copy, hours=5),
+            doc(3, "other.test", story(2))]
+    result = deduplicate(docs)
+    assert _story_of(result, 1) == (1, 2)
+    assert _story_of(result, 3) == (3,)
+    assert result.links == []
+
+
+def test_follow_up_reusing_background_links_without_merging() -> None:
+    earlier = story(3, paragraphs=10)
+    own = story(4, paragraphs=4)
+    background = earlier[-2:]  # two background paragraphs from the end
+    follow = [*own[:3], *background, own[3]]
+    docs = [doc(10, "a.test", earlier), doc(11, "b.test", follow, hours=48)]
+    result = deduplicate(docs)
+    assert _story_of(result, 10) == (10,) and _story_of(result, 11) == (11,)
+    assert result.links, "the re-used paragraphs are recorded as passage links"
+    follow_text, earlier_text = docs[1].text, docs[0].text
+    quoted = set()
+    for link in result.links:
+        assert (link.doc, link.source_doc) == (11, 10)
+        assert follow_text[link.doc_start:link.doc_end] == link.text
+        assert earlier_text[link.source_start:link.source_end] == link.text
+        quoted.add(link.text)
+    joined = "\n".join(sorted(quoted))
+    for para in background:
+        assert para.rstrip(".") in joined  # spans run from first to last word
+    assert own[0] not in joined
+
+
+def test_digest_quoting_five_stories_merges_none() -> None:
+    stories = [story(20 + i, paragraphs=8) for i in range(5)]
+    digest = ["Your morning briefing, in five minutes."] + [s[0] for s in stories]
+    docs = [doc(100 + i, f"s{i}.test", s) for i, s in enumerate(stories)]
+    docs.append(doc(200, "brief.test", digest, hours=30))
+    result = deduplicate(docs)
+    assert all(len(s.members) == 1 for s in result.stories)
+    assert {link.source_doc for link in result.links if link.doc == 200} == {100, 101, 102, 103,
+                                                                            104}
+    assert all(link.doc == 200 for link in result.links)
+
+
+def test_site_footer_repeated_on_many_pages_links_nothing() -> None:
+    footer = paragraph(777, 35)
+    teaser = "Most read: " + paragraph(778, 20)
+    docs = [doc(300 + i, "outlet.test", [*story(40 + i, paragraphs=5), teaser, footer])
+            for i in range(6)]
+    result = deduplicate(docs)
+    assert all(len(s.members) == 1 for s in result.stories)
+    assert result.links == []
+
+
+def test_cjk_copy_clusters_and_is_shingled_by_characters() -> None:
+    original = [cjk_paragraph(500 + i) for i in range(8)]
+    copy = ["更新：" + original[0], *original[1:5]]
+    docs = [doc(400, "cn.test", original), doc(401, "hk.test", copy, hours=3),
+            doc(402, "tw.test", [cjk_paragraph(600 + i) for i in range(8)])]
+    config = DedupConfig()
+    fp = fingerprint(docs[0].text, None, config)
+    assert fp.k == config.cjk_shingle_size
+    assert fp.n == len(docs[0].text.replace("\n", "").replace("。", "")) - fp.k + 1
+    result = deduplicate(docs, config)
+    assert _story_of(result, 400) == (400, 401)
+    assert _story_of(result, 402) == (402,)
+
+
+def test_result_does_not_depend_on_input_order() -> None:
+    base = story(60, paragraphs=10)
+    docs = [
+        doc(1, "a.test", base),
+        doc(2, "b.test", base[:5], hours=2),
+        doc(3, "c.test", [*story(61, 3), *base[-2:]], hours=40),
+        doc(4, "d.test", ["Briefing.", base[0], story(62)[0], story(63)[0]], hours=9),
+        doc(5, "e.test", story(62)),
+        doc(6, "f.test", story(63)),
+    ]
+    first = deduplicate(docs)
+    for seed in range(3):
+        shuffled: list[Document] = docs[:]
+        random.Random(seed).shuffle(shuffled)
+        assert deduplicate(shuffled) == first

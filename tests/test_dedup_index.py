@@ -1,0 +1,89 @@
+"""DedupIndex: incremental == rebuild, persistence round-trip, pinned parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dedup import DedupConfig, DedupIndex, IndexMismatch, deduplicate
+from tests.fixtures.dedup.synth import doc, paragraph, story
+
+
+def _corpus():
+    base, other = story(80, 10), story(81, 9)
+    footer = paragraph(999, 30)
+    return [
+        doc(1, "a.test", [*base, footer]),
+        doc(2, "b.test", ["UPDATED: " + base[0], *base[1:5]], hours=3),
+        doc(3, "a.test", [*other, footer], hours=1),
+        doc(4, "c.test", [*story(82, 3), *base[-2:]], hours=50),
+        doc(5, "d.test", other[:6], hours=7),
+        doc(6, "a.test", [*story(83, 6), footer], hours=2),
+        doc(7, "brief.test", ["In brief.", base[0], other[0], story(83)[0]], hours=20),
+    ]
+
+
+def test_incremental_batches_equal_a_rebuild() -> None:
+    docs = _corpus()
+    rebuilt = deduplicate(docs)
+    index = DedupIndex()
+    index.add(docs[:2])
+    index.add(docs[2:5])
+    restored = DedupIndex.from_bytes(index.to_bytes())
+    restored.add(docs[5:])
+    assert restored.result() == rebuilt
+    assert {m for s in rebuilt.stories for m in s.members} == {d.id for d in docs}
+
+
+def test_round_trip_keeps_everything_and_matches_new_docs_against_stored() -> None:
+    docs = _corpus()
+    index = DedupIndex()
+    index.add(docs[:4])
+    data = index.to_bytes()
+    loaded = DedupIndex.from_bytes(data, DedupConfig())
+    assert loaded.to_bytes() == data
+    assert loaded.result() == index.result()
+    loaded.add([doc(50, "z.test", story(80, 10)[:4], hours=9)])  # a late copy of doc 1
+    assert any({1, 50} <= set(s.members) for s in loaded.result().stories)
+
+
+@pytest.mark.parametrize(("field", "value"), [("seed", 2), ("num_perm", 64),
+                                              ("scheme", "legacy"), ("shingle_size", 4)])
+def test_index_built_with_other_parameters_is_refused(field: str, value: object) -> None:
+    index = DedupIndex()
+    index.add(_corpus()[:2])
+    data = index.to_bytes()
+    changes = {field: value}
+    if field == "num_perm":
+        changes |= {"lsh_bands": 16}
+    other = dataclasses.replace(DedupConfig(), **changes)
+    with pytest.raises(IndexMismatch, match=field):
+        DedupIndex.from_bytes(data, other)
+
+
+def test_decision_thresholds_may_change_without_rebuild() -> None:
+    index = DedupIndex()
+    index.add(_corpus())
+    looser = dataclasses.replace(DedupConfig(), copy_containment=0.4)
+    assert DedupIndex.from_bytes(index.to_bytes(), looser).config.copy_containment == 0.4
+
+
+def test_garbage_and_algorithm_version_are_detected() -> None:
+    with pytest.raises(IndexMismatch):
+        DedupIndex.from_bytes(b"not an index")
+    index = DedupIndex()
+    index.add(_corpus()[:1])
+    tampered = index.to_bytes().replace(b'"algorithm": "passages-1"', b'"algorithm": "old"')
+    with pytest.raises(IndexMismatch, match="algorithm"):
+        DedupIndex.from_bytes(tampered)
+
+
+def test_re_adding_a_document_is_a_no_op_but_changed_content_is_an_error() -> None:
+    docs = _corpus()
+    index = DedupIndex()
+    index.add(docs)
+    index.add(docs[:2])
+    assert len(index) == len(docs)
+    with pytest.raises(ValueError, match="other content"):
+        index.add([dataclasses.replace(docs[0], text="changed")])
