@@ -158,14 +158,41 @@ def dedup(db_url: str, rebuild: bool) -> None:
 
 
 def _report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
-    from crawler.report.queries import load_stories, totals
-    from crawler.report.render import render_json, render_table
+    from crawler.report.queries import ReportFilter
+
+    _write_report(db_url, fmt, ReportFilter(min_size=min_size, limit=limit), None)
+
+
+def _write_report(db_url: str, fmt: str, flt: Any, output: Path | None) -> None:
+    """Load the report for ``flt`` and write it in ``fmt`` to ``output`` or stdout."""
+    from crawler.report.queries import load_report
+    from crawler.report.render import EMPTY_DATABASE, render
 
     _, sessions = open_store(db_url)
     with sessions() as session:
-        t = totals(session)
-        stories = load_stories(session, min_size=min_size, limit=limit)
-    (render_json if fmt == "json" else render_table)(t, stories, sys.stdout)
+        report = load_report(session, flt, with_texts=fmt == "html")
+    if output is None:
+        render(fmt, report, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            render(fmt, report, out)
+        click.echo(f"report: {len(report.stories)} stories written to {output}", err=True)
+    if report.totals.articles == 0 and (fmt == "csv" or output is not None):
+        click.echo(f"newsdedup: {EMPTY_DATABASE}", err=True)
+
+
+def _when_option(name: str, end_of_day: bool, help_text: str) -> Callable[..., Any]:
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+        from crawler.report.queries import parse_when
+
+        if value is None:
+            return None
+        try:
+            return parse_when(value, end_of_day=end_of_day)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return click.option(name, metavar="DATE", callback=convert, help=help_text)
 
 
 report_options = [
@@ -185,10 +212,74 @@ def with_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command()
 @db_option
-@with_report_options
-def report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
-    """Print stories with their members and shared passages."""
-    _report(db_url, fmt, min_size, limit)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True, help="Output format (html: one self-contained page).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              default=None, help="Write to this file instead of stdout.")
+@click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Only stories with at least this many articles (or quoted passages).")
+@_when_option("--since", False, "Only stories with an article published at or after DATE "
+              "(ISO 8601, UTC unless an offset is given).")
+@_when_option("--until", True, "Only stories with an article published at or before DATE "
+              "(a bare date includes that whole day).")
+@click.option("--site", default=None, help="Only stories with an article from this site (host) or source.")
+@click.option("--story", "story_id", type=int, default=None, help="Only this story (any size).")
+@click.option("--search", default=None, metavar="TEXT",
+              help="Only stories with an article whose title or text contains TEXT (case-insensitive).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many stories.")
+def report(db_url: str, fmt: str, output: Path | None, **filters: Any) -> None:
+    """Print stories with their members and shared passages.
+
+    \b
+    newsdedup report --since 2026-03-01 --site wire.example
+    newsdedup report --format html -o report.html
+    """
+    from crawler.report.queries import ReportFilter
+
+    _write_report(db_url, fmt, ReportFilter(**filters), output)
+
+
+@main.group()
+def db() -> None:
+    """The database schema: apply and inspect migrations."""
+
+
+@db.command("upgrade")
+@db_option
+def db_upgrade(db_url: str) -> None:
+    """Apply pending migrations. An existing database is upgraded in place, never dropped."""
+    from crawler.store.db import migrate_schema
+
+    try:
+        engine = make_engine(db_url, migrate=False)
+        result = migrate_schema(engine)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    engine.dispose()
+    if result.adopted:
+        click.echo(f"db: adopted the existing schema (kept all data) and upgraded it to {result.after}")
+    elif result.changed:
+        click.echo(f"db: upgraded from {result.before or 'an empty database'} to {result.after}")
+    else:
+        click.echo(f"db: already at the newest revision {result.after}")
+
+
+@db.command("current")
+@db_option
+def db_current(db_url: str) -> None:
+    """Show the database's schema revision and the newest one available."""
+    from crawler.store.db import schema_revision
+
+    try:
+        engine = make_engine(db_url, migrate=False)
+        current, head = schema_revision(engine)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    engine.dispose()
+    if current == head:
+        click.echo(f"{current} (newest)")
+    else:
+        click.echo(f"{current or 'not initialised'} (newest is {head}: run `newsdedup db upgrade`)")
 
 
 @main.command()

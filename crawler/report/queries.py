@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from crawler.store.models import Article, PassageLink, Story, StoryMember
@@ -20,6 +22,7 @@ class MemberView:
     published: datetime | None
     similarity: float
     is_canonical: bool
+    lag_seconds: int | None = None  # published after the canonical article (negative: before)
 
 
 @dataclass
@@ -30,6 +33,13 @@ class PassageView:
     source_url: str
     passage: str
     similarity: float
+    source_article_id: int = 0
+    source_site: str = ""
+    article_title: str | None = None
+    article_start: int = 0
+    article_end: int = 0
+    source_start: int = 0
+    source_end: int = 0
 
 
 @dataclass
@@ -42,6 +52,14 @@ class StoryView:
     first_published: datetime | None
     members: list[MemberView] = field(default_factory=list)
     passages: list[PassageView] = field(default_factory=list)
+    canonical_article_id: int = 0
+    canonical_site: str = ""
+    last_published: datetime | None = None
+
+    @property
+    def sites(self) -> list[str]:
+        """Distinct outlets in member order (canonical first)."""
+        return list(dict.fromkeys(m.site for m in self.members))
 
 
 @dataclass
@@ -63,22 +81,99 @@ def totals(session: Session) -> ReportTotals:
     return ReportTotals(articles, stories, multi, int(dups or 0), links)
 
 
-def load_stories(session: Session, min_size: int = 2, limit: int | None = None) -> list[StoryView]:
-    """Stories with at least ``min_size`` members or a quoted passage, largest and newest first."""
-    quoted = select(PassageLink.story_id).where(PassageLink.story_id.is_not(None))
-    canonical = aliased(Article)
-    stmt = (
-        select(Story, canonical)
-        .join(canonical, Story.canonical_article_id == canonical.id)
-        .where(or_(Story.size >= min_size, Story.id.in_(quoted)))
-        .order_by(Story.size.desc(), Story.first_published.desc(), Story.id)
+@dataclass(frozen=True)
+class ReportFilter:
+    """What the report shows. Every value reaches the database as a bound parameter."""
+
+    since: datetime | None = None  # stories with an article published at or after
+    until: datetime | None = None  # stories with an article published at or before
+    site: str | None = None  # stories with a member from this site (host) or source name
+    min_size: int = 2  # at least this many articles (or a quoted passage); ignored with story_id
+    story_id: int | None = None
+    search: str | None = None  # case-insensitive text in a member's title or body
+    limit: int | None = None
+
+    def describe(self) -> list[str]:
+        """The active filters, for people."""
+        parts = []
+        if self.story_id is not None:
+            parts.append(f"story {self.story_id}")
+        else:
+            parts.append(f"at least {self.min_size} articles or a quoted passage")
+        if self.since:
+            parts.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
+        if self.until:
+            parts.append(f"until {self.until:%Y-%m-%d %H:%M} UTC")
+        if self.site:
+            parts.append(f"site {self.site}")
+        if self.search:
+            parts.append(f"text contains “{self.search}”")
+        if self.limit:
+            parts.append(f"at most {self.limit} stories")
+        return parts
+
+
+def parse_when(value: str, end_of_day: bool = False) -> datetime:
+    """ISO 8601 date or date-time; naive means UTC. A bare date as an upper bound means its last instant."""
+    try:
+        if len(value.strip()) == 10:
+            day = date.fromisoformat(value.strip())
+            moment = datetime.combine(day, time(), tzinfo=UTC)
+            return moment + timedelta(days=1, microseconds=-1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 date or date-time: {value!r}") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _member_matches(condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Some member article of the story satisfies ``condition`` (given the member's alias)."""
+    member = aliased(Article)
+    return exists(
+        select(StoryMember.article_id)
+        .join(member, member.id == StoryMember.article_id)
+        .where(StoryMember.story_id == Story.id, condition(member))
     )
-    if limit:
-        stmt = stmt.limit(limit)
+
+
+def select_stories(flt: ReportFilter) -> Select[tuple[Story, Article]]:
+    """The story query for ``flt``: stories with their canonical article, largest and newest first."""
+    canonical = aliased(Article)
+    stmt = select(Story, canonical).join(canonical, Story.canonical_article_id == canonical.id)
+    if flt.story_id is not None:
+        stmt = stmt.where(Story.id == flt.story_id)
+    else:
+        quoted = select(PassageLink.story_id).where(PassageLink.story_id.is_not(None))
+        stmt = stmt.where(or_(Story.size >= flt.min_size, Story.id.in_(quoted)))
+    if flt.since is not None:
+        stmt = stmt.where(Story.last_published >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(Story.first_published <= flt.until)
+    if flt.site:
+        site, source = flt.site.strip().lower(), flt.site.strip()
+        stmt = stmt.where(_member_matches(lambda a: or_(a.site == site, a.source == source)))
+    if flt.search:
+        needle = flt.search
+        stmt = stmt.where(_member_matches(lambda a: or_(
+            a.title.icontains(needle, autoescape=True), a.text.icontains(needle, autoescape=True))))
+    stmt = stmt.order_by(Story.size.desc(), Story.first_published.desc(), Story.id)
+    if flt.limit:
+        stmt = stmt.limit(flt.limit)
+    return stmt
+
+
+def _lag(start: datetime | None, end: datetime | None) -> int | None:
+    return None if start is None or end is None else round((end - start).total_seconds())
+
+
+def load_story_views(session: Session, flt: ReportFilter) -> list[StoryView]:
+    """Stories matching ``flt`` with their members (canonical first, then by time) and quoted passages."""
     views: dict[int, StoryView] = {}
-    for story, art in session.execute(stmt):
-        views[story.id] = StoryView(story.id, story.size, art.url, art.title,
-                                    story.canonical_reason, story.first_published)
+    for story, art in session.execute(select_stories(flt)):
+        views[story.id] = StoryView(
+            story.id, story.size, art.url, art.title, story.canonical_reason, story.first_published,
+            canonical_article_id=art.id, canonical_site=art.site, last_published=story.last_published,
+        )
     if not views:
         return []
     members = session.execute(
@@ -87,10 +182,14 @@ def load_stories(session: Session, min_size: int = 2, limit: int | None = None) 
         .where(StoryMember.story_id.in_(views))
         .order_by(StoryMember.is_canonical.desc(), Article.published, Article.id)
     )
+    canonical_time: dict[int, datetime | None] = {}
     for member, art in members:
+        if member.is_canonical:
+            canonical_time[member.story_id] = art.published
+        lag = None if member.is_canonical else _lag(canonical_time.get(member.story_id), art.published)
         views[member.story_id].members.append(
             MemberView(art.id, art.url, art.site, art.title, art.published, member.similarity,
-                       member.is_canonical)
+                       member.is_canonical, lag)
         )
     quoting, source = aliased(Article), aliased(Article)
     links = session.execute(
@@ -102,6 +201,47 @@ def load_stories(session: Session, min_size: int = 2, limit: int | None = None) 
     )
     for link, q, s in links:
         views[link.story_id].passages.append(
-            PassageView(q.id, q.url, q.site, s.url, link.passage, link.similarity)
+            PassageView(q.id, q.url, q.site, s.url, link.passage, link.similarity,
+                        source_article_id=s.id, source_site=s.site, article_title=q.title,
+                        article_start=link.article_start, article_end=link.article_end,
+                        source_start=link.source_start, source_end=link.source_end)
         )
     return list(views.values())
+
+
+def load_stories(session: Session, min_size: int = 2, limit: int | None = None, *,
+                 since: datetime | None = None, until: datetime | None = None, site: str | None = None,
+                 story_id: int | None = None, search: str | None = None) -> list[StoryView]:
+    """Stories with at least ``min_size`` members or a quoted passage, largest and newest first."""
+    return load_story_views(session, ReportFilter(since, until, site, min_size, story_id, search, limit))
+
+
+def load_texts(session: Session, article_ids: set[int]) -> dict[int, str]:
+    """Article bodies by id (for the side-by-side passages of the HTML report)."""
+    if not article_ids:
+        return {}
+    rows = session.execute(select(Article.id, Article.text).where(Article.id.in_(article_ids)))
+    return {row.id: row.text for row in rows}
+
+
+@dataclass
+class Report:
+    """Everything a renderer needs."""
+
+    totals: ReportTotals
+    stories: list[StoryView]
+    filters: ReportFilter
+    generated_at: datetime
+    texts: dict[int, str] = field(default_factory=dict)  # filled only when asked (HTML)
+
+
+def load_report(session: Session, flt: ReportFilter, with_texts: bool = False) -> Report:
+    """Totals, the matching stories and, with ``with_texts``, the bodies of their articles."""
+    stories = load_story_views(session, flt)
+    texts: dict[int, str] = {}
+    if with_texts:
+        ids = {m.article_id for s in stories for m in s.members}
+        ids |= {p.article_id for s in stories for p in s.passages}
+        ids |= {p.source_article_id for s in stories for p in s.passages}
+        texts = load_texts(session, ids)
+    return Report(totals(session), stories, flt, datetime.now(UTC), texts)

@@ -1,7 +1,8 @@
-"""Render report views as a terminal table or JSON."""
+"""Render report views as a terminal table, JSON, CSV or HTML (see ``html.py``)."""
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import asdict
 from datetime import datetime
@@ -10,7 +11,12 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from crawler.report.queries import ReportTotals, StoryView
+from crawler.report.queries import Report, ReportTotals, StoryView
+from crawler.report.text import spreadsheet_safe, visible_controls
+
+FORMATS = ("table", "json", "csv", "html")
+EMPTY_DATABASE = "The database holds no articles yet: run `newsdedup crawl` first."
+NO_MATCH = "No story matches these filters."
 
 
 def _date(value: datetime | None) -> str:
@@ -25,13 +31,15 @@ def _jsonable(value: Any) -> Any:
 
 def render_json(totals: ReportTotals, stories: list[StoryView], out: TextIO) -> None:
     """One JSON document: totals and stories with members and passages."""
-    doc = {"totals": asdict(totals), "stories": [asdict(s) for s in stories]}
+    doc: dict[str, Any] = {"totals": asdict(totals), "stories": [asdict(s) for s in stories]}
+    if totals.articles == 0:
+        doc["message"] = EMPTY_DATABASE
     json.dump(doc, out, default=_jsonable, ensure_ascii=False, indent=2)
     out.write("\n")
 
 
 def _clip(text: str | None, width: int) -> str:
-    text = " ".join((text or "").split())
+    text = " ".join(visible_controls(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -39,19 +47,19 @@ def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) ->
     """Human-readable report: one table per story. Text is printed literally (no markup)."""
     console = Console(file=out, width=120, markup=False, highlight=False, emoji=False)
     if totals.articles == 0:
-        console.print("The database holds no articles yet: run `newsdedup crawl` first.")
+        console.print(EMPTY_DATABASE)
         return
     console.print(
         f"{totals.articles} articles, {totals.stories} stories, {totals.multi_stories} with copies "
         f"({totals.duplicates} duplicates), {totals.passage_links} passage links"
     )
     if not stories:
-        console.print("No story has copies or quoted passages.")
+        console.print(NO_MATCH)
         return
     for story in stories:
         table = Table(
             title=f"Story {story.id}: {_clip(story.canonical_title, 80)}",
-            caption=f"canonical: {story.reason}",
+            caption=f"canonical: {_clip(story.reason, 300)}",
             title_justify="left",
             caption_justify="left",
             expand=True,
@@ -62,9 +70,49 @@ def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) ->
         table.add_column("sim", justify="right", width=5)
         table.add_column("title / url", ratio=1)
         for m in story.members:
-            table.add_row("*" if m.is_canonical else "", m.site, _date(m.published),
-                          f"{m.similarity:.2f}", f"{_clip(m.title, 70)}\n{m.url}")
+            table.add_row("*" if m.is_canonical else "", _clip(m.site, 40), _date(m.published),
+                          f"{m.similarity:.2f}", f"{_clip(m.title, 70)}\n{_clip(m.url, 500)}")
         for p in story.passages:
-            table.add_row("q", p.article_site, "", f"{p.similarity:.2f}",
-                          f"quotes: “{_clip(p.passage, 90)}”\n{p.article_url}")
+            table.add_row("q", _clip(p.article_site, 40), "", f"{p.similarity:.2f}",
+                          f"quotes: “{_clip(p.passage, 90)}”\n{_clip(p.article_url, 500)}")
         console.print(table)
+
+
+CSV_COLUMNS = ("story_id", "story_size", "role", "site", "published", "lag_seconds", "similarity",
+               "title", "url", "canonical_reason", "passage")
+
+
+def render_csv(totals: ReportTotals, stories: list[StoryView], out: TextIO) -> None:
+    """One row per story member (role canonical/copy) and per quoting article (role quotes).
+
+    Text cells that a spreadsheet would run as a formula are prefixed with a quote.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in stories:
+        for m in s.members:
+            writer.writerow([s.id, s.size, "canonical" if m.is_canonical else "copy",
+                             spreadsheet_safe(m.site), m.published.isoformat() if m.published else "",
+                             "" if m.lag_seconds is None else m.lag_seconds, f"{m.similarity:.4f}",
+                             spreadsheet_safe(m.title), spreadsheet_safe(m.url),
+                             spreadsheet_safe(s.reason) if m.is_canonical else "", ""])
+        for p in s.passages:
+            writer.writerow([s.id, s.size, "quotes", spreadsheet_safe(p.article_site), "", "",
+                             f"{p.similarity:.4f}", spreadsheet_safe(p.article_title),
+                             spreadsheet_safe(p.article_url), "", spreadsheet_safe(p.passage)])
+
+
+def render(fmt: str, report: Report, out: TextIO) -> None:
+    """Write ``report`` in ``fmt`` (one of ``FORMATS``)."""
+    if fmt == "html":
+        from crawler.report.html import render_html
+
+        render_html(report, out)
+    elif fmt == "json":
+        render_json(report.totals, report.stories, out)
+    elif fmt == "csv":
+        render_csv(report.totals, report.stories, out)
+    elif fmt == "table":
+        render_table(report.totals, report.stories, out)
+    else:
+        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.store.migrations import MigrationError, UpgradeResult, upgrade
+from crawler.store.migrations import (
+    MigrationError,
+    UpgradeResult,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 
 class DatabaseError(RuntimeError):
@@ -22,28 +31,15 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def make_engine(url: str, migrate: bool = True) -> Engine:
-    """An engine for any SQLAlchemy URL, checked by connecting once.
-
-    With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``).
-    """
+@contextmanager
+def _one_line_errors(engine: Engine) -> Iterator[None]:
+    """Turn driver, SQLAlchemy and migration failures into one-line ``DatabaseError``s."""
     try:
-        parsed = make_url(url)
-        engine = create_engine(parsed, pool_pre_ping=True)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        if migrate:
-            migrate_schema(engine)
-        else:
-            with engine.connect():
-                pass
+        yield
     except OperationalError as exc:
         engine.dispose()
         raise DatabaseError(
-            f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc.orig}"
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: {exc.orig}"
         ) from exc
     except SQLAlchemyError as exc:
         engine.dispose()
@@ -51,13 +47,38 @@ def make_engine(url: str, migrate: bool = True) -> Engine:
     except MigrationError as exc:
         engine.dispose()
         raise DatabaseError(str(exc)) from exc
+
+
+def make_engine(url: str, migrate: bool = True) -> Engine:
+    """An engine for any SQLAlchemy URL, checked by connecting once.
+
+    With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``).
+    """
+    try:
+        engine = create_engine(make_url(url), pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    with _one_line_errors(engine):
+        if migrate:
+            migrate_schema(engine)
+        else:
+            with engine.connect():
+                pass
     return engine
 
 
 def migrate_schema(engine: Engine) -> UpgradeResult:
     """Apply pending migrations in one transaction; an unversioned old database is adopted."""
-    with engine.begin() as conn:
+    with _one_line_errors(engine), engine.begin() as conn:
         return upgrade(conn)
+
+
+def schema_revision(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision or None, the newest revision this code knows)."""
+    with _one_line_errors(engine), engine.connect() as conn:
+        return current_revision(conn), head_revision()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
