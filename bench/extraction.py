@@ -115,7 +115,9 @@ def run_syndication(job: dict) -> dict:
     }
 
 
-def _norm(value: str | None) -> str:
+def _norm(value: str | list | None) -> str:
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
     return " ".join((value or "").split()).casefold()
 
 

@@ -76,8 +76,15 @@ def _is_utf8_with_multibyte(body: bytes) -> bool:
 
 
 def _detect(body: bytes) -> str | None:
-    best = from_bytes(body[:200_000]).best()
-    return resolve_encoding(best.encoding) if best is not None else None
+    """charset-normalizer's guess; ties go to Windows-1252, the web's default codec."""
+    matches = from_bytes(body[:200_000])
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        if match.encoding in {"cp1252", "latin_1"} and match.chaos <= best.chaos + 0.01:
+            return "cp1252"
+    return resolve_encoding(best.encoding)
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> Decoded:

@@ -55,6 +55,14 @@ def count_words(text: str) -> int:
     )
 
 
+def drop_title_line(body: str, title: str | None) -> str:
+    """Remove a leading line that repeats the headline: it is metadata, not body."""
+    if not title:
+        return body
+    first, _, rest = body.partition("\n")
+    return rest if " ".join(first.split()).casefold() == " ".join(title.split()).casefold() else body
+
+
 def extract_body(tree: HtmlElement, url: str) -> str:
     """Main text, paragraphs separated by a single newline ("" if none)."""
     text = trafilatura.extract(tree, url=url, favor_precision=True, **_TRAFILATURA_ARGS) or ""
@@ -115,7 +123,8 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     # extensive=False: htmldate without dateparser, which costs more than extraction itself
     traf_meta = extract_metadata(tree, default_url=url, extensive=False)
-    body = extract_body(tree, url)
+    merged = _merge(meta, traf_meta)
+    body = drop_title_line(extract_body(tree, url), merged["title"])
     if not body:
         raise NotAnArticle("no_text")
     words = count_words(body)
@@ -123,4 +132,4 @@ def extract_article(html: str, url: str) -> Extracted:
         raise NotAnArticle("too_short", f"{words} words")
     if link_text_share(body, link_texts) > MAX_LINK_TEXT_SHARE:
         raise NotAnArticle("listing")
-    return Extracted(text=body, **_merge(meta, traf_meta))
+    return Extracted(text=body, **merged)

@@ -82,6 +82,7 @@ _HIGH_C1_RE = re.compile(rb"[\x80-\x9f]")
 # Characters GBK mojibake of UTF-8 consists of: CJK, PUA (unassigned GBK codes),
 # full-width forms, and the replacement char for a lost trailing byte.
 _NON_ASCII_RUN_RE = re.compile(r"[^\x00-\x7f]+")
+_PUNCT_RE = re.compile("[\u2010-\u205e]")
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
 
 
@@ -178,7 +179,11 @@ def repair_gbk(segment: str) -> str | None:
             return None
         total += len(run.group()) * 2
         fixed.append((run.start(), run.end(), new))
-    if total < MIN_GBK_RUN_BYTES:
+    # Short evidence is accepted only when every run comes back as typographic
+    # punctuation (’ “ — …), the non-ASCII of English text, never Chinese words.
+    if total < MIN_GBK_RUN_BYTES and not all(
+        _PUNCT_RE.search(new) for _, _, new in fixed
+    ):
         return None
     return _splice(segment, fixed)
 

@@ -1,0 +1,178 @@
+"""Mojibake repair: clean pages must stay byte-identical; broken text must come back.
+
+1. Clean-text check: decode every page of trafilatura-eval (990) and the Zyte benchmark
+   (181), run repair_text on the decoded HTML and count pages it changes, printing each
+   changed segment so a human can judge it (the pages that change carry real mojibake).
+2. Mojibake corpus: clean paragraphs (Zyte ground truth plus CJK/Thai/emoji samples) are
+   encoded as UTF-8 and wrongly decoded with each scheme, then repaired; reports the share
+   restored exactly and the share left untouched but still broken.
+3. False positives of the custom repairers on clean CJK/Thai runs of the corpora.
+
+Usage: python bench/repair.py [--limit N]. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import ftfy.bad_codecs  # noqa: F401 - registers the sloppy-windows-* codecs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import TRAFEVAL, ZYTE, read_gz, zyte_pages
+from crawler.content.decoding import decode_html
+from crawler.content.repair import CP874_HYBRID, repair_text
+
+_SEGMENT_RE = re.compile(r"([<>\n]+)")
+_CP874_DECODE = {byte: ch for ch, byte in CP874_HYBRID.items()}
+EXTRA_PARAGRAPHS = [
+    "阿里巴巴集团宣布，未来三年将投入超过3800亿元，用于建设云和人工智能硬件基础设施。",
+    "蔡崇信表示，中国的电网优势和开源模型生态，是人工智能竞争中的关键因素。",
+    "ソフトバンクグループの孫正義会長は、人工知能への投資を拡大すると述べた。",
+    "삼성전자는 인공지능 반도체 투자를 확대한다고 밝혔다.",
+    "บริษัทเทคโนโลยีรายใหญ่ประกาศลงทุนในศูนย์ข้อมูลแห่งใหม่ในประเทศไทย",
+    "Joe Tsai 🇭🇰 said China’s “power grid” is an edge 💡 — and open source… too ⚡",
+    "Die Größe der Straße überraschte die Bürger – „wirklich“, sagte sie.",
+    "L’équipe a présenté « l’été » à Genève ; c’était très réussi.",
+]
+
+
+def as_cp874_hybrid(text: str) -> str:
+    return "".join(chr(b) if b < 0x80 else _CP874_DECODE.get(b, "") for b in text.encode())
+
+
+SCHEMES: dict[str, Callable[[str], str]] = {
+    "utf8-as-cp1252": lambda t: t.encode().decode("sloppy-windows-1252"),
+    "utf8-as-latin1": lambda t: t.encode().decode("latin-1"),
+    "utf8-double": lambda t: t.encode()
+    .decode("sloppy-windows-1252")
+    .encode()
+    .decode("sloppy-windows-1252"),
+    "utf8-as-cp874": as_cp874_hybrid,
+    "utf8-as-gbk": lambda t: t.encode().decode("gbk", errors="replace"),
+    "utf8-as-gb18030": lambda t: t.encode().decode("gb18030", errors="replace"),
+}
+
+
+def clean_pages(limit: int | None) -> dict:
+    files = sorted((TRAFEVAL / "html").glob("*.html.gz"))[:limit] + sorted(
+        (ZYTE / "html").glob("*.html.gz")
+    )[:limit]
+    changed: list[dict] = []
+    cjk_thai_pages = 0
+    start = time.perf_counter()
+    for path in files:
+        text = decode_html(read_gz(path)).text
+        cjk_thai_pages += bool(re.search("[\u0e00-\u0e7f\u3040-\u30ff\u4e00-\u9fff]", text))
+        fixed, names = repair_text(text)
+        if fixed == text:
+            continue
+        diffs = [
+            (a, b)
+            for a, b in zip(_SEGMENT_RE.split(text), _SEGMENT_RE.split(fixed), strict=False)
+            if a != b
+        ]
+        changed.append({"file": path.name, "repairs": names, "segments": diffs})
+    seconds = time.perf_counter() - start
+    print(f"clean-text check: {len(changed)} of {len(files)} pages changed "
+          f"({cjk_thai_pages} pages contain CJK or Thai; {seconds / len(files) * 1000:.1f} ms/page"
+          " decode+repair)")
+    for item in changed:
+        print(f"  {item['file']} {item['repairs']} {len(item['segments'])} segment(s)")
+        for a, b in item["segments"][:2]:
+            i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), 0)
+            print(f"      {a[max(0, i - 20):i + 40]!r}\n   -> {b[max(0, i - 20):i + 40]!r}")
+    return {"pages": len(files), "changed": len(changed),
+            "changed_files": [c["file"] for c in changed], "cjk_thai_pages": cjk_thai_pages}
+
+
+def paragraphs(limit: int | None) -> list[str]:
+    paras = []
+    for _, _, _, truth in zyte_pages(limit):
+        paras.extend(p for p in truth.split("\n") if len(p) > 40 and not p.isascii())
+    return paras + EXTRA_PARAGRAPHS
+
+
+def _lossless(name: str, para: str) -> bool:
+    """True if the wrong decoding kept every byte (an exact repair is possible)."""
+    raw = para.encode()
+    if name == "utf8-as-cp874":
+        return all(b < 0x80 or b in _CP874_DECODE for b in raw)
+    if name.startswith("utf8-as-gb"):
+        try:
+            raw.decode(name.removeprefix("utf8-as-"))
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def mojibake_corpus(paras: list[str]) -> dict[str, dict[str, float]]:
+    report: dict[str, dict[str, float]] = {}
+    print(f"\nmojibake corpus: {len(paras)} non-ASCII paragraphs per scheme")
+    print(f"{'scheme':18}{'cases':>7}{'exact':>8}{'changed':>9}{'lossless':>10}{'exact':>8}")
+    for name, breaker in SCHEMES.items():
+        cases = exact = changed = lossless = lossless_exact = 0
+        for para in paras:
+            try:
+                broken = breaker(para)
+            except UnicodeError:
+                continue
+            if broken == para:
+                continue
+            cases += 1
+            fixed, _ = repair_text(f"<p>{broken}</p>")
+            ok = fixed == f"<p>{para}</p>"
+            exact += ok
+            changed += fixed != f"<p>{broken}</p>"
+            if _lossless(name, para):
+                lossless += 1
+                lossless_exact += ok
+        report[name] = {
+            "cases": cases,
+            "exact": exact / cases,
+            "changed": changed / cases,
+            "lossless_cases": lossless,
+            "lossless_exact": lossless_exact / lossless if lossless else 1.0,
+        }
+        print(f"{name:18}{cases:>7}{exact / cases:>8.3f}{changed / cases:>9.3f}"
+              f"{lossless:>10}{report[name]['lossless_exact']:>8.3f}")
+    return report
+
+
+def false_positives(paras: list[str]) -> dict[str, int]:
+    """Clean paragraphs the repairers change (must be 0)."""
+    changed = [p for p in paras if repair_text(p)[0] != p]
+    print(f"\nclean paragraphs changed: {len(changed)} of {len(paras)}")
+    for p in changed[:5]:
+        print("   ", p[:100])
+    return {"clean_paragraphs": len(paras), "clean_paragraphs_changed": len(changed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    clean = clean_pages(args.limit)
+    paras = paragraphs(args.limit)
+    corpus = mojibake_corpus(paras)
+    fps = false_positives(paras)
+    summary = {
+        "clean_pages": clean["pages"],
+        "clean_pages_changed": clean["changed"],
+        "changed_files": clean["changed_files"],
+        **fps,
+        "repair_exact": {k: round(v["exact"], 4) for k, v in corpus.items()},
+        "repair_changed": {k: round(v["changed"], 4) for k, v in corpus.items()},
+        "repair_exact_lossless": {k: round(v["lossless_exact"], 4) for k, v in corpus.items()},
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Decoding order and the known charset failure cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.content.decoding import UndecodableError, check_html, decode_html
+
+HEAD = b"<html><head><title>t</title></head><body><p>"
+TAIL = b"</p></body></html>"
+
+
+def page(text: bytes, meta: bytes = b"") -> bytes:
+    return b"<html><head>" + meta + b"<title>t</title></head><body><p>" + text + TAIL
+
+
+def test_bom_wins_over_header() -> None:
+    body = b"\xef\xbb\xbf" + page("café".encode())
+    decoded = decode_html(body, "text/html; charset=iso-8859-1")
+    assert decoded.encoding == "utf-8"
+    assert decoded.source == "bom"
+    assert "café" in decoded.text
+
+
+def test_header_charset_used() -> None:
+    decoded = decode_html(page("naïve".encode("cp1252")), "text/html; charset=windows-1252")
+    assert (decoded.encoding, decoded.source) == ("cp1252", "header")
+    assert "naïve" in decoded.text
+
+
+def test_latin1_header_decodes_as_cp1252() -> None:
+    # 0x93/0x94 are curly quotes in Windows-1252 but C1 controls in real Latin-1
+    decoded = decode_html(page(b"\x93quoted\x94 \x80 5"), "text/html; charset=ISO-8859-1")
+    assert decoded.encoding == "cp1252"
+    assert "“quoted” € 5" in decoded.text
+
+
+def test_lying_latin1_header_on_utf8_body() -> None:
+    decoded = decode_html(page("It’s “fine” — 🇭🇰".encode()), "text/html; charset=iso-8859-1")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "utf8-override")
+    assert "It’s “fine” — 🇭🇰" in decoded.text
+
+
+def test_meta_only_charset() -> None:
+    body = page("Größe".encode("cp1252"), b'<meta charset="windows-1252">')
+    decoded = decode_html(body, "text/html")
+    assert (decoded.encoding, decoded.source) == ("cp1252", "meta")
+    assert "Größe" in decoded.text
+
+
+def test_gb2312_declared_gb18030_content() -> None:
+    # 镕 is outside GB2312 (it is GBK); browsers decode gb2312 labels as GB18030
+    text = "朱镕基和阿里巴巴公司"
+    decoded = decode_html(page(text.encode("gb18030")), "text/html; charset=gb2312")
+    assert decoded.encoding == "gb18030"
+    assert text in decoded.text
+
+
+def test_shift_jis_as_cp932() -> None:
+    text = "①髙橋さんのNEC製品"  # ① and 髙 exist only in the cp932 superset
+    decoded = decode_html(page(text.encode("cp932")), "text/html; charset=Shift_JIS")
+    assert decoded.encoding == "cp932"
+    assert text in decoded.text
+
+
+def test_euc_kr_as_cp949() -> None:
+    text = "똠방각하 한국어 뉴스"  # 똠 is only in the cp949 (UHC) extension
+    decoded = decode_html(page(text.encode("cp949")), "text/html; charset=euc-kr")
+    assert decoded.encoding == "cp949"
+    assert text in decoded.text
+
+
+def test_undeclared_utf8_detected() -> None:
+    decoded = decode_html(page("Zürich – ok".encode()), None)
+    assert decoded.encoding == "utf-8"
+    assert "Zürich – ok" in decoded.text
+
+
+def test_undeclared_legacy_detected() -> None:
+    text = ("Die Größe der Straße war für die Bürger überraschend. " * 20).encode("cp1252")
+    decoded = decode_html(page(text), None)
+    assert "Größe der Straße" in decoded.text
+
+
+def test_declared_utf8_but_cp1252_body() -> None:
+    text = ("Les élèves étaient très contents de l’été. " * 20).encode("cp1252")
+    decoded = decode_html(page(text, b'<meta charset="utf-8">'), "text/html; charset=utf-8")
+    assert "élèves étaient très" in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 obj", "application/pdf", "binary"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, "binary"),
+        (b"<html>\x00\x00\x00 broken", "text/html", "binary"),
+        (b"<html><body>x</body></html>", "image/png", "not_html"),
+        (b'{"json": true}', "application/json", "not_html"),
+        (b"just some plain words, no markup at all", None, "not_html"),
+    ],
+)
+def test_non_html_rejected(body: bytes, content_type: str | None, reason: str) -> None:
+    with pytest.raises(UndecodableError) as info:
+        check_html(body, content_type)
+    assert info.value.reason == reason
+
+
+def test_html_accepted() -> None:
+    check_html(page(b"hello"), "text/html; charset=utf-8")
+    check_html(page(b"hello"), None)
