@@ -91,19 +91,16 @@ def link_text_share(body: str, link_texts: set[str]) -> float:
     return linked / total if total else 0.0
 
 
-def _date_day(value: str | None) -> str | None:
-    return value[:10] if value else None
-
-
 def _merge(meta: PageMeta, traf: object | None) -> dict[str, str | None]:
     """Prefer what the page states in structured metadata over trafilatura's guesses."""
     t_title = getattr(traf, "title", None)
     t_author = getattr(traf, "author", None)
     t_date = getattr(traf, "date", None)
     t_site = getattr(traf, "sitename", None)
-    published = meta.published
-    if meta.published_weak and (t_date is None or _date_day(meta.published_weak) == t_date):
-        published = published or meta.published_weak
+    # JSON-LD/meta dates, then the first <time datetime>, then htmldate's day: on
+    # trafilatura-eval the <time> element beats htmldate (0.764 vs 0.761 day accuracy),
+    # and htmldate is misled by dates in cross-site canonical URLs.
+    published = meta.published or meta.published_weak
     return {
         "title": t_title or meta.title,
         "author": meta.author or t_author,

@@ -34,7 +34,7 @@ class PageMeta:
     title: str | None = None
     author: str | None = None
     published: str | None = None  # ISO 8601 with time, from JSON-LD or meta tags
-    published_weak: str | None = None  # from the first <time datetime>: may be a teaser's
+    published_weak: str | None = None  # first <time datetime>: may belong to a teaser
     sitename: str | None = None
     language: str | None = None
     canonical_url: str | None = None
