@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from crawler.report.passages import covered_fraction, excerpt, segments, shared_spans
 from crawler.report.queries import MemberView, PassageView, Report, StoryView
 from crawler.report.text import html_text, safe_href, visible_controls
-from crawler.report.timeline import Timeline, build_timeline, format_lag
+from crawler.report.timeline import Timeline, build_timeline, format_duration, format_lag
 
 Segments = list[tuple[str, bool]]
 
@@ -59,7 +59,8 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(t=html_text, plain=visible_controls, href=safe_href, when=_when, lag=format_lag)
+    env.filters.update(t=html_text, plain=visible_controls, href=safe_href, when=_when, lag=format_lag,
+                       duration=format_duration)
     return env
 
 

@@ -87,7 +87,12 @@ def _tick_label(moment: datetime, step: int, previous: datetime | None) -> str:
     return moment.strftime("%H:%M")
 
 
-def build_timeline(members: list[MemberView], width: int = 760, left: int = 180, right_pad: int = 40,
+def format_duration(seconds: int | None) -> str:
+    """``2h 05m``, ``3d 4h`` (no sign); empty when unknown."""
+    return format_lag(abs(seconds)).lstrip("+") if seconds is not None else ""
+
+
+def build_timeline(members: list[MemberView], width: int = 1000, left: int = 180, right_pad: int = 40,
                    row_height: int = 26, top: int = 14, bottom: int = 34) -> Timeline | None:
     """Rows of outlets (earliest first) against publication time; None when no member is dated."""
     dated = [m for m in members if m.published is not None]
@@ -114,8 +119,8 @@ def build_timeline(members: list[MemberView], width: int = 760, left: int = 180,
     rows = []
     for site, y in row_y.items():
         xs = [x_of(m.published) for m in dated if m.site == site and m.published]
-        lo = origin if origin is not None else min(xs)
-        rows.append(Row(y, site, lo, max(xs)))
+        ends = [*xs, origin] if origin is not None else xs
+        rows.append(Row(y, site, min(ends), max(ends)))
     points = [Point(x_of(m.published), row_y[m.site], m) for m in dated if m.published]
     points.sort(key=lambda p: p.member.is_canonical)  # canonical drawn last, on top
     step, moments = _ticks(start, end)
