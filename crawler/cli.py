@@ -41,6 +41,8 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Fetch articles again even if already stored (default: only new ones)."),
         click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
                      help="Override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable)."),
+        click.option("--stats", "stats_file", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="Write the crawl's counters as JSON to this file."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -68,7 +70,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
              sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
-             overrides: tuple[str, ...]):
+             overrides: tuple[str, ...], stats_file: Path | None = None):
     """Validate inputs, then crawl in this process and print the per-source summary."""
     from crawler.crawl import project_settings, run_crawl
 
@@ -92,6 +94,12 @@ def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
         feeds=list(feeds), sitemaps=list(sitemaps), urls=list(urls),
     )
     click.echo(format_crawl_summary(summary))
+    if stats_file:
+        import json
+
+        doc = {"stats": summary.stats, "sources": summary.sources, "reached": sorted(summary.reached),
+               "failures": summary.failures}
+        stats_file.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
     return summary
 
 

@@ -23,6 +23,7 @@ class Link:
     title: str | None = None
     published: str | None = None  #: ISO 8601 as given
     language: str | None = None
+    news: bool = False  #: from a Google News sitemap (``news:publication_date`` given)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def parse_sitemap(body: bytes, base_url: str) -> SitemapDoc:
                 title=fields.get("title"),
                 published=fields.get("publication_date") or fields.get("lastmod"),
                 language=fields.get("language"),
+                news="publication_date" in fields,
             )
         )
     return SitemapDoc(is_index=is_index, links=tuple(links))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Self
@@ -44,14 +43,13 @@ def backoff_seconds(retries_done: int, base: float, cap: float) -> float:
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt rules plus the ``Crawl-delay`` it parses but does not apply.
 
-    Requests to a host with a Crawl-delay are spaced by that delay (capped by
-    ``NEWSDEDUP_MAX_CRAWL_DELAY``), and AutoThrottle leaves their delay alone.
+    The download slot of a host with a Crawl-delay gets that delay (capped by
+    ``NEWSDEDUP_MAX_CRAWL_DELAY``), concurrency 1 and no jitter; AutoThrottle leaves it alone.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.max_crawl_delay = crawler.settings.getfloat("NEWSDEDUP_MAX_CRAWL_DELAY", 60.0)
-        self._next_start: dict[str, float] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -70,13 +68,12 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             return
         delay = min(float(delay), self.max_crawl_delay)
         request.meta["autothrottle_dont_adjust_delay"] = True
-        netloc = urlparse_cached(request).netloc
-        now = time.monotonic()
-        start = max(now, self._next_start.get(netloc, now))
-        self._next_start[netloc] = start + delay
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None and (slot.delay < delay or slot.concurrency != 1 or slot.jitter):
+            # One request at a time, never sooner than the Crawl-delay after the last one.
+            slot.delay, slot.concurrency, slot.jitter = max(slot.delay, delay), 1, 0.0
         self.crawler.stats.max_value("newsdedup/crawl_delay_max", delay)
-        if start > now:
-            await asyncio.sleep(start - now)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

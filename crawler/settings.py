@@ -61,5 +61,9 @@ NEWSDEDUP_SOURCES = str(default_sources_path())
 NEWSDEDUP_SKIP_SEEN = True
 #: Follow links found on start pages (listing pages) this many hops deep.
 NEWSDEDUP_FOLLOW_DEPTH = 1
+#: Google News sitemap entries older than this many days are skipped before fetching (0: keep all).
+NEWSDEDUP_NEWS_MAX_AGE_DAYS = 2
+#: At most this many URLs are taken from one feed or sitemap (the sitemaps.org limit).
+NEWSDEDUP_MAX_URLS_PER_DOCUMENT = 50_000
 #: Articles kept per store transaction.
 NEWSDEDUP_STORE_BATCH = 50

@@ -9,13 +9,14 @@ from __future__ import annotations
 import gzip
 import io
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.config import default_sources_path
@@ -176,9 +177,31 @@ class NewsSpider(scrapy.Spider):
         links = [Link(url) for url in page_links(response.text, response.url)]
         yield from self._article_requests(links, source)
 
-    def _article_requests(self, links: list[Link], source: Source) -> Iterator[scrapy.Request]:
+    def _too_old(self, link: Link) -> bool:
+        """Google News sitemap entries older than NEWSDEDUP_NEWS_MAX_AGE_DAYS are not fetched."""
+        days = self.settings.getfloat("NEWSDEDUP_NEWS_MAX_AGE_DAYS", 0)
+        if not (link.news and days > 0 and link.published):
+            return False
+        try:
+            when = datetime.fromisoformat(link.published.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when < datetime.now(UTC) - timedelta(days=days)
+
+    def _article_requests(self, links: Sequence[Link], source: Source) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
+        limit = self.settings.getint("NEWSDEDUP_MAX_URLS_PER_DOCUMENT", 50_000)
+        if len(links) > limit:
+            stats.inc_value("newsdedup/truncated_url_lists")
+            self.logger.warning("%s: %d URLs listed, only the first %d taken", source.name,
+                                len(links), limit)
+            links = links[:limit]
         for link in links:
+            if self._too_old(link):
+                stats.inc_value("newsdedup/skipped_too_old")
+                continue
             url = canonical_url(link.url)
             if url in self.queued:
                 continue
@@ -215,7 +238,7 @@ class NewsSpider(scrapy.Spider):
         """Count and remember a failed request; the crawl goes on."""
         request = failure.request  # type: ignore[attr-defined]
         source = request.meta.get("source", "?")
-        if failure.check(IgnoreRequest):
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # robots.txt and the download-size cap end up here: counted, not a failure.
             self.crawler.stats.inc_value(f"newsdedup/source/{source}/ignored")
             return
