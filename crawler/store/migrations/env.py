@@ -2,7 +2,7 @@
 
 No alembic.ini: the configuration is built in code (see ``migrations.make_config``), so the
 migrations work from an installed package. Run from the command line with
-``newsdedup db upgrade`` (or ``alembic`` via ``python -m crawler.store.migrations``).
+``newsdedup db upgrade``; new revisions: ``python -m crawler.store.migrations revision "MSG"``.
 """
 
 from __future__ import annotations
