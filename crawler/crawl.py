@@ -45,7 +45,7 @@ class CrawlSummary:
 
 def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
     """Crawl once (blocking) and return the summary. The reactor is started here."""
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler, **spider_kwargs)
     process.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Self
@@ -40,6 +41,14 @@ def backoff_seconds(retries_done: int, base: float, cap: float) -> float:
     return min(cap, base * (2**retries_done))
 
 
+class _OneLineErrors(logging.Filter):
+    """Scrapy logs a failed robots.txt download with a traceback; the message alone says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt rules plus the ``Crawl-delay`` it parses but does not apply.
 
@@ -53,6 +62,9 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        robots_logger = logging.getLogger(RobotsTxtMiddleware.__module__)
+        if not any(isinstance(f, _OneLineErrors) for f in robots_logger.filters):
+            robots_logger.addFilter(_OneLineErrors())
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:

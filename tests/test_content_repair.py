@@ -89,13 +89,23 @@ def test_cp874_hybrid_mojibake(text: str) -> None:
     assert repair_text(broken) == (text, ("utf8-as-cp874",))
 
 
-def test_cp874_dropped_bytes_left_alone() -> None:
-    # ⏳ is E2 8F B3: 0x8F is undefined in both code pages and was dropped
+def test_cp874_dropped_bytes_are_marked_not_invented() -> None:
+    # ⏳ is E2 8F B3: 0x8F is undefined in both code pages and was dropped; what is left ("โณ")
+    # could be any of five characters, so it becomes U+FFFD rather than a guess or Thai letters.
     broken = as_cp874_hybrid("⏳ Time — 💡")
+    assert broken.startswith("โณ ")
     fixed, names = repair_text(broken)
-    assert fixed.endswith(" Time — 💡")
-    assert fixed.startswith(broken[:2])  # the broken run is kept, no bytes invented
+    assert fixed == "\ufffd Time — 💡"
     assert names == ("utf8-as-cp874",)
+    # on its own line, confirmed by the rest of the page
+    fixed, _ = repair_text(as_cp874_hybrid("Read — 💡 now") + "\n\n" + broken[:2] + " Timeline")
+    assert fixed == "Read — 💡 now\n\n\ufffd Timeline"
+
+
+def test_genuine_short_thai_words_survive_on_a_mojibake_page() -> None:
+    page = as_cp874_hybrid("Read — 💡 now") + "\n\nไป ณ วัน"
+    fixed, _ = repair_text(page)
+    assert fixed.endswith("ไป ณ วัน")
 
 
 @pytest.mark.parametrize(
@@ -144,6 +154,6 @@ def test_seed_001_repaired() -> None:
     assert "🇭🇰" in fixed
     assert "💡" in fixed
     assert "lead—key" in fixed
-    # only ⏳ (E2 8F B3) stays: its 0x8F was dropped by the original mis-decoding
-    assert THAI_RE.findall(fixed) == ["โ", "ณ"]
-    assert "โณ Time" in fixed
+    # ⏳ (E2 8F B3) lost its 0x8F in the original mis-decoding: marked, not guessed
+    assert THAI_RE.findall(fixed) == []
+    assert "\ufffd Time" in fixed

@@ -61,6 +61,7 @@ def test_seed_001_mojibake_is_repaired(crawled: dict) -> None:
     with crawled["sessions"]() as session:
         art = _article(session, "seed-001")
     assert not THAI.search(art.text), THAI.findall(art.text)[:10]
+    assert "\ufffd" in art.text  # ⏳ lost a byte upstream: marked, not guessed
     assert "🇭🇰" in art.text and "💡" in art.text
     assert art.repairs  # the repair is recorded
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -83,7 +83,7 @@ def test_robots_rules_and_crawl_delay_are_obeyed(crawl: dict) -> None:
     assert crawl["stats"]["stats"]["newsdedup/crawl_delay_max"] == pytest.approx(0.3)
     # The HTTP client itself resends a request whose persistent connection was reset, at once.
     times = sorted(t for t, p in crawl["hits"] if p not in ("/robots.txt", "/reset.html"))
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.25
 
 

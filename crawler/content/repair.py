@@ -140,6 +140,7 @@ def repair_cp874(segment: str) -> str | None:
     runs = list(_CP874_RUN_RE.finditer(segment))
     total = covered = c1_hits = 0
     fixed: list[tuple[int, int, str]] = []
+    lost: list[tuple[int, int, str]] = []  # runs that are a UTF-8 sequence missing a lost byte
     for run in runs:
         chars = run.group()
         if not _THAI_RE.search(chars):
@@ -151,11 +152,33 @@ def repair_cp874(segment: str) -> str | None:
         if cov:
             c1_hits += len(_HIGH_C1_RE.findall(raw))
             fixed.append((run.start(), run.end(), new))
+        elif _TRUNCATED_UTF8_RE.fullmatch(raw):
+            lost.append((run.start(), run.end(), "\ufffd"))
     if not fixed or c1_hits == 0 or covered / total < MIN_UTF8_COVERAGE_CP874:
         return None
     if not _plausible("".join(new for _, _, new in fixed)):
         return None
-    return _splice(segment, fixed)
+    return _splice(segment, sorted(fixed + lost))
+
+
+# A UTF-8 sequence one byte short: what is left when the wrong reading dropped a byte that
+# neither Windows-874 nor Windows-1252 defines (0x81, 0x8D, 0x8F, 0x90, 0x9D). Only leads of
+# punctuation/symbols (E2: U+2000-2FFF) and emoji (F0) are taken: a lone two-letter Thai word
+# can read as a truncated CJK sequence (ไป = E4 BB), but not as these.
+_TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
+
+
+def mark_lost_bytes(text: str) -> str:
+    """On a page shown to be UTF-8 read as Windows-874, replace each run that is exactly one UTF-8
+    sequence missing one (lost, unrecoverable) byte by U+FFFD: the loss is marked, no character
+    is invented, and no mojibake Thai is left behind."""
+    fixes = [
+        (run.start(), run.end(), "\ufffd")
+        for run in _CP874_RUN_RE.finditer(text)
+        if _THAI_RE.search(run.group())
+        and _TRUNCATED_UTF8_RE.fullmatch(bytes(CP874_HYBRID[ch] for ch in run.group()))
+    ]
+    return _splice(text, fixes) if fixes else text
 
 
 def repair_gbk(segment: str) -> str | None:
@@ -256,10 +279,17 @@ def repair_text(text: str) -> tuple[str, tuple[str, ...]]:
             blocks[b] = _repair_segments(blocks[b], names)
     if not names:
         return text, ()
+    if "utf8-as-cp874" in names:
+        # The page is shown to be UTF-8 read as Windows-874: once more from the original, now
+        # also marking byte-lost runs in segments that had nothing else to repair.
+        blocks = _CODE_BLOCK_RE.split(text)
+        for b in range(0, len(blocks), 2):
+            if not blocks[b].isascii():
+                blocks[b] = _repair_segments(blocks[b], names, cp874_page=True)
     return "".join(blocks), tuple(sorted(names))
 
 
-def _repair_segments(text: str, names: set[str]) -> str:
+def _repair_segments(text: str, names: set[str], cp874_page: bool = False) -> str:
     parts = _SEGMENT_SPLIT_RE.split(text)
     for i in range(0, len(parts), 2):
         segment = parts[i]
@@ -267,6 +297,9 @@ def _repair_segments(text: str, names: set[str]) -> str:
             continue
         for name, repairer in _CUSTOM:
             fixed = repairer(segment)
+            if fixed is None and cp874_page and name == "utf8-as-cp874":
+                fixed = mark_lost_bytes(segment)
+                fixed = None if fixed == segment else fixed
             if fixed is not None:
                 segment = fixed
                 names.add(name)
