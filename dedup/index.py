@@ -127,11 +127,12 @@ class DedupIndex:
             stories.append(Story(members, choice.doc, choice.reason, sim))
         order = sorted(self._docs, key=lambda i: (utc_naive(self._docs[i].published), i))
         rank = {doc_id: r for r, doc_id in enumerate(order)}
+        members_of = {doc: stories[story_of[doc]].members for doc in self._docs}
         links = []
         for al in alignments:
             if story_of[al.a] == story_of[al.b]:
                 continue
-            q, s = quoter(al, rank)
+            q, s = quoter(al, rank, graph, members_of)
             links.extend(self._links(al, q, s))
         links = drop_relayed(links)
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))

@@ -115,12 +115,42 @@ def copy_edges(graph: AlignmentGraph, config: DedupConfig,
     return edges
 
 
-def quoter(al: Alignment, published_rank: dict[int, int]) -> tuple[int, int]:
+def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int]) -> int:
+    """How many other members of ``doc``'s story share the same text of the other page.
+
+    A passage belongs to the story whose copies carry it too; a page quoting it carries it alone.
+    """
+    other = al.b if doc == al.a else al.a
+    region = al.ranges(other)
+    count = 0
+    for member in story:
+        if member in (doc, other):
+            continue
+        peer = graph.get(member, other)
+        if peer is not None and any(_overlaps(r, region) for r in peer.ranges(other)):
+            count += 1
+    return count
+
+
+def quoter(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph | None = None,
+           stories: Mapping[int, tuple[int, ...]] | None = None) -> tuple[int, int]:
     """(quoting doc, source doc) of a passage pair between two stories.
 
-    The passage weighs more in the quoting page (a digest or follow-up is mostly quotes; the
-    source story has its own text around it); ties go to the later-published page.
+    First, the passage belongs to the story more of whose other members carry it (a copy-edited
+    quote is one page's own addition; the quoted story's copies all have the passage). Failing
+    that, the passage weighs more in the quoting page (a digest or follow-up is mostly quotes;
+    the source story has its own text around it); ties go to the later-published page.
     """
+    if graph is not None and stories is not None:
+        sa = story_support(graph, al, al.a, stories[al.a])
+        sb = story_support(graph, al, al.b, stories[al.b])
+        if sa != sb:
+            return (al.b, al.a) if sa > sb else (al.a, al.b)
+        if sa == 0:
+            # Nobody else carries it: a page whose own story's copies all lack it quoted it.
+            la, lb = len(stories[al.a]) - 1, len(stories[al.b]) - 1
+            if la != lb and min(la, lb) == 0:
+                return (al.a, al.b) if la > lb else (al.b, al.a)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank.get(al.a, 0), published_rank.get(al.b, 0)
