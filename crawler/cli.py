@@ -155,13 +155,25 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 @db_option
 @click.option("--rebuild", is_flag=True, help="Recompute every story from scratch.")
 def dedup(db_url: str, rebuild: bool) -> None:
-    """Group stored articles into canonical stories (MinHash LSH, documents and passages)."""
-    from crawler.dedup_job import run_dedup
+    """Group stored articles into canonical stories (MinHash LSH over passages).
+
+    New articles are matched against every stored one through the persisted index; --rebuild
+    recomputes it from scratch and gives the same stories.
+    """
+    do_dedup(db_url, rebuild)
+
+
+def do_dedup(db_url: str, rebuild: bool = False) -> None:
+    """Run the dedup job and print one summary line; a stale index is one clear error."""
+    from crawler.dedup_job import DedupStateError, run_dedup
 
     _, sessions = open_store(db_url)
     with sessions() as session:
-        s = run_dedup(session, rebuild=rebuild)
-    click.echo(f"dedup: {s.articles} articles -> {s.stories} stories "
+        try:
+            s = run_dedup(session, rebuild=rebuild)
+        except DedupStateError as exc:
+            _fail(str(exc))
+    click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
                f"({s.multi_stories} with copies), {s.links} passage links")
 
 
@@ -296,14 +308,8 @@ def db_current(db_url: str) -> None:
 @with_report_options
 def run(db_url: str, fmt: str, min_size: int, limit: int | None, **kwargs: Any) -> None:
     """The main job: crawl, deduplicate, then print the report."""
-    from crawler.dedup_job import run_dedup
-
     summary = do_crawl(db_url, **kwargs)
-    _, sessions = open_store(db_url)
-    with sessions() as session:
-        s = run_dedup(session)
-    click.echo(f"dedup: {s.articles} articles -> {s.stories} stories "
-               f"({s.multi_stories} with copies), {s.links} passage links")
+    do_dedup(db_url)
     _report(db_url, fmt, min_size, limit)
     if summary.sources and not summary.reached:
         click.echo("newsdedup: no source could be reached (offline?)", err=True)
@@ -394,3 +400,44 @@ def extract(targets: tuple[str, ...], as_json: bool, content_type: str | None) -
         click.echo("")
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("first", metavar="URL1")
+@click.argument("second", metavar="URL2")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
+def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
+    """Why two stored articles are, or are not, one story: similarity, containment both ways,
+    shared passages and the rule that decided."""
+    import json
+    from dataclasses import asdict
+
+    from crawler.dedup_job import DedupStateError, find_document, load_index
+    from dedup import DedupConfig
+    from dedup.explain import explain as explain_pair
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        docs = [find_document(session, url) for url in (first, second)]
+        missing = [url for url, doc in zip((first, second), docs, strict=True) if doc is None]
+        if missing:
+            _fail("not a stored article: " + ", ".join(missing))
+        try:
+            index = load_index(session, DedupConfig())
+        except DedupStateError as exc:
+            _fail(str(exc))
+    a, b = docs
+    result = explain_pair(a, b, DedupConfig(), context=index)
+    if as_json:
+        click.echo(json.dumps({"a": a.url, "b": b.url, **asdict(result)}, ensure_ascii=False))
+        return
+    click.echo(f"A: {a.url}\nB: {b.url}")
+    click.echo(f"similarity (Jaccard): {result.similarity:.3f}")
+    click.echo(f"containment A in B:   {result.containment_a_in_b:.3f}")
+    click.echo(f"containment B in A:   {result.containment_b_in_a:.3f}")
+    click.echo(f"verdict: {result.verdict}; same story: {'yes' if result.same_story else 'no'}")
+    click.echo(f"why: {result.reason}")
+    for i, p in enumerate(result.passages, 1):
+        click.echo(f"passage {i} (A {p.a_start}-{p.a_end}, B {p.b_start}-{p.b_end}): "
+                   f"{' '.join(p.text.split())[:300]}")

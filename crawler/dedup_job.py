@@ -8,14 +8,24 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
-from dedup import DedupConfig, DedupResult, Document, deduplicate
+from crawler.store.models import (
+    Article,
+    DedupRun,
+    DedupState,
+    PassageLink,
+    Story,
+    StoryMember,
+    utcnow,
+)
+from dedup import DedupConfig, DedupIndex, DedupResult, Document, IndexMismatch
 
 
 @dataclass(frozen=True)
 class DedupSummary:
     run_id: int
+    mode: str  #: "incremental" or "rebuild"
     articles: int
+    new: int  #: articles matched for the first time
     stories: int
     multi_stories: int
     links: int
@@ -33,6 +43,14 @@ def to_document(row: Article) -> Document:
         published=row.published,
         canonical_url=row.declared_canonical,
     )
+
+
+def find_document(session: Session, url: str) -> Document | None:
+    """The stored article with this canonical or fetched URL."""
+    row = session.scalars(
+        select(Article).where((Article.url == url) | (Article.fetched_url == url)).limit(1)
+    ).first()
+    return to_document(row) if row is not None else None
 
 
 def load_documents(session: Session) -> list[Document]:
@@ -85,16 +103,59 @@ def save_result(session: Session, result: DedupResult, run: DedupRun,
     return story_of
 
 
-def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool = True) -> DedupSummary:
-    """Deduplicate every stored article and store the stories, in one transaction."""
+class DedupStateError(RuntimeError):
+    """The stored dedup index cannot be used as it is (built with other parameters)."""
+
+
+#: Name of the persisted index in ``dedup_state``.
+INDEX_STATE = "index"
+
+
+def load_index(session: Session, config: DedupConfig) -> DedupIndex | None:
+    """The persisted index, or None when there is none. Raises DedupStateError on a mismatch."""
+    row = session.get(DedupState, INDEX_STATE)
+    if row is None:
+        return None
+    try:
+        return DedupIndex.from_bytes(row.payload, config)
+    except IndexMismatch as exc:
+        raise DedupStateError(
+            f"the stored dedup index does not match this version's settings ({exc}); "
+            "run `newsdedup dedup --rebuild`"
+        ) from exc
+
+
+def save_index(session: Session, index: DedupIndex) -> None:
+    row = session.get(DedupState, INDEX_STATE)
+    params = json.dumps(index.header()["params"], sort_keys=True, default=str)
+    if row is None:
+        session.add(DedupState(name=INDEX_STATE, params=params, payload=index.to_bytes()))
+    else:
+        row.params, row.payload, row.updated_at = params, index.to_bytes(), utcnow()
+
+
+def _usable(index: DedupIndex, docs: dict[int, Document]) -> bool:
+    """An index can be extended when every document it holds is still stored, unchanged."""
+    return all(docs.get(doc_id) == doc for doc_id, doc in index.documents.items())
+
+
+def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool = False) -> DedupSummary:
+    """Match new articles against the persisted index (or rebuild it) and store the stories,
+    in one transaction. A rebuild gives the same stories as the incremental path."""
     config = config or DedupConfig()
-    run = DedupRun(mode="rebuild" if rebuild else "incremental",
-                   params=json.dumps(asdict(config), sort_keys=True, default=str))
+    docs = {d.id: d for d in load_documents(session)}
+    index = None if rebuild else load_index(session, config)
+    mode = "incremental"
+    if index is None or not _usable(index, docs):
+        index, mode = DedupIndex(config), "rebuild"
+    new = [doc for doc_id, doc in docs.items() if doc_id not in index]
+    run = DedupRun(mode=mode, params=json.dumps(asdict(config), sort_keys=True, default=str))
     session.add(run)
     session.flush()
-    docs = load_documents(session)
-    result = deduplicate(docs, config)
-    save_result(session, result, run, {d.id: d.published for d in docs})
+    index.add(new)
+    result = index.result()
+    save_result(session, result, run, {d.id: d.published for d in docs.values()})
+    save_index(session, index)
     run.articles = len(docs)
     run.stories = len(result.stories)
     run.links = len(result.links)
@@ -102,7 +163,9 @@ def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool
     session.commit()
     return DedupSummary(
         run_id=run.id,
+        mode=mode,
         articles=len(docs),
+        new=len(new),
         stories=len(result.stories),
         multi_stories=sum(1 for s in result.stories if len(s.members) > 1),
         links=len(result.links),

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from crawler.cli import main
 
-COMMANDS = ["crawl", "dedup", "report", "run", "eval"]
+COMMANDS = ["crawl", "dedup", "report", "run", "eval", "extract", "explain", "db"]
 
 
 def test_every_command_has_help() -> None:
