@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from crawler.content.page import NotAnArticle, PageResult, process_page
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import run_in_thread
 
+from crawler.content.page import NotAnArticle, PageResult, process_page
 from crawler.items import Article, RawPage
 from crawler.urls import canonical_url, host_of, same_site
 
