@@ -16,7 +16,7 @@ import json
 import re
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from itertools import combinations
@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from crawler.evaluation import metrics  # noqa: E402
 from dedup import DedupConfig, DedupResult, Document, deduplicate  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -32,36 +33,15 @@ DATA = ROOT.parent / "shared" / "data"
 
 # -- metrics -------------------------------------------------------------------------------
 
-def _comb2(n: int) -> float:
-    return n * (n - 1) / 2
-
-
 def adjusted_rand_index(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> float:
-    """Hubert-Arabie ARI of two labelings of the same items."""
-    n = len(truth)
-    cont = Counter(zip(truth, pred, strict=True))
-    sum_ij = sum(_comb2(v) for v in cont.values())
-    sum_a = sum(_comb2(v) for v in Counter(truth).values())
-    sum_b = sum(_comb2(v) for v in Counter(pred).values())
-    expected = sum_a * sum_b / _comb2(n) if n > 1 else 0.0
-    top = (sum_a + sum_b) / 2
-    return 1.0 if top == expected else (sum_ij - expected) / (top - expected)
+    """ARI of two labelings, by the scorer ``newsdedup eval`` uses."""
+    return metrics.adjusted_rand_index(metrics.pair_counts(truth, pred))
 
 
 def pair_scores(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> dict[str, float]:
-    """Precision / recall / F1 over pairs of items put together."""
-    def pairs(labels: Sequence[Hashable]) -> set[tuple[int, int]]:
-        groups: dict[Hashable, list[int]] = defaultdict(list)
-        for i, lab in enumerate(labels):
-            groups[lab].append(i)
-        return {p for g in groups.values() for p in combinations(g, 2)}
-
-    t, p = pairs(truth), pairs(pred)
-    tp = len(t & p)
-    prec = tp / len(p) if p else 1.0
-    rec = tp / len(t) if t else 1.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"pair_precision": prec, "pair_recall": rec, "pair_f1": f1}
+    """Pairwise precision / recall / F1, by the scorer ``newsdedup eval`` uses."""
+    p, r, f = metrics.pair_precision_recall_f1(metrics.pair_counts(truth, pred))
+    return {"pair_precision": p, "pair_recall": r, "pair_f1": f}
 
 
 # -- corpus --------------------------------------------------------------------------------
