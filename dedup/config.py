@@ -7,6 +7,8 @@ from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
 ALGORITHM_VERSION = "passages-1"
+#: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
+NUMPY_SCHEMES = ("kperm64", "oph")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +24,12 @@ class DedupConfig:
             characters carry about as much as 4-5 words.
 
     Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
-        num_perm, seed, scheme: MinHash parameters. ``scheme`` is pinned because datasketch 2.0
-            changed its default; an index built with other values is refused.
+        num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
+            (an index built with other values is refused). Default: backend ``numpy``, scheme
+            ``oph``: one-permutation MinHash with optimal densification over all shingles
+            (unbiased, ~100x datasketch; ``dedup.minhash``). Backend ``datasketch`` with scheme
+            ``affine32``/``affine64``/``legacy`` is the reference (datasketch 2.0 changed its
+            default scheme, hence pinned).
         lsh_bands x lsh_rows must equal num_perm. With 32 x 4 a window pair becomes a candidate
             with probability 1-(1-J^4)^32: 0.998 at Jaccard 0.6 (a copy-edited paragraph),
             0.23 at 0.3, ~0 for unrelated text. Candidates are verified exactly, so the low
@@ -56,8 +62,8 @@ class DedupConfig:
     lsh_bands: int = 32
     lsh_rows: int = 4
     seed: int = 1
-    scheme: Literal["affine32", "affine64", "legacy"] = "affine32"
-    signature_backend: Literal["datasketch"] = "datasketch"
+    scheme: Literal["kperm64", "oph", "affine32", "affine64", "legacy"] = "kperm64"
+    signature_backend: Literal["numpy", "datasketch"] = "numpy"
     min_window_shingles: int = 8
     min_passage_shingles: int = 8
     max_gap: int = 10
@@ -72,6 +78,9 @@ class DedupConfig:
                 f"lsh_bands * lsh_rows must equal num_perm: {self.lsh_bands} * {self.lsh_rows}"
                 f" != {self.num_perm}"
             )
+        if (self.scheme in NUMPY_SCHEMES) != (self.signature_backend == "numpy"):
+            raise ValueError(f"scheme {self.scheme!r} does not belong to backend "
+                             f"{self.signature_backend!r}")
         if not 0.0 < self.copy_containment <= 1.0 or not 0.0 < self.lead_share <= 1.0:
             raise ValueError("copy_containment and lead_share must lie in (0, 1]")
         if min(self.shingle_size, self.cjk_shingle_size, self.min_passage_shingles) < 1:

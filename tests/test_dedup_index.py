@@ -49,7 +49,7 @@ def test_round_trip_keeps_everything_and_matches_new_docs_against_stored() -> No
 
 
 @pytest.mark.parametrize(("field", "value"), [("seed", 2), ("num_perm", 64),
-                                              ("scheme", "legacy"), ("shingle_size", 4)])
+                                              ("scheme", "oph"), ("shingle_size", 4)])
 def test_index_built_with_other_parameters_is_refused(field: str, value: object) -> None:
     index = DedupIndex()
     index.add(_corpus()[:2])

@@ -1,0 +1,163 @@
+"""Vectorised NumPy MinHash over 64-bit shingle hashes: every shingle counts, no sampling.
+
+``oph_signatures``: one-permutation MinHash with optimal densification. Every shingle is mixed
+once and falls in one of ``num_perm`` bins; a bin keeps the minimum mixed value of its shingles.
+An empty bin copies the first non-empty bin along a seeded probe sequence of its own (a
+permutation of the bins, never data-dependent: Shrivastava 2017), so two sets' bins agree with
+probability exactly their Jaccard. O(shingles + num_perm) per set: the fast path for whole
+documents.
+
+``kperm_signatures``: classic MinHash, ``num_perm`` affine permutations of 2**64, vectorised
+over many sets. Its rows are independent even for small sets, which banded LSH over passage
+windows needs. Both run over many sets at once (hashes concatenated, ``offsets`` cut them).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = 0x9E3779B97F4A7C15
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_CHUNK = 1 << 15
+_FAST_PROBES = 8
+
+
+def mix64(x: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded bijective mix of 64-bit hashes: xor a salt, multiply by an odd constant, xorshift.
+
+    Inputs are already xxhash64 values (uniform), so one multiply suffices to make the set's
+    minimum and bin depend on the seed; uint64 arithmetic wraps modulo 2**64.
+    """
+    salt = np.uint64((seed * _GOLDEN + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
+    z = np.bitwise_xor(x.astype(np.uint64, copy=False), salt)
+    z *= _M1
+    z ^= z >> np.uint64(29)
+    return z
+
+
+def probe_ranks(num_perm: int, seed: int) -> np.ndarray:
+    """(num_perm, num_perm) small ints: ``[j, b]`` = step at which empty bin ``j`` probes bin ``b``.
+
+    Each bin's probe sequence is a seeded permutation of all bins (the order of mixed
+    ``j * num_perm + b``), so probing always ends and never depends on the data.
+    """
+    keys = np.arange(num_perm * num_perm, dtype=np.uint64)
+    z = mix64(mix64(keys, seed ^ 0x5EED) * _M2, seed).reshape(num_perm, num_perm)
+    order = np.argsort(z, axis=1, kind="stable")
+    return np.argsort(order, axis=1, kind="stable").astype(np.uint8 if num_perm < 255 else np.uint16)
+
+
+def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
+                   seed: int) -> np.ndarray:
+    """Signatures of the sets ``hashes[offsets[i]:offsets[i+1]]``, shape (sets, num_perm).
+
+    ``hashes`` are uint64 shingle hashes (duplicates allowed); an empty set's row is all
+    ``2**64-1``. Work is cut into cache-sized chunks of whole sets.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_sets = max(int(offsets.shape[0]) - 1, 0)
+    sig = np.full((n_sets, num_perm), _EMPTY, dtype=np.uint64)
+    if n_sets == 0 or hashes.shape[0] == 0:
+        return sig
+    flat = sig.reshape(-1)
+    sizes = np.diff(offsets)
+    cuts = np.searchsorted(offsets, np.arange(0, int(offsets[-1]), _CHUNK), side="right") - 1
+    bounds = [*np.unique(cuts).tolist(), n_sets]
+    for lo, hi in itertools.pairwise(bounds):
+        a, b = int(offsets[lo]), int(offsets[hi])
+        if a == b:
+            continue
+        z = mix64(hashes[a:b], seed)
+        key = bin_of(z, num_perm)
+        key += np.repeat(np.arange(lo * num_perm, hi * num_perm, num_perm, dtype=np.int64),
+                         sizes[lo:hi])
+        np.minimum.at(flat, key, z)
+    _densify(sig, sizes > 0, probe_ranks(num_perm, seed))
+    return sig
+
+
+def bin_of(z: np.ndarray, num_perm: int) -> np.ndarray:
+    """Bin of each mixed value: its top bits, scaled to ``num_perm`` (int64)."""
+    if num_perm & (num_perm - 1) == 0:
+        return (z >> np.uint64(64 - num_perm.bit_length() + 1)).astype(np.int64)
+    return ((z >> np.uint64(32)) * np.uint64(num_perm) >> np.uint64(32)).astype(np.int64)
+
+
+def _densify(sig: np.ndarray, nonempty_set: np.ndarray, ranks: np.ndarray) -> None:
+    """Fill each empty bin in place from the first originally filled bin it probes.
+
+    The first ``_FAST_PROBES`` steps of every bin's sequence are checked for whole rows at
+    once; bins still empty then take the filled bin of lowest rank (same answer, more work).
+    """
+    filled = sig != _EMPTY
+    k = sig.shape[1]
+    empties = k - filled.sum(axis=1)
+    big = np.array(k, dtype=ranks.dtype)
+    few = np.flatnonzero(nonempty_set & (empties > 0) & (empties <= k // 8))
+    if few.size:  # nearly full rows (whole documents): rank the empty bins' probes directly
+        r, c = np.nonzero(~filled[few])
+        r = few[r]
+        sig[r, c] = sig[r, np.where(filled[r], ranks[c], big).argmin(axis=1)]
+    todo = np.flatnonzero(nonempty_set & (empties > k // 8))
+    if todo.size == 0:
+        return
+    seq = np.argsort(ranks, axis=1)[:, :_FAST_PROBES]  # (k, probes): bins in probe order
+    step = max(1, _CHUNK // k)
+    for lo in range(0, todo.size, step):
+        rows = todo[lo:lo + step]
+        f = filled[rows]
+        s = sig[rows]
+        hits = f[:, seq]  # (rows, k, probes)
+        first = hits.argmax(axis=2)
+        found = hits.any(axis=2) & ~f
+        src = np.where(found, np.take_along_axis(np.broadcast_to(seq, hits.shape), first[..., None],
+                                                 axis=2)[..., 0], -1)
+        r, c = np.nonzero(~f & ~found)
+        if r.size:
+            src[r, c] = np.where(f[r], ranks[c], big).argmin(axis=1)
+        fill = ~f
+        s[fill] = np.take_along_axis(s, np.where(fill, src, 0), axis=1)[fill]
+        sig[rows] = s
+
+
+def perm_params(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Odd multipliers and addends of the ``num_perm`` affine permutations of 2**64."""
+    keys = np.arange(2 * num_perm, dtype=np.uint64)
+    z = mix64(mix64(keys, seed ^ 0xA5A5) * _M2, seed)
+    return z[:num_perm] | np.uint64(1), z[num_perm:]
+
+
+def kperm_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
+                     seed: int) -> np.ndarray:
+    """Classic MinHash: per permutation ``a_i * x + b_i mod 2**64``, minimum per set.
+
+    O(shingles * num_perm) but vectorised over many sets at once; for small sets (passage
+    windows) its rows are independent, which banded LSH needs (densified one-permutation rows
+    of a sparse set are copies of one another, so bands fail together).
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_sets = max(int(offsets.shape[0]) - 1, 0)
+    sig = np.full((n_sets, num_perm), _EMPTY, dtype=np.uint64)
+    if n_sets == 0 or hashes.shape[0] == 0:
+        return sig
+    a, b = perm_params(num_perm, seed)
+    x = hashes.astype(np.uint64, copy=False)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    step = max(1, _CHUNK // num_perm)
+    lo = 0
+    while lo < nonempty.size:  # chunks of whole sets holding about `step` shingles
+        first = int(offsets[nonempty[lo]])
+        hi = int(np.searchsorted(offsets[nonempty + 1], first + step, side="right"))
+        hi = max(hi, lo + 1)
+        sets = nonempty[lo:hi]
+        starts = offsets[sets] - first
+        chunk = x[first:int(offsets[sets[-1] + 1])]
+        h = chunk[:, None] * a[None, :]
+        h += b
+        sig[sets] = np.minimum.reduceat(h, starts, axis=0)
+        lo = hi
+    return sig
