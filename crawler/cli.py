@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from crawler.config import DB_URL_ENV, SOURCES_ENV, default_db_url, default_sources_path
+from crawler.config import (
+    DB_URL_ENV,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    LOCK_HEARTBEAT_SECONDS,
+    LOCK_TTL_SECONDS,
+    SOURCES_ENV,
+    default_db_url,
+    default_sources_path,
+)
 from crawler.sources import SourcesError, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
 
@@ -43,6 +54,9 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable)."),
         click.option("--stats", "stats_file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="Write the crawl's counters as JSON to this file."),
+        click.option("--warc", "warc_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Also write every fetched response to a WARC file in this "
+                     "directory (read back with `newsdedup import-warc`)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -68,12 +82,9 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
-             sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
-             overrides: tuple[str, ...], stats_file: Path | None = None):
-    """Validate inputs, then crawl in this process and print the per-source summary."""
-    from crawler.crawl import project_settings, run_crawl
-
+def check_sources(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
+                  urls: tuple[str, ...], **_: Any) -> None:
+    """The sources file or ad-hoc URLs are valid, or one error line and exit status 2."""
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -81,11 +92,63 @@ def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
             load_sources(sources_file or default_sources_path())
     except SourcesError as exc:
         _fail(str(exc))
-    engine, _ = open_store(db_url)
-    engine.dispose()
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A crawl run holding the database lock, recorded in ``crawl_runs``."""
+
+    id: int
+    sessions: Any
+
+
+@contextmanager
+def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
+    """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
+    as ``failed`` if the block raises before it was recorded as finished."""
+    from crawler.lock import CRAWL_LOCK, LockHeld, default_owner, held_lock
+    from crawler.runs import abandon_stale_runs, fail_run, start_run
+
+    engine, sessions = open_store(db_url)
+    owner = default_owner()
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        try:
+            stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
+                                          LOCK_HEARTBEAT_SECONDS))
+        except LockHeld as exc:
+            click.echo(f"newsdedup: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        with sessions() as session:
+            abandon_stale_runs(session)
+            run_id = start_run(session, command, owner)
+        try:
+            yield RecordedRun(run_id, sessions)
+        except BaseException as exc:
+            with sessions() as session:
+                fail_run(session, run_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def progress_mode() -> str:
+    """A live display when stdout is a terminal, plain progress lines (on stderr) otherwise."""
+    return "live" if sys.stdout.isatty() else "plain"
+
+
+def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
+             sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
+             overrides: tuple[str, ...], stats_file: Path | None = None,
+             warc_dir: Path | None = None) -> tuple[Any, str]:
+    """Crawl in this process, record the run per source, print the summary; (summary, status)."""
+    from crawler.crawl import project_settings, run_crawl
+    from crawler.runs import finish_crawl, source_rows
+
     settings = project_settings({
         "NEWSDEDUP_DB_URL": db_url,
         "NEWSDEDUP_SKIP_SEEN": not refetch,
+        "NEWSDEDUP_REVALIDATE": not refetch,
+        "NEWSDEDUP_PROGRESS": progress_mode(),
+        "NEWSDEDUP_WARC_DIR": str(warc_dir or ""),
         **_parse_overrides(overrides),
     })
     summary = run_crawl(
@@ -93,14 +156,19 @@ def do_crawl(db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
         sources_file=str(sources_file) if sources_file else None,
         feeds=list(feeds), sitemaps=list(sitemaps), urls=list(urls),
     )
+    rows = source_rows(summary.stats, summary.sources, summary.requested, summary.reached,
+                       summary.failures)
+    with run.sessions() as session:
+        status = finish_crawl(session, run.id, summary.stats, rows, summary.finish_reason)
     click.echo(format_crawl_summary(summary))
+    click.echo(f"run {run.id}: {status}")
     if stats_file:
         import json
 
         doc = {"stats": summary.stats, "sources": summary.sources, "reached": sorted(summary.reached),
-               "failures": summary.failures}
+               "failures": summary.failures, "run": run.id, "status": status}
         stats_file.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
-    return summary
+    return summary, status
 
 
 def format_crawl_summary(summary) -> str:
@@ -109,7 +177,8 @@ def format_crawl_summary(summary) -> str:
     for name in summary.sources:
         counts = {k: summary.source_count(name, k)
                   for k in ("stored", "changed", "unchanged", "dropped", "skipped_seen", "failed")}
-        state = "ok" if name in summary.reached else "UNREACHABLE"
+        state = ("ok" if name in summary.reached
+                 else "UNREACHABLE" if name in summary.requested else "not due")
         lines.append(f"  {name:<28} {state:<12} new {counts['stored']:>4}  changed {counts['changed']:>3}"
                      f"  unchanged {counts['unchanged']:>3}  dropped {counts['dropped']:>3}"
                      f"  already seen {counts['skipped_seen']:>4}  failed {counts['failed']:>3}")
@@ -146,9 +215,15 @@ def main() -> None:
 def crawl(db_url: str, **kwargs: Any) -> None:
     """Fetch new articles from the sources, repair, extract and store them.
 
-    Articles already stored are not fetched again (use --refetch to override).
+    Articles already stored are not fetched again (use --refetch to override); feeds, sitemaps and
+    start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
+    another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130).
     """
-    do_crawl(db_url, **kwargs)
+    check_sources(**kwargs)
+    with recorded_run(db_url, "crawl") as recorded:
+        _, status = do_crawl(recorded, db_url, **kwargs)
+    if status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @main.command()
@@ -306,12 +381,28 @@ def db_current(db_url: str) -> None:
 @db_option
 @crawl_options
 @with_report_options
-def run(db_url: str, fmt: str, min_size: int, limit: int | None, **kwargs: Any) -> None:
-    """The main job: crawl, deduplicate, then print the report."""
-    summary = do_crawl(db_url, **kwargs)
-    do_dedup(db_url)
-    _report(db_url, fmt, min_size, limit)
-    if summary.sources and not summary.reached:
+@click.option("--no-report", is_flag=True, help="Crawl and deduplicate only (what `schedule` runs).")
+def run(db_url: str, fmt: str, min_size: int, limit: int | None, no_report: bool, **kwargs: Any) -> None:
+    """The main job: crawl, deduplicate, then print the report.
+
+    Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
+    the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
+    when no source could be reached, 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    """
+    from crawler.runs import record_duplicates
+
+    check_sources(**kwargs)
+    with recorded_run(db_url, "run") as recorded:
+        summary, status = do_crawl(recorded, db_url, **kwargs)
+        if status != "interrupted":
+            do_dedup(db_url)
+            with recorded.sessions() as session:
+                record_duplicates(session, recorded.id)
+    if status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+    if not no_report:
+        _report(db_url, fmt, min_size, limit)
+    if summary.requested and not summary.reached:
         click.echo("newsdedup: no source could be reached (offline?)", err=True)
         sys.exit(1)
 
@@ -441,3 +532,214 @@ def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
     for i, p in enumerate(result.passages, 1):
         click.echo(f"passage {i} (A {p.a_start}-{p.a_end}, B {p.b_start}-{p.b_end}): "
                    f"{' '.join(p.text.split())[:300]}")
+
+
+def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
+                urls: tuple[str, ...], refetch: bool, overrides: tuple[str, ...],
+                stats_file: Path | None, warc_dir: Path | None) -> list[str]:
+    """The crawl options again, as arguments of the child ``newsdedup run``."""
+    argv: list[str] = []
+    if sources_file:
+        argv += ["--sources", str(sources_file)]
+    for flag, values in (("--feed", feeds), ("--sitemap", sitemaps), ("--url", urls)):
+        for value in values:
+            argv += [flag, value]
+    if refetch:
+        argv.append("--refetch")
+    if stats_file:
+        argv += ["--stats", str(stats_file)]
+    if warc_dir:
+        argv += ["--warc", str(warc_dir)]
+    argv += ["-s", "NEWSDEDUP_ONLY_DUE=True"]
+    for pair in overrides:
+        argv += ["-s", pair]
+    return argv
+
+
+#: What the scheduler says about a child's exit status.
+_CHILD_STATUS = {0: "ok", 1: "no source reachable", EXIT_LOCKED: "skipped: another run holds the lock",
+                 EXIT_INTERRUPTED: "interrupted"}
+
+
+@main.command()
+@db_option
+@crawl_options
+@click.option("--every", default=None, metavar="DURATION",
+              help="Start a run every DURATION (90s, 30m, 1h30m, 1d); the first at once.")
+@click.option("--cron", default=None, metavar="EXPR",
+              help="Start runs at the times of this cron expression (UTC), e.g. '*/30 * * * *'.")
+@click.option("--max-runs", type=click.IntRange(min=1), default=None,
+              help="Stop after this many runs (default: run until SIGINT/SIGTERM).")
+def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | None,
+             **kwargs: Any) -> None:
+    """Run crawl + dedup repeatedly in the foreground, each run in a child process.
+
+    \b
+    newsdedup schedule --every 30m
+    newsdedup schedule --cron '*/30 * * * *' --sources my-sources.toml
+
+    Each run is `newsdedup run --no-report` with the same options, fetching only the feeds,
+    sitemaps and start pages that are due (their interval adapts to how often they change).
+    Runs never overlap (the database lock); a run that finds it held is skipped. SIGINT/SIGTERM:
+    the current run stops cleanly (what it fetched is stored, it is recorded `interrupted`),
+    then the scheduler exits with status 0.
+    """
+    import threading
+    from datetime import UTC, datetime
+
+    from crawler.schedule import Cron, Every, Stopper, parse_every, run_child, run_schedule
+
+    if (every is None) == (cron is None):
+        _fail("give exactly one of --every DURATION or --cron EXPR")
+    try:
+        plan = Every(parse_every(every)) if every is not None else Cron(str(cron))
+    except ValueError as exc:
+        _fail(str(exc))
+    check_sources(**kwargs)
+    engine, _ = open_store(db_url)
+    engine.dispose()
+    argv = [sys.executable, "-m", "crawler", "run", "--no-report", "--db", db_url,
+            *_crawl_argv(**kwargs)]
+    stopper = Stopper(threading.Event())
+    stopper.install()
+
+    def job(n: int) -> int:
+        click.echo(f"schedule: run {n} starting at {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z", err=True)
+        code = run_child(argv, stopper)
+        click.echo(f"schedule: run {n} ended: {_CHILD_STATUS.get(code, f'failed (exit status {code})')}",
+                   err=True)
+        return code
+
+    def waiting(due: datetime) -> None:
+        click.echo(f"schedule: next run at {due:%Y-%m-%d %H:%M:%S}Z ({plan})", err=True)
+
+    statuses = run_schedule(job, plan, stopper.event, max_runs=max_runs, on_wait=waiting)
+    reason = "stopped by signal" if stopper.signals else "done"
+    click.echo(f"schedule: {reason} after {len(statuses)} run(s)", err=True)
+
+
+def _fmt_time(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else "-"
+
+
+@main.command()
+@click.argument("run_id", type=int, required=False)
+@db_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many of the newest runs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, or one run with RUN_ID).")
+def runs(run_id: int | None, db_url: str, limit: int, as_json: bool) -> None:
+    """The recorded crawl runs, newest first; with RUN_ID, that run per source.
+
+    Per source: pages fetched, articles new/changed/unchanged, failed requests, pages dropped
+    (with reasons), feeds/sitemaps not modified (304) or not due, duplicates found by the dedup.
+    """
+    import json
+
+    from crawler.runs import one_run, recent_runs
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        data: Any = one_run(session, run_id) if run_id is not None else recent_runs(session, limit)
+    if run_id is not None and data is None:
+        _fail(f"no run {run_id}")
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+        return
+    if run_id is None:
+        if not data:
+            click.echo("no runs recorded yet")
+        click.echo(f"{'id':>5}  {'started (UTC)':<19}  {'secs':>6}  {'command':<8} {'status':<11}"
+                   f"{'fetched':>8}{'new':>6}{'changed':>8}{'unchgd':>7}{'failed':>7}{'dropped':>8}"
+                   f"{'304':>5}{'dups':>6}")
+        for r in data:
+            t = r["totals"]
+            dups = "-" if t["duplicates"] is None else t["duplicates"]
+            secs = "-" if r["seconds"] is None else f"{r['seconds']:.0f}"
+            click.echo(f"{r['id']:>5}  {_fmt_time(r['started_at']):<19}  {secs:>6}  {r['command']:<8} "
+                       f"{r['status']:<11}{t['fetched']:>8}{t['new']:>6}{t['changed']:>8}"
+                       f"{t['unchanged']:>7}{t['failed']:>7}{t['dropped']:>8}{t['not_modified']:>5}"
+                       f"{dups:>6}")
+        return
+    click.echo(f"run {data['id']} ({data['command']}, {data['owner']}): {data['status']}, "
+               f"{_fmt_time(data['started_at'])} to {_fmt_time(data['finished_at'])}")
+    if data["error"]:
+        click.echo(f"error: {data['error']}")
+    for src in data["sources"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in src["dropped_reasons"].items())
+        dups = "-" if src["duplicates"] is None else src["duplicates"]
+        click.echo(f"  {src['source']:<24} {src['status']:<7} fetched {src['fetched']:>4}"
+                   f"  new {src['new']:>4}  changed {src['changed']:>3}"
+                   f"  unchanged {src['unchanged']:>3}  failed {src['failed']:>3}"
+                   f"  dropped {src['dropped']:>3}{f' ({reasons})' if reasons else ''}"
+                   f"  304 {src['not_modified']:>2}  not due {src['not_due']:>2}  duplicates {dups}")
+        for error in src["errors"][:3]:
+            click.echo(f"      {error}")
+
+
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def sources(db_url: str, as_json: bool) -> None:
+    """Health of every source seen in a run: last status, failing streak, feeds due next.
+
+    A source that failed (nothing of it answered) in the last 5 runs or more in a row is marked
+    FAILING, and the command exits with status 1.
+    """
+    import json
+    from dataclasses import asdict
+
+    from crawler.config import FAILING_RUNS
+    from crawler.runs import source_health
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        health = source_health(session)
+    failing = [h for h in health if h.failing_streak >= FAILING_RUNS]
+    if as_json:
+        click.echo(json.dumps([{**asdict(h), "failing": h.failing_streak >= FAILING_RUNS}
+                               for h in health], indent=1))
+    else:
+        if not health:
+            click.echo("no sources recorded yet (run `newsdedup crawl` first)")
+        click.echo(f"  {'source':<26} {'runs':>5} {'last':<7} {'streak':>6} {'new':>6} {'docs':>5} "
+                   f"{'last ok (UTC)':<19}  {'next due (UTC)':<19}")
+        for h in health:
+            mark = "!" if h.failing_streak >= FAILING_RUNS else " "
+            click.echo(f"{mark} {h.source:<26} {h.runs:>5} {h.last_status or '-':<7} {h.failing_streak:>6} "
+                       f"{h.new_total:>6} {h.documents:>5} {_fmt_time(h.last_ok):<19}  "
+                       f"{_fmt_time(h.next_due):<19}")
+            if mark == "!":
+                click.echo(f"    FAILING {h.failing_streak} runs in a row; last error: {h.last_error}")
+    if failing:
+        sys.exit(1)
+
+
+@main.command("import-warc")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@click.option("--source", default=None,
+              help="Source name for records that do not carry one (default: the page's host).")
+def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) -> None:
+    """Extract and store the article pages of WARC files (e.g. written by `crawl --warc DIR`).
+
+    Pages go through the crawl's own decode/repair/extract and store code; feeds, sitemaps, start
+    pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
+    """
+    from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
+    from crawler.warc_import import import_warc
+
+    engine, sessions = open_store(db_url)
+    try:
+        with held_lock(engine, CRAWL_LOCK, ttl=LOCK_TTL_SECONDS, every=LOCK_HEARTBEAT_SECONDS):
+            for path in files:
+                with sessions() as session:
+                    counts = import_warc(session, path, source)
+                click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
+                           ("stored", "changed", "unchanged", "dropped", "skipped")))
+    except LockHeld as exc:
+        click.echo(f"newsdedup: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    finally:
+        engine.dispose()

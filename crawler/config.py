@@ -24,3 +24,15 @@ def default_sources_path() -> Path:
     """The sources file from ``$NEWSDEDUP_SOURCES``, else the shipped default list."""
     env = os.environ.get(SOURCES_ENV)
     return Path(env) if env else DEFAULT_SOURCES
+
+#: The database lock every crawl takes: expires this many seconds after the last heartbeat (a run
+#: killed without releasing it is taken over then).
+LOCK_TTL_SECONDS = 300.0
+#: A running crawl renews its lock this often.
+LOCK_HEARTBEAT_SECONDS = 60.0
+#: A source that failed this many runs in a row is flagged by `newsdedup sources`.
+FAILING_RUNS = 5
+#: Exit status of a crawl that found the lock held by another run.
+EXIT_LOCKED = 3
+#: Exit status of a crawl stopped by SIGINT/SIGTERM (what it stored is committed).
+EXIT_INTERRUPTED = 130

@@ -28,6 +28,7 @@ class CrawlSummary:
     stats: dict[str, Any]
     sources: list[str]
     reached: set[str]
+    requested: set[str] = field(default_factory=set)  #: sources with at least one request
     failures: dict[str, list[str]] = field(default_factory=dict)
     finish_reason: str | None = None
 
@@ -39,8 +40,9 @@ class CrawlSummary:
 
     @property
     def unreachable(self) -> list[str]:
-        """Sources none of whose feeds, sitemaps or start pages could be fetched."""
-        return [s for s in self.sources if s not in self.reached]
+        """Sources none of whose feeds, sitemaps or start pages could be fetched (a source with
+        nothing due this run is not one)."""
+        return [s for s in self.sources if s in self.requested and s not in self.reached]
 
 
 def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
@@ -55,6 +57,7 @@ def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
         stats=stats,
         sources=[s.name for s in getattr(spider, "sources", [])],
         reached=set(getattr(spider, "reached", set())),
+        requested=set(getattr(spider, "requested", set())),
         failures=dict(getattr(spider, "failures", {})),
         finish_reason=stats.get("finish_reason"),
     )

@@ -6,7 +6,7 @@ import calendar
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from lxml import etree
@@ -165,3 +165,22 @@ def feed_links_in_page(html: str, base_url: str) -> list[str]:
         if (link.attrib.get("type") or "").lower() in types and link.attrib.get("href"):
             out.append(urljoin(base_url, link.attrib["href"]))
     return out
+
+
+def robots_sitemaps(body: bytes, base_url: str) -> list[str]:
+    """URLs of the ``Sitemap:`` lines of a robots.txt, absolute, in order, without repeats."""
+    out: list[str] = []
+    for raw in body.decode("utf-8", errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "sitemap" and value.strip():
+            url = urljoin(base_url, value.strip())
+            if url.startswith(("http://", "https://")) and url not in out:
+                out.append(url)
+    return out
+
+
+def robots_url(url: str) -> str:
+    """The robots.txt of ``url``'s origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"

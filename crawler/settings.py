@@ -36,6 +36,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PoliteRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # --warc DIR: raw responses, before decompression (off unless NEWSDEDUP_WARC_DIR is set).
+    "crawler.warc.WarcMiddleware": 595,
 }
 NEWSDEDUP_MAX_CRAWL_DELAY = 60.0
 NEWSDEDUP_BACKOFF_BASE = 1.0
@@ -67,3 +69,19 @@ NEWSDEDUP_NEWS_MAX_AGE_DAYS = 2
 NEWSDEDUP_MAX_URLS_PER_DOCUMENT = 50_000
 #: Articles kept per store transaction.
 NEWSDEDUP_STORE_BATCH = 50
+#: Feeds, sitemaps and start pages are revalidated with If-None-Match / If-Modified-Since (304: not
+#: parsed again). Off with --refetch.
+NEWSDEDUP_REVALIDATE = True
+#: Fetch only feeds, sitemaps and start pages whose adaptive interval has passed (`schedule` sets it).
+NEWSDEDUP_ONLY_DUE = False
+#: Bounds of that interval in seconds: halved when a document changed, ×1.5 when not, doubled per failure.
+NEWSDEDUP_FETCH_MIN_INTERVAL = 600.0
+NEWSDEDUP_FETCH_INITIAL_INTERVAL = 1800.0
+NEWSDEDUP_FETCH_MAX_INTERVAL = 86400.0
+#: Progress display: "live" (rich, on a terminal), "plain" (a line every interval), "" (none).
+NEWSDEDUP_PROGRESS = ""
+NEWSDEDUP_PROGRESS_INTERVAL = 15.0
+#: Write every fetched response to WARC files in this directory ("" : no archive).
+NEWSDEDUP_WARC_DIR = ""
+
+EXTENSIONS = {"crawler.progress.ProgressExtension": 500}

@@ -23,6 +23,7 @@ class Source:
     sitemaps: tuple[str, ...] = ()
     start_urls: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=(), compare=False)
+    robots_sitemaps: bool = False  #: also crawl the sitemaps its hosts' robots.txt lists
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -41,9 +42,16 @@ def _strings(entry: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _flag(entry: dict, key: str, where: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise SourcesError(f"{where}: '{key}' must be true or false")
+    return value
+
+
 def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
     """Parse a sources document: ``[[source]]`` tables with ``name``, ``feeds``,
-    ``sitemaps``, ``start_urls`` (lists of URLs) and optional ``tags``."""
+    ``sitemaps``, ``start_urls`` (lists of URLs), optional ``tags`` and ``robots_sitemaps``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -67,6 +75,7 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
             sitemaps=_strings(entry, "sitemaps", where),
             start_urls=_strings(entry, "start_urls", where),
             tags=tuple(entry.get("tags", ())),
+            robots_sitemaps=_flag(entry, "robots_sitemaps", where),
         )
         if not source.urls:
             raise SourcesError(f"{where} ('{name}'): no feeds, sitemaps or start_urls")
@@ -86,7 +95,8 @@ def load_sources(path: Path) -> list[Source]:
 def adhoc_sources(
     feeds: Iterable[str] = (), sitemaps: Iterable[str] = (), urls: Iterable[str] = ()
 ) -> list[Source]:
-    """Sources for URLs given on the command line, one source per host."""
+    """Sources for URLs given on the command line, one source per host; a host given a page URL
+    also has the sitemaps its robots.txt lists crawled."""
     by_host: dict[str, dict[str, list[str]]] = {}
     for kind, items in (("feeds", feeds), ("sitemaps", sitemaps), ("start_urls", urls)):
         for url in items:
@@ -94,6 +104,6 @@ def adhoc_sources(
                 raise SourcesError(f"'{url}' is not an http(s) URL")
             by_host.setdefault(host_of(url) or url, {}).setdefault(kind, []).append(url)
     return [
-        Source(name=host, **{k: tuple(v) for k, v in kinds.items()})
+        Source(name=host, robots_sitemaps="start_urls" in kinds, **{k: tuple(v) for k, v in kinds.items()})
         for host, kinds in sorted(by_host.items())
     ]

@@ -93,5 +93,6 @@ class StorePipeline:
         if reason is None:
             return
         self._count(item.source, "dropped")
+        self.crawler.stats.inc_value(f"newsdedup/source/{item.source}/dropped/{reason}")
         if item.url not in getattr(self.crawler.spider, "listing_urls", ()):
             record_seen(self.session, item.url, f"dropped:{reason}")

@@ -10,6 +10,7 @@ import gzip
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,11 +28,22 @@ from crawler.discovery import (
     page_links,
     parse_feed,
     parse_sitemap,
+    robots_sitemaps,
+    robots_url,
+)
+from crawler.fetchstate import (
+    DocState,
+    FetchOutcome,
+    IntervalPolicy,
+    apply_outcome,
+    body_hash,
+    conditional_headers,
+    is_due,
 )
 from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
-from crawler.store.repo import seen_urls
+from crawler.store.repo import load_fetch_states, save_fetch_states, seen_urls
 from crawler.urls import canonical_url
 
 #: Sitemaps nest; deeper indexes than this are ignored.
@@ -76,8 +88,14 @@ class NewsSpider(scrapy.Spider):
         self.seen: set[str] = set()  # stored by earlier runs
         self.queued: set[str] = set()  # requested in this run
         self.listing_urls: set[str] = set()
+        self.queued_docs: set[tuple[str, str]] = set()  # (source, document URL) requested this run
         self.failures: dict[str, list[str]] = defaultdict(list)
         self.reached: set[str] = set()
+        self.requested: set[str] = set()  # sources with at least one request this run
+        self.states: dict[str, DocState] = {}  # feeds, sitemaps, start pages: from earlier runs
+        self.outcomes: dict[str, FetchOutcome] = {}  # the same, fetched in this run
+        self.incomplete: set[str] = set()  # documents some of whose listed URLs failed
+        self.now = datetime.now(UTC)
 
     # -- start -----------------------------------------------------------------------------
     def _load_sources(self) -> list[Source]:
@@ -86,42 +104,137 @@ class NewsSpider(scrapy.Spider):
         path = self.sources_file or self.settings.get("NEWSDEDUP_SOURCES") or default_sources_path()
         return load_sources(path)
 
-    def _load_seen(self) -> set[str]:
-        if not self.settings.getbool("NEWSDEDUP_SKIP_SEEN", True):
-            return set()
+    def _load_store(self) -> tuple[set[str], dict[str, DocState]]:
+        """URLs already fetched (unless refetching) and the revalidation state of documents."""
         try:
             engine = make_engine(self.settings.get("NEWSDEDUP_DB_URL"))
         except DatabaseError as exc:
             raise CloseSpider(str(exc)) from exc
         try:
             with make_sessionmaker(engine)() as session:
-                return seen_urls(session)
+                seen = seen_urls(session) if self.settings.getbool("NEWSDEDUP_SKIP_SEEN", True) else set()
+                return seen, load_fetch_states(session)
         finally:
             engine.dispose()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.sources = self._load_sources()
-        self.seen = self._load_seen()
+        self.seen, self.states = self._load_store()
         self.crawler.stats.set_value("newsdedup/sources", len(self.sources))
         for source in self.sources:
             for url in source.feeds:
-                yield self._request(url, source, self.parse_feed, priority=10)
+                for request in self._doc_request(url, source, "feed", self.parse_feed):
+                    yield request
             for url in source.sitemaps:
-                yield self._request(url, source, self.parse_sitemap, priority=10, depth=0)
+                for request in self._doc_request(url, source, "sitemap", self.parse_sitemap, depth=0):
+                    yield request
             for url in source.start_urls:
                 self.listing_urls.add(canonical_url(url))
-                yield self._request(url, source, self.parse_start, priority=5)
+                for request in self._doc_request(url, source, "page", self.parse_start, priority=5):
+                    yield request
+            if source.robots_sitemaps:
+                for robots in dict.fromkeys(robots_url(u) for u in source.urls):
+                    yield self._request(robots, source, self.parse_robots, priority=10,
+                                        handle_httpstatus_all=True)
 
     def _request(self, url: str, source: Source, callback: Any, priority: int = 0,
-                 **meta: Any) -> scrapy.Request:
+                 headers: dict[str, str] | None = None, **meta: Any) -> scrapy.Request:
+        self.requested.add(source.name)
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
             priority=priority,
+            headers=headers,
             meta={"source": source.name, "origin": url, **meta},
             dont_filter=True,
         )
+
+    # -- revalidated documents: feeds, sitemaps, start pages ----------------------------------
+    def _doc_request(self, url: str, source: Source, kind: str, callback: Any,
+                     parent: str | None = None, priority: int = 10,
+                     **meta: Any) -> Iterator[scrapy.Request]:
+        """A conditional request for a feed, sitemap or start page, unless it was already
+        requested this run or (with NEWSDEDUP_ONLY_DUE) is not due yet."""
+        key = (source.name, url)
+        if key in self.queued_docs:
+            return
+        self.queued_docs.add(key)
+        state = self.states.get(url)
+        if self.settings.getbool("NEWSDEDUP_ONLY_DUE") and not is_due(state, self.now):
+            self._count(source.name, "not_due")
+            return
+        headers = conditional_headers(state) if self.settings.getbool("NEWSDEDUP_REVALIDATE", True) else {}
+        yield self._request(url, source, callback, priority=priority, headers=headers,
+                            doc_kind=kind, doc_parent=parent, handle_httpstatus_list=[304], **meta)
+
+    def _count(self, source: str, key: str) -> None:
+        self.crawler.stats.inc_value(f"newsdedup/{key}")
+        self.crawler.stats.inc_value(f"newsdedup/source/{source}/{key}")
+
+    @staticmethod
+    def _origin(response: Response) -> str:
+        """The URL the spider asked for (before redirects)."""
+        return response.meta.get("origin") or response.url
+
+    def _doc_fetched(self, response: Response, kind: str) -> bool:
+        """Remember the response's validators; True when it is a 304 (nothing to parse)."""
+        meta = response.meta
+        url, source = self._origin(response), meta["source"]
+        self.reached.add(source)
+        self._count(source, "documents")
+        headers = response.headers
+        self.outcomes[url] = FetchOutcome(
+            url=url, source=source, kind=meta.get("doc_kind", kind), parent=meta.get("doc_parent"),
+            status=response.status,
+            etag=(headers.get(b"ETag") or b"").decode("latin-1") or None,
+            last_modified=(headers.get(b"Last-Modified") or b"").decode("latin-1") or None,
+            content_hash=body_hash(response.body) if response.status != 304 else None,
+        )
+        if response.status == 304:
+            self._count(source, "not_modified")
+            return True
+        return False
+
+    def _known_children(self, response: Response) -> Iterator[scrapy.Request]:
+        """On a 304, the sitemaps and feeds this document listed last time are revalidated."""
+        source = self._source_of(response)
+        parent = self._origin(response)
+        callbacks = {"sitemap": self.parse_sitemap, "feed": self.parse_feed, "page": self.parse_start}
+        for state in list(self.states.values()):
+            if state.parent == parent and state.source == source.name and state.kind in callbacks:
+                extra = {"depth": response.meta.get("depth", 0) + 1} if state.kind == "sitemap" else {}
+                yield from self._doc_request(state.url, source, state.kind, callbacks[state.kind],
+                                             parent=parent, **extra)
+
+    def closed(self, reason: str) -> None:
+        """Store the documents' new validators and intervals in one transaction. A document is
+        stored without validators (read in full next time) when some URL it listed failed or the
+        crawl did not finish."""
+        if not self.outcomes:
+            return
+        policy = IntervalPolicy(
+            min_seconds=self.settings.getfloat("NEWSDEDUP_FETCH_MIN_INTERVAL", 600),
+            initial_seconds=self.settings.getfloat("NEWSDEDUP_FETCH_INITIAL_INTERVAL", 1800),
+            max_seconds=self.settings.getfloat("NEWSDEDUP_FETCH_MAX_INTERVAL", 86400),
+        )
+        finished = reason == "finished"
+        now = datetime.now(UTC)
+        new_states = []
+        for url, outcome in self.outcomes.items():
+            complete = finished and url not in self.incomplete
+            new_states.append(apply_outcome(self.states.get(url), replace(outcome, complete=complete),
+                                            policy, now))
+        try:
+            engine = make_engine(self.settings.get("NEWSDEDUP_DB_URL"))
+        except DatabaseError as exc:
+            self.logger.error("fetch state not saved: %s", exc)
+            return
+        try:
+            with make_sessionmaker(engine)() as session, session.begin():
+                save_fetch_states(session, new_states)
+        finally:
+            engine.dispose()
 
     # -- discovery callbacks ---------------------------------------------------------------
     def _source_of(self, response: Response) -> Source:
@@ -134,19 +247,34 @@ class NewsSpider(scrapy.Spider):
         self.failures[source].append(f"{response.url}: invalid {kind} ({exc})")
         self.logger.warning("invalid %s %s: %s", kind, response.url, exc)
 
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        """The ``Sitemap:`` lines of a robots.txt become sitemap requests."""
+        if response.status >= 400:
+            return
+        self.reached.add(response.meta["source"])
+        source = self._source_of(response)
+        for url in robots_sitemaps(response.body, response.url):
+            self.crawler.stats.inc_value("newsdedup/robots_sitemaps")
+            yield from self._doc_request(url, source, "sitemap", self.parse_sitemap,
+                                         parent=self._origin(response), depth=0)
+
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         """A feed's entries become article requests."""
-        self.reached.add(response.meta["source"])
+        if self._doc_fetched(response, "feed"):
+            yield from self._known_children(response)
+            return
         try:
             links = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
             self._discovery_failed(response, "feed", exc)
             return
-        yield from self._article_requests(links, self._source_of(response))
+        yield from self._article_requests(links, self._source_of(response), self._origin(response))
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         """Sitemap indexes are followed; urlset entries become article requests."""
-        self.reached.add(response.meta["source"])
+        if self._doc_fetched(response, "sitemap"):
+            yield from self._known_children(response)
+            return
         body = response.body
         try:
             if body[:2] == b"\x1f\x8b":
@@ -161,21 +289,25 @@ class NewsSpider(scrapy.Spider):
             if depth > MAX_SITEMAP_DEPTH:
                 return
             for link in doc.links:
-                yield self._request(link.url, source, self.parse_sitemap, priority=10, depth=depth)
+                yield from self._doc_request(link.url, source, "sitemap", self.parse_sitemap,
+                                             parent=self._origin(response), depth=depth)
         else:
-            yield from self._article_requests(doc.links, source)
+            yield from self._article_requests(doc.links, source, self._origin(response))
 
     def parse_start(self, response: Response) -> Iterator[scrapy.Request | RawPage]:
         """A start page may itself be an article; its links and advertised feeds are followed."""
-        self.reached.add(response.meta["source"])
+        if self._doc_fetched(response, "page"):
+            yield from self._known_children(response)
+            return
         source = self._source_of(response)
         yield from self.parse_article(response)
         if not hasattr(response, "text"):
             return
         for feed in feed_links_in_page(response.text, response.url):
-            yield self._request(feed, source, self.parse_feed, priority=10)
+            yield from self._doc_request(feed, source, "feed", self.parse_feed,
+                                         parent=self._origin(response))
         links = [Link(url) for url in page_links(response.text, response.url)]
-        yield from self._article_requests(links, source)
+        yield from self._article_requests(links, source, self._origin(response))
 
     def _too_old(self, link: Link) -> bool:
         """Google News sitemap entries older than NEWSDEDUP_NEWS_MAX_AGE_DAYS are not fetched."""
@@ -190,7 +322,8 @@ class NewsSpider(scrapy.Spider):
             when = when.replace(tzinfo=UTC)
         return when < datetime.now(UTC) - timedelta(days=days)
 
-    def _article_requests(self, links: Sequence[Link], source: Source) -> Iterator[scrapy.Request]:
+    def _article_requests(self, links: Sequence[Link], source: Source,
+                          doc: str) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
         limit = self.settings.getint("NEWSDEDUP_MAX_URLS_PER_DOCUMENT", 50_000)
         if len(links) > limit:
@@ -216,12 +349,13 @@ class NewsSpider(scrapy.Spider):
                 callback=self.parse_article,
                 errback=self.on_error,
                 meta={"source": source.name, "hint_title": link.title,
-                      "hint_published": link.published},
+                      "hint_published": link.published, "doc": doc},
             )
 
     # -- articles --------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         """Yield the fetched bytes; extraction happens in the pipelines."""
+        self.crawler.stats.inc_value(f"newsdedup/source/{response.meta['source']}/fetched")
         yield RawPage(
             url=canonical_url(response.request.url if response.request else response.url),
             final_url=response.url,
@@ -249,4 +383,12 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newsdedup/failed")
         self.crawler.stats.inc_value(f"newsdedup/source/{source}/failed")
         self.failures[source].append(f"{request.url}: {reason}")
+        if request.meta.get("doc"):
+            self.incomplete.add(request.meta["doc"])
+        if request.meta.get("doc_kind"):
+            url = request.meta["origin"]
+            self.outcomes[url] = FetchOutcome(
+                url=url, source=source, kind=request.meta["doc_kind"],
+                parent=request.meta.get("doc_parent"), status=getattr(response, "status", None),
+                error=reason)
         self.logger.warning("failed %s (%s): %s", request.url, source, reason)

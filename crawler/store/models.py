@@ -168,3 +168,80 @@ class DedupState(Base):
     params: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FetchState(Base):
+    """Revalidation state of a feed, sitemap or start page: validators and an adaptive interval."""
+
+    __tablename__ = "fetch_state"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "feed", "sitemap", "page"
+    parent: Mapped[str | None] = mapped_column(String(2048))  # index, robots.txt or page it came from
+    etag: Mapped[str | None] = mapped_column(String(400))
+    last_modified: Mapped[str | None] = mapped_column(String(100))  # the header as sent
+    last_fetched: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_changed: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CrawlRun(Base):
+    """One crawl (or crawl + dedup) run: when, how it ended, global counters."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    command: Mapped[str] = mapped_column(String(40))  # "crawl", "run", "schedule"
+    owner: Mapped[str] = mapped_column(String(200))  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))  # running, ok, partial, failed, interrupted
+    finish_reason: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[str | None] = mapped_column(Text)  # JSON of the newsdedup/* counters
+
+    sources: Mapped[list[CrawlRunSource]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="CrawlRunSource.source"
+    )
+
+
+class CrawlRunSource(Base):
+    """What one run did for one source."""
+
+    __tablename__ = "crawl_run_sources"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(20))  # "ok" (reached), "failed" (none answered), "idle"
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)
+    dropped_reasons: Mapped[str] = mapped_column(Text, default="{}")  # JSON {reason: count}
+    not_modified: Mapped[int] = mapped_column(Integer, default=0)  # feeds/sitemaps answering 304
+    not_due: Mapped[int] = mapped_column(Integer, default=0)  # feeds/sitemaps skipped, not yet due
+    duplicates: Mapped[int | None] = mapped_column(Integer)  # after dedup; None when not run
+    errors: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, first few failures
+
+    run: Mapped[CrawlRun] = relationship(back_populates="sources")
+
+
+class RunLock(Base):
+    """A named lock held in the database so two crawl runs never overlap (across machines too)."""
+
+    __tablename__ = "run_locks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

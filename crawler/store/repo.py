@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crawler import items
-from crawler.store.models import Article, SeenUrl, utcnow
+from crawler.fetchstate import DocState
+from crawler.store.models import Article, FetchState, SeenUrl, utcnow
 
 #: Outcomes that mean "do not fetch this URL again".
 FINAL_OUTCOMES = ("stored", "unchanged", "changed", "dropped:")
@@ -99,3 +100,22 @@ def articles_since(session: Session, since: datetime | None = None) -> Iterable[
 def forget_seen(session: Session) -> None:
     """Drop the incremental memory (a full recrawl follows)."""
     session.execute(delete(SeenUrl))
+
+
+_STATE_FIELDS = ("source", "kind", "parent", "etag", "last_modified", "last_fetched", "last_changed",
+                 "content_hash", "interval_seconds", "next_due", "failures", "last_status", "last_error")
+
+
+def load_fetch_states(session: Session) -> dict[str, DocState]:
+    """Every feed's, sitemap's and start page's revalidation state, by URL."""
+    return {row.url: DocState(url=row.url, **{f: getattr(row, f) for f in _STATE_FIELDS})
+            for row in session.scalars(select(FetchState))}
+
+
+def save_fetch_states(session: Session, states: Iterable[DocState]) -> None:
+    """Insert or update these states (the caller commits)."""
+    for state in states:
+        row = session.get(FetchState, state.url) or FetchState(url=state.url)
+        for f in _STATE_FIELDS:
+            setattr(row, f, getattr(state, f))
+        session.add(row)

@@ -1,0 +1,143 @@
+"""A lock held in the database so two crawl runs never overlap, on one machine or several.
+
+One row per lock name in ``run_locks``: owner, heartbeat, expiry. Taking it is one conditional
+statement (an INSERT of the row, else an UPDATE that only matches a free or expired row), so it is
+atomic on SQLite and PostgreSQL alike. The holder renews the expiry from a heartbeat thread; a
+holder that died is replaced once its expiry has passed (stale-lock recovery).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from crawler.store.models import RunLock
+
+logger = logging.getLogger(__name__)
+
+#: The lock crawl, run and every scheduled run take.
+CRAWL_LOCK = "crawl"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    owner: str
+    acquired_at: datetime | None
+    heartbeat_at: datetime | None
+    expires_at: datetime | None
+
+
+class LockHeld(RuntimeError):
+    """Another live owner holds the lock."""
+
+    def __init__(self, name: str, info: LockInfo | None) -> None:
+        self.info = info
+        who = (f"{info.owner} since {info.acquired_at:%Y-%m-%d %H:%M:%S}Z, expires "
+               f"{info.expires_at:%H:%M:%S}Z unless renewed") if info and info.acquired_at and \
+            info.expires_at else "another process"
+        super().__init__(f"another run holds the '{name}' lock: {who}")
+
+
+def default_owner() -> str:
+    """``host:pid``: who holds a lock, readable in ``run_locks`` and error messages."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def try_acquire(engine: Engine, name: str, owner: str, ttl: float,
+                now: datetime | None = None) -> bool:
+    """Take the lock if it is free, expired or already ours. True when we hold it now."""
+    now = _now(now)
+    values = {"owner": owner, "acquired_at": now, "heartbeat_at": now,
+              "expires_at": now + timedelta(seconds=ttl)}
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(RunLock).values(name=name, **values))
+        return True
+    except IntegrityError:
+        pass  # the row exists: take it only if nobody live holds it
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(RunLock)
+            .where(RunLock.name == name)
+            .where(or_(RunLock.owner.is_(None), RunLock.owner == owner, RunLock.expires_at < now))
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+
+def heartbeat(engine: Engine, name: str, owner: str, ttl: float, now: datetime | None = None) -> bool:
+    """Renew our lock's expiry. False when we no longer hold it (it expired and was taken)."""
+    now = _now(now)
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(RunLock).where(RunLock.name == name, RunLock.owner == owner)
+            .values(heartbeat_at=now, expires_at=now + timedelta(seconds=ttl))
+        )
+        return result.rowcount == 1
+
+
+def release(engine: Engine, name: str, owner: str) -> bool:
+    """Free the lock if we hold it."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(RunLock).where(RunLock.name == name, RunLock.owner == owner)
+            .values(owner=None, expires_at=None)
+        )
+        return result.rowcount == 1
+
+
+def lock_info(engine: Engine, name: str) -> LockInfo | None:
+    """Who holds the lock, or None when it is free."""
+    with engine.connect() as conn:
+        row = conn.execute(select(RunLock).where(RunLock.name == name)).first()
+    if row is None or row.owner is None:
+        return None
+    return LockInfo(row.owner, row.acquired_at, row.heartbeat_at, row.expires_at)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, engine: Engine, name: str, owner: str, ttl: float, every: float) -> None:
+        super().__init__(name=f"lock-heartbeat-{name}", daemon=True)
+        self.engine, self.lock_name, self.owner, self.ttl, self.every = engine, name, owner, ttl, every
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                if not heartbeat(self.engine, self.lock_name, self.owner, self.ttl):
+                    self.lost = True
+                    logger.error("lock %r was lost (expired and taken by another run)", self.lock_name)
+                    return
+            except Exception as exc:  # a database hiccup: try again next beat
+                logger.warning("lock heartbeat failed: %s", exc)
+
+
+@contextmanager
+def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
+              ttl: float = 300.0, every: float = 60.0) -> Iterator[_Heartbeat]:
+    """Hold the lock for the block, renewing it in a background thread; raises LockHeld."""
+    owner = owner or default_owner()
+    if not try_acquire(engine, name, owner, ttl):
+        raise LockHeld(name, lock_info(engine, name))
+    beat = _Heartbeat(engine, name, owner, ttl, every)
+    beat.start()
+    try:
+        yield beat
+    finally:
+        beat.stopped.set()
+        beat.join(timeout=5)
+        release(engine, name, owner)
