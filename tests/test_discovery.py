@@ -123,3 +123,13 @@ def test_canonical_url_strips_tracking_and_fragment() -> None:
             == "https://news.example/a.html?id=3")
     assert is_article_candidate("https://s.example/2026/01/a.html", "https://s.example/")
     assert not is_article_candidate("https://s.example/category/ai/", "https://s.example/")
+
+
+def test_robots_sitemaps() -> None:
+    from crawler.discovery import robots_sitemaps, robots_url
+
+    body = (b"User-agent: *\nDisallow: /x/\nSitemap: https://a.example/s1.xml\n"
+            b"sitemap:/s2.xml.gz # relative\nSITEMAP: https://a.example/s1.xml\nSitemap:\n")
+    assert robots_sitemaps(body, "https://a.example/robots.txt") == [
+        "https://a.example/s1.xml", "https://a.example/s2.xml.gz"]
+    assert robots_url("https://a.example:8080/feed/?x=1") == "https://a.example:8080/robots.txt"

@@ -71,3 +71,17 @@ def test_shipped_default_sources_are_valid_and_real_tech_news() -> None:
     assert all(s.feeds or s.sitemaps or s.start_urls for s in sources)
     assert any("china" in s.tags for s in sources)
     assert any("ai" in s.tags for s in sources)
+
+
+def test_robots_sitemaps_flag() -> None:
+    from crawler.sources import SourcesError, adhoc_sources, parse_sources
+
+    (src,) = parse_sources('[[source]]\nname = "a"\nfeeds = ["https://a.example/feed"]\n'
+                           "robots_sitemaps = true\n")
+    assert src.robots_sitemaps
+    with pytest.raises(SourcesError, match="robots_sitemaps"):
+        parse_sources('[[source]]\nname = "a"\nfeeds = ["https://a.example/feed"]\n'
+                      'robots_sitemaps = "yes"\n')
+    by_name = {s.name: s for s in adhoc_sources(feeds=["https://a.example/feed"],
+                                                urls=["https://b.example/"])}
+    assert not by_name["a.example"].robots_sitemaps and by_name["b.example"].robots_sitemaps

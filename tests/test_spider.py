@@ -98,3 +98,64 @@ def test_start_page_yields_itself_links_and_feeds(spider: NewsSpider) -> None:
     urls = [o.url for o in out if isinstance(o, Request)]
     assert len(pages) == 1
     assert urls == ["https://wire.example/atom.xml", "https://wire.example/2026/03/x.html"]
+
+
+# -- revalidation and robots.txt sitemaps ------------------------------------------------------
+def _state(url: str, kind: str = "feed", **kw: object):
+    from crawler.fetchstate import DocState
+
+    return DocState(url=url, source="wire", kind=kind, **kw)
+
+
+def test_documents_are_requested_with_validators_and_skipped_when_not_due(spider: NewsSpider) -> None:
+    from datetime import timedelta
+
+    feed = "https://wire.example/feed.xml"
+    spider.states = {feed: _state(feed, etag='"v1"', last_modified="Sun, 01 Mar 2026 10:00:00 GMT")}
+    (request,) = spider._doc_request(feed, SOURCE, "feed", spider.parse_feed)
+    assert request.headers[b"If-None-Match"] == b'"v1"'
+    assert request.headers[b"If-Modified-Since"] == b"Sun, 01 Mar 2026 10:00:00 GMT"
+    assert request.meta["handle_httpstatus_list"] == [304] and request.meta["doc_kind"] == "feed"
+    assert list(spider._doc_request(feed, SOURCE, "feed", spider.parse_feed)) == []  # once per run
+    due_only = NewsSpider.from_crawler(get_crawler(NewsSpider, {"NEWSDEDUP_ONLY_DUE": True}))
+    due_only.states = {feed: _state(feed, next_due=due_only.now + timedelta(minutes=5))}
+    assert list(due_only._doc_request(feed, SOURCE, "feed", due_only.parse_feed)) == []
+    assert due_only.crawler.stats.get_value("newsdedup/source/wire/not_due") == 1
+    due_only.states = {feed: _state(feed, next_due=due_only.now)}
+    due_only.queued_docs.clear()
+    assert len(list(due_only._doc_request(feed, SOURCE, "feed", due_only.parse_feed))) == 1
+
+
+def test_not_modified_sitemap_index_revalidates_its_known_children(spider: NewsSpider) -> None:
+    index, child = "https://wire.example/sitemap.xml", "https://wire.example/s1.xml"
+    spider.states = {index: _state(index, "sitemap"),
+                     child: _state(child, "sitemap", parent=index, etag='"c"')}
+    resp = Response(index, status=304, request=Request(index, meta={
+        "source": "wire", "origin": index, "doc_kind": "sitemap", "depth": 0}))
+    (request,) = list(spider.parse_sitemap(resp))
+    assert request.url == child and request.headers[b"If-None-Match"] == b'"c"'
+    assert request.meta["doc_parent"] == index and request.meta["depth"] == 1
+    assert spider.outcomes[index].status == 304
+    assert spider.crawler.stats.get_value("newsdedup/source/wire/not_modified") == 1
+
+
+def test_a_failed_article_makes_its_feed_incomplete(spider: NewsSpider) -> None:
+    from twisted.python.failure import Failure
+
+    requests = list(spider.parse_feed(response("https://wire.example/feed.xml", FEED)))
+    failure = Failure(TimeoutError("timed out"))
+    failure.request = requests[0]
+    spider.on_error(failure)
+    assert spider.incomplete == {"https://wire.example/feed.xml"}
+
+
+def test_robots_txt_sitemaps_become_sitemap_requests(spider: NewsSpider) -> None:
+    body = b"User-agent: *\nDisallow: /private/\nSitemap: https://wire.example/news.xml\n"
+    resp = response("https://wire.example/robots.txt", body,
+                    origin="https://wire.example/robots.txt")
+    (request,) = list(spider.parse_robots(resp))
+    assert request.url == "https://wire.example/news.xml" and request.callback == spider.parse_sitemap
+    assert request.meta["doc_parent"] == "https://wire.example/robots.txt"
+    missing = Response("https://wire.example/robots.txt", status=404,
+                       request=Request("https://wire.example/robots.txt", meta={"source": "wire"}))
+    assert list(spider.parse_robots(missing)) == []

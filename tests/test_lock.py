@@ -1,0 +1,92 @@
+"""The database run lock on SQLite and PostgreSQL: exclusive, renewed, recovered when stale."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.cli import main
+from crawler.config import EXIT_LOCKED
+from crawler.lock import (
+    CRAWL_LOCK,
+    LockHeld,
+    heartbeat,
+    held_lock,
+    lock_info,
+    release,
+    try_acquire,
+)
+from crawler.store.db import make_engine
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(any_db_url: str):
+    engine = make_engine(any_db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_one_owner_at_a_time(engine) -> None:
+    assert try_acquire(engine, CRAWL_LOCK, "a:1", ttl=60, now=T0)
+    assert not try_acquire(engine, CRAWL_LOCK, "b:2", ttl=60, now=T0 + timedelta(seconds=30))
+    assert try_acquire(engine, CRAWL_LOCK, "a:1", ttl=60, now=T0 + timedelta(seconds=30))  # re-entrant
+    info = lock_info(engine, CRAWL_LOCK)
+    assert info is not None and info.owner == "a:1"
+    assert not release(engine, CRAWL_LOCK, "b:2")
+    assert release(engine, CRAWL_LOCK, "a:1")
+    assert lock_info(engine, CRAWL_LOCK) is None
+    assert try_acquire(engine, CRAWL_LOCK, "b:2", ttl=60, now=T0 + timedelta(seconds=31))
+
+
+def test_stale_lock_is_taken_over_and_the_old_owner_notices(engine) -> None:
+    assert try_acquire(engine, CRAWL_LOCK, "dead:1", ttl=60, now=T0)
+    assert heartbeat(engine, CRAWL_LOCK, "dead:1", ttl=60, now=T0 + timedelta(seconds=50))
+    # renewed at +50 s: still held at +100 s, expired at +111 s
+    assert not try_acquire(engine, CRAWL_LOCK, "new:2", ttl=60, now=T0 + timedelta(seconds=100))
+    assert try_acquire(engine, CRAWL_LOCK, "new:2", ttl=60, now=T0 + timedelta(seconds=111))
+    assert not heartbeat(engine, CRAWL_LOCK, "dead:1", ttl=60, now=T0 + timedelta(seconds=112))
+    assert lock_info(engine, CRAWL_LOCK).owner == "new:2"
+
+
+def test_concurrent_acquirers_exactly_one_wins(engine) -> None:
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+
+    def contend(owner: str) -> None:
+        barrier.wait()
+        if try_acquire(engine, CRAWL_LOCK, owner, ttl=60):
+            won.append(owner)
+
+    threads = [threading.Thread(target=contend, args=(f"t:{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+
+
+def test_held_lock_renews_and_releases(engine) -> None:
+    with held_lock(engine, CRAWL_LOCK, "me:1", ttl=60, every=0.05) as beat:
+        first = lock_info(engine, CRAWL_LOCK).heartbeat_at
+        with pytest.raises(LockHeld, match="me:1"), held_lock(engine, CRAWL_LOCK, "other:2", ttl=60):
+            pass
+        beat.stopped.wait(0.3)
+        assert lock_info(engine, CRAWL_LOCK).heartbeat_at > first
+        assert not beat.lost
+    assert lock_info(engine, CRAWL_LOCK) is None
+
+
+def test_crawl_and_run_refuse_while_another_run_holds_the_lock(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    assert try_acquire(engine, CRAWL_LOCK, "elsewhere:42", ttl=600)
+    engine.dispose()
+    for command in ("crawl", "run"):
+        result = CliRunner().invoke(main, [command, "--db", sqlite_url,
+                                           "--feed", "http://127.0.0.1:9/feed.xml"])
+        assert result.exit_code == EXIT_LOCKED, result.output
+        assert "elsewhere:42" in result.output

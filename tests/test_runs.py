@@ -1,0 +1,107 @@
+"""Recorded runs: counters per source, run status, source health; `runs` and `sources` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.cli import main
+from crawler.runs import (
+    abandon_stale_runs,
+    failing_streak,
+    finish_crawl,
+    recent_runs,
+    run_status,
+    source_health,
+    source_rows,
+    start_run,
+)
+from crawler.store.db import make_engine, make_sessionmaker
+
+STATS = {
+    "newsdedup/source/wire/fetched": 5, "newsdedup/source/wire/stored": 3,
+    "newsdedup/source/wire/unchanged": 1, "newsdedup/source/wire/dropped": 1,
+    "newsdedup/source/wire/dropped/too_short": 1, "newsdedup/source/wire/not_modified": 2,
+    "newsdedup/stored": 3, "downloader/response_count": 9,
+}
+
+
+def test_source_rows_and_status() -> None:
+    rows = source_rows(STATS, ["wire", "down", "quiet"], requested={"wire", "down"}, reached={"wire"},
+                       failures={"down": [f"http://down.example/{i}: HTTP 500" for i in range(9)]})
+    wire, down, quiet = rows
+    assert wire == {"source": "wire", "status": "ok", "fetched": 5, "new": 3, "changed": 0,
+                    "unchanged": 1, "failed": 0, "dropped": 1, "not_modified": 2, "not_due": 0,
+                    "dropped_reasons": {"too_short": 1}, "errors": []}
+    assert down["status"] == "failed" and len(down["errors"]) == 5
+    assert quiet["status"] == "idle"
+    assert run_status("finished", rows) == "partial"
+    assert run_status("finished", [wire, quiet]) == "ok"
+    assert run_status("finished", [down]) == "failed"
+    assert run_status("shutdown", [wire]) == "interrupted"
+
+
+def test_failing_streak_skips_idle_runs() -> None:
+    assert failing_streak(["failed", "idle", "failed", "ok", "failed"]) == 2
+    assert failing_streak(["ok", "failed"]) == 0
+    assert failing_streak([]) == 0
+
+
+def _record(sessions, statuses: dict[str, str]) -> int:
+    with sessions() as session:
+        run_id = start_run(session, "run", "test:1")
+        rows = source_rows(STATS, list(statuses),
+                           requested={s for s, v in statuses.items() if v != "idle"},
+                           reached={s for s, v in statuses.items() if v == "ok"},
+                           failures={s: ["http://x/feed: HTTP 503"] for s, v in statuses.items()
+                                     if v == "failed"})
+        finish_crawl(session, run_id, STATS, rows, "finished")
+    return run_id
+
+
+def test_runs_are_stored_and_a_source_failing_five_runs_stands_out(any_db_url: str) -> None:
+    engine = make_engine(any_db_url)
+    sessions = make_sessionmaker(engine)
+    _record(sessions, {"wire": "ok", "down": "ok"})
+    for _ in range(5):
+        _record(sessions, {"wire": "ok", "down": "failed"})
+    with sessions() as session:
+        runs = recent_runs(session, limit=3)
+        health = {h.source: h for h in source_health(session)}
+    engine.dispose()
+    assert [r["status"] for r in runs] == ["partial"] * 3
+    assert runs[0]["totals"]["new"] == 3 and runs[0]["totals"]["duplicates"] is None
+    assert health["down"].failing_streak == 5 and health["down"].runs == 6
+    assert health["down"].last_error == "http://x/feed: HTTP 503"
+    assert health["wire"].failing_streak == 0 and health["wire"].new_total == 18
+
+    runner = CliRunner()
+    table = runner.invoke(main, ["sources", "--db", any_db_url])
+    assert table.exit_code == 1
+    assert "FAILING 5 runs in a row" in table.output and "! down" in table.output
+    doc = json.loads(runner.invoke(main, ["sources", "--db", any_db_url, "--json"]).output)
+    assert {d["source"]: d["failing"] for d in doc} == {"down": True, "wire": False}
+    listed = runner.invoke(main, ["runs", "--db", any_db_url, "--limit", "2"])
+    assert listed.exit_code == 0 and listed.output.count("partial") == 2
+    one = json.loads(runner.invoke(main, ["runs", "1", "--db", any_db_url, "--json"]).output)
+    assert one["status"] == "ok" and one["sources"][1]["dropped_reasons"] == {"too_short": 1}
+    detail = runner.invoke(main, ["runs", "2", "--db", any_db_url])
+    assert "down" in detail.output and "HTTP 503" in detail.output
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        start_run(session, "crawl", "dead:1")
+        assert abandon_stale_runs(session) == 1
+        assert recent_runs(session)[0]["status"] == "abandoned"
+    engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["runs", "sources"])
+def test_empty_database(sqlite_url: str, command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--db", sqlite_url])
+    assert result.exit_code == 0 and "no " in result.output
