@@ -6,11 +6,22 @@ import re
 from dataclasses import dataclass
 
 import trafilatura
+from htmldate import find_date
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_metadata
+from trafilatura.metadata import extract_sitename
+from trafilatura.settings import set_date_params
 
 from crawler.content.errors import NotAnArticle
-from crawler.content.metadata import PageMeta, read_metadata
+from crawler.content.metadata import (
+    PageMeta,
+    byline_author,
+    choose_title,
+    drop_site_authors,
+    read_metadata,
+    single_h1,
+    title_element,
+    visible_title,
+)
 
 # A precision-first pass removes more teasers and promos; when it keeps less than
 # this many characters it probably cut the article, so we fall back to the default.
@@ -91,21 +102,42 @@ def link_text_share(body: str, link_texts: set[str]) -> float:
     return linked / total if total else 0.0
 
 
-def _merge(meta: PageMeta, traf: object | None) -> dict[str, str | None]:
-    """Prefer what the page states in structured metadata over trafilatura's guesses."""
-    t_title = getattr(traf, "title", None)
-    t_author = getattr(traf, "author", None)
-    t_date = getattr(traf, "date", None)
-    t_site = getattr(traf, "sitename", None)
-    # JSON-LD/meta dates, then the first <time datetime>, then htmldate's day: on
-    # trafilatura-eval the <time> element beats htmldate (0.764 vs 0.761 day accuracy),
-    # and htmldate is misled by dates in cross-site canonical URLs.
-    published = meta.published or meta.published_weak
+# htmldate without dateparser (extensive search costs more than extraction itself)
+_DATE_PARAMS = set_date_params(False)
+
+
+def _published(meta: PageMeta, guessed: str | None) -> str | None:
+    """The stated datetime, unless htmldate's reading of the page puts it on another day.
+
+    JSON-LD/meta dates keep the time and offset; the first <time datetime> ranks above
+    htmldate's day (it may belong to a teaser, but htmldate is misled by dates in
+    cross-site canonical URLs). When a stated date and htmldate disagree on the day,
+    htmldate is right more often (modified dates and UTC shifts in the markup).
+    """
+    stated = meta.published
+    if stated and guessed and stated[:10] != guessed[:10]:
+        return guessed
+    return stated or meta.published_weak or guessed
+
+
+def page_metadata(tree: HtmlElement, url: str) -> dict[str, str | None]:
+    """Title, author, date, site and links: structured markup first, then page heuristics.
+
+    Calls trafilatura's individual metadata functions rather than extract_metadata, whose
+    author search (deep copy plus regex XPaths) is only needed when no author is stated.
+    """
+    meta = read_metadata(tree, url)
+    sitename = meta.sitename or extract_sitename(tree)
+    author = drop_site_authors(meta.author, sitename, url)
+    if author is None:
+        author = drop_site_authors(byline_author(tree), sitename, url)
     return {
-        "title": t_title or meta.title,
-        "author": meta.author or t_author,
-        "published": published or t_date,
-        "sitename": meta.sitename or t_site,
+        "title": choose_title(
+            single_h1(tree), meta.title, visible_title(tree), title_element(tree), sitename
+        ),
+        "author": author,
+        "published": _published(meta, find_date(tree, url=url, **_DATE_PARAMS)),
+        "sitename": sitename,
         "language": meta.language,
         "canonical_url": meta.canonical_url,
     }
@@ -117,10 +149,7 @@ def extract_article(html: str, url: str) -> Extracted:
     if tree is None:
         raise NotAnArticle("empty", "unparseable HTML")
     link_texts = _link_texts(tree)
-    meta = read_metadata(tree, url)
-    # extensive=False: htmldate without dateparser, which costs more than extraction itself
-    traf_meta = extract_metadata(tree, default_url=url, extensive=False)
-    merged = _merge(meta, traf_meta)
+    merged = page_metadata(tree, url)
     body = drop_title_line(extract_body(tree, url), merged["title"])
     if not body:
         raise NotAnArticle("no_text")

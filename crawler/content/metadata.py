@@ -6,9 +6,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
+from trafilatura.json_metadata import normalize_authors
+from trafilatura.metadata import extract_title
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$", re.I)
 _DATE_META = (
@@ -25,6 +28,21 @@ _DATE_META = (
     "parsely-pub-date",
 )
 _HAS_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+# meta names that carry the author (a subset of trafilatura's METANAME_AUTHOR)
+_AUTHOR_META = (
+    "author",
+    "article:author",
+    "byl",
+    "parsely-author",
+    "sailthru.author",
+    "dc.creator",
+    "dcterms.creator",
+    "citation_author",
+)
+_BYLINE_MAX_CHARS = 120
+_ALNUM_RE = re.compile(r"[\W_]+")
+# " - Site", " | Site", " – Site", " › Site" ... around a headline in <title> or og:title
+_TITLE_SEP_RE = re.compile(r"\s+(?:[-|–—›»:·•]|::)\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +160,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
     title = next((t for obj in ld if (t := _clean(obj.get("headline")))), None)
     title = title or meta.get("og:title") or meta.get("twitter:title")
     authors = next((names for obj in ld if (names := _person_names(obj.get("author")))), [])
-    author = "; ".join(authors) or meta.get("author") or meta.get("article:author")
+    author = "; ".join(authors) or next((meta[k] for k in _AUTHOR_META if k in meta), None)
     if author and author.startswith("http"):
         author = None
     sitename = meta.get("og:site_name")
@@ -170,3 +188,121 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
         language=_language(tree, meta, ld),
         canonical_url=canonical,
     )
+
+
+def _key(text: str) -> str:
+    return _ALNUM_RE.sub("", text).casefold()
+
+
+def strip_site_suffix(title: str, sitename: str | None = None) -> str:
+    """A title without its site decoration ("Headline | Site" -> "Headline").
+
+    With `sitename`, only a part naming the site is dropped; without, the longest part
+    is kept (for <title>, which is decorated more often than not).
+    """
+    parts = [p for p in _TITLE_SEP_RE.split(title) if p]
+    if len(parts) < 2:
+        return title
+    if sitename is None:
+        return max(parts, key=len)
+    site = _key(sitename)
+    kept = [p for p in parts if _key(p) != site]
+    return " - ".join(kept) if len(kept) == 1 else title
+
+
+def choose_title(
+    h1: str | None,
+    stated: str | None,
+    guessed: str | None = None,
+    title_element: str | None = None,
+    sitename: str | None = None,
+) -> str | None:
+    """The headline, from the page's only <h1>, its stated title, heuristics, <title>.
+
+    Pages state SEO variants and site-decorated titles in JSON-LD/OpenGraph; the single
+    visible <h1> is what readers (and labellers) see. When the stated title is a part of
+    the <h1>, the <h1> carries a kicker ("Analysis Headline"): the stated one wins.
+    `guessed` (trafilatura's title heuristics) and <title> only serve when neither exists.
+    """
+    if stated:
+        stated = strip_site_suffix(stated, sitename)
+    if h1 and stated:
+        vis, sta = _key(h1), _key(stated)
+        return stated if sta and sta in vis and sta != vis else h1
+    site = _key(sitename) if sitename else None
+    for candidate in (h1, stated, guessed):
+        if candidate and _key(candidate) != site:
+            return candidate
+    return strip_site_suffix(title_element) if title_element else None
+
+
+def single_h1(tree: HtmlElement) -> str | None:
+    """Text of the page's <h1> when it has exactly one."""
+    found = tree.findall(".//h1")
+    return _clean(found[0].text_content()) if len(found) == 1 else None
+
+
+def visible_title(tree: HtmlElement) -> str | None:
+    """The page's headline as displayed (trafilatura's h1/title heuristics)."""
+    return _clean(extract_title(tree))
+
+
+def title_element(tree: HtmlElement) -> str | None:
+    """Text of <head><title>."""
+    node = tree.find(".//head//title")
+    return _clean(node.text_content()) if node is not None else None
+
+
+def _text_outside(elem: HtmlElement, skip: set[HtmlElement]) -> str:
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        if node in skip:
+            return
+        if isinstance(node.tag, str) and node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(elem)
+    return " ".join(" ".join(parts).split())
+
+
+def byline_author(tree: HtmlElement) -> str | None:
+    """Author from byline markup (rel=author, class=author...), outside comments and figures.
+
+    trafilatura's extract_author without its deep copy of the tree, which costs more
+    than the rest of the metadata step: discarded subtrees are skipped instead of cut.
+    """
+    skip = {node for xpath in AUTHOR_DISCARD_XPATHS for node in xpath(tree)}
+    for xpath in AUTHOR_XPATHS:
+        for node in xpath(tree):
+            if node in skip or any(a in skip for a in node.iterancestors()):
+                continue
+            content = _text_outside(node, skip)
+            if 2 < len(content) < _BYLINE_MAX_CHARS:
+                return normalize_authors(None, content)
+    return None
+
+
+def is_site_name(author: str, sitename: str | None, url: str | None) -> bool:
+    """True when an "author" is the outlet itself (site name or domain), not a person."""
+    key = _key(author)
+    if not key:
+        return True
+    names = {_key(sitename), _key(sitename.rsplit(".", 1)[0])} if sitename else set()
+    host = (urlsplit(url).hostname or "") if url else ""
+    if host:
+        host = host.removeprefix("www.")
+        names |= {_key(host), _key(host.rsplit(".", 1)[0])}
+    return key in names
+
+
+def drop_site_authors(author: str | None, sitename: str | None, url: str | None) -> str | None:
+    """Author names without the ones that are the outlet itself; None if nothing is left."""
+    if not author:
+        return None
+    names = [n for n in author.split("; ") if not is_site_name(n, sitename, url)]
+    return "; ".join(names) or None
