@@ -107,15 +107,15 @@ def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
     """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
     as ``failed`` if the block raises before it was recorded as finished."""
     from crawler.lock import CRAWL_LOCK, LockHeld, default_owner, held_lock
-    from crawler.runs import abandon_stale_runs, fail_run, start_run
+    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
 
     engine, sessions = open_store(db_url)
     owner = default_owner()
     with ExitStack() as stack:
         stack.callback(engine.dispose)
         try:
-            stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
-                                          LOCK_HEARTBEAT_SECONDS))
+            beat = stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
+                                                 LOCK_HEARTBEAT_SECONDS))
         except LockHeld as exc:
             click.echo(f"newsdedup: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
@@ -128,6 +128,9 @@ def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
             with sessions() as session:
                 fail_run(session, run_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
+        if beat.lost:
+            with sessions() as session:
+                note_run_error(session, run_id, "the lock expired during the run and was taken over")
 
 
 def progress_mode() -> str:
@@ -596,6 +599,7 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     except ValueError as exc:
         _fail(str(exc))
     check_sources(**kwargs)
+    _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()
     argv = [sys.executable, "-m", "crawler", "run", "--no-report", "--db", db_url,

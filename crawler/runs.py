@@ -108,6 +108,14 @@ def fail_run(session: Session, run_id: int, status: str, error: str) -> None:
         session.commit()
 
 
+def note_run_error(session: Session, run_id: int, error: str) -> None:
+    """Attach an error to a run, keeping its status."""
+    run = session.get(CrawlRun, run_id)
+    if run is not None:
+        run.error = error if not run.error else f"{run.error}; {error}"
+        session.commit()
+
+
 def record_duplicates(session: Session, run_id: int) -> dict[str, int]:
     """After dedup: per source, the articles stored or changed by this run that are copies
     (non-canonical members of a story with more than one article)."""

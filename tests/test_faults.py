@@ -67,6 +67,7 @@ def test_retry_after_is_honoured(crawl: dict) -> None:
 def test_every_fault_is_counted(crawl: dict) -> None:
     stats = crawl["stats"]["stats"]
     assert stats["newsdedup/dropped/binary"] == 1
+    assert stats["newsdedup/source/faulty/dropped/binary"] == 1
     assert stats["newsdedup/retry_after_too_long"] == 1
     assert stats["newsdedup/invalid_feed"] == 1
     assert stats["newsdedup/truncated_url_lists"] == 1

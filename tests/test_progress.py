@@ -11,3 +11,29 @@ def test_progress_line() -> None:
     assert progress_counts(stats)["queued"] == 6
     assert progress_line(stats) == ("crawl: 12 pages, 5 new, 0 changed, 0 unchanged, 0 dropped, "
                                     "2 errors, 3 not modified, 6 queued")
+
+
+def test_plain_progress_lines_go_to_stderr(capsys) -> None:
+    from scrapy.utils.test import get_crawler
+
+    from crawler.progress import ProgressExtension
+    from crawler.spiders.news import NewsSpider
+
+    crawler = get_crawler(NewsSpider, {"NEWSDEDUP_PROGRESS": "plain"})
+    crawler.stats.open_spider()
+    crawler.stats.set_value("downloader/response_count", 4)
+    ext = ProgressExtension.from_crawler(crawler)
+    ext.tick()
+    assert capsys.readouterr().err.startswith("crawl: 4 pages, 0 new")
+
+
+def test_no_progress_unless_asked() -> None:
+    import pytest
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    from crawler.progress import ProgressExtension
+    from crawler.spiders.news import NewsSpider
+
+    with pytest.raises(NotConfigured):
+        ProgressExtension.from_crawler(get_crawler(NewsSpider, {"NEWSDEDUP_PROGRESS": ""}))

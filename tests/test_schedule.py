@@ -96,3 +96,15 @@ def test_stopper_passes_the_signal_to_the_child_once_per_signal() -> None:
     timer.start()
     assert run_child([sys.executable, "-c", code], stopper) == 7
     assert stopper.event.is_set() and stopper.signals == 1 and stopper.child is None
+
+
+def test_scheduled_runs_fetch_only_due_documents_and_keep_the_user_overrides() -> None:
+    from pathlib import Path
+
+    from crawler.cli import _crawl_argv
+
+    argv = _crawl_argv(sources_file=Path("s.toml"), feeds=("https://a.example/feed",), sitemaps=(),
+                       urls=(), refetch=False, overrides=("NEWSDEDUP_ONLY_DUE=False",),
+                       stats_file=None, warc_dir=Path("w"))
+    assert argv == ["--sources", "s.toml", "--feed", "https://a.example/feed", "--warc", "w",
+                    "-s", "NEWSDEDUP_ONLY_DUE=True", "-s", "NEWSDEDUP_ONLY_DUE=False"]

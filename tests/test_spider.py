@@ -117,6 +117,10 @@ def test_documents_are_requested_with_validators_and_skipped_when_not_due(spider
     assert request.headers[b"If-Modified-Since"] == b"Sun, 01 Mar 2026 10:00:00 GMT"
     assert request.meta["handle_httpstatus_list"] == [304] and request.meta["doc_kind"] == "feed"
     assert list(spider._doc_request(feed, SOURCE, "feed", spider.parse_feed)) == []  # once per run
+    refetch = NewsSpider.from_crawler(get_crawler(NewsSpider, {"NEWSDEDUP_REVALIDATE": False}))
+    refetch.states = spider.states
+    (unconditional,) = refetch._doc_request(feed, SOURCE, "feed", refetch.parse_feed)
+    assert b"If-None-Match" not in unconditional.headers
     due_only = NewsSpider.from_crawler(get_crawler(NewsSpider, {"NEWSDEDUP_ONLY_DUE": True}))
     due_only.states = {feed: _state(feed, next_due=due_only.now + timedelta(minutes=5))}
     assert list(due_only._doc_request(feed, SOURCE, "feed", due_only.parse_feed)) == []
