@@ -49,7 +49,8 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--url", "urls", multiple=True, metavar="URL",
                      help="Fetch this page and the article links on it (repeatable)."),
         click.option("--refetch", is_flag=True,
-                     help="Fetch articles again even if already stored (default: only new ones)."),
+                     help="Fetch stored articles again and feeds/sitemaps unconditionally "
+                     "(default: only new articles; feeds/sitemaps revalidated)."),
         click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
                      help="Override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable)."),
         click.option("--stats", "stats_file", type=click.Path(dir_okay=False, path_type=Path),

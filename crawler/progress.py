@@ -36,7 +36,7 @@ def progress_line(stats: Mapping[str, Any]) -> str:
     c = progress_counts(stats)
     return (f"crawl: {c['pages']} pages, {c['new']} new, {c['changed']} changed, "
             f"{c['unchanged']} unchanged, {c['dropped']} dropped, {c['errors']} errors, "
-            f"{c['not_modified']} not modified, {c['queued']} queued")
+            f"{c['not_modified']} 304, {c['queued']} queued")
 
 
 class ProgressExtension:

@@ -10,7 +10,7 @@ def test_progress_line() -> None:
              "newsdedup/not_modified": 3, "scheduler/enqueued": 20, "scheduler/dequeued": 14}
     assert progress_counts(stats)["queued"] == 6
     assert progress_line(stats) == ("crawl: 12 pages, 5 new, 0 changed, 0 unchanged, 0 dropped, "
-                                    "2 errors, 3 not modified, 6 queued")
+                                    "2 errors, 3 304, 6 queued")
 
 
 def test_plain_progress_lines_go_to_stderr(capsys) -> None:
