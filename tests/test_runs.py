@@ -105,3 +105,43 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(sqlite_url: st
 def test_empty_database(sqlite_url: str, command: str) -> None:
     result = CliRunner().invoke(main, [command, "--db", sqlite_url])
     assert result.exit_code == 0 and "no " in result.output
+
+
+def test_fetch_state_round_trip_and_duplicates_per_source(any_db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from crawler.fetchstate import DocState
+    from crawler.runs import record_duplicates
+    from crawler.store.models import Story, StoryMember
+    from crawler.store.repo import load_fetch_states, save_fetch_states, upsert_article
+    from tests.test_store import make_item
+
+    engine = make_engine(any_db_url)
+    sessions = make_sessionmaker(engine)
+    due = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    state = DocState(url="https://a.example/sitemap.xml", source="a", kind="sitemap",
+                     parent="https://a.example/robots.txt", etag='W/"x"', interval_seconds=900.0,
+                     next_due=due, failures=2, last_error="HTTP 503")
+    with sessions() as session, session.begin():
+        save_fetch_states(session, [state])
+    with sessions() as session, session.begin():
+        save_fetch_states(session, [DocState(**{**state.__dict__, "failures": 0, "last_error": None})])
+    with sessions() as session:
+        assert load_fetch_states(session) == {state.url: DocState(
+            **{**state.__dict__, "failures": 0, "last_error": None})}
+    run_id = _record(sessions, {"a": "ok", "b": "ok"})
+    with sessions() as session:
+        ids = [upsert_article(session, make_item(f"https://a.example/{i}", f"Text {i}."))[1]
+               for i in range(3)]
+        story = Story(canonical_article_id=ids[0], canonical_reason="first", size=3,
+                      members=[StoryMember(article_id=i, similarity=1.0, is_canonical=i == ids[0])
+                               for i in ids])
+        session.add(story)
+        session.commit()
+        assert record_duplicates(session, run_id) == {"a": 2}
+        assert {s["source"]: s["duplicates"] for s in recent_runs(session)[0]["sources"]} == {
+            "a": 2, "b": 0}
+        # articles stored before the run started are not this run's duplicates
+        later = _record(sessions, {"a": "ok"})
+        assert record_duplicates(session, later) == {}
+    engine.dispose()
