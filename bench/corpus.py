@@ -14,6 +14,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -55,22 +57,59 @@ def _edit(text: str, rng: random.Random, vocab: list[str]) -> str:
     return "\n".join(paras)
 
 
-def archive(n: int, seed: int = 0, copy_share: float = 0.3) -> Iterator[tuple[int, str, str, str]]:
-    """(id, site, title, text) of ``n`` generated articles; ~``copy_share`` are copies."""
+class Babbler:
+    """Word-bigram model of the real bodies: fresh originals that read like news text.
+
+    Generated text shares only stock phrases with other generated text (as unrelated real
+    articles do); vectorised over many documents at once.
+    """
+
+    def __init__(self, pool: list[str]) -> None:
+        words = [w for b in pool for w in b.split()]
+        self.vocab, ids = np.unique(np.asarray(words), return_inverse=True)
+        order = np.argsort(ids[:-1], kind="stable")
+        self.succ = ids[1:][order]
+        counts = np.bincount(ids[:-1], minlength=self.vocab.size)
+        self.start = np.concatenate(([0], np.cumsum(counts)))[:-1]
+        self.count = np.maximum(counts, 1)
+
+    def texts(self, n: int, n_words: int, para_words: int, rng: np.random.Generator) -> list[str]:
+        state = rng.integers(0, self.vocab.size, n)
+        out = np.empty((n, n_words), dtype=np.int64)
+        for j in range(n_words):
+            nxt = self.succ[np.minimum(self.start[state] + (rng.random(n) * self.count[state])
+                                       .astype(np.int64), self.succ.size - 1)]
+            jump = rng.random(n) < 0.02  # occasional restart: no long forced chains
+            state = np.where(jump, rng.integers(0, self.vocab.size, n), nxt)
+            out[:, j] = state
+        words = self.vocab[out]
+        return ["\n".join(" ".join(row[i:i + para_words]) for i in range(0, n_words, para_words))
+                for row in words.tolist()]
+
+
+def archive(n: int, seed: int = 0, copy_share: float = 0.3, n_words: int = 400,
+            batch: int = 20000) -> Iterator[tuple[int, str, str, str]]:
+    """(id, site, title, text) of ``n`` generated articles; ~``copy_share`` are copies.
+
+    Originals: bigram text from the real bodies (~``n_words`` words, 40-60-word paragraphs);
+    copies: an earlier original (or the real body it quotes) with a syndication edit.
+    """
     rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
     pool = bodies()
-    paras = [p for b in pool for p in b.split("\n") if len(p.split()) >= 12]
-    vocab = sorted({w for p in paras[:2000] for w in p.split()})
+    babbler = Babbler(pool)
+    vocab = babbler.vocab[:: max(1, babbler.vocab.size // 5000)].tolist()
     originals: list[tuple[str, str]] = []
+    fresh: list[str] = []
     for i in range(n):
         site = f"site{rng.randrange(200)}.test"
         if originals and rng.random() < copy_share:
             title, text = rng.choice(originals[-5000:])
             yield i, site, title, _edit(text, rng, vocab)
             continue
-        base = rng.choice(pool).split("\n")
-        k = rng.randint(4, 12)
-        text = "\n".join(base[:2] + rng.sample(paras, k))
+        if not fresh:
+            fresh = babbler.texts(min(batch, n), n_words, rng.randint(40, 60), nrng)[::-1]
+        text = fresh.pop()
         title = " ".join(rng.choice(vocab) for _ in range(8))
         originals.append((title, text))
         yield i, site, title, text
