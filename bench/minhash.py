@@ -86,7 +86,7 @@ def main() -> None:
     k, seed, perm = cfg.shingle_size, cfg.seed, cfg.num_perm
 
     t0 = time.perf_counter()
-    hashes = [shingle_hashes(w, k, seed) for w in docs]
+    hashes = [shingle_hashes(w, k, k, seed)[0] for w in docs]
     t_shingle = time.perf_counter() - t0
     flat = np.concatenate(hashes)
     offsets = np.concatenate(([0], np.cumsum([h.size for h in hashes])))
@@ -102,7 +102,7 @@ def main() -> None:
     pairs = _pairs(distinct, args.pairs, rng)
     exact, est = [], {"oph": [], "kperm64": [], "datasketch": []}
     for a, b in pairs:
-        ha, hb = np.unique(shingle_hashes(a, k, seed)), np.unique(shingle_hashes(b, k, seed))
+        ha, hb = np.unique(shingle_hashes(a, k, k, seed)[0]), np.unique(shingle_hashes(b, k, k, seed)[0])
         inter = np.intersect1d(ha, hb).size
         exact.append(inter / (ha.size + hb.size - inter))
         off = np.array([0, ha.size, ha.size + hb.size])

@@ -213,13 +213,14 @@ def _unb64(raw: str, dtype: type) -> np.ndarray:
 
 
 def _fp_to_json(fp: Fingerprint) -> dict[str, object]:
-    return {"h": _b64(fp.hashes.astype("<u8")), "k": fp.k,
+    return {"h": _b64(fp.hashes.astype("<u8")), "l": _b64(fp.last_token.astype("<i8")),
             "s": _b64(fp.token_starts.astype("<i8")), "e": _b64(fp.token_ends.astype("<i8")),
             "w": [list(w) for w in fp.windows]}
 
 
 def _fp_from_json(raw: dict) -> Fingerprint:
-    return Fingerprint(_unb64(raw["h"], "<u8").astype(np.uint64), int(raw["k"]),
+    return Fingerprint(_unb64(raw["h"], "<u8").astype(np.uint64),
+                       _unb64(raw["l"], "<i8").astype(np.int64),
                        _unb64(raw["s"], "<i8").astype(np.int64),
                        _unb64(raw["e"], "<i8").astype(np.int64),
                        tuple((int(a), int(b)) for a, b in raw["w"]))

@@ -8,12 +8,14 @@ import numpy as np
 import xxhash
 
 from dedup.config import DedupConfig
-from dedup.text import Tokens, tokenize
+from dedup.text import Tokens, is_cjk, tokenize
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """Shingle ``i`` covers tokens ``i .. i+k-1`` (a text shorter than k has one shingle).
+    """Shingle ``i`` covers tokens ``i .. last_token[i]``: ``shingle_size`` words, or
+    ``cjk_shingle_size`` characters when it starts on a CJK character (the same text gives the same
+    shingles whatever the rest of the page is written in). A text shorter than a shingle has one.
 
     ``hashes`` are 64-bit xxhash values (seeded, stable across processes); ``windows`` are the
     (first, last) shingle indexes of the passages signed for LSH: paragraphs, merged forward
@@ -21,7 +23,7 @@ class Fingerprint:
     """
 
     hashes: np.ndarray  # uint64, one per shingle, in text order
-    k: int
+    last_token: np.ndarray  # int64 per shingle: index of its last token
     token_starts: np.ndarray  # int64 char offsets per token
     token_ends: np.ndarray
     windows: tuple[tuple[int, int], ...]
@@ -32,21 +34,30 @@ class Fingerprint:
 
     def char_span(self, first: int, last: int) -> tuple[int, int]:
         """Character span of shingles ``first..last`` inclusive."""
-        last_tok = min(last + self.k - 1, self.token_ends.shape[0] - 1)
+        _, last_tok = self.shingle_tokens(first, last)
         return int(self.token_starts[first]), int(self.token_ends[last_tok])
 
     def shingle_tokens(self, first: int, last: int) -> tuple[int, int]:
         """Token range (inclusive) covered by shingles ``first..last``."""
-        return first, min(last + self.k - 1, self.token_ends.shape[0] - 1)
+        return first, int(self.last_token[first:last + 1].max())
 
 
-def shingle_hashes(words: tuple[str, ...], k: int, seed: int) -> np.ndarray:
-    """64-bit hashes of the k-token shingles of ``words`` (one shingle if shorter than k)."""
-    if not words:
-        return np.zeros(0, dtype=np.uint64)
-    joined = ["\x1f".join(words[i:i + k]) for i in range(max(1, len(words) - k + 1))]
-    return np.fromiter((xxhash.xxh64_intdigest(s.encode(), seed=seed) for s in joined),
-                       dtype=np.uint64, count=len(joined))
+def shingle_hashes(words: tuple[str, ...], k: int, cjk_k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the shingles of ``words`` and each shingle's last token index.
+
+    Shingle ``i`` starts at token ``i`` and spans ``k`` tokens, or ``cjk_k`` when token ``i`` is a
+    CJK character (cut at the end of the text); there are ``len(words) - k + 1`` (at least one).
+    """
+    n = len(words)
+    if not n:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    count = max(1, n - k + 1)
+    last = np.fromiter((min(n, i + (cjk_k if is_cjk(words[i]) else k)) - 1 for i in range(count)),
+                       dtype=np.int64, count=count)
+    joined = ("\x1f".join(words[i:j + 1]).encode() for i, j in enumerate(last.tolist()))
+    hashes = np.fromiter((xxhash.xxh64_intdigest(s, seed=seed) for s in joined),
+                         dtype=np.uint64, count=count)
+    return hashes, last
 
 
 def _windows(tokens: Tokens, n_shingles: int, min_size: int) -> tuple[tuple[int, int], ...]:
@@ -74,11 +85,11 @@ def _windows(tokens: Tokens, n_shingles: int, min_size: int) -> tuple[tuple[int,
 def fingerprint(text: str, title: str | None, config: DedupConfig) -> Fingerprint:
     """Tokenise, shingle and window one document."""
     tokens = tokenize(text, title)
-    k = config.cjk_shingle_size if tokens.cjk else config.shingle_size
-    hashes = shingle_hashes(tokens.words, k, config.seed)
+    hashes, last_token = shingle_hashes(tokens.words, config.shingle_size, config.cjk_shingle_size,
+                                        config.seed)
     return Fingerprint(
         hashes=hashes,
-        k=k,
+        last_token=last_token,
         token_starts=np.asarray(tokens.starts, dtype=np.int64),
         token_ends=np.asarray(tokens.ends, dtype=np.int64),
         windows=_windows(tokens, hashes.shape[0], config.min_window_shingles),

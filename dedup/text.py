@@ -26,6 +26,11 @@ SYNDICATION_NOTE = re.compile(
 _NOTE_MAX_WORDS = 30
 
 
+def is_cjk(token: str) -> bool:
+    """Whether a token is one Chinese, Japanese or Korean character."""
+    return _CJK_CHAR.fullmatch(token) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Tokens:
     """Normalised tokens of a text with their character spans and paragraph numbers."""

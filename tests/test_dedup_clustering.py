@@ -76,11 +76,23 @@ def test_cjk_copy_clusters_and_is_shingled_by_characters() -> None:
             doc(402, "tw.test", [cjk_paragraph(600 + i) for i in range(8)])]
     config = DedupConfig()
     fp = fingerprint(docs[0].text, None, config)
-    assert fp.k == config.cjk_shingle_size
-    assert fp.n == len(docs[0].text.replace("\n", "").replace("。", "")) - fp.k + 1
+    chars = len(docs[0].text.replace("\n", "").replace("。", ""))
+    assert fp.n == chars - config.shingle_size + 1  # one shingle per character position
+    assert int(fp.last_token[0]) == config.cjk_shingle_size - 1  # of cjk_shingle_size characters
     result = deduplicate(docs, config)
     assert _story_of(result, 400) == (400, 401)
     assert _story_of(result, 402) == (402,)
+
+
+def test_cjk_passage_inside_a_latin_page_matches_its_cjk_source() -> None:
+    # Shingles depend on the text, not on the page's majority script: a Korean/Chinese paragraph
+    # quoted in an English round-up is found in the CJK story it comes from.
+    source = [cjk_paragraph(700 + i) for i in range(6)]
+    roundup = [*story(70, 2), source[0], *story(71, 2)]
+    docs = [doc(700, "cn.test", source), doc(701, "digest.test", roundup, hours=5)]
+    result = deduplicate(docs)
+    assert [(link.doc, link.source_doc) for link in result.links] == [(701, 700)]
+    assert result.links[0].text.strip().rstrip("。") == source[0].strip().rstrip("。")
 
 
 def test_result_does_not_depend_on_input_order() -> None:

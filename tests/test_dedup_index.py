@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from dedup import DedupConfig, DedupIndex, IndexMismatch, deduplicate
+from dedup import ALGORITHM_VERSION, DedupConfig, DedupIndex, IndexMismatch, deduplicate
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
 
@@ -74,7 +74,7 @@ def test_garbage_and_algorithm_version_are_detected() -> None:
         DedupIndex.from_bytes(b"not an index")
     index = DedupIndex()
     index.add(_corpus()[:1])
-    tampered = index.to_bytes().replace(b'"algorithm": "passages-1"', b'"algorithm": "old"')
+    tampered = index.to_bytes().replace(f'"algorithm": "{ALGORITHM_VERSION}"'.encode(), b'"algorithm": "old"')
     with pytest.raises(IndexMismatch, match="algorithm"):
         DedupIndex.from_bytes(tampered)
 

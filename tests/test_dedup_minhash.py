@@ -67,7 +67,7 @@ _SCRIPT = """
 import numpy as np
 from dedup.minhash import kperm_signatures, oph_signatures
 from dedup.shingles import shingle_hashes
-h = shingle_hashes(tuple("the quick brown fox jumps over the lazy dog again".split()), 5, 1)
+h, _ = shingle_hashes(tuple("the quick brown fox jumps over the lazy dog again".split()), 5, 8, 1)
 off = np.array([0, h.size])
 print(kperm_signatures(h, off, 16, 1)[0].tolist(), oph_signatures(h, off, 16, 1)[0].tolist())
 """
