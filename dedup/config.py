@@ -19,17 +19,19 @@ class DedupConfig:
         shingle_size: words per shingle for alphabetic scripts. 5 words: chance 5-grams shared
             by unrelated news pages are rare, and a copy-edit (one inserted or changed word)
             breaks at most 5 consecutive shingles, which ``max_gap`` bridges.
-        cjk_shingle_size: characters per shingle for Chinese, Japanese and Korean text, which is
-            tokenised by character (no reliable word spaces). A CJK word is 1-3 characters, so 8
-            characters carry about as much as 4-5 words.
+        cjk_shingle_size: characters per shingle starting on a Chinese, Japanese or Korean
+            character (CJK is tokenised by character: no reliable word spaces). A CJK word is 1-3
+            characters, so 8 characters carry about as much as 4-5 words. Chosen per shingle,
+            not per page, so quoted CJK text matches its source inside a Latin-script page.
 
     Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
-            ``oph``: one-permutation MinHash with optimal densification over all shingles
-            (unbiased, ~100x datasketch; ``dedup.minhash``). Backend ``datasketch`` with scheme
-            ``affine32``/``affine64``/``legacy`` is the reference (datasketch 2.0 changed its
-            default scheme, hence pinned).
+            ``kperm64``: classic k-permutation MinHash, vectorised (``dedup.minhash``). ``oph``
+            (one permutation, optimal densification, ~150x datasketch) suits whole documents but
+            not 20-60-shingle paragraph windows, whose bins it mostly fills by copying. Backend
+            ``datasketch`` with scheme ``affine32``/``affine64``/``legacy`` is the reference
+            (datasketch 2.0 changed its default scheme, hence pinned).
         lsh_bands x lsh_rows must equal num_perm. With 32 x 4 a window pair becomes a candidate
             with probability 1-(1-J^4)^32: 0.998 at Jaccard 0.6 (a copy-edited paragraph),
             0.23 at 0.3, ~0 for unrelated text. Candidates are verified exactly, so the low
