@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import trafilatura
 from htmldate import find_date
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, fromstring
+from readability import Document
 from trafilatura.metadata import extract_sitename
 from trafilatura.settings import set_date_params
 
@@ -25,7 +26,18 @@ from crawler.content.metadata import (
 
 # A precision-first pass removes more teasers and promos; when it keeps less than
 # this many characters it probably cut the article, so we fall back to the default.
+# Pages that do not declare themselves articles get the default pass only.
 PRECISION_MIN_CHARS = 500
+# Body-like paragraphs: <p> of this many characters ending a sentence, outside
+# navigation, footers, sidebars, forms and the site header.
+BODY_PARA_MIN_CHARS = 100
+# readability-lxml is consulted (on ~15 % of article pages) when the extraction
+# misses a body-like paragraph before its first one (a lead in another container),
+# or covers less than this share of the page's body-like text with at least
+# READABILITY_MIN_MISSED characters missed (an article split by ads).
+READABILITY_MAX_COVERAGE = 0.5
+READABILITY_MIN_MISSED = 1000
+READABILITY_MIN_GAIN = 1.3  # its coverage must beat ours by this factor to replace ours
 MIN_WORDS = 30
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
@@ -44,6 +56,12 @@ _UNSPACED_RE = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff
 _UNSPACED_CHARS_PER_WORD = 2
 _WORD_RE = re.compile(r"[^\W\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n+")
+_SENTENCE_END_RE = re.compile("[.!?…\"'”“»)\u3002\uff01\uff1f]$")
+_NOT_BODY_TAGS = frozenset({"nav", "footer", "aside", "form"})
+_READABILITY_BLOCKS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "blockquote", "pre", "dd", "dt"}
+)
+_PREFIX_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +92,109 @@ def drop_title_line(body: str, title: str | None) -> str:
     return rest if " ".join(first.split()).casefold() == " ".join(title.split()).casefold() else body
 
 
-def extract_body(tree: HtmlElement, url: str) -> str:
-    """Main text, paragraphs separated by a single newline ("" if none)."""
-    text = trafilatura.extract(tree, url=url, favor_precision=True, **_TRAFILATURA_ARGS) or ""
-    if len(text) < PRECISION_MIN_CHARS:
-        fallback = trafilatura.extract(tree, url=url, **_TRAFILATURA_ARGS) or ""
+def _normalize_lines(text: str) -> list[str]:
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def _trafilatura(tree: HtmlElement, url: str, precision: bool) -> str:
+    return trafilatura.extract(tree, url=url, favor_precision=precision, **_TRAFILATURA_ARGS) or ""
+
+
+def is_body_like(text: str) -> bool:
+    """A paragraph that reads like article prose: long and ending a sentence."""
+    return len(text) >= BODY_PARA_MIN_CHARS and _SENTENCE_END_RE.search(text) is not None
+
+
+def body_paragraphs(tree: HtmlElement) -> list[str]:
+    """Body-like <p> texts in document order, outside nav/footer/aside/form/site header."""
+    found = []
+    for node in tree.iter("p"):
+        tags = {a.tag for a in node.iterancestors()}
+        if tags & _NOT_BODY_TAGS or ("header" in tags and not tags & {"article", "main"}):
+            continue
+        text = " ".join(node.text_content().split())
+        if is_body_like(text):
+            found.append(text)
+    return found
+
+
+def coverage(text: str, paragraphs: list[str]) -> tuple[float, int]:
+    """Share of the paragraphs' characters found in `text`, and the characters missed."""
+    total = sum(len(p) for p in paragraphs)
+    if not total:
+        return 1.0, 0
+    found = sum(len(p) for p in paragraphs if p in text)
+    return found / total, total - found
+
+
+def misses_lead(text: str, paragraphs: list[str]) -> bool:
+    """True when a body-like paragraph precedes the first one the extraction kept."""
+    first = next((i for i, p in enumerate(paragraphs) if p in text), None)
+    return first is not None and any(p not in text for p in paragraphs[:first])
+
+
+def readability_paragraphs(html: str) -> list[str]:
+    """Block texts of readability-lxml's main-content summary ([] if it fails)."""
+    try:
+        summary = fromstring(Document(html).summary(html_partial=True))
+    except Exception:  # readability raises bare Exceptions on odd pages
+        return []
+    found = []
+    for node in summary.iter(*_READABILITY_BLOCKS):
+        if any(a.tag in _READABILITY_BLOCKS for a in node.iterancestors()):
+            continue
+        if text := " ".join(node.text_content().split()):
+            found.append(text)
+    return found
+
+
+def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
+    """`lines` with the body-like paragraphs `other` has before the first one they share."""
+    text = "\n".join(lines)
+    lead = []
+    for para in other:
+        if para in text or para[:_PREFIX_CHARS] in text:
+            break
+        if is_body_like(para):
+            lead.append(para)
+    else:
+        return lines  # nothing shared: the two disagree on where the article is
+    return lead + lines
+
+
+def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -> str:
+    """Main text, paragraphs separated by a single newline ("" if none).
+
+    trafilatura (precision-first on pages declaring an article), then readability-lxml
+    where the result looks incomplete against the page's own body-like paragraphs.
+    """
+    text = _trafilatura(tree, url, precision=article)
+    if article and len(text) < PRECISION_MIN_CHARS:
+        fallback = _trafilatura(tree, url, precision=False)
         if len(fallback) > len(text):
             text = fallback
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    lines = _normalize_lines(text)
+    if not lines:
+        return ""
+    paragraphs = body_paragraphs(tree)
+    text = "\n".join(lines)
+    lead_missing = misses_lead(text, paragraphs)
+    share, missed = coverage(text, paragraphs)
+    split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
+    if not (lead_missing or split_article):
+        return text
+    other = readability_paragraphs(html)
+    if lead_missing:
+        lines = prepend_lead(lines, other)
+        text = "\n".join(lines)
+        share, missed = coverage(text, paragraphs)
+        split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
+    if split_article:
+        alternative = "\n".join(other)
+        if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
+            return alternative
+    return text
 
 
 def _link_texts(tree: HtmlElement) -> set[str]:
@@ -120,13 +232,15 @@ def _published(meta: PageMeta, guessed: str | None) -> str | None:
     return stated or meta.published_weak or guessed
 
 
-def page_metadata(tree: HtmlElement, url: str) -> dict[str, str | None]:
+def page_metadata(
+    tree: HtmlElement, url: str, meta: PageMeta | None = None
+) -> dict[str, str | None]:
     """Title, author, date, site and links: structured markup first, then page heuristics.
 
     Calls trafilatura's individual metadata functions rather than extract_metadata, whose
     author search (deep copy plus regex XPaths) is only needed when no author is stated.
     """
-    meta = read_metadata(tree, url)
+    meta = meta or read_metadata(tree, url)
     sitename = meta.sitename or extract_sitename(tree)
     author = drop_site_authors(meta.author, sitename, url)
     if author is None:
@@ -149,8 +263,10 @@ def extract_article(html: str, url: str) -> Extracted:
     if tree is None:
         raise NotAnArticle("empty", "unparseable HTML")
     link_texts = _link_texts(tree)
-    merged = page_metadata(tree, url)
-    body = drop_title_line(extract_body(tree, url), merged["title"])
+    meta = read_metadata(tree, url)
+    merged = page_metadata(tree, url, meta)
+    body = extract_body(tree, url, html, article=meta.declares_article)
+    body = drop_title_line(body, merged["title"])
     if not body:
         raise NotAnArticle("no_text")
     words = count_words(body)

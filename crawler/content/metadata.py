@@ -14,6 +14,7 @@ from trafilatura.metadata import extract_title
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$", re.I)
+_STRICT_ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report)$", re.I)
 _DATE_META = (
     "article:published_time",
     "og:article:published_time",
@@ -56,6 +57,7 @@ class PageMeta:
     sitename: str | None = None
     language: str | None = None
     canonical_url: str | None = None
+    declares_article: bool = False  # og:type article, JSON-LD *Article, article:published_time
 
 
 def _clean(value: object) -> str | None:
@@ -100,10 +102,10 @@ def _jsonld_objects(tree: HtmlElement) -> list[dict]:
     return objs
 
 
-def _is_article(obj: dict) -> bool:
+def _is_article(obj: dict, pattern: re.Pattern[str] = _ARTICLE_TYPES) -> bool:
     types = obj.get("@type")
     types = types if isinstance(types, list) else [types]
-    return any(isinstance(t, str) and _ARTICLE_TYPES.search(t) for t in types)
+    return any(isinstance(t, str) and pattern.search(t) for t in types)
 
 
 def _person_names(value: object) -> list[str]:
@@ -140,6 +142,11 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
     """Metadata the page states explicitly, preferring JSON-LD, then meta tags."""
     ld = [obj for obj in _jsonld_objects(tree) if _is_article(obj)]
     meta = _meta_content(tree)
+    declares_article = (
+        (meta.get("og:type") or "").lower() == "article"
+        or "article:published_time" in meta
+        or any(_is_article(obj, _STRICT_ARTICLE_TYPES) for obj in ld)
+    )
     http_equiv = {
         (n.get("http-equiv") or "").lower(): n.get("content") or ""
         for n in tree.iterfind(".//meta[@http-equiv]")
@@ -187,6 +194,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
         sitename=sitename,
         language=_language(tree, meta, ld),
         canonical_url=canonical,
+        declares_article=declares_article,
     )
 
 
@@ -207,7 +215,7 @@ def strip_site_suffix(title: str, sitename: str | None = None) -> str:
         return max(parts, key=len)
     site = _key(sitename)
     kept = [p for p in parts if _key(p) != site]
-    return " - ".join(kept) if len(kept) == 1 else title
+    return kept[0] if len(kept) == 1 else title
 
 
 def choose_title(

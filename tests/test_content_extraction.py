@@ -1,0 +1,188 @@
+"""Rules of the extraction step on small hand-made HTML: metadata choice and body fallbacks."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+from crawler.content.extraction import (
+    _published,
+    body_paragraphs,
+    coverage,
+    is_body_like,
+    misses_lead,
+    page_metadata,
+    prepend_lead,
+    readability_paragraphs,
+)
+from crawler.content.metadata import (
+    PageMeta,
+    byline_author,
+    choose_title,
+    drop_site_authors,
+    read_metadata,
+    strip_site_suffix,
+)
+
+URL = "https://www.example-news.test/2026/03/04/story.html"
+PROSE = (
+    "The council approved the budget on Tuesday after a long debate about road repairs, "
+    "schools and the new library, which will open next spring."
+)
+
+
+def _tree(html: str) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(html)
+
+
+@pytest.mark.parametrize(
+    ("h1", "stated", "guessed", "title_el", "sitename", "expected"),
+    [
+        # the single visible h1 beats an SEO/decorated stated title
+        ("Budget approved", "Budget approved | Example News", None, None, None, "Budget approved"),
+        ("Budget approved", "Council passes budget", None, None, None, "Budget approved"),
+        # the h1 carries a kicker: the stated title is the headline
+        ("Analysis Budget approved", "Budget approved", None, None, None, "Budget approved"),
+        # no h1: the stated title, without the site name it is decorated with
+        (None, "Budget approved - Example News", None, None, "Example News", "Budget approved"),
+        (None, "Budget - the vote", None, None, "Example News", "Budget - the vote"),
+        # heuristics must not return the site's logo as the headline
+        (None, None, "Example News", "Budget approved | Example News", "Example News",
+         "Budget approved"),
+        (None, None, None, None, None, None),
+    ],
+)
+def test_choose_title(
+    h1: str | None,
+    stated: str | None,
+    guessed: str | None,
+    title_el: str | None,
+    sitename: str | None,
+    expected: str | None,
+) -> None:
+    assert choose_title(h1, stated, guessed, title_el, sitename) == expected
+
+
+def test_strip_site_suffix() -> None:
+    assert strip_site_suffix("A long headline here › Blog") == "A long headline here"
+    assert strip_site_suffix("Headline", "Site") == "Headline"
+    assert strip_site_suffix("Site | Headline", "Site") == "Headline"
+    assert strip_site_suffix("Budget: what it means", "Site") == "Budget: what it means"
+
+
+@pytest.mark.parametrize(
+    ("author", "sitename", "expected"),
+    [
+        ("Example News", "Example News", None),
+        ("example-news.test", None, None),  # the domain
+        ("EXAMPLE-NEWS", None, None),  # the domain without its TLD
+        ("Example News; Jane Doe", "Example News", "Jane Doe"),
+        ("Jane Doe", "Example News", "Jane Doe"),
+        (None, "Example News", None),
+    ],
+)
+def test_drop_site_authors(author: str | None, sitename: str | None, expected: str | None) -> None:
+    assert drop_site_authors(author, sitename, URL) == expected
+
+
+def test_byline_author_skips_comments() -> None:
+    tree = _tree(
+        "<html><body><div class='comments'><span class='author'>Troll Guy</span></div>"
+        "<article><p class='byline'>By Jane Doe</p><p>" + PROSE + "</p></article></body></html>"
+    )
+    assert byline_author(tree) == "Jane Doe"
+
+
+def test_byline_text_inside_discarded_child_is_ignored() -> None:
+    tree = _tree(
+        "<html><body><div class='author'>Jane Doe<time>4 March 2026</time></div></body></html>"
+    )
+    assert byline_author(tree) == "Jane Doe"
+
+
+def test_stated_author_first_and_site_author_dropped() -> None:
+    html = (
+        "<html><head><title>Budget approved</title>"
+        "<meta property='og:site_name' content='Example News'>"
+        "<meta name='author' content='Example News'></head><body>"
+        "<h1>Budget approved</h1><span class='author'>Jane Doe</span><p>" + PROSE + "</p>"
+        "</body></html>"
+    )
+    meta = page_metadata(_tree(html), URL)
+    assert meta["author"] == "Jane Doe"
+    assert meta["title"] == "Budget approved"
+    assert meta["sitename"] == "Example News"
+
+
+def test_published_stated_unless_another_day() -> None:
+    stated = PageMeta(published="2026-03-04T09:15:00+01:00", published_weak="2026-03-01T00:00:00")
+    assert _published(stated, "2026-03-04") == "2026-03-04T09:15:00+01:00"
+    assert _published(stated, None) == "2026-03-04T09:15:00+01:00"
+    assert _published(stated, "2026-03-05") == "2026-03-05"
+    assert _published(PageMeta(published_weak="2026-03-01T08:00:00"), "2026-03-02") == (
+        "2026-03-01T08:00:00"
+    )
+    assert _published(PageMeta(), "2026-03-02") == "2026-03-02"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("<meta property='og:type' content='article'>", True),
+        ("<meta property='article:published_time' content='2026-03-04T09:15:00Z'>", True),
+        ('<script type="application/ld+json">{"@type": "NewsArticle"}</script>', True),
+        ('<script type="application/ld+json">{"@type": "WebPage"}</script>', False),
+        ("<meta property='og:type' content='website'>", False),
+    ],
+)
+def test_declares_article(head: str, expected: bool) -> None:
+    tree = _tree(f"<html><head>{head}</head><body><p>x</p></body></html>")
+    assert read_metadata(tree, URL).declares_article is expected
+
+
+def test_is_body_like() -> None:
+    assert is_body_like(PROSE)
+    assert not is_body_like("Short sentence.")
+    assert not is_body_like(PROSE.rstrip(".") + " and more words without an end")
+
+
+def test_body_paragraphs_outside_navigation_and_site_header() -> None:
+    html = (
+        "<html><body><header><p>Site header " + PROSE + "</p></header>"
+        "<nav><p>Nav " + PROSE + "</p></nav><article><header><p>Lead " + PROSE + "</p></header>"
+        "<p>Body " + PROSE + "</p><p>Too short.</p></article>"
+        "<aside><p>Aside " + PROSE + "</p></aside><footer><p>Footer " + PROSE + "</p></footer>"
+        "</body></html>"
+    )
+    assert body_paragraphs(_tree(html)) == ["Lead " + PROSE, "Body " + PROSE]
+
+
+def test_coverage_and_missed_lead() -> None:
+    paragraphs = ["Lead " + PROSE, "One " + PROSE, "Two " + PROSE]
+    text = "One " + PROSE + "\nTwo " + PROSE
+    share, missed = coverage(text, paragraphs)
+    assert missed == len(paragraphs[0])
+    assert share == pytest.approx(1 - missed / sum(map(len, paragraphs)))
+    assert misses_lead(text, paragraphs)
+    assert not misses_lead("Lead " + PROSE + "\n" + text, paragraphs)
+    assert not misses_lead("", paragraphs)
+    assert coverage("anything", []) == (1.0, 0)
+
+
+def test_prepend_lead() -> None:
+    lines = ["One " + PROSE, "Two " + PROSE]
+    other = ["Kicker", "Lead " + PROSE, "One " + PROSE, "Two " + PROSE]
+    assert prepend_lead(lines, other) == ["Lead " + PROSE, *lines]
+    # readability found another article entirely: keep ours
+    assert prepend_lead(lines, ["Other " + PROSE]) == lines
+
+
+def test_readability_paragraphs() -> None:
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><div class='article'>"
+        + "".join(f"<p>{i} {PROSE}</p>" for i in range(5))
+        + "</div></body></html>"
+    )
+    found = readability_paragraphs(html)
+    assert found == [f"{i} {PROSE}" for i in range(5)]
+    assert readability_paragraphs("") == []
