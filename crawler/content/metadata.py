@@ -284,9 +284,11 @@ def byline_author(tree: HtmlElement) -> str | None:
     trafilatura's extract_author without its deep copy of the tree, which costs more
     than the rest of the metadata step: discarded subtrees are skipped instead of cut.
     """
-    skip = {node for xpath in AUTHOR_DISCARD_XPATHS for node in xpath(tree)}
+    skip: set[HtmlElement] | None = None  # computed once a candidate exists
     for xpath in AUTHOR_XPATHS:
         for node in xpath(tree):
+            if skip is None:
+                skip = {found for discard in AUTHOR_DISCARD_XPATHS for found in discard(tree)}
             if node in skip or any(a in skip for a in node.iterancestors()):
                 continue
             content = _text_outside(node, skip)
