@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from crawler.content.decoding import UndecodableError, check_html, decode_html
 from crawler.content.errors import NotAnArticle
-from crawler.content.extraction import extract_article
+from crawler.content.extraction import Extracted, extract_article
 from crawler.content.repair import repair_text
 
 __all__ = ["MAX_BODY_BYTES", "NotAnArticle", "PageResult", "process_page"]
@@ -16,19 +16,12 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class PageResult:
-    """An extracted article. See docs/CONTRACTS.md."""
+class PageResult(Extracted):
+    """An extracted article and how its bytes were read. See docs/CONTRACTS.md."""
 
-    url: str
-    text: str
-    title: str | None
-    author: str | None
-    published: str | None
-    sitename: str | None
-    language: str | None
-    canonical_url: str | None
-    encoding: str
-    repaired: tuple[str, ...]
+    url: str = ""  #: URL the bytes came from
+    encoding: str = ""  #: codec the bytes were decoded with
+    repaired: tuple[str, ...] = ()  #: repairs applied, () when the text was clean
 
 
 def process_page(body: bytes, url: str, content_type: str | None = None) -> PageResult:
@@ -48,15 +41,4 @@ def process_page(body: bytes, url: str, content_type: str | None = None) -> Page
     decoded = decode_html(body, content_type)
     html, repaired = repair_text(decoded.text)
     article = extract_article(html, url)
-    return PageResult(
-        url=url,
-        text=article.text,
-        title=article.title,
-        author=article.author,
-        published=article.published,
-        sitename=article.sitename,
-        language=article.language,
-        canonical_url=article.canonical_url,
-        encoding=decoded.encoding,
-        repaired=repaired,
-    )
+    return PageResult(**asdict(article), url=url, encoding=decoded.encoding, repaired=repaired)
