@@ -5,16 +5,21 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections import Counter
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from crawler.evaluation import metrics  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ZYTE = DATA / "article-extraction-benchmark"
 TRAFEVAL = DATA / "trafilatura-eval"
 SYNDICATION = DATA / "syndication-dev"
 
-_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _WS_RE = re.compile(r"\s+")
 
 
@@ -42,40 +47,15 @@ def trafeval_pages(limit: int | None = None) -> Iterator[tuple[str, bytes, dict]
         yield path, read_gz(TRAFEVAL / path), item
 
 
-def _shingles(text: str, k: int = 4) -> Counter:
-    tokens = _TOKEN_RE.findall(text or "")
-    if not tokens:
-        return Counter()
-    if len(tokens) < k:
-        return Counter([tuple(tokens)])
-    return Counter(tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1))
-
-
 def shingle_prf(pred: str, truth: str) -> tuple[float | None, float | None]:
-    """Zyte benchmark per-page (precision, recall); None where undefined."""
-    p, t = _shingles(pred), _shingles(truth)
-    tp = sum((p & t).values())
-    fp = sum(p.values()) - tp
-    fn = sum(t.values()) - tp
-    total = tp + fp + fn
-    if total == 0:
-        return 1.0, 1.0
-    tp, fp, fn = tp / total, fp / total, fn / total
-    if fp == 0 and fn == 0:
-        return 1.0, 1.0
-    prec = tp / (tp + fp) if tp + fp > 0 else None
-    rec = tp / (tp + fn) if tp + fn > 0 else None
-    return prec, rec
+    """Zyte benchmark per-page (precision, recall); None where undefined (the eval's metric)."""
+    return metrics.shingle_precision_recall(truth, pred)
 
 
 def corpus_f1(pairs: list[tuple[float | None, float | None]]) -> tuple[float, float, float]:
     """Mean P over pages with output, mean R over pages with truth, F1 of the means."""
-    ps = [p for p, _ in pairs if p is not None]
-    rs = [r for _, r in pairs if r is not None]
-    mp = sum(ps) / len(ps) if ps else 0.0
-    mr = sum(rs) / len(rs) if rs else 0.0
-    f1 = 2 * mp * mr / (mp + mr) if mp + mr else 0.0
-    return mp, mr, f1
+    p, r, f = metrics.mean_precision_recall(pairs)
+    return p or 0.0, r or 0.0, f or 0.0
 
 
 def page_f1(pred: str, truth: str) -> float:

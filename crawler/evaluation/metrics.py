@@ -5,6 +5,7 @@ Pure functions over plain labels and strings; the corpus-level bookkeeping lives
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -70,25 +71,43 @@ def f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
+#: Zyte's tokeniser: runs of word characters, so punctuation and spacing never count.
+_ZYTE_TOKEN = re.compile(r"\w+")
+
+
 def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
-    """Multiset of ``n``-token shingles of whitespace tokens; a shorter non-empty text is one
-    shingle of all its tokens (as in the Zyte benchmark)."""
-    tokens = text.split()
+    """Multiset of ``n``-token shingles of ``\\w+`` tokens; a shorter non-empty text is one
+    shingle of all its tokens (as in the Zyte benchmark's evaluate.py)."""
+    tokens = _ZYTE_TOKEN.findall(text or "")
     return Counter(tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens)
 
 
-def shingle_precision_recall(true: str, pred: str, n: int = 4) -> tuple[float, float]:
+def shingle_precision_recall(true: str, pred: str, n: int = 4) -> tuple[float | None, float | None]:
     """Per-page precision and recall of predicted text against the true text (Zyte benchmark).
 
-    Counts are multiset overlaps of shingles. Both empty → (1.0, 1.0); an empty prediction of a
-    non-empty truth → (0.0, 0.0); a non-empty prediction of an empty truth → (0.0, 1.0).
+    Counts are multiset overlaps of shingles. As in Zyte's evaluate.py, precision is undefined
+    (None: left out of the mean) for an empty prediction and recall for an empty truth.
     """
     t, p = shingles(true, n), shingles(pred, n)
     tp = sum((t & p).values())
     fp = sum(p.values()) - tp
     fn = sum(t.values()) - tp
     if fp == fn == 0:
-        return 1.0, 1.0
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
+        return (1.0, 1.0) if tp else (None, None)
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
     return precision, recall
+
+
+def mean_precision_recall(
+    values: Sequence[tuple[float | None, float | None]],
+) -> tuple[float | None, float | None, float | None]:
+    """Zyte corpus figures: mean precision over pages where it is defined, likewise recall, and
+    the F1 of the two means (all None without any page)."""
+    ps = [p for p, _ in values if p is not None]
+    rs = [r for _, r in values if r is not None]
+    if not ps and not rs:
+        return None, None, None
+    precision = sum(ps) / len(ps) if ps else 0.0
+    recall = sum(rs) / len(rs) if rs else 0.0
+    return precision, recall, f1(precision, recall)

@@ -26,6 +26,7 @@ from crawler.evaluation.corpus import Corpus, Page, load_corpus, normalize_url
 from crawler.evaluation.metrics import (
     adjusted_rand_index,
     f1,
+    mean_precision_recall,
     pair_counts,
     pair_precision_recall_f1,
     shingle_precision_recall,
@@ -208,23 +209,15 @@ def _extraction(corpus: Corpus, matched: Mapping[str, PagePrediction]) -> dict[s
         if prediction is not None:
             by_site[page.site].append(shingle_precision_recall(page.body, prediction.text or ""))
     overall = [pr for values in by_site.values() for pr in values]
-    precision, recall, body_f1 = _mean_pr(overall)
+    precision, recall, body_f1 = mean_precision_recall(overall)
     return {
         "extraction_precision": precision,
         "extraction_recall": recall,
         "extraction_f1": body_f1,
         "extraction_f1_by_site": {
-            site.name: _mean_pr(by_site.get(site.name, []))[2] for site in corpus.sites
+            site.name: mean_precision_recall(by_site.get(site.name, []))[2] for site in corpus.sites
         },
     }
-
-
-def _mean_pr(values: Sequence[tuple[float, float]]) -> tuple[float | None, ...]:
-    if not values:
-        return None, None, None
-    precision = sum(p for p, _ in values) / len(values)
-    recall = sum(r for _, r in values) / len(values)
-    return precision, recall, f1(precision, recall)
 
 
 def _metadata(corpus: Corpus, matched: Mapping[str, PagePrediction]) -> dict[str, Any]:
