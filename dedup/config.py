@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-2"  # 2: CJK shingles by start token, not by page
+ALGORITHM_VERSION = "passages-3"  # 2: CJK shingle size per shingle; 3: rights lines skipped
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm64", "oph")
 

@@ -23,6 +23,12 @@ SYNDICATION_NOTE = re.compile(
     r"\s+(?:the\s+website\s+of\s+)?([^\n.,;:()]{2,60}?)(?=\s+(?:and|with|under)\b|[\n.,;:()]|$)",
     re.IGNORECASE,
 )
+# Rights lines ("© 2026 X. All rights reserved.", "저작권자 ⓒ … 무단전재 및 재배포 금지", "版权所有"):
+# metadata of the publisher, shared by unrelated pages of one upstream source, never story text.
+RIGHTS_NOTE = re.compile(
+    r"[©ⓒ]|\(c\)\s*\d{4}|\bcopyright\b|all\s+rights\s+reserved|무단\s*전재|版权所有|無断転載",
+    re.IGNORECASE,
+)
 _NOTE_MAX_WORDS = 30
 
 
@@ -88,7 +94,9 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             first_content = False
             if _is_title_line(line, title):
                 continue
-        if len(line.split()) <= _NOTE_MAX_WORDS and SYNDICATION_NOTE.search(line):
+        if len(line.split()) <= _NOTE_MAX_WORDS and (
+            SYNDICATION_NOTE.search(line) or RIGHTS_NOTE.search(line)
+        ):
             continue
         for m in _TOKEN.finditer(line):
             tok = m.group()

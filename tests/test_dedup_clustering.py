@@ -69,6 +69,17 @@ def test_site_footer_repeated_on_many_pages_links_nothing() -> None:
     assert result.links == []
 
 
+def test_shared_rights_line_of_an_upstream_source_links_nothing() -> None:
+    # Two outlets republishing different pieces of one upstream publisher carry its rights line.
+    rights = ("저작권자 ⓒ 엔터미디어(www.entermedia.example), 무단전재 및 재배포 금지 — all rights "
+              "reserved to the upstream publisher of this piece")
+    docs = [doc(310, "a.test", [*story(80, paragraphs=5), rights]),
+            doc(311, "b.test", [*story(81, paragraphs=5), rights], hours=30)]
+    result = deduplicate(docs)
+    assert all(len(s.members) == 1 for s in result.stories)
+    assert result.links == []
+
+
 def test_cjk_copy_clusters_and_is_shingled_by_characters() -> None:
     original = [cjk_paragraph(500 + i) for i in range(8)]
     copy = ["更新：" + original[0], *original[1:5]]
