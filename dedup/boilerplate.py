@@ -19,10 +19,17 @@ class BoilerplateModel:
         self.min_pages = min_pages
         self.counts: dict[str, dict[int, int]] = defaultdict(dict)
 
-    def add(self, site: str, hashes: np.ndarray) -> None:
+    def add(self, site: str, hashes: np.ndarray) -> list[int]:
+        """Count one page; returns the shingles that became boilerplate of ``site`` with it."""
         counts = self.counts[site]
+        limit = self.min_pages
+        crossed = []
         for h in np.unique(hashes).tolist():
-            counts[h] = counts.get(h, 0) + 1
+            c = counts.get(h, 0) + 1
+            counts[h] = c
+            if c == limit:
+                crossed.append(h)
+        return crossed
 
     def mask(self, site: str, hashes: np.ndarray) -> np.ndarray:
         """True where a shingle of a page of ``site`` is boilerplate."""

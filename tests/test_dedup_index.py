@@ -87,3 +87,69 @@ def test_re_adding_a_document_is_a_no_op_but_changed_content_is_an_error() -> No
     assert len(index) == len(docs)
     with pytest.raises(ValueError, match="other content"):
         index.add([dataclasses.replace(docs[0], text="changed")])
+
+
+def test_cached_alignments_are_redone_when_boilerplate_grows() -> None:
+    # the footer of a.test becomes boilerplate with doc 6, after docs 1 and 3 were verified
+    docs = _corpus()
+    rebuilt = deduplicate(docs)
+    index = DedupIndex()
+    index.add(docs[:3])
+    index.result()
+    restored = DedupIndex.from_bytes(index.to_bytes())
+    assert restored._aligned == index._aligned
+    restored.add(docs[3:5])
+    restored.result()
+    restored.add(docs[5:])
+    assert restored.result() == rebuilt
+    assert DedupIndex.from_bytes(restored.to_bytes()).result() == rebuilt
+
+
+def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch) -> None:
+    docs = _corpus()
+    index = DedupIndex()
+    index.add(docs[:6])
+    index.result()
+    calls: list[tuple[int, int]] = []
+    import dedup.index as mod
+
+    real = mod.align
+
+    def counting(a, fa, ma, b, fb, mb, config):
+        calls.append((a, b))
+        return real(a, fa, ma, b, fb, mb, config)
+
+    monkeypatch.setattr(mod, "align", counting)
+    loaded = DedupIndex.from_bytes(index.to_bytes())
+    loaded.add(docs[6:])
+    result = loaded.result()
+    verified = list(calls)
+    assert result == deduplicate(docs)
+    assert verified and all(7 in pair for pair in verified)
+
+
+def test_other_alignment_thresholds_drop_the_cache() -> None:
+    docs = _corpus()
+    index = DedupIndex()
+    index.add(docs)
+    index.result()
+    other = dataclasses.replace(DedupConfig(), max_gap=0, boilerplate_min_pages=2)
+    assert DedupIndex.from_bytes(index.to_bytes(), other).result() == deduplicate(docs, other)
+
+
+def test_an_index_of_the_old_json_format_asks_for_a_rebuild() -> None:
+    import json
+    import zlib
+
+    head = json.dumps({"format": 1, "params": DedupConfig().fingerprint_params(),
+                       "config": dataclasses.asdict(DedupConfig())}).encode()
+    old = b"NEWSDEDUP-INDEX\n" + head + b"\n" + zlib.compress(b'{"docs": []}')
+    for data in (old, old[:40], b"NEWSDEDUP-INDEX\n{not json\n"):
+        with pytest.raises(IndexMismatch, match="--rebuild"):
+            DedupIndex.from_bytes(data)
+    good = DedupIndex()
+    good.add(docs := _corpus())
+    data = good.to_bytes()
+    with pytest.raises(IndexMismatch, match="--rebuild"):
+        DedupIndex.from_bytes(data[:-7])
+    assert DedupIndex.from_bytes(data).result() == deduplicate(docs)
