@@ -248,21 +248,18 @@ def extra_checks(config: DedupConfig) -> dict[str, object]:
         names = [f.name[:3] for f in files]
         out["seeds"] = {"stories": [[names[m] for m in s.members] for s in res.stories],
                         "links": sorted({(names[x.doc], names[x.source_doc]) for x in res.links})}
-    g5 = DATA / "giveme5w1h-news-cluster" / "articles.jsonl"
-    if g5.exists():
-        docs, rows = jsonl_docs(g5)
+    for name, folder, with_baseline in (("giveme5w1h", "giveme5w1h-news-cluster", True),
+                                        ("multinews", "multinews-longbench", False)):
+        path = DATA / folder / "articles.jsonl"
+        if not path.exists():
+            continue
+        docs, rows = jsonl_docs(path)
         res = deduplicate(docs, config)
         clusters = [r["cluster"] for r in rows]
-        out["giveme5w1h"] = pair_check(res, clusters,
-                                       lambda i: bool(rows[i].get("cross_cluster_duplicate")))
-        out["giveme5w1h"]["baseline_0.5"] = _baseline_pairs(docs, clusters, 0.5)
-    mn = DATA / "multinews-longbench" / "articles.jsonl"
-    if mn.exists():
-        docs, rows = jsonl_docs(mn)
-        res = deduplicate(docs, config)
-        clusters = [r["cluster"] for r in rows]
-        out["multinews"] = pair_check(res, clusters,
-                                      lambda i: bool(rows[i].get("cross_cluster_duplicate")))
+        out[name] = pair_check(res, clusters,
+                               lambda i, rows=rows: bool(rows[i].get("cross_cluster_duplicate")))
+        if with_baseline:
+            out[name]["baseline_0.5"] = _baseline_pairs(docs, clusters, 0.5)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,16 +34,16 @@ EVAL_SETTINGS = {
 
 def sources_toml(corpus: Corpus) -> str:
     """A sources file naming only each outlet's feed and sitemap (never the page list)."""
-    out = []
-    for site in corpus.sites:
-        feeds = [site.feed] if site.feed else []
-        sitemaps = [site.sitemap] if site.sitemap else []
-        out.append(
-            f'[[source]]\nname = "{site.name}"\nfeeds = {feeds!r}\nsitemaps = {sitemaps!r}\n'.replace(
-                "'", '"'
-            )
-        )
-    return "\n".join(out)
+
+    def toml(value: object) -> str:  # JSON strings and arrays of strings are valid TOML
+        return json.dumps(value, ensure_ascii=False)
+
+    return "\n".join(
+        f"[[source]]\nname = {toml(site.name)}\n"
+        f"feeds = {toml([site.feed] if site.feed else [])}\n"
+        f"sitemaps = {toml([site.sitemap] if site.sitemap else [])}\n"
+        for site in corpus.sites
+    )
 
 
 def crawl_subprocess(proxy_url: str, sources_file: Path, db_url: str, log_file: Path) -> int:
