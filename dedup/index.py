@@ -20,7 +20,13 @@ from dedup.cluster import star_components
 from dedup.config import DedupConfig
 from dedup.lsh import BandIndex
 from dedup.model import DedupResult, Document, PassageLink, Story
-from dedup.relations import AlignmentGraph, copy_edges, drop_relayed, quoter
+from dedup.relations import (
+    AlignmentGraph,
+    compilations,
+    copy_edges,
+    drop_relayed,
+    link_directions,
+)
 from dedup.shingles import Fingerprint, fingerprint
 from dedup.signatures import signatures
 
@@ -172,20 +178,22 @@ class DedupIndex:
         order = sorted(self._docs, key=lambda i: (utc_naive(self._docs[i].published), i))
         rank = {doc_id: r for r, doc_id in enumerate(order)}
         members_of = {doc: stories[story_of[doc]].members for doc in self._docs}
+        compiled = compilations(graph, members_of, content)
         links = []
         for al in alignments:
             if story_of[al.a] == story_of[al.b]:
                 continue
-            q, s = quoter(al, rank, graph, members_of)
-            links.extend(self._links(al, q, s))
+            for q, s, passages in link_directions(al, rank, graph, members_of, compiled):
+                links.extend(self._links(al, q, s, passages))
         links = drop_relayed(links)
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
         return DedupResult(stories, links, self.header()["params"])
 
-    def _links(self, al: Alignment, q: int, s: int) -> list[PassageLink]:
+    def _links(self, al: Alignment, q: int, s: int,
+               passages: tuple[Passage, ...]) -> list[PassageLink]:
         fq, fs = self._fps[q], self._fps[s]
         out = []
-        for p in al.passages:
+        for p in passages:
             (qf, ql), (sf, sl) = ((p.a_first, p.a_last), (p.b_first, p.b_last))
             if q != al.a:
                 (qf, ql), (sf, sl) = (sf, sl), (qf, ql)

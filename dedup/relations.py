@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
-from dedup.align import Alignment
+from dedup.align import Alignment, Passage
 from dedup.config import DedupConfig
 from dedup.model import PassageLink
 from dedup.text import normalize_line
@@ -35,6 +35,10 @@ class AlignmentGraph:
 
     def get(self, x: int, y: int) -> Alignment | None:
         return self.pairs.get((min(x, y), max(x, y)))
+
+
+def _range(p: Passage, al: Alignment, doc: int) -> tuple[int, int]:
+    return (p.a_first, p.a_last) if doc == al.a else (p.b_first, p.b_last)
 
 
 def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
@@ -115,37 +119,87 @@ def copy_edges(graph: AlignmentGraph, config: DedupConfig,
     return edges
 
 
-def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int]) -> int:
+def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int],
+                  passage: Passage | None = None) -> int:
     """How many other members of ``doc``'s story share the same text of the other page.
 
     A passage belongs to the story whose copies carry it too; a page quoting it carries it alone.
+    With ``passage``, only that passage's text counts (one pair may share a quote going one way
+    and a stock sentence both took from a third source).
     """
     other = al.b if doc == al.a else al.a
-    region = al.ranges(other)
+    region = al.ranges(other) if passage is None else [_range(passage, al, other)]
     count = 0
     for member in story:
         if member in (doc, other):
             continue
         peer = graph.get(member, other)
-        if peer is not None and any(_overlaps(r, region) for r in peer.ranges(other)):
+        if peer is not None and _carries(peer.ranges(other), region):
             count += 1
     return count
 
 
+def _carries(ranges: list[tuple[int, int]], region: list[tuple[int, int]]) -> bool:
+    """Whether ``ranges`` cover at least half of ``region`` (a stock sentence inside a quoted
+    paragraph does not make a page carry the paragraph)."""
+    inside = [(max(f, rf), min(lt, rl)) for f, lt in ranges for rf, rl in region
+              if f <= rl and rf <= lt]
+    return 2 * _covered(inside) >= _covered(region)
+
+
+def _covered(ranges: list[tuple[int, int]]) -> int:
+    return sum(last - first + 1 for first, last in _blocks(ranges))
+
+
+def compilations(graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
+                 content: Mapping[int, int], min_share: float = 0.5) -> set[int]:
+    """Pages made mostly of passages of other stories: digests and round-ups.
+
+    A page is a compilation when at least ``min_share`` of its text lies in passages shared
+    with pages of other stories, in at least two separate places (a one-paragraph story quoted
+    whole by two digests is covered by both in one place: it is their source).
+    """
+    out = set()
+    for doc, als in graph.of.items():
+        ranges = [r for al in als if stories[al.b if al.a == doc else al.a] != stories[doc]
+                  for r in al.ranges(doc)]
+        blocks = _blocks(ranges)
+        if len(blocks) >= 2 and content.get(doc) and \
+                _covered(blocks) >= min_share * content[doc]:
+            out.add(doc)
+    return out
+
+
+def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching ranges merged."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
+
+
 def quoter(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph | None = None,
-           stories: Mapping[int, tuple[int, ...]] | None = None) -> tuple[int, int]:
-    """(quoting doc, source doc) of a passage pair between two stories.
+           stories: Mapping[int, tuple[int, ...]] | None = None,
+           passage: Passage | None = None, compiled: Set[int] = frozenset()) -> tuple[int, int]:
+    """(quoting doc, source doc) of a passage (by default: all shared text) between two stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
-    quote is one page's own addition; the quoted story's copies all have the passage). Failing
-    that, the passage weighs more in the quoting page (a digest or follow-up is mostly quotes;
-    the source story has its own text around it); ties go to the later-published page.
+    quote is one page's own addition; the quoted story's copies all have the passage). Then a
+    compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
+    that, a page whose own story's copies all lack the passage quoted it; then the passage weighs
+    more in the quoting page (a digest or follow-up is mostly quotes; the source story has its
+    own text around it); ties go to the later-published page.
     """
     if graph is not None and stories is not None:
-        sa = story_support(graph, al, al.a, stories[al.a])
-        sb = story_support(graph, al, al.b, stories[al.b])
+        sa = story_support(graph, al, al.a, stories[al.a], passage)
+        sb = story_support(graph, al, al.b, stories[al.b], passage)
         if sa != sb:
             return (al.b, al.a) if sa > sb else (al.a, al.b)
+        if (al.a in compiled) != (al.b in compiled):
+            return (al.a, al.b) if al.a in compiled else (al.b, al.a)
         if sa == 0:
             # Nobody else carries it: a page whose own story's copies all lack it quoted it.
             la, lb = len(stories[al.a]) - 1, len(stories[al.b]) - 1
@@ -157,8 +211,23 @@ def quoter(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph 
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
 
 
+def link_directions(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph,
+                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int] = frozenset(),
+                    ) -> list[tuple[int, int, tuple[Passage, ...]]]:
+    """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
+
+    Each shared passage is directed on its own (``quoter``): a copy may quote one story while
+    sharing a stock sentence with it that both took from a press release.
+    """
+    groups: dict[tuple[int, int], list[Passage]] = {}
+    for p in al.passages:
+        groups.setdefault(quoter(al, published_rank, graph, stories, p, compiled), []).append(p)
+    return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
+
+
 def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
-    """Drop links whose source passage is itself quoted by the source page from elsewhere.
+    """Drop links whose source passage is itself (mostly) quoted by the source page from
+    elsewhere.
 
     When a digest and a copy both quote story S's lede, the digest also shares that text with
     the copy; the passage belongs to S, not to the copy's story.
@@ -167,5 +236,5 @@ def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
     for link in links:
         quoted[link.doc].append((link.doc_start, link.doc_end))
     return [link for link in links
-            if not _overlaps((link.source_start, link.source_end - 1),
-                             [(a, b - 1) for a, b in quoted.get(link.source_doc, ())])]
+            if not _carries([(a, b - 1) for a, b in quoted.get(link.source_doc, ())],
+                            [(link.source_start, link.source_end - 1)])]

@@ -121,3 +121,43 @@ def test_result_does_not_depend_on_input_order() -> None:
         shuffled: list[Document] = docs[:]
         random.Random(seed).shuffle(shuffled)
         assert deduplicate(shuffled) == first
+
+
+def test_digest_is_the_quoter_even_when_the_quoted_stories_copies_were_re_leded() -> None:
+    # Each story has a copy with a new lede: no copy carries the lede the digest quotes, and the
+    # digest is dated before the stories. It is still the quoter: its text is made of passages
+    # of several stories (a compilation), theirs is not.
+    docs, originals = [], []
+    for i in range(3):
+        original = story(40 + i, paragraphs=8)
+        originals.append(original)
+        docs.append(doc(300 + i, f"s{i}.test", original, hours=10))
+        docs.append(doc(310 + i, f"m{i}.test", [paragraph(4000 + i), *original[1:]], hours=12))
+    digest = ["Good evening, here is the news."] + [o[0] for o in originals]
+    docs.append(doc(399, "brief.test", digest, hours=1))
+    result = deduplicate(docs)
+    for i in range(3):
+        assert _story_of(result, 300 + i) == (300 + i, 310 + i)
+    assert _story_of(result, 399) == (399,)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(399, 300), (399, 301),
+                                                                      (399, 302)}
+
+
+def test_stock_sentence_shared_by_two_stories_does_not_reverse_or_hide_a_quote() -> None:
+    # Stories A and B both carry a prosecutor's statement (a stock sentence from a press
+    # release); a copy of B also quotes A's whole lede, statement included. The lede goes from
+    # A to the copy, whatever the shared statement says about the two stories.
+    statement = paragraph(7000, 16)
+    a = story(50, paragraphs=8)
+    a.insert(1, statement)
+    b = story(51, paragraphs=8)
+    b.insert(3, statement)
+    b_copy = [*b[:6], a[0], a[1]]
+    docs = [doc(401, "a.test", a), doc(402, "b.test", b, hours=1),
+            doc(403, "c.test", b_copy, hours=2)]
+    result = deduplicate(docs)
+    assert _story_of(result, 402) == (402, 403)
+    lede = [link for link in result.links if link.doc == 403]
+    assert {link.source_doc for link in lede} == {401}
+    assert any(a[0].split(".")[0] in link.text for link in lede)
+    assert not any(link.doc == 401 and a[0].split(".")[0] in link.text for link in result.links)
