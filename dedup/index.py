@@ -25,6 +25,7 @@ from dedup.relations import (
     compilations,
     copy_edges,
     drop_relayed,
+    drop_templates,
     link_directions,
 )
 from dedup.shingles import Fingerprint, fingerprint
@@ -185,7 +186,8 @@ class DedupIndex:
                 continue
             for q, s, passages in link_directions(al, rank, graph, members_of, compiled):
                 links.extend(self._links(al, q, s, passages))
-        links = drop_relayed(links)
+        links = drop_templates(drop_relayed(links), compiled,
+                               {i: d.site for i, d in self._docs.items()})
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
         return DedupResult(stories, links, self.header()["params"])
 

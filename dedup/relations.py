@@ -225,6 +225,19 @@ def link_directions(al: Alignment, published_rank: dict[int, int], graph: Alignm
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 
 
+def drop_templates(links: list[PassageLink], compiled: Set[int],
+                   site_of: Mapping[int, str]) -> list[PassageLink]:
+    """Drop links between two compilations of one site.
+
+    Digests are made of other stories' passages; what two digests of one outlet share beyond
+    those (relayed quotes are dropped by ``drop_relayed``) is the outlet's template: the
+    greeting, the sign-off. Boilerplate learning needs three pages; this needs two digests.
+    """
+    return [link for link in links
+            if not (link.doc in compiled and link.source_doc in compiled
+                    and site_of[link.doc] == site_of[link.source_doc])]
+
+
 def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
     """Drop links whose source passage is itself (mostly) quoted by the source page from
     elsewhere.

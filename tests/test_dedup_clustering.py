@@ -161,3 +161,18 @@ def test_stock_sentence_shared_by_two_stories_does_not_reverse_or_hide_a_quote()
     assert {link.source_doc for link in lede} == {401}
     assert any(a[0].split(".")[0] in link.text for link in lede)
     assert not any(link.doc == 401 and a[0].split(".")[0] in link.text for link in result.links)
+
+
+def test_greeting_shared_by_two_digests_of_one_outlet_is_template_not_a_quote() -> None:
+    greeting = "Good morning. Here is what you need to know in tech today, in four stories."
+    stories = [story(60 + i, paragraphs=8) for i in range(4)]
+    docs = [doc(500 + i, f"s{i}.test", s) for i, s in enumerate(stories)]
+    docs.append(doc(510, "brief.test", [greeting, stories[0][0], stories[1][0]], hours=20))
+    docs.append(doc(511, "brief.test", [greeting, stories[2][0], stories[3][0]], hours=44))
+    result = deduplicate(docs)
+    pairs = {(link.doc, link.source_doc) for link in result.links}
+    assert pairs == {(510, 500), (510, 501), (511, 502), (511, 503)}
+    # the same two pages on two outlets: the shared paragraph is a quote again
+    docs[-1] = doc(511, "other-brief.test", [greeting, stories[2][0], stories[3][0]], hours=44)
+    pairs = {(link.doc, link.source_doc) for link in deduplicate(docs).links}
+    assert (511, 510) in pairs or (510, 511) in pairs
