@@ -146,10 +146,14 @@ def baseline_labels(docs: list[Document], threshold: float) -> list[int]:
 
 
 def passage_scores(result: DedupResult, pages: list[dict]) -> dict[str, float]:
-    """P/R of (page, story) pairs; a link page -> source_doc names the source_doc's story."""
+    """P/R of (page, story) pairs; a link page -> source_doc names the source_doc's story.
+
+    As ``newsdedup eval`` scores them: a link whose source page has no story (a digest) is a
+    false positive.
+    """
     truth = {(i, s) for i, p in enumerate(pages) for s in p["passages_from"]}
-    pred = {(link.doc, pages[link.source_doc]["source"]) for link in result.links
-            if pages[link.source_doc]["source"]}
+    pred = {(link.doc, pages[link.source_doc]["source"] or f"unknown:{link.source_doc}")
+            for link in result.links}
     tp = len(truth & pred)
     return {"passage_precision": tp / len(pred) if pred else 1.0,
             "passage_recall": tp / len(truth) if truth else 1.0,
