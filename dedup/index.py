@@ -24,6 +24,7 @@ from dedup.relations import (
     AlignmentGraph,
     compilations,
     copy_edges,
+    drop_mutual,
     drop_relayed,
     drop_templates,
     link_directions,
@@ -186,7 +187,7 @@ class DedupIndex:
                 continue
             for q, s, passages in link_directions(al, rank, graph, members_of, compiled):
                 links.extend(self._links(al, q, s, passages))
-        links = drop_templates(drop_relayed(links), compiled,
+        links = drop_templates(drop_mutual(drop_relayed(links)), compiled,
                                {i: d.site for i, d in self._docs.items()})
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
         return DedupResult(stories, links, self.header()["params"])

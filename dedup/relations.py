@@ -238,6 +238,24 @@ def drop_templates(links: list[PassageLink], compiled: Set[int],
                     and site_of[link.doc] == site_of[link.source_doc])]
 
 
+def drop_mutual(links: list[PassageLink]) -> list[PassageLink]:
+    """Settle two pages that each seem to quote the other.
+
+    Quoting goes one way. When one direction carries at least twice the text of the other, it
+    is the quote and the other direction is words both took from a common source; otherwise
+    both directions are a common source's words (a statement, a press release): no link.
+    """
+    size: dict[tuple[int, int], int] = defaultdict(int)
+    for link in links:
+        size[(link.doc, link.source_doc)] += link.doc_end - link.doc_start
+    keep = []
+    for link in links:
+        mine, theirs = size[(link.doc, link.source_doc)], size.get((link.source_doc, link.doc), 0)
+        if not theirs or mine >= 2 * theirs:
+            keep.append(link)
+    return keep
+
+
 def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
     """Drop links whose source passage is itself (mostly) quoted by the source page from
     elsewhere.

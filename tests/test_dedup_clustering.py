@@ -176,3 +176,26 @@ def test_greeting_shared_by_two_digests_of_one_outlet_is_template_not_a_quote() 
     docs[-1] = doc(511, "other-brief.test", [greeting, stories[2][0], stories[3][0]], hours=44)
     pairs = {(link.doc, link.source_doc) for link in deduplicate(docs).links}
     assert (511, 510) in pairs or (510, 511) in pairs
+
+
+def test_two_stories_quoting_one_press_release_do_not_quote_each_other() -> None:
+    # Stories A and B both carry two sentences of one statement; B's copy keeps only the first.
+    # By B's copy, the first sentence is B's (A would quote it); by the copy lacking it, the
+    # second is A's (B would quote it). Quoting goes one way: a common source's words, no link
+    # between A and B.
+    s1, s2 = paragraph(8000, 16), paragraph(8001, 16)
+    a = story(70, paragraphs=8)
+    a.insert(2, s1)
+    a.insert(5, s2)
+    b = story(71, paragraphs=8)
+    b.insert(3, s1)
+    b.insert(6, s2)
+    b_copy = [x for x in b if x != s2]
+    docs = [doc(601, "a.test", a), doc(603, "b.test", b, hours=2),
+            doc(604, "b2.test", b_copy, hours=3)]
+    result = deduplicate(docs)
+    assert _story_of(result, 601) == (601,) and _story_of(result, 603) == (603, 604)
+    pairs = {(link.doc, link.source_doc) for link in result.links}
+    assert (601, 603) not in pairs and (603, 601) not in pairs
+    # (A still "quotes" the first sentence from B's copy: only the two pages that each seem to
+    # quote the other are settled.)
