@@ -8,6 +8,7 @@ import pytest
 from crawler.content.extraction import (
     _published,
     body_paragraphs,
+    clean_text,
     coverage,
     is_body_like,
     misses_lead,
@@ -186,3 +187,15 @@ def test_readability_paragraphs() -> None:
     found = readability_paragraphs(html)
     assert found == [f"{i} {PROSE}" for i in range(5)]
     assert readability_paragraphs("") == []
+
+
+def test_paragraphs_compare_as_trafilatura_outputs_them() -> None:
+    # soft hyphens and zero-width spaces are dropped, as trafilatura does
+    hyphenated = PROSE.replace("council", "coun\xadcil").replace("budget", "bud\u200bget")
+    html = f"<html><body><article><p>{hyphenated}</p></article></body></html>"
+    assert body_paragraphs(_tree(html)) == [PROSE]
+    assert clean_text(" a\xadb \n c ") == "ab c"
+    # a <p> split into lines at <br> by the extractor is still covered
+    split = PROSE.replace("repairs, ", "repairs,\n")
+    assert coverage(split, [PROSE]) == (1.0, 0)
+    assert not misses_lead("One " + PROSE + "\n" + split, [PROSE, "One " + PROSE])

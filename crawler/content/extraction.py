@@ -101,6 +101,19 @@ def _trafilatura(tree: HtmlElement, url: str, precision: bool) -> str:
     return trafilatura.extract(tree, url=url, favor_precision=precision, **_TRAFILATURA_ARGS) or ""
 
 
+def clean_text(text: str) -> str:
+    """Text as trafilatura outputs it: invisible format characters (soft hyphens,
+    zero-width spaces) dropped and whitespace runs collapsed to one space."""
+    if not text.isprintable():
+        text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
+    return " ".join(text.split())
+
+
+def _flat(text: str) -> str:
+    """`text` with its line breaks as spaces: a <p> split at <br> still matches."""
+    return " ".join(text.split())
+
+
 def is_body_like(text: str) -> bool:
     """A paragraph that reads like article prose: long and ending a sentence."""
     return len(text) >= BODY_PARA_MIN_CHARS and _SENTENCE_END_RE.search(text) is not None
@@ -113,7 +126,7 @@ def body_paragraphs(tree: HtmlElement) -> list[str]:
         tags = {a.tag for a in node.iterancestors()}
         if tags & _NOT_BODY_TAGS or ("header" in tags and not tags & {"article", "main"}):
             continue
-        text = " ".join(node.text_content().split())
+        text = clean_text(node.text_content())
         if is_body_like(text):
             found.append(text)
     return found
@@ -124,12 +137,14 @@ def coverage(text: str, paragraphs: list[str]) -> tuple[float, int]:
     total = sum(len(p) for p in paragraphs)
     if not total:
         return 1.0, 0
+    text = _flat(text)
     found = sum(len(p) for p in paragraphs if p in text)
     return found / total, total - found
 
 
 def misses_lead(text: str, paragraphs: list[str]) -> bool:
     """True when a body-like paragraph precedes the first one the extraction kept."""
+    text = _flat(text)
     first = next((i for i, p in enumerate(paragraphs) if p in text), None)
     return first is not None and any(p not in text for p in paragraphs[:first])
 
@@ -144,14 +159,14 @@ def readability_paragraphs(html: str) -> list[str]:
     for node in summary.iter(*_READABILITY_BLOCKS):
         if any(a.tag in _READABILITY_BLOCKS for a in node.iterancestors()):
             continue
-        if text := " ".join(node.text_content().split()):
+        if text := clean_text(node.text_content()):
             found.append(text)
     return found
 
 
 def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     """`lines` with the body-like paragraphs `other` has before the first one they share."""
-    text = "\n".join(lines)
+    text = _flat("\n".join(lines))
     lead = []
     for para in other:
         if para in text or para[:_PREFIX_CHARS] in text:
