@@ -5,12 +5,17 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
+from crawler.content import extraction
 from crawler.content.extraction import (
     _published,
     body_paragraphs,
     clean_text,
     coverage,
+    drop_cross_references,
+    extract_article,
+    extract_body,
     is_body_like,
+    is_cross_reference,
     misses_lead,
     page_metadata,
     prepend_lead,
@@ -199,3 +204,73 @@ def test_paragraphs_compare_as_trafilatura_outputs_them() -> None:
     split = PROSE.replace("repairs, ", "repairs,\n")
     assert coverage(split, [PROSE]) == (1.0, 0)
     assert not misses_lead("One " + PROSE + "\n" + split, [PROSE, "One " + PROSE])
+
+
+LINKS = {"Council votes on the new library plan", "Budget approved"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Read more: Council votes on the new library plan", True),
+        ("Lea también: Council votes on the new library plan", True),
+        ("À lire aussi » Council votes on the new library plan", True),
+        ("- See also: Council votes on the new library plan", True),
+        # not a pointer to a linked headline
+        ("Read more: the council has not voted on the plan yet", False),
+        ("Council votes on the new library plan", False),  # a bare link line is kept
+        ("Related: Budget approved", False),  # too short to be a headline
+        # a long label is a sentence; a date before the colon starts a list entry
+        ("The mayor said this about the vote: Council votes on the new library plan", False),
+        ("- 6 June 2026: Council votes on the new library plan", False),
+    ],
+)
+def test_is_cross_reference(line: str, expected: bool) -> None:
+    assert is_cross_reference(line, LINKS) is expected
+
+
+def test_extract_article_drops_cross_references() -> None:
+    html = (
+        "<html><head><title>Budget approved</title></head><body><article><h1>Budget approved</h1>"
+        f"<p>One {PROSE}</p><p>Read more: <a href='/library'>Council votes on the new library plan"
+        f"</a></p><p>Two {PROSE}</p><p>Three {PROSE}</p></article>"
+        "<aside><a href='/library'>Council votes on the new library plan</a></aside></body></html>"
+    )
+    body = extract_article(html, URL).text
+    assert body.splitlines() == [f"One {PROSE}", f"Two {PROSE}", f"Three {PROSE}"]
+    assert drop_cross_references(
+        "Intro line\nRead more: Council votes on the new library plan\nEnd", LINKS
+    ) == "Intro line\nEnd"
+
+
+def test_lead_cut_by_precision_comes_from_the_default_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lead = "Lead " + PROSE
+    body = [f"{n} {PROSE}" for n in ("One", "Two", "Three", "Four")]
+    html = (
+        f"<html><body><div class='standfirst'><p>{lead}</p></div><article>"
+        + "".join(f"<p>{p}</p>" for p in body)
+        + "</article></body></html>"
+    )
+    passes = []
+
+    def fake_trafilatura(tree: object, url: str, precision: bool, fast: bool = False) -> str:
+        passes.append((precision, fast))
+        return "\n".join(body if precision else [lead, *body])
+
+    monkeypatch.setattr(extraction, "_trafilatura", fake_trafilatura)
+    monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: body)
+    tree = _tree(html)
+    full = "\n".join([lead, *body])
+    assert extract_body(tree, URL, html, article=True) == full
+    assert passes == [(True, False), (False, True)]
+    # readability found the lead: no second trafilatura pass
+    passes.clear()
+    monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: [lead, *body])
+    assert extract_body(tree, URL, html, article=True) == full
+    assert passes == [(True, False)]
+    # pages not declaring an article were extracted with default settings already
+    passes.clear()
+    assert extract_body(tree, URL, html, article=False) == full
+    assert passes == [(False, False)]

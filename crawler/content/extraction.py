@@ -39,6 +39,9 @@ READABILITY_MAX_COVERAGE = 0.5
 READABILITY_MIN_MISSED = 1000
 READABILITY_MIN_GAIN = 1.3  # its coverage must beat ours by this factor to replace ours
 MIN_WORDS = 30
+# "Read more: <linked headline>": label words at most, headline words at least
+CROSS_REFERENCE_MAX_LABEL_WORDS = 3
+CROSS_REFERENCE_MIN_WORDS = 3
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -62,6 +65,8 @@ _READABILITY_BLOCKS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "blockquote", "pre", "dd", "dt"}
 )
 _PREFIX_CHARS = 60
+# optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
+_CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,11 @@ def _normalize_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _trafilatura(tree: HtmlElement, url: str, precision: bool) -> str:
-    return trafilatura.extract(tree, url=url, favor_precision=precision, **_TRAFILATURA_ARGS) or ""
+def _trafilatura(tree: HtmlElement, url: str, precision: bool, fast: bool = False) -> str:
+    return (
+        trafilatura.extract(tree, url=url, favor_precision=precision, fast=fast, **_TRAFILATURA_ARGS)
+        or ""
+    )
 
 
 def clean_text(text: str) -> str:
@@ -181,14 +189,16 @@ def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
 def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -> str:
     """Main text, paragraphs separated by a single newline ("" if none).
 
-    trafilatura (precision-first on pages declaring an article), then readability-lxml
-    where the result looks incomplete against the page's own body-like paragraphs.
+    trafilatura (precision-first on pages declaring an article), then, where the result
+    looks incomplete against the page's own body-like paragraphs, readability-lxml and
+    trafilatura's default pass.
     """
     text = _trafilatura(tree, url, precision=article)
+    precise = article
     if article and len(text) < PRECISION_MIN_CHARS:
         fallback = _trafilatura(tree, url, precision=False)
         if len(fallback) > len(text):
-            text = fallback
+            text, precise = fallback, False
     lines = _normalize_lines(text)
     if not lines:
         return ""
@@ -203,6 +213,11 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     if lead_missing:
         lines = prepend_lead(lines, other)
         text = "\n".join(lines)
+        if precise and misses_lead(text, paragraphs):
+            # a lead or standfirst the precision pass cut and readability put elsewhere:
+            # trafilatura's default settings keep it (fast mode is enough for a lead)
+            lines = prepend_lead(lines, _normalize_lines(_trafilatura(tree, url, False, fast=True)))
+            text = "\n".join(lines)
         share, missed = coverage(text, paragraphs)
         split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
     if split_article:
@@ -210,6 +225,30 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
         if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
             return alternative
     return text
+
+
+def is_cross_reference(line: str, link_texts: set[str]) -> bool:
+    """A "Read more: <headline>" line: a short label, a colon or », then a link's text.
+
+    Such in-body pointers to other articles ("Lea también:", "Czytaj też:", "À lire
+    aussi »") are navigation, not story text. The label has no digits (a date or a
+    count before a colon starts a list entry) and the link text is headline-like.
+    """
+    match = _CROSS_REFERENCE_RE.match(line)
+    if match is None:
+        return False
+    label, target = match.group(1), match.group(2).rstrip(" »")
+    return (
+        len(label.split()) <= CROSS_REFERENCE_MAX_LABEL_WORDS
+        and not any(ch.isdigit() for ch in label)
+        and len(target.split()) >= CROSS_REFERENCE_MIN_WORDS
+        and target in link_texts
+    )
+
+
+def drop_cross_references(body: str, link_texts: set[str]) -> str:
+    """`body` without its "Read more: <linked headline>" lines."""
+    return "\n".join(line for line in body.splitlines() if not is_cross_reference(line, link_texts))
 
 
 def _link_texts(tree: HtmlElement) -> set[str]:
@@ -281,6 +320,7 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article)
+    body = drop_cross_references(body, link_texts)
     body = drop_title_line(body, merged["title"])
     if not body:
         raise NotAnArticle("no_text")
