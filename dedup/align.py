@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from dedup.config import DedupConfig
 from dedup.shingles import Fingerprint
@@ -65,49 +66,124 @@ def _content_between(content_cum: np.ndarray, first: int, last: int) -> int:
     return int(content_cum[last + 1] - content_cum[first])
 
 
-def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerprint,
-          bp_b: np.ndarray, config: DedupConfig) -> Alignment | None:
-    """Shared passages of two documents, ignoring each side's boilerplate; None if none."""
-    if a_id > b_id:
-        a_id, fa, bp_a, b_id, fb, bp_b = b_id, fb, bp_b, a_id, fa, bp_a
-    content_a, content_b = ~bp_a, ~bp_b
-    set_a = np.unique(fa.hashes[content_a])
-    set_b = np.unique(fb.hashes[content_b])
-    if set_a.size == 0 or set_b.size == 0:
-        return None
-    m_a = np.isin(fa.hashes, set_b, assume_unique=False) & content_a
-    m_b = np.isin(fb.hashes, set_a, assume_unique=False) & content_b
-    min_matched = min(config.min_passage_shingles, set_a.size, set_b.size)
-    seg_a = _segments(m_a, config.max_gap, min_matched)
-    seg_b = _segments(m_b, config.max_gap, min_matched)
-    if not seg_a or not seg_b:
-        return None
-    seg_of_b = np.full(fb.n, -1, dtype=np.int64)
-    for i, (first, last, _) in enumerate(seg_b):
-        seg_of_b[first:last + 1] = i
-    positions: dict[int, list[int]] = {}
-    for pos in np.flatnonzero(m_b).tolist():
-        positions.setdefault(int(fb.hashes[pos]), []).append(pos)
-    passages = []
-    for first, last, _ in seg_a:
-        # one A run may match several B runs (B re-ordered or abridged): one passage per B run
-        groups: dict[int, tuple[list[int], list[int]]] = {}
-        for pos in range(first, last + 1):
+@njit(cache=True)
+def _segments_nb(m, max_gap, min_matched):  # pragma: no cover - compiled
+    """(first, last) of the runs of matched positions (gaps up to ``max_gap``) holding at least
+    ``min_matched`` of them; ``seg_of[i]``: the run position ``i`` lies in, or -1."""
+    n = m.shape[0]
+    seg_of = np.full(n, -1, np.int64)
+    out = np.empty((n, 2), np.int64)
+    k = 0
+    first = -1
+    prev = -1
+    count = 0
+    for i in range(n + 1):
+        if i < n and not m[i]:
+            continue
+        if i < n and first >= 0 and i - prev <= max_gap + 1:
+            prev = i
+            count += 1
+            continue
+        if first >= 0 and count >= min_matched:
+            out[k, 0] = first
+            out[k, 1] = prev
+            for q in range(first, prev + 1):
+                seg_of[q] = k
+            k += 1
+        if i < n:
+            first = i
+            prev = i
+            count = 1
+    return out[:k], seg_of
+
+
+@njit(cache=True)
+def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compiled
+    """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences, with
+    the sizes of both content sets and of their intersection (``align``'s rule, compiled)."""
+    set_a = np.unique(ha[ca])
+    set_b = np.unique(hb[cb])
+    na, nb = set_a.shape[0], set_b.shape[0]
+    empty = np.empty((0, 5), np.int64)
+    if na == 0 or nb == 0:
+        return empty, na, nb, 0
+    pa = np.minimum(np.searchsorted(set_b, ha), nb - 1)
+    m_a = (set_b[pa] == ha) & ca
+    pb = np.minimum(np.searchsorted(set_a, hb), na - 1)
+    m_b = (set_a[pb] == hb) & cb
+    inter = 0
+    for x in set_a:
+        q = np.searchsorted(set_b, x)
+        if q < nb and set_b[q] == x:
+            inter += 1
+    min_matched = min(min_passage, na, nb)
+    seg_a, _ = _segments_nb(m_a, max_gap, min_matched)
+    seg_b, seg_of_b = _segments_nb(m_b, max_gap, min_matched)
+    if seg_a.shape[0] == 0 or seg_b.shape[0] == 0:
+        return empty, na, nb, inter
+    # B's matched positions grouped by hash, in text order within a hash
+    pos_b = np.flatnonzero(m_b)
+    order = np.argsort(hb[pos_b], kind="mergesort")
+    pos_b = pos_b[order]
+    key_b = hb[pos_b]
+    n_seg = seg_b.shape[0]
+    cnt = np.zeros(n_seg, np.int64)
+    a_first = np.zeros(n_seg, np.int64)
+    a_last = np.full(n_seg, -1, np.int64)
+    b_min = np.zeros(n_seg, np.int64)
+    b_max = np.zeros(n_seg, np.int64)
+    out = np.empty((seg_a.shape[0] * n_seg, 5), np.int64)
+    k = 0
+    for s in range(seg_a.shape[0]):
+        cnt[:] = 0
+        a_last[:] = -1
+        for pos in range(seg_a[s, 0], seg_a[s, 1] + 1):
             if not m_a[pos]:
                 continue
-            for hit in positions.get(int(fa.hashes[pos]), ()):
-                seg = int(seg_of_b[hit])
-                if seg >= 0:
-                    a_pos, b_pos = groups.setdefault(seg, ([], []))
-                    if not a_pos or a_pos[-1] != pos:
-                        a_pos.append(pos)
-                    b_pos.append(hit)
-        for _, (a_pos, b_pos) in sorted(groups.items()):
-            if len(a_pos) >= min_matched:
-                passages.append(Passage(a_pos[0], a_pos[-1], min(b_pos), max(b_pos),
-                                        len(a_pos)))
-    if not passages:
+            h = ha[pos]
+            q = np.searchsorted(key_b, h)
+            while q < key_b.shape[0] and key_b[q] == h:
+                hit = pos_b[q]
+                g = seg_of_b[hit]
+                if g >= 0:
+                    if cnt[g] == 0:
+                        a_first[g] = pos
+                        b_min[g] = hit
+                        b_max[g] = hit
+                    if a_last[g] != pos:
+                        cnt[g] += 1
+                        a_last[g] = pos
+                    b_min[g] = min(b_min[g], hit)
+                    b_max[g] = max(b_max[g], hit)
+                q += 1
+        for g in range(n_seg):
+            if cnt[g] >= min_matched:
+                out[k, 0] = a_first[g]
+                out[k, 1] = a_last[g]
+                out[k, 2] = b_min[g]
+                out[k, 3] = b_max[g]
+                out[k, 4] = cnt[g]
+                k += 1
+    return out[:k], na, nb, inter
+
+
+def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerprint,
+          bp_b: np.ndarray, config: DedupConfig) -> Alignment | None:
+    """Shared passages of two documents, ignoring each side's boilerplate; None if none.
+
+    Matched shingles (content shingles of one side whose hash is a content shingle of the
+    other) form runs with gaps up to ``max_gap``; runs with at least ``min_passage_shingles``
+    matches are kept on each side. One A run may match several B runs (B re-ordered or
+    abridged): one passage per B run, holding the A positions (``matched``) that hit it.
+    """
+    if a_id > b_id:
+        a_id, fa, bp_a, b_id, fb, bp_b = b_id, fb, bp_b, a_id, fa, bp_a
+    content_a, content_b = ~np.asarray(bp_a, dtype=bool), ~np.asarray(bp_b, dtype=bool)
+    found, na, nb, inter = _align_nb(fa.hashes, content_a, fb.hashes, content_b,
+                                     config.max_gap, config.min_passage_shingles)
+    if not found.shape[0]:
         return None
+    passages = [Passage(*p) for p in found.tolist()]
     cum_a = np.concatenate(([0], np.cumsum(content_a)))
     cum_b = np.concatenate(([0], np.cumsum(content_b)))
     n_a, n_b = int(cum_a[-1]), int(cum_b[-1])
@@ -117,9 +193,8 @@ def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerpri
     cov_b = _union_content(cum_b, ranges_b) / n_b
     lead_a = int(cum_a[min(r[0] for r in ranges_a)]) / n_a
     lead_b = int(cum_b[min(r[0] for r in ranges_b)]) / n_b
-    inter = np.intersect1d(set_a, set_b).size
     return Alignment(a_id, b_id, tuple(passages), min(cov_a, 1.0), min(cov_b, 1.0), lead_a,
-                     lead_b, inter / (set_a.size + set_b.size - inter))
+                     lead_b, inter / (na + nb - inter))
 
 
 def _union_content(cum: np.ndarray, ranges: list[tuple[int, int]]) -> int:

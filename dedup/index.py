@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, fields
 from datetime import datetime
 from importlib.metadata import version
-from itertools import chain
 
 import numpy as np
 
@@ -18,7 +16,7 @@ from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import choose_canonical, utc_naive
 from dedup.cluster import star_components
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex
+from dedup.lsh import BandIndex, window_keys
 from dedup.model import DedupResult, Document, PassageLink, Story
 from dedup.relations import (
     AlignmentGraph,
@@ -29,11 +27,10 @@ from dedup.relations import (
     drop_templates,
     link_directions,
 )
-from dedup.shingles import Fingerprint, fingerprint
-from dedup.signatures import signatures
+from dedup.shingles import Fingerprint, FingerprintBatch, fingerprint_batch
 
 _MAGIC = b"NEWSDEDUP-INDEX\n"
-_FORMAT = 2  # 1: zlib of a JSON payload (refused: rebuild)
+_FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)
 
 
 class IndexMismatch(ValueError):
@@ -43,27 +40,33 @@ class IndexMismatch(ValueError):
 class DedupIndex:
     """Documents, their fingerprints and the passage LSH, matched incrementally.
 
-    ``add(docs)`` fingerprints new documents, signs their passages and looks them up in the
-    LSH of every stored document; candidate pairs are kept. ``result()`` verifies candidates
-    exactly against the current boilerplate model and clusters them; verified alignments are
-    cached (and stored) until a side's boilerplate mask changes, so an incremental run aligns
-    only the pairs of new pages and of pages whose site template grew. Candidate
-    generation is deterministic per pair, so adding documents in any batches gives the same
-    result as one rebuild.
+    ``add(docs)`` fingerprints new documents in one compiled batch, signs their passage windows
+    and looks their band keys up in the sorted LSH arrays of every stored document; candidate
+    pairs are kept. ``result()`` verifies candidates exactly against the current boilerplate
+    model and clusters them; verified alignments are cached (and stored) until a side's
+    boilerplate mask changes, so an incremental run aligns only the pairs of new pages and of
+    pages whose site template grew. Candidate generation is deterministic per pair, so adding
+    documents in any batches gives the same result as one rebuild.
+
+    Storage is columnar: documents get rows in arrival order; their fingerprints are one
+    ``FingerprintBatch``, their boilerplate masks one boolean array, the LSH two sorted arrays and
+    the candidates one sorted array of row pairs (``a << 32 | b``).
     """
 
     def __init__(self, config: DedupConfig | None = None) -> None:
         self.config = config or DedupConfig()
         self._docs: dict[int, Document] = {}
-        self._fps: dict[int, Fingerprint] = {}
+        self._row: dict[int, int] = {}
+        self._ids = np.zeros(0, dtype=np.int64)  # row -> document id
+        self._site_row = np.zeros(0, dtype=np.int64)  # row -> site code
+        self._site_code: dict[str, int] = {}
+        self._fp: FingerprintBatch | None = None
+        self._mask = np.zeros(0, dtype=bool)  # boilerplate mask of every shingle, rows in order
         self._boilerplate = BoilerplateModel(self.config.boilerplate_min_pages)
         self._bands = BandIndex(self.config)
-        self._candidates: set[tuple[int, int]] = set()
-        self._site_docs: dict[str, list[int]] = defaultdict(list)
-        # Caches, valid for the current boilerplate model: a document's boilerplate mask and the
-        # exact alignment (None: nothing shared) of every verified candidate pair. Adding pages
-        # invalidates exactly the documents holding a shingle that just became boilerplate.
-        self._masks: dict[int, np.ndarray] = {}
+        self._cand = np.zeros(0, dtype=np.int64)
+        # Exact alignment (None: nothing shared) of every verified candidate pair, valid for the
+        # current boilerplate masks: a pair is dropped when a side's mask changes.
         self._aligned: dict[tuple[int, int], Alignment | None] = {}
 
     def __len__(self) -> int:
@@ -76,7 +79,13 @@ class DedupIndex:
     def documents(self) -> dict[int, Document]:
         return dict(self._docs)
 
-    def add(self, docs: Iterable[Document]) -> None:
+    def _site(self, site: str) -> int:
+        code = self._site_code.get(site)
+        if code is None:
+            code = self._site_code[site] = len(self._site_code)
+        return code
+
+    def add(self, docs: Iterable[Document], batch: int = 20000) -> None:
         """Index new documents and match them against every stored one."""
         new: list[Document] = []
         for doc in sorted(docs, key=lambda d: d.id):
@@ -88,54 +97,84 @@ class DedupIndex:
             if new and new[-1].id == doc.id:
                 raise ValueError(f"document {doc.id} given twice")
             new.append(doc)
-        fps = {d.id: fingerprint(d.text, d.title, self.config) for d in new}
-        windows = [(d.id, w, fps[d.id].hashes[s:e + 1])
-                   for d in new for w, (s, e) in enumerate(fps[d.id].windows)]
-        sigs = signatures([h for _, _, h in windows], self.config)
-        crossed: dict[str, list[int]] = defaultdict(list)
-        for d in new:
+        if not new:
+            return
+        parts = [fingerprint_batch([d.text for d in new[i:i + batch]],
+                                   [d.title for d in new[i:i + batch]], self.config)
+                 for i in range(0, len(new), batch)]
+        self._append(new, FingerprintBatch.concat(parts))
+
+    def _append(self, new: list[Document], fb: FingerprintBatch) -> None:
+        base = len(self._ids)
+        if base + len(new) >= 2**31:
+            raise ValueError("an index holds at most 2**31 documents")
+        sites = np.fromiter((self._site(d.site) for d in new), dtype=np.int64, count=len(new))
+        for r, d in enumerate(new):
             self._docs[d.id] = d
-            self._fps[d.id] = fps[d.id]
-            crossed[d.site].extend(self._boilerplate.add(d.site, fps[d.id].hashes))
-            self._site_docs[d.site].append(d.id)
-        self._invalidate(crossed, {d.id for d in new})
-        for (doc_id, w, _), sig in zip(windows, sigs, strict=True):
-            for other, _ in self._bands.query(sig):
-                if other != doc_id:
-                    self._candidates.add((min(doc_id, other), max(doc_id, other)))
-            self._bands.insert((doc_id, w), sig)
+            self._row[d.id] = base + r
+        self._ids = np.concatenate([self._ids, [d.id for d in new]]).astype(np.int64)
+        self._site_row = np.concatenate([self._site_row, sites])
+        self._fp = fb if self._fp is None else FingerprintBatch.concat([self._fp, fb])
+        crossed = self._boilerplate.add(sites, fb.hashes, fb.doc_sh)
+        self._mask = np.concatenate([self._mask, self._boilerplate.masks(sites, fb.hashes,
+                                                                          fb.doc_sh)])
+        self._invalidate(crossed, base)
+        rows, lo, hi = fb.window_ranges()
+        keys = window_keys(fb.hashes, lo, hi + 1, self.config)
+        pairs = self._bands.add(keys, rows + base)
+        self._cand = np.union1d(self._cand, pairs)
+
+    def _append_loaded(self, docs: list[Document], fb: FingerprintBatch, mask: np.ndarray) -> None:
+        """Rows of a stored index: documents, fingerprints and masks as stored; boilerplate
+        counts recounted."""
+        sites = np.fromiter((self._site(d.site) for d in docs), dtype=np.int64, count=len(docs))
+        for r, d in enumerate(docs):
+            self._docs[d.id] = d
+            self._row[d.id] = r
+        self._ids = np.asarray([d.id for d in docs], dtype=np.int64)
+        self._site_row = sites
+        self._fp = fb
+        self._boilerplate.add(sites, fb.hashes, fb.doc_sh)
+        self._mask = mask
 
     # -- verification and clustering -------------------------------------------------------
 
-    def _invalidate(self, crossed: dict[str, list[int]], new: set[int]) -> None:
-        """Drop the cached masks and alignments of stored documents whose boilerplate mask
-        changed: those holding a shingle that became boilerplate of their site."""
-        dirty = set()
+    def _invalidate(self, crossed: dict[int, np.ndarray], base: int) -> None:
+        """Recompute the masks of stored rows (before ``base``) of sites with new boilerplate
+        shingles; drop the cached alignments of rows whose mask changed."""
+        dirty: list[int] = []
+        doc_sh = self._fp.doc_sh
         for site, hashes in crossed.items():
-            if not hashes:
+            rows = np.flatnonzero(self._site_row[:base] == site)
+            if not rows.size:
                 continue
-            now = np.asarray(hashes, dtype=np.uint64)
-            for doc_id in self._site_docs[site]:
-                if doc_id in self._masks and doc_id not in new and \
-                        np.isin(self._fps[doc_id].hashes, now).any():
-                    dirty.add(doc_id)
-        for doc_id in dirty:
-            del self._masks[doc_id]
+            sizes = doc_sh[rows + 1] - doc_sh[rows]
+            idx = np.repeat(doc_sh[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+            hit = np.isin(self._fp.hashes[idx], hashes) & ~self._mask[idx]
+            if hit.any():
+                self._mask[idx[hit]] = True
+                dirty.extend(np.unique(np.repeat(rows, sizes)[hit]).tolist())
         if dirty:
+            ids = set(self._ids[dirty].tolist())
             self._aligned = {k: v for k, v in self._aligned.items()
-                             if k[0] not in dirty and k[1] not in dirty}
+                             if k[0] not in ids and k[1] not in ids}
 
     def boilerplate_mask(self, doc_id: int) -> np.ndarray:
-        mask = self._masks.get(doc_id)
-        if mask is None:
-            doc = self._docs[doc_id]
-            mask = self._boilerplate.mask(doc.site, self._fps[doc_id].hashes)
-            mask.setflags(write=False)
-            self._masks[doc_id] = mask
+        r = self._row[doc_id]
+        mask = self._mask[int(self._fp.doc_sh[r]):int(self._fp.doc_sh[r + 1])]
+        mask = mask.view()
+        mask.setflags(write=False)
         return mask
 
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
-        return self._fps[doc_id]
+        return self._fp.get(self._row[doc_id])
+
+    def candidate_pairs(self) -> np.ndarray:
+        """(pairs, 2) document ids (a < b) of every candidate pair, sorted."""
+        a = self._ids[self._cand >> 32]
+        b = self._ids[self._cand & 0xFFFFFFFF]
+        pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
+        return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
     def alignments(self) -> list[Alignment]:
         """Exact alignments of all candidate pairs that share a non-boilerplate passage.
@@ -144,17 +183,26 @@ class DedupIndex:
         """
         out = []
         cache = self._aligned
-        for pair in sorted(self._candidates):
+        for pair in map(tuple, self.candidate_pairs().tolist()):
             if pair in cache:
                 al = cache[pair]
             else:
                 a, b = pair
-                al = align(a, self._fps[a], self.boilerplate_mask(a), b, self._fps[b],
-                           self.boilerplate_mask(b), self.config)
+                al = align(a, self.fingerprint_of(a), self.boilerplate_mask(a), b,
+                           self.fingerprint_of(b), self.boilerplate_mask(b), self.config)
                 cache[pair] = al
             if al is not None:
                 out.append(al)
         return out
+
+    def content_sizes(self) -> dict[int, int]:
+        """Document id -> its number of non-boilerplate shingles."""
+        if self._fp is None:
+            return {}
+        cum = np.concatenate(([0], np.cumsum(self._mask)))
+        doc_sh = self._fp.doc_sh
+        content = np.diff(doc_sh) - (cum[doc_sh[1:]] - cum[doc_sh[:-1]])
+        return dict(zip(self._ids.tolist(), content.tolist(), strict=True))
 
     def result(self) -> DedupResult:
         """Stories (every document in exactly one) and passage links between stories."""
@@ -162,7 +210,7 @@ class DedupIndex:
         graph = AlignmentGraph(alignments)
         titles = {i: d.title for i, d in self._docs.items()}
         edges = copy_edges(graph, self.config, titles)
-        content = {i: int((~self.boilerplate_mask(i)).sum()) for i in self._docs}
+        content = self.content_sizes()
         groups = star_components(
             self._docs, [(i, o) for i, o, _ in edges],
             lambda members: choose_canonical(members, self._docs, content).doc)
@@ -194,7 +242,7 @@ class DedupIndex:
 
     def _links(self, al: Alignment, q: int, s: int,
                passages: tuple[Passage, ...]) -> list[PassageLink]:
-        fq, fs = self._fps[q], self._fps[s]
+        fq, fs = self.fingerprint_of(q), self.fingerprint_of(s)
         out = []
         for p in passages:
             (qf, ql), (sf, sl) = ((p.a_first, p.a_last), (p.b_first, p.b_last))
@@ -216,55 +264,45 @@ class DedupIndex:
     def to_bytes(self) -> bytes:
         """Header line (JSON: format, pinned params, config, versions), then the arrays.
 
-        Layout (format 2): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
+        Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
         line (``[[name, numpy dtype str, shape(, stored length)], ...]``), then each array's
         C-order bytes in manifest order, back to back; an entry with a stored length is
         deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
-        blobs, deflated on their own). Arrays: documents (string fields as UTF-8 blobs with
-        per-document lengths, -1 for None), fingerprints (concatenated, with per-document
-        counts; token offsets as gaps and lengths), LSH buckets, candidate pairs,
-        boilerplate masks (packed bits) and the verified alignment of every candidate pair.
-        Per-site boilerplate counts are not stored: they are recounted from the hashes.
+        blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
+        (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
+        (concatenated, with per-document counts; token offsets as gaps and lengths), boilerplate
+        masks (packed bits), the LSH's sorted keys and rows, candidate row pairs and the verified
+        alignment of every candidate pair. Per-site boilerplate counts are not stored: they
+        are recounted from the hashes.
         """
-        ids = sorted(self._docs)
-        arrays: dict[str, np.ndarray] = {"doc.id": np.asarray(ids, dtype="<i8")}
-        docs = [self._docs[i] for i in ids]
+        docs = [self._docs[i] for i in self._ids.tolist()]
+        arrays: dict[str, np.ndarray] = {"doc.id": self._ids.astype("<i8")}
         for name in _STR_FIELDS:
             if name == "published":
                 values = [d.published.isoformat() if d.published else None for d in docs]
             else:
                 values = [getattr(d, name) for d in docs]
             _put_strings(arrays, f"doc.{name}", values)
-        fps = [self._fps[i] for i in ids]
-        arrays["fp.n"] = _small([f.n for f in fps])
-        arrays["fp.hash"] = _cat([f.hashes for f in fps], "<u8")
-        arrays["fp.last"] = _small(np.concatenate(
-            [f.last_token - np.arange(f.n) for f in fps] or [np.zeros(0, np.int64)]))
-        arrays["fp.ntok"] = _small([f.token_starts.shape[0] for f in fps])
-        starts = _cat([f.token_starts for f in fps], "<i8")
-        ends = _cat([f.token_ends for f in fps], "<i8")
+        fp = self._fp if self._fp is not None else FingerprintBatch.empty()
+        n_sh = np.diff(fp.doc_sh)
+        arrays["fp.n"] = _small(n_sh)
+        arrays["fp.hash"] = fp.hashes.astype("<u8")
+        arrays["fp.last"] = _small(fp.last - (np.arange(fp.hashes.size)
+                                              - np.repeat(fp.doc_sh[:-1], n_sh)))
+        n_tok = np.diff(fp.doc_tok)
+        arrays["fp.ntok"] = _small(n_tok)
+        starts, ends = fp.tok_start.astype(np.int64), fp.tok_end.astype(np.int64)
         arrays["fp.toklen"] = _small(ends - starts)
         before = np.concatenate(([0], ends[:-1])) if ends.size else ends
-        firsts = _offsets(arrays["fp.ntok"])[:-1]
+        firsts = fp.doc_tok[:-1]
         before[firsts[firsts < ends.size]] = 0  # each document's first gap from offset 0
         arrays["fp.tokgap"] = _small(starts - before)
-        arrays["fp.nwin"] = _small([len(f.windows) for f in fps])
-        arrays["fp.win"] = _small(np.asarray([w for f in fps for w in f.windows],
-                                             dtype=np.int64).reshape(-1, 2))
-        masks = [self.boilerplate_mask(i) for i in ids]
-        arrays["fp.mask"] = np.packbits(np.concatenate(masks or [np.zeros(0, bool)]))
-        buckets = self._bands.buckets
-        bkeys = np.fromiter(buckets.keys(), dtype=np.uint64, count=len(buckets))
-        order = np.argsort(bkeys, kind="stable")
-        values = list(buckets.values())
-        items = [values[r] for r in order.tolist()]
-        arrays["lsh.key"] = bkeys[order].astype("<u8")
-        arrays["lsh.n"] = _small(np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
-        flat = np.fromiter(chain.from_iterable(chain.from_iterable(items)),
-                           dtype=np.int64).reshape(-1, 2)
-        arrays["lsh.doc"] = _small(flat[:, 0])
-        arrays["lsh.win"] = _small(flat[:, 1])
-        arrays["cand"] = np.asarray(sorted(self._candidates), dtype="<i8").reshape(-1, 2)
+        arrays["fp.nwin"] = _small(np.diff(fp.doc_win))
+        arrays["fp.win"] = _small(fp.win.astype(np.int64).reshape(-1, 2))
+        arrays["fp.mask"] = np.packbits(self._mask)
+        arrays["lsh.key"] = self._bands.keys.astype("<u8")
+        arrays["lsh.row"] = _small(self._bands.rows)
+        arrays["cand"] = self._cand.astype("<i8")
         pairs = sorted(self._aligned)
         als = [self._aligned[p] for p in pairs]
         arrays["al.pair"] = np.asarray(pairs, dtype="<i8").reshape(-1, 2)
@@ -343,18 +381,14 @@ class DedupIndex:
         index = cls(config)
         ids = arrays["doc.id"].astype(np.int64).tolist()
         strings = {name: _get_strings(arrays, f"doc.{name}") for name in _STR_FIELDS}
+        docs = []
         for r, doc_id in enumerate(ids):
             values = {name: strings[name][r] for name in _STR_FIELDS}
             pub = values["published"]
             values["published"] = datetime.fromisoformat(pub) if pub else None
-            doc = Document(id=doc_id, **values)
-            index._docs[doc_id] = doc
-            index._site_docs[doc.site].append(doc_id)
+            docs.append(Document(id=doc_id, **values))
         n_sh = _offsets(arrays["fp.n"])
         n_tok = _offsets(arrays["fp.ntok"])
-        n_win = _offsets(arrays["fp.nwin"])
-        hashes = arrays["fp.hash"].astype(np.uint64)
-        last = arrays["fp.last"].astype(np.int64)
         lens = arrays["fp.toklen"].astype(np.int64)
         gaps = arrays["fp.tokgap"].astype(np.int64)
         steps = gaps.copy()  # start[j] = start[j - 1] + len[j - 1] + gap[j]
@@ -363,32 +397,24 @@ class DedupIndex:
         steps[firsts] = gaps[firsts]  # each document's first start is its gap from 0
         cum = np.cumsum(steps)
         starts = cum - np.repeat(np.concatenate(([0], cum))[n_tok[:-1]], np.diff(n_tok))
-        ends = starts + lens
-        wins = arrays["fp.win"].astype(np.int64).tolist()
         total = int(n_sh[-1])
+        local = np.arange(total) - np.repeat(n_sh[:-1], np.diff(n_sh))
+        fb = FingerprintBatch(
+            n_sh, arrays["fp.hash"].astype(np.uint64),
+            (arrays["fp.last"].astype(np.int64) + local).astype(np.int32), n_tok,
+            starts.astype(np.int32), (starts + lens).astype(np.int32),
+            _offsets(arrays["fp.nwin"]), arrays["fp.win"].astype(np.int32).reshape(-1, 2))
         masks = np.unpackbits(arrays["fp.mask"], count=total).astype(bool)
-        for r, doc_id in enumerate(ids):
-            s0, s1 = int(n_sh[r]), int(n_sh[r + 1])
-            t0, t1 = int(n_tok[r]), int(n_tok[r + 1])
-            index._fps[doc_id] = Fingerprint(
-                hashes[s0:s1].copy(), last[s0:s1] + np.arange(s1 - s0),
-                starts[t0:t1].copy(), ends[t0:t1].copy(),
-                tuple((a, b) for a, b in wins[int(n_win[r]):int(n_win[r + 1])]))
-            index._masks[doc_id] = masks[s0:s1].copy()
-        for site, members in index._site_docs.items():  # pages per shingle, per site
-            seen = np.concatenate([np.unique(index._fps[i].hashes) for i in members])
-            keys, counts = np.unique(seen, return_counts=True)
-            index._boilerplate.counts[site] = dict(zip(keys.tolist(), counts.tolist(),
-                                                       strict=True))
-        lsh_off = _offsets(arrays["lsh.n"]).tolist()
-        items = list(zip(arrays["lsh.doc"].tolist(), arrays["lsh.win"].tolist(), strict=True))
-        buckets = index._bands.buckets
-        for r, key in enumerate(arrays["lsh.key"].tolist()):
-            buckets[key] = items[lsh_off[r]:lsh_off[r + 1]]
-        index._candidates = set(map(tuple, arrays["cand"].tolist()))
+        if len(docs):
+            index._append_loaded(docs, fb, masks)
+        index._bands.keys = arrays["lsh.key"].astype(np.uint64)
+        index._bands.rows = arrays["lsh.row"].astype(np.int32)
+        index._cand = arrays["cand"].astype(np.int64)
         same = all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
         if not same:  # masks and alignments depend on these decision thresholds
-            index._masks.clear()
+            if len(docs):
+                index._mask = index._boilerplate.masks(index._site_row, index._fp.hashes,
+                                                       index._fp.doc_sh)
             return index
         feats = arrays["al.f"].tolist()
         p_off = _offsets(arrays["al.np"]).tolist()

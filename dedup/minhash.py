@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from numba import njit
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -161,3 +162,29 @@ def kperm_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
         sig[sets] = np.minimum.reduceat(h, starts, axis=0)
         lo = hi
     return sig
+
+
+@njit(cache=True)
+def _kperm_rows(hashes, lo, hi, a, b):  # pragma: no cover - compiled
+    n_sets = lo.shape[0]
+    k = a.shape[0]
+    sig = np.empty((n_sets, k), np.uint64)
+    for s in range(n_sets):
+        row = sig[s]
+        for p in range(k):
+            row[p] = _EMPTY
+        for i in range(lo[s], hi[s]):
+            x = hashes[i]
+            for p in range(k):
+                v = x * a[p] + b[p]
+                if v < row[p]:
+                    row[p] = v
+    return sig
+
+
+def kperm_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: int,
+                 seed: int) -> np.ndarray:
+    """``kperm_signatures`` of the sets ``hashes[lo[i]:hi[i]]`` (compiled, same values)."""
+    a, b = perm_params(num_perm, seed)
+    return _kperm_rows(hashes.astype(np.uint64, copy=False), np.asarray(lo, np.int64),
+                       np.asarray(hi, np.int64), a, b)

@@ -1,4 +1,16 @@
-"""Fingerprints: positional shingle hashes of one document and its passage windows."""
+"""Fingerprints: positional shingle hashes of documents and their passage windows.
+
+``fingerprint_batch`` fingerprints many documents in one compiled pass (numba) over their code
+points (``str.encode("utf-32-le")``): tokens exactly as ``dedup.text.tokenize`` makes them
+(character-class and normalisation tables built once from ``re`` and ``unicodedata``; a token
+holding a character whose normalisation is not one character, or could compose with a
+neighbour, is normalised by ``normalize_token`` itself), then the UTF-8 of each normalised token,
+shingle hashes (xxHash64, seeded, of the words joined by U+001F: bit-exact with
+``shingle_hashes``, the per-shingle ``xxhash`` reference) and passage windows. Lines that
+``tokenize`` skips (the title line, syndication and rights notes) are found with the same
+rules: title lines by comparing token hashes of the first line and the title (Python decides
+close calls), notes only on lines of at most 30 words holding a keyword.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +18,400 @@ from dataclasses import dataclass
 
 import numpy as np
 import xxhash
+from numba import njit
 
 from dedup.config import DedupConfig
-from dedup.text import Tokens, is_cjk, tokenize
+from dedup.text import (
+    _NOTE_MAX_WORDS,
+    char_tables,
+    is_cjk,
+    is_note_line,
+    is_title_line,
+    normalize_token,
+)
+
+_P = 0x100000001B3  # odd: a token's polynomial hash (title comparison only) is invertible
+_G = 0x9E3779B97F4A7C15
+_U_P = np.uint64(_P)
+_U_G = np.uint64(_G)
+_U_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_U_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_FLAG_CJK = np.uint8(1)
+_FLAG_SLOW = np.uint8(2)
+
+
+@njit(cache=True, inline="always")
+def _fmix(z: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    z = (z ^ (z >> _S30)) * _U_M1
+    z = (z ^ (z >> _S27)) * _U_M2
+    return z ^ (z >> _S31)
+
+
+_X1 = np.uint64(0x9E3779B185EBCA87)
+_X2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_X3 = np.uint64(0x165667B19E3779F9)
+_X4 = np.uint64(0x85EBCA77C2B2AE63)
+_X5 = np.uint64(0x27D4EB2F165667C5)
+
+
+@njit(cache=True, inline="always")
+def _rotl(x, r):
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@njit(cache=True, inline="always")
+def _read64(b, i):
+    v = np.uint64(0)
+    for q in range(8):
+        v |= np.uint64(b[i + q]) << np.uint64(8 * q)
+    return v
+
+
+@njit(cache=True, inline="always")
+def _read32(b, i):
+    v = np.uint64(0)
+    for q in range(4):
+        v |= np.uint64(b[i + q]) << np.uint64(8 * q)
+    return v
+
+
+@njit(cache=True, inline="always")
+def _round(acc, x):
+    acc = acc + x * _X2
+    acc = _rotl(acc, 31)
+    return acc * _X1
+
+
+@njit(cache=True, inline="always")
+def _merge(acc, v):
+    acc ^= _round(np.uint64(0), v)
+    return acc * _X1 + _X4
+
+
+@njit(cache=True)
+def xxh64(b, start, n, seed):  # pragma: no cover - compiled
+    """xxHash64 of ``b[start:start + n]`` (uint8), bit-exact with the ``xxhash`` package."""
+    i = start
+    end = start + n
+    if n >= 32:
+        v1 = seed + _X1 + _X2
+        v2 = seed + _X2
+        v3 = seed
+        v4 = seed - _X1
+        while i + 32 <= end:
+            v1 = _round(v1, _read64(b, i))
+            v2 = _round(v2, _read64(b, i + 8))
+            v3 = _round(v3, _read64(b, i + 16))
+            v4 = _round(v4, _read64(b, i + 24))
+            i += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = seed + _X5
+    h += np.uint64(n)
+    while i + 8 <= end:
+        h ^= _round(np.uint64(0), _read64(b, i))
+        h = _rotl(h, 27) * _X1 + _X4
+        i += 8
+    if i + 4 <= end:
+        h ^= _read32(b, i) * _X1
+        h = _rotl(h, 23) * _X2 + _X3
+        i += 4
+    while i < end:
+        h ^= np.uint64(b[i]) * _X5
+        h = _rotl(h, 11) * _X1
+        i += 1
+    h ^= h >> np.uint64(33)
+    h *= _X2
+    h ^= h >> np.uint64(29)
+    h *= _X3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@njit(cache=True)
+def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no cover - compiled
+    """Tokens of every document (no line skipped yet), its first non-blank line, and its
+    non-blank lines of at most ``max_note_words`` words (where a note may be)."""
+    n = cps.shape[0]
+    n_docs = doc_off.shape[0] - 1
+    t_start = np.empty(n, np.int32)
+    t_end = np.empty(n, np.int32)
+    t_line = np.empty(n, np.int32)
+    t_hash = np.empty(n, np.uint64)
+    t_flag = np.zeros(n, np.uint8)
+    doc_tok = np.empty(n_docs + 1, np.int64)
+    first_line = np.full(n_docs, -1, np.int32)
+    n_lines = n_docs
+    for i in range(n):
+        if cps[i] == 10:
+            n_lines += 1
+    short = np.empty((n_lines, 4), np.int32)  # doc, line, start, end
+    n_short = 0
+    k = 0
+    for d in range(n_docs):
+        doc_tok[d] = k
+        base = doc_off[d]
+        end = doc_off[d + 1]
+        line = 0
+        line_start = base
+        words = 0
+        in_word = False
+        i = base
+        while i <= end:
+            c = cps[i] if i < end else 10
+            if c == 10:  # close the line (the text's end closes its last line)
+                if words > 0:
+                    if first_line[d] < 0:
+                        first_line[d] = line
+                    if words <= max_note_words:
+                        short[n_short, 0] = d
+                        short[n_short, 1] = line
+                        short[n_short, 2] = line_start - base
+                        short[n_short, 3] = i - base
+                        n_short += 1
+                line += 1
+                line_start = i + 1
+                words = 0
+                in_word = False
+                i += 1
+                continue
+            kind = cls[c]
+            if kind == 0:
+                if space[c]:
+                    in_word = False
+                elif not in_word:
+                    words += 1
+                    in_word = True
+                i += 1
+                continue
+            if not in_word:
+                words += 1
+                in_word = True
+            j = i + 1
+            if kind == 1:
+                while j < end and cls[cps[j]] == 1:
+                    j += 1
+            h = np.uint64(0)
+            slow = False
+            for q in range(i, j):
+                m = mapped[cps[q]]
+                if m == 0:
+                    slow = True
+                h = h * _U_P + np.uint64(m)
+            t_start[k] = i - base
+            t_end[k] = j - base
+            t_line[k] = line
+            length = np.uint64(j - i)
+            t_hash[k] = _fmix(h ^ (length * _U_G))
+            if slow:
+                t_flag[k] = _FLAG_SLOW
+            elif j - i == 1 and cls[mapped[c]] == 2:
+                t_flag[k] = _FLAG_CJK
+            k += 1
+            i = j
+    doc_tok[n_docs] = k
+    return (t_start[:k].copy(), t_end[:k].copy(), t_line[:k].copy(), t_hash[:k].copy(),
+            t_flag[:k].copy(), doc_tok, first_line, short[:n_short].copy())
+
+
+@njit(cache=True)
+def _title_codes(t_start, t_end, t_line, t_hash, t_flag, doc_tok, first_line,
+                 title_row):  # pragma: no cover - compiled
+    """Per document: 0 the first non-blank line is not the title, 1 it is, 2 undecided (a token
+    whose normalised length is unknown, or lengths close enough for a prefix: check in Python).
+
+    ``title_row[d]``: the row (in the same batch) holding document ``d``'s title, or -1.
+    """
+    n_docs = first_line.shape[0]
+    out = np.zeros(n_docs, np.uint8)
+    for d in range(n_docs):
+        r = title_row[d]
+        if r < 0 or first_line[d] < 0:
+            continue
+        a0 = doc_tok[d]
+        while a0 < doc_tok[d + 1] and t_line[a0] < first_line[d]:
+            a0 += 1
+        a1 = a0
+        while a1 < doc_tok[d + 1] and t_line[a1] == first_line[d]:
+            a1 += 1
+        b0, b1 = doc_tok[r], doc_tok[r + 1]
+        if a1 == a0 or b1 == b0:
+            continue
+        slow = False
+        la = a1 - a0 - 1
+        for t in range(a0, a1):
+            la += t_end[t] - t_start[t]
+            slow = slow or (t_flag[t] & 2) != 0
+        lb = b1 - b0 - 1
+        for t in range(b0, b1):
+            lb += t_end[t] - t_start[t]
+            slow = slow or (t_flag[t] & 2) != 0
+        if slow:
+            out[d] = 2
+        elif la == lb:
+            same = a1 - a0 == b1 - b0
+            if same:
+                for t in range(a1 - a0):
+                    if t_hash[a0 + t] != t_hash[b0 + t]:
+                        same = False
+                        break
+            out[d] = 1 if same else 0
+        elif min(la, lb) >= 0.8 * max(la, lb):
+            out[d] = 2
+    return out
+
+
+@njit(cache=True)
+def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_off,
+                skip_line):  # pragma: no cover - compiled
+    """Tokens of the first ``n_docs`` documents without the lines ``skip_line[skip_off[d]:
+    skip_off[d + 1]]`` (sorted) of document ``d``."""
+    keep = np.ones(doc_tok[n_docs], np.bool_)
+    out_tok = np.empty(n_docs + 1, np.int64)
+    k = 0
+    for d in range(n_docs):
+        out_tok[d] = k
+        s = skip_off[d]
+        for t in range(doc_tok[d], doc_tok[d + 1]):
+            while s < skip_off[d + 1] and skip_line[s] < t_line[t]:
+                s += 1
+            if s < skip_off[d + 1] and skip_line[s] == t_line[t]:
+                keep[t] = False
+            else:
+                k += 1
+    out_tok[n_docs] = k
+    return (t_start[:keep.shape[0]][keep], t_end[:keep.shape[0]][keep],
+            t_line[:keep.shape[0]][keep], t_hash[:keep.shape[0]][keep],
+            t_flag[:keep.shape[0]][keep], out_tok)
+
+
+@njit(cache=True)
+def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_bytes,
+                 slow_off):  # pragma: no cover - compiled
+    """UTF-8 bytes of every normalised token, concatenated, and each token's byte offset.
+
+    A token of mapped characters is encoded here; the others (``t_flag`` bit 1) take their
+    bytes, in order, from ``slow_bytes`` (cut by ``slow_off``)."""
+    n_tok = t_start.shape[0]
+    size = 0
+    for t in range(n_tok):
+        size += 4 * (t_end[t] - t_start[t])
+    size += slow_bytes.shape[0]
+    buf = np.empty(size, np.uint8)
+    tok_b = np.empty(n_tok + 1, np.int64)
+    k = 0
+    s = 0
+    for d in range(doc_tok.shape[0] - 1):
+        base = doc_off[d]
+        for t in range(doc_tok[d], doc_tok[d + 1]):
+            tok_b[t] = k
+            if t_flag[t] & 2:
+                for q in range(slow_off[s], slow_off[s + 1]):
+                    buf[k] = slow_bytes[q]
+                    k += 1
+                s += 1
+                continue
+            for q in range(base + t_start[t], base + t_end[t]):
+                c = mapped[cps[q]]
+                if c < 0x80:
+                    buf[k] = c
+                    k += 1
+                elif c < 0x800:
+                    buf[k] = 0xC0 | (c >> 6)
+                    buf[k + 1] = 0x80 | (c & 0x3F)
+                    k += 2
+                elif c < 0x10000:
+                    buf[k] = 0xE0 | (c >> 12)
+                    buf[k + 1] = 0x80 | ((c >> 6) & 0x3F)
+                    buf[k + 2] = 0x80 | (c & 0x3F)
+                    k += 3
+                else:
+                    buf[k] = 0xF0 | (c >> 18)
+                    buf[k + 1] = 0x80 | ((c >> 12) & 0x3F)
+                    buf[k + 2] = 0x80 | ((c >> 6) & 0x3F)
+                    buf[k + 3] = 0x80 | (c & 0x3F)
+                    k += 4
+    tok_b[n_tok] = k
+    return buf[:k], tok_b
+
+
+@njit(cache=True)
+def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover - compiled
+    """xxh64 (seeded) of the UTF-8 of each shingle's normalised words joined by U+001F."""
+    n_docs = doc_tok.shape[0] - 1
+    doc_sh = np.empty(n_docs + 1, np.int64)
+    total = 0
+    longest = 0
+    for d in range(n_docs):
+        doc_sh[d] = total
+        n = doc_tok[d + 1] - doc_tok[d]
+        if n > 0:
+            total += max(1, n - k + 1)
+    doc_sh[n_docs] = total
+    for t in range(tok_b.shape[0] - 1):
+        longest = max(longest, tok_b[t + 1] - tok_b[t])
+    tmp = np.empty((longest + 1) * max(k, cjk_k), np.uint8)
+    hashes = np.empty(total, np.uint64)
+    last = np.empty(total, np.int32)
+    for d in range(n_docs):
+        t0 = doc_tok[d]
+        n = doc_tok[d + 1] - t0
+        s0 = doc_sh[d]
+        for i in range(doc_sh[d + 1] - s0):
+            size = cjk_k if t_flag[t0 + i] & 1 else k
+            stop = min(n, i + size)
+            m = 0
+            for j in range(t0 + i, t0 + stop):
+                if j > t0 + i:
+                    tmp[m] = 0x1F
+                    m += 1
+                for q in range(tok_b[j], tok_b[j + 1]):
+                    tmp[m] = buf[q]
+                    m += 1
+            hashes[s0 + i] = xxh64(tmp, 0, m, seed)
+            last[s0 + i] = stop - 1
+    return hashes, last, doc_sh
+
+
+@njit(cache=True)
+def _windows_kernel(t_line, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
+    n_docs = doc_sh.shape[0] - 1
+    out = np.empty((doc_sh[n_docs] + n_docs, 2), np.int32)
+    doc_win = np.empty(n_docs + 1, np.int64)
+    w = 0
+    for d in range(n_docs):
+        doc_win[d] = w
+        n = doc_sh[d + 1] - doc_sh[d]
+        if n == 0:
+            continue
+        t0 = doc_tok[d]
+        first = w
+        cur = -1
+        s = 0
+        for i in range(n):
+            if i == n - 1 or t_line[t0 + i + 1] != t_line[t0 + i]:  # paragraph s..i ends
+                if cur < 0:
+                    cur = s
+                if i - cur + 1 >= min_size:
+                    out[w, 0] = cur
+                    out[w, 1] = i
+                    w += 1
+                    cur = -1
+                s = i + 1
+        if cur >= 0:
+            if w > first:  # fold a short tail into the previous window
+                out[w - 1, 1] = n - 1
+            else:
+                out[w, 0] = cur
+                out[w, 1] = n - 1
+                w += 1
+    doc_win[n_docs] = w
+    return out[:w].copy(), doc_win
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,14 +420,14 @@ class Fingerprint:
     ``cjk_shingle_size`` characters when it starts on a CJK character (the same text gives the same
     shingles whatever the rest of the page is written in). A text shorter than a shingle has one.
 
-    ``hashes`` are 64-bit xxhash values (seeded, stable across processes); ``windows`` are the
-    (first, last) shingle indexes of the passages signed for LSH: paragraphs, merged forward
-    until they hold ``min_window_shingles`` shingles.
+    ``hashes`` are 64-bit hashes of the normalised tokens (seeded, stable across processes);
+    ``windows`` are the (first, last) shingle indexes of the passages signed for LSH:
+    paragraphs, merged forward until they hold ``min_window_shingles`` shingles.
     """
 
     hashes: np.ndarray  # uint64, one per shingle, in text order
-    last_token: np.ndarray  # int64 per shingle: index of its last token
-    token_starts: np.ndarray  # int64 char offsets per token
+    last_token: np.ndarray  # int per shingle: index of its last token
+    token_starts: np.ndarray  # int char offsets per token
     token_ends: np.ndarray
     windows: tuple[tuple[int, int], ...]
 
@@ -42,8 +445,161 @@ class Fingerprint:
         return first, int(self.last_token[first:last + 1].max())
 
 
+@dataclass(frozen=True, slots=True)
+class FingerprintBatch:
+    """Fingerprints of many documents, concatenated; row ``i``'s parts are cut by the offsets.
+
+    Token offsets and shingle/window indexes are relative to their own document.
+    """
+
+    doc_sh: np.ndarray  # int64 (rows + 1): shingle offsets
+    hashes: np.ndarray  # uint64 per shingle
+    last: np.ndarray  # int32 per shingle: its last token, in its document
+    doc_tok: np.ndarray  # int64 (rows + 1): token offsets
+    tok_start: np.ndarray  # int32 per token
+    tok_end: np.ndarray
+    doc_win: np.ndarray  # int64 (rows + 1): window offsets
+    win: np.ndarray  # int32 (windows, 2): first, last shingle of each window
+
+    def __len__(self) -> int:
+        return int(self.doc_sh.shape[0]) - 1
+
+    def get(self, row: int) -> Fingerprint:
+        s0, s1 = int(self.doc_sh[row]), int(self.doc_sh[row + 1])
+        t0, t1 = int(self.doc_tok[row]), int(self.doc_tok[row + 1])
+        w0, w1 = int(self.doc_win[row]), int(self.doc_win[row + 1])
+        return Fingerprint(self.hashes[s0:s1], self.last[s0:s1], self.tok_start[t0:t1],
+                           self.tok_end[t0:t1], tuple(map(tuple, self.win[w0:w1].tolist())))
+
+    def window_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row of each window, its first and last shingle as global indexes into ``hashes``)."""
+        rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.doc_win))
+        base = self.doc_sh[rows]
+        return rows, base + self.win[:, 0], base + self.win[:, 1]
+
+    @staticmethod
+    def empty() -> FingerprintBatch:
+        off = np.zeros(1, dtype=np.int64)
+        return FingerprintBatch(off, np.zeros(0, np.uint64), np.zeros(0, np.int32), off,
+                                np.zeros(0, np.int32), np.zeros(0, np.int32), off,
+                                np.zeros((0, 2), np.int32))
+
+    @staticmethod
+    def concat(parts: list[FingerprintBatch]) -> FingerprintBatch:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return FingerprintBatch.empty()
+
+        def offsets(name: str) -> np.ndarray:
+            out = [np.zeros(1, np.int64)]
+            base = 0
+            for p in parts:
+                off = getattr(p, name)
+                out.append(off[1:] + base)
+                base += int(off[-1])
+            return np.concatenate(out)
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return FingerprintBatch(offsets("doc_sh"), cat("hashes"), cat("last"), offsets("doc_tok"),
+                                cat("tok_start"), cat("tok_end"), offsets("doc_win"), cat("win"))
+
+
+def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
+    """(code points, document offsets, start, end, line, flag, token offsets) of the tokens of
+    many texts: ``tokenize``'s tokens, with the title line and note lines dropped. ``line``
+    numbers a text's lines from 0 (a paragraph per line); ``flag`` bit 1: a token the tables do
+    not map (normalised in Python). Titles are tokenised in the same pass (as extra rows) to
+    find title lines.
+    """
+    cls, mapped, space = char_tables()
+    n = len(texts)
+    title_row = np.full(n, -1, dtype=np.int64)
+    extra = []
+    for d, title in enumerate(titles):
+        if title:
+            title_row[d] = n + len(extra)
+            extra.append(title)
+    every = texts + extra if extra else texts
+    lens = np.fromiter(map(len, every), dtype=np.int64, count=len(every))
+    doc_off = np.zeros(len(every) + 1, dtype=np.int64)
+    np.cumsum(lens, out=doc_off[1:])
+    cps = np.frombuffer("".join(every).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    start, end, line, poly, flag, doc_tok, first_line, short = _tokenize(
+        cps, doc_off, cls, mapped, space, _NOTE_MAX_WORDS)
+    codes = _title_codes(start, end, line, poly, flag, doc_tok, first_line[:n], title_row)
+    skips: list[tuple[int, int]] = []
+    for d in np.flatnonzero(codes).tolist():
+        if codes[d] == 1 or is_title_line(texts[d].split("\n")[first_line[d]], titles[d]):
+            skips.append((d, int(first_line[d])))
+    for d, ln, a, b in short[short[:, 0] < n].tolist():
+        if is_note_line(texts[d][a:b]):
+            skips.append((d, ln))
+    if skips or extra:
+        skip = np.unique(np.asarray(skips, dtype=np.int64).reshape(-1, 2), axis=0)
+        skip_off = np.searchsorted(skip[:, 0], np.arange(n + 1))
+        start, end, line, poly, flag, doc_tok = _drop_lines(
+            start, end, line, poly, flag, doc_tok, n, skip_off, skip[:, 1].copy())
+    return cps, doc_off, start, end, line, flag, doc_tok
+
+
+def _normalised_bytes(texts: list[str], cps: np.ndarray, doc_off: np.ndarray, start: np.ndarray,
+                      end: np.ndarray, flag: np.ndarray,
+                      doc_tok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 of every normalised token (concatenated) and token byte offsets; sets flag bit 0
+    (one CJK character) of the tokens normalised here."""
+    slow = np.flatnonzero(flag & _FLAG_SLOW)
+    pieces: list[bytes] = []
+    if slow.size:
+        docs = np.searchsorted(doc_tok, slow, side="right") - 1
+        cache: dict[str, tuple[bytes, int]] = {}
+        for t, d in zip(slow.tolist(), docs.tolist(), strict=True):
+            raw = texts[d][start[t]:end[t]]
+            got = cache.get(raw)
+            if got is None:
+                word = normalize_token(raw)
+                got = cache[raw] = (word.encode("utf-8", "surrogatepass"), int(is_cjk(word)))
+            pieces.append(got[0])
+            flag[t] |= got[1]
+    slow_off = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in pieces], out=slow_off[1:])
+    slow_bytes = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+    return _token_bytes(cps, doc_off, start, end, doc_tok, flag, char_tables()[1], slow_bytes,
+                        slow_off)
+
+
+def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[list[str], ...]]:
+    """Per text: (words, starts, ends, lines) as the compiled path sees them (for tests)."""
+    cps, doc_off, start, end, line, flag, doc_tok = _tokens(texts, titles)
+    buf, tok_b = _normalised_bytes(texts, cps, doc_off, start, end, flag, doc_tok)
+    raw = buf.tobytes()
+    out = []
+    for d in range(len(texts)):
+        a, b = int(doc_tok[d]), int(doc_tok[d + 1])
+        words = [raw[tok_b[t]:tok_b[t + 1]].decode("utf-8", "surrogatepass") for t in range(a, b)]
+        out.append((words, start[a:b].tolist(), end[a:b].tolist(), line[a:b].tolist()))
+    return out
+
+
+def fingerprint_batch(texts: list[str], titles: list[str | None],
+                      config: DedupConfig) -> FingerprintBatch:
+    """Tokenise, shingle and window many documents at once (same hashes as ``fingerprint``
+    computed token by token in Python: ``shingle_hashes``)."""
+    if not texts:
+        return FingerprintBatch.empty()
+    cps, doc_off, start, end, line, flag, doc_tok = _tokens(texts, titles)
+    buf, tok_b = _normalised_bytes(texts, cps, doc_off, start, end, flag, doc_tok)
+    hashes, last, doc_sh = _shingle(buf, tok_b, flag, doc_tok, config.shingle_size,
+                                    config.cjk_shingle_size, np.uint64(config.seed))
+    win, doc_win = _windows_kernel(line, doc_tok, doc_sh, config.min_window_shingles)
+    return FingerprintBatch(doc_sh, hashes, last, doc_tok, start, end, doc_win, win)
+
+
 def shingle_hashes(words: tuple[str, ...], k: int, cjk_k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of the shingles of ``words`` and each shingle's last token index.
+    """64-bit hashes of the shingles of ``words`` and each shingle's last token index (the
+    reference, one xxhash call per shingle; ``fingerprint_batch`` computes the same values).
 
     Shingle ``i`` starts at token ``i`` and spans ``k`` tokens, or ``cjk_k`` when token ``i`` is a
     CJK character (cut at the end of the text); there are ``len(words) - k + 1`` (at least one).
@@ -60,37 +616,6 @@ def shingle_hashes(words: tuple[str, ...], k: int, cjk_k: int, seed: int) -> tup
     return hashes, last
 
 
-def _windows(tokens: Tokens, n_shingles: int, min_size: int) -> tuple[tuple[int, int], ...]:
-    if n_shingles == 0:
-        return ()
-    paras = np.asarray(tokens.paragraphs[:n_shingles])  # paragraph of each shingle's first token
-    bounds = np.flatnonzero(np.diff(paras)) + 1
-    starts = [0, *bounds.tolist()]
-    ends = [*(b - 1 for b in bounds.tolist()), n_shingles - 1]
-    out: list[tuple[int, int]] = []
-    cur: int | None = None
-    for s, e in zip(starts, ends, strict=True):
-        cur = s if cur is None else cur
-        if e - cur + 1 >= min_size:
-            out.append((cur, e))
-            cur = None
-    if cur is not None:
-        if out:  # fold a short tail into the previous window
-            out[-1] = (out[-1][0], n_shingles - 1)
-        else:
-            out.append((cur, n_shingles - 1))
-    return tuple(out)
-
-
 def fingerprint(text: str, title: str | None, config: DedupConfig) -> Fingerprint:
     """Tokenise, shingle and window one document."""
-    tokens = tokenize(text, title)
-    hashes, last_token = shingle_hashes(tokens.words, config.shingle_size, config.cjk_shingle_size,
-                                        config.seed)
-    return Fingerprint(
-        hashes=hashes,
-        last_token=last_token,
-        token_starts=np.asarray(tokens.starts, dtype=np.int64),
-        token_ends=np.asarray(tokens.ends, dtype=np.int64),
-        windows=_windows(tokens, hashes.shape[0], config.min_window_shingles),
-    )
+    return fingerprint_batch([text], [title], config).get(0)

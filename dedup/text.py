@@ -109,3 +109,75 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
         para += 1
     return Tokens(tuple(words), tuple(starts), tuple(ends), tuple(paras),
                   cjk=bool(words) and n_cjk >= 0.5 * len(words))
+
+
+# -- tables for the compiled tokenizer (dedup.shingles) ------------------------------------------
+
+#: Character classes of ``char_tables()``: not part of a token, a word character (``[^\W_]``
+#: outside the CJK ranges), a CJK character (one token each, whatever its category).
+OTHER, WORD, CJK = 0, 1, 2
+_TABLES: tuple | None = None
+
+
+def char_tables() -> tuple:
+    """(class, mapped, space) NumPy tables indexed by code point, built once per process.
+
+    ``class``: OTHER / WORD / CJK, exactly the classes of ``_TOKEN`` (taken from the regex
+    itself over every code point). ``mapped``: the code point ``normalize_token`` gives the
+    character alone when that is one character and normalising a token character by character
+    equals normalising it whole (a CJK character is a token alone; a word character has no
+    combining mark or Hangul jamo in its NFKD, which could reorder or compose with a
+    neighbour); 0 otherwise: tokens holding such a character are
+    normalised by ``normalize_token`` itself. ``space``: 1 for the whitespace of ``str.split``.
+    """
+    global _TABLES
+    if _TABLES is None:
+        import numpy as np
+
+        everything = "".join(map(chr, range(0x110000)))
+        cls = np.zeros(0x110000, dtype=np.uint8)
+        mapped = np.zeros(0x110000, dtype=np.uint32)
+        for m in _TOKEN.finditer(everything):
+            if m.end() - m.start() == 1 and _CJK_CHAR.fullmatch(m.group()):
+                cls[m.start()] = CJK
+            else:
+                cls[m.start():m.end()] = WORD
+        codes = np.flatnonzero(cls)
+        # NUL separators: a starter that composes with nothing, so each piece is normalised alone.
+        joined = "\0".join(map(chr, codes.tolist()))
+        norms = _DIGITS.sub("0", unicodedata.normalize("NFKC", joined).casefold()).split("\0")
+        nfkd = unicodedata.normalize("NFKD", joined).split("\0")
+        unsafe = {ch for ch in everything if unicodedata.combining(ch)}
+        unsafe.update(map(chr, [*range(0x1100, 0x1200), *range(0x3130, 0x3190)]))
+        alone = (cls[codes] == CJK).tolist()  # a CJK token is one character: nothing to compose
+        ok = [len(n) == 1 and (a or unsafe.isdisjoint(d))
+              for n, d, a in zip(norms, nfkd, alone, strict=True)]
+        sel = np.asarray(ok, dtype=bool)
+        mapped[codes[sel]] = [ord(n) for n, k in zip(norms, ok, strict=True) if k]
+        space = np.zeros(0x110000, dtype=np.uint8)
+        space[[m.start() for m in re.finditer(r"\s", everything)]] = 1  # str.split()'s spaces
+        _TABLES = (cls, mapped, space)
+    return _TABLES
+
+
+_NOTE_HINTS = ("originally", "first", "syndicated", "republished", "reprinted", "reproduced",
+               "\u00a9", "\u24d2", "(c)", "copyright", "rights", "무단", "版权所有", "無断転載")
+#: Characters IGNORECASE matches to an ASCII letter of the notes but ``str.lower()`` does not.
+_ODD_CASE = ("\u0130", "\u0131", "\u017f")
+
+
+def is_note_line(line: str) -> bool:
+    """Whether a line of at most ``_NOTE_MAX_WORDS`` words is a syndication or rights note.
+
+    Each regex needs one of ``_NOTE_HINTS`` in the lower-cased line, so most lines cost one
+    ``lower()`` and a few substring tests.
+    """
+    low = line.lower()
+    if not any(h in low for h in _NOTE_HINTS) and not any(c in line for c in _ODD_CASE):
+        return False
+    return SYNDICATION_NOTE.search(line) is not None or RIGHTS_NOTE.search(line) is not None
+
+
+def is_title_line(line: str, title: str | None) -> bool:
+    """Whether ``line`` (the first non-blank line of a text) repeats ``title``."""
+    return _is_title_line(line, title)
