@@ -125,9 +125,11 @@ def char_tables() -> tuple:
     ``class``: OTHER / WORD / CJK, exactly the classes of ``_TOKEN`` (taken from the regex
     itself over every code point). ``mapped``: the code point ``normalize_token`` gives the
     character alone when that is one character and normalising a token character by character
-    equals normalising it whole (a CJK character is a token alone; a word character has no
-    combining mark or Hangul jamo in its NFKD, which could reorder or compose with a
-    neighbour); 0 otherwise: tokens holding such a character are
+    equals normalising it whole; 0 otherwise. A CJK character is a token alone; a word
+    character qualifies when its NFKD starts with a starter (so its marks neither reorder nor
+    compose across the boundary: "é" is e + U+0301, composed back within itself) and holds no
+    Hangul jamo (starter pairs that compose); the other starter-starter compositions end in
+    vowel signs, which are not word characters: tokens holding such a character are
     normalised by ``normalize_token`` itself. ``space``: 1 for the whitespace of ``str.split``.
     """
     global _TABLES
@@ -147,10 +149,10 @@ def char_tables() -> tuple:
         joined = "\0".join(map(chr, codes.tolist()))
         norms = _DIGITS.sub("0", unicodedata.normalize("NFKC", joined).casefold()).split("\0")
         nfkd = unicodedata.normalize("NFKD", joined).split("\0")
-        unsafe = {ch for ch in everything if unicodedata.combining(ch)}
-        unsafe.update(map(chr, [*range(0x1100, 0x1200), *range(0x3130, 0x3190)]))
+        marks = {ch for ch in everything if unicodedata.combining(ch)}
+        jamo = set(map(chr, [*range(0x1100, 0x1200), *range(0x3130, 0x3190)]))
         alone = (cls[codes] == CJK).tolist()  # a CJK token is one character: nothing to compose
-        ok = [len(n) == 1 and (a or unsafe.isdisjoint(d))
+        ok = [len(n) == 1 and (a or (d[:1] not in marks and jamo.isdisjoint(d)))
               for n, d, a in zip(norms, nfkd, alone, strict=True)]
         sel = np.asarray(ok, dtype=bool)
         mapped[codes[sel]] = [ord(n) for n, k in zip(norms, ok, strict=True) if k]
