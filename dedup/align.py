@@ -167,6 +167,90 @@ def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compi
     return out[:k], na, nb, inter
 
 
+@njit(cache=True)
+def _cover(cum, ranges, n):  # pragma: no cover - compiled
+    """(share of content inside the union of ``ranges``, share before the first one)."""
+    k = ranges.shape[0]
+    order = np.argsort(ranges[:, 0] * (ranges[:, 1].max() + 2) + ranges[:, 1])
+    total = 0
+    reach = -1
+    for q in order:
+        first = max(ranges[q, 0], reach + 1)
+        last = ranges[q, 1]
+        if first <= last:
+            total += cum[last + 1] - cum[first]
+            reach = last
+    start = ranges[0, 0]
+    for q in range(k):
+        start = min(start, ranges[q, 0])
+    return min(total / n, 1.0), cum[start] / n
+
+
+@njit(cache=True)
+def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
+                min_passage):  # pragma: no cover - compiled
+    """``align`` of many row pairs of one concatenated store: passages (pair, first_a, last_a,
+    first_b, last_b, matched) and per pair (cover_a, cover_b, lead_a, lead_b, jaccard)."""
+    n_pairs = rows_a.shape[0]
+    feats = np.full((n_pairs, 5), np.nan)
+    chunks = []
+    total = 0
+    for p in range(n_pairs):
+        a0, a1 = doc_sh[rows_a[p]], doc_sh[rows_a[p] + 1]
+        b0, b1 = doc_sh[rows_b[p]], doc_sh[rows_b[p] + 1]
+        ha, hb = hashes[a0:a1], hashes[b0:b1]
+        ca, cb = ~mask[a0:a1], ~mask[b0:b1]
+        found, na, nb, inter = _align_nb(ha, ca, hb, cb, max_gap, min_passage)
+        if found.shape[0] == 0:
+            continue
+        cum_a = np.zeros(ha.shape[0] + 1, np.int64)
+        cum_b = np.zeros(hb.shape[0] + 1, np.int64)
+        for i in range(ha.shape[0]):
+            cum_a[i + 1] = cum_a[i] + ca[i]
+        for i in range(hb.shape[0]):
+            cum_b[i + 1] = cum_b[i] + cb[i]
+        cov_a, lead_a = _cover(cum_a, found[:, 0:2], cum_a[-1])
+        cov_b, lead_b = _cover(cum_b, found[:, 2:4], cum_b[-1])
+        feats[p, 0] = cov_a
+        feats[p, 1] = cov_b
+        feats[p, 2] = lead_a
+        feats[p, 3] = lead_b
+        feats[p, 4] = inter / (na + nb - inter)
+        chunk = np.empty((found.shape[0], 6), np.int64)
+        chunk[:, 0] = p
+        chunk[:, 1:] = found
+        chunks.append(chunk)
+        total += found.shape[0]
+    out = np.empty((total, 6), np.int64)
+    k = 0
+    for chunk in chunks:
+        out[k:k + chunk.shape[0]] = chunk
+        k += chunk.shape[0]
+    return out, feats
+
+
+def align_many(ids_a: np.ndarray, rows_a: np.ndarray, ids_b: np.ndarray, rows_b: np.ndarray,
+               hashes: np.ndarray, mask: np.ndarray, doc_sh: np.ndarray,
+               config: DedupConfig) -> list[Alignment | None]:
+    """``align`` of many pairs (ids ``a < b``) whose fingerprints are rows of one concatenated
+    store (``hashes`` cut by ``doc_sh``, boilerplate ``mask``), in one compiled call."""
+    if not len(ids_a):
+        return []
+    found, feats = _align_many(hashes, mask, doc_sh, np.asarray(rows_a, np.int64),
+                               np.asarray(rows_b, np.int64), config.max_gap,
+                               config.min_passage_shingles)
+    cuts = np.searchsorted(found[:, 0], np.arange(len(ids_a) + 1))
+    rows = found[:, 1:].tolist()
+    out: list[Alignment | None] = []
+    for p, (a, b, f) in enumerate(zip(ids_a.tolist(), ids_b.tolist(), feats.tolist(), strict=True)):
+        lo, hi = int(cuts[p]), int(cuts[p + 1])
+        if lo == hi:
+            out.append(None)
+            continue
+        out.append(Alignment(a, b, tuple(Passage(*r) for r in rows[lo:hi]), *f))
+    return out
+
+
 def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerprint,
           bp_b: np.ndarray, config: DedupConfig) -> Alignment | None:
     """Shared passages of two documents, ignoring each side's boilerplate; None if none.

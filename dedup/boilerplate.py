@@ -23,15 +23,35 @@ def _doc_unique(hashes, doc_sh):  # pragma: no cover - compiled
     return out[:k].copy(), counts
 
 
+@njit(cache=True)
+def _gather(offsets, rows):  # pragma: no cover - compiled
+    """Indexes ``offsets[r]:offsets[r + 1]`` of each row of ``rows``, concatenated."""
+    total = 0
+    for r in rows:
+        total += offsets[r + 1] - offsets[r]
+    out = np.empty(total, np.int64)
+    k = 0
+    for r in rows:
+        for i in range(offsets[r], offsets[r + 1]):
+            out[k] = i
+            k += 1
+    return out
+
+
 def _by_site(sites: np.ndarray, per_row: np.ndarray):
     """(order grouping per-row values by site, [(site, first, end) in that order])."""
-    row_site = np.repeat(sites, per_row)
-    order = np.argsort(row_site, kind="stable")
-    site_sorted = row_site[order]
-    cuts = np.flatnonzero(np.diff(site_sorted)) + 1
-    starts = [0, *cuts.tolist()]
-    ends = [*cuts.tolist(), site_sorted.shape[0]]
-    return order, [(int(site_sorted[a]), a, b) for a, b in zip(starts, ends, strict=True) if b > a]
+    rows = np.argsort(sites, kind="stable")
+    offsets = np.zeros(per_row.shape[0] + 1, dtype=np.int64)
+    np.cumsum(per_row, out=offsets[1:])
+    order = _gather(offsets, rows)
+    sorted_sites = sites[rows]
+    cuts = (np.flatnonzero(np.diff(sorted_sites)) + 1).tolist()
+    pos = np.concatenate(([0], np.cumsum(per_row[rows])))  # where each sorted row starts
+    starts = [0, *(int(pos[c]) for c in cuts)]
+    ends = [*starts[1:], order.shape[0]]
+    firsts = [0, *cuts]
+    return order, [(int(sorted_sites[f]), a, b)
+                   for f, a, b in zip(firsts, starts, ends, strict=True) if b > a]
 
 
 class BoilerplateModel:
@@ -47,6 +67,7 @@ class BoilerplateModel:
         self.min_pages = min_pages
         self.keys: dict[int, np.ndarray] = {}
         self.counts: dict[int, np.ndarray] = {}
+        self.boiler: dict[int, np.ndarray] = {}  # per site: its boilerplate shingles, sorted
 
     def add(self, sites: np.ndarray, hashes: np.ndarray, doc_sh: np.ndarray) -> dict[int, np.ndarray]:
         """Count pages (row ``i``: site ``sites[i]``, shingles ``hashes[doc_sh[i]:doc_sh[i+1]]``);
@@ -64,6 +85,7 @@ class BoilerplateModel:
                 hit = n_new >= limit
                 if hit.any():
                     crossed[site] = new[hit]
+                    self.boiler[site] = new[hit]
                 continue
             old_c = self.counts[site]
             pos = np.searchsorted(old_k, new)
@@ -75,6 +97,7 @@ class BoilerplateModel:
             hit = (before < limit) & (after >= limit)
             if hit.any():
                 crossed[site] = new[hit]
+                self.boiler[site] = np.union1d(self.boiler.get(site, new[:0]), new[hit])
             counts = old_c.copy()
             counts[pos[found]] += n_new[found].astype(np.int32)
             fresh = ~found
@@ -86,11 +109,11 @@ class BoilerplateModel:
 
     def mask(self, site: int, hashes: np.ndarray) -> np.ndarray:
         """True where a shingle of a page of ``site`` is boilerplate."""
-        keys = self.keys.get(site)
-        if keys is None or not keys.size:
+        boiler = self.boiler.get(site)
+        if boiler is None or not boiler.size:
             return np.zeros(hashes.shape[0], dtype=bool)
-        pos = np.minimum(np.searchsorted(keys, hashes), keys.size - 1)
-        return (keys[pos] == hashes) & (self.counts[site][pos] >= self.min_pages)
+        pos = np.minimum(np.searchsorted(boiler, hashes), boiler.size - 1)
+        return boiler[pos] == hashes
 
     def masks(self, sites: np.ndarray, hashes: np.ndarray, doc_sh: np.ndarray) -> np.ndarray:
         """Masks of many rows at once, concatenated like ``hashes``."""

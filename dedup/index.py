@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 import numpy as np
 
-from dedup.align import Alignment, Passage, align
+from dedup.align import Alignment, Passage, align_many
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -179,18 +179,26 @@ class DedupIndex:
     def alignments(self) -> list[Alignment]:
         """Exact alignments of all candidate pairs that share a non-boilerplate passage.
 
-        Pairs verified before are taken from the cache unless a side's mask changed since.
+        Pairs verified before are taken from the cache unless a side's mask changed since; the
+        others are aligned in one compiled batch.
         """
-        out = []
+        pairs = self.candidate_pairs()
         cache = self._aligned
-        for pair in map(tuple, self.candidate_pairs().tolist()):
-            if pair in cache:
-                al = cache[pair]
-            else:
-                a, b = pair
-                al = align(a, self.fingerprint_of(a), self.boilerplate_mask(a), b,
-                           self.fingerprint_of(b), self.boilerplate_mask(b), self.config)
-                cache[pair] = al
+        todo = [i for i, pair in enumerate(map(tuple, pairs.tolist())) if pair not in cache]
+        if todo:
+            sel = pairs[todo]
+            rows_a = np.fromiter(map(self._row.__getitem__, sel[:, 0].tolist()), np.int64,
+                                 len(todo))
+            rows_b = np.fromiter(map(self._row.__getitem__, sel[:, 1].tolist()), np.int64,
+                                 len(todo))
+            fp = self._fp
+            for (a, b), al in zip(sel.tolist(), align_many(sel[:, 0], rows_a, sel[:, 1], rows_b,
+                                                           fp.hashes, self._mask, fp.doc_sh,
+                                                           self.config), strict=True):
+                cache[(a, b)] = al
+        out = []
+        for pair in map(tuple, pairs.tolist()):
+            al = cache[pair]
             if al is not None:
                 out.append(al)
         return out

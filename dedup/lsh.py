@@ -14,7 +14,7 @@ from numba import njit
 
 from dedup.config import DedupConfig
 from dedup.minhash import _kperm_rows, perm_params
-from dedup.shingles import xxh64
+from dedup.shingles import xxh64_aligned
 
 
 @njit(cache=True)
@@ -22,7 +22,9 @@ def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
     """xxh64 of (band number as 2 bytes LE + the band's rows as uint64 LE), as ``xxhash`` would."""
     n = sig.shape[0]
     out = np.empty((n, bands), np.uint64)
-    tmp = np.empty(2 + 8 * rows_per_band, np.uint8)
+    tmp = np.zeros((2 + 8 * rows_per_band + 7) // 8 * 8, np.uint8)
+    words = tmp.view(np.uint64)
+    size = 2 + 8 * rows_per_band
     for w in range(n):
         for b in range(bands):
             tmp[0] = b & 0xFF
@@ -31,7 +33,7 @@ def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
                 v = sig[w, b * rows_per_band + r]
                 for q in range(8):
                     tmp[2 + 8 * r + q] = (v >> np.uint64(8 * q)) & np.uint64(0xFF)
-            out[w, b] = xxh64(tmp, 0, tmp.shape[0], np.uint64(0))
+            out[w, b] = xxh64_aligned(tmp, words, size, np.uint64(0))
     return out
 
 
@@ -97,6 +99,60 @@ def _pairs(old_keys, old_rows, new_keys, new_rows):  # pragma: no cover - compil
     return out[:k]
 
 
+@njit(cache=True)
+def _sort_by_key(keys, rows):  # pragma: no cover - compiled
+    """``keys`` and ``rows`` ordered by key (ties: input order). Keys are uniform hashes, so one
+    counting pass on the top bits leaves buckets of a few entries, insertion-sorted."""
+    n = keys.shape[0]
+    bits = 1
+    while (1 << bits) < n and bits < 30:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    count = np.zeros((1 << bits) + 1, np.int64)
+    for i in range(n):
+        count[(keys[i] >> shift) + np.uint64(1)] += 1
+    for b in range(1 << bits):
+        count[b + 1] += count[b]
+    out_k = np.empty(n, np.uint64)
+    out_r = np.empty(n, rows.dtype)
+    pos = count[:-1].copy()
+    for i in range(n):
+        b = keys[i] >> shift
+        out_k[pos[b]] = keys[i]
+        out_r[pos[b]] = rows[i]
+        pos[b] += 1
+    for b in range(1 << bits):
+        for i in range(count[b] + 1, count[b + 1]):
+            k, r = out_k[i], out_r[i]
+            j = i - 1
+            while j >= count[b] and out_k[j] > k:
+                out_k[j + 1] = out_k[j]
+                out_r[j + 1] = out_r[j]
+                j -= 1
+            out_k[j + 1] = k
+            out_r[j + 1] = r
+    return out_k, out_r
+
+
+@njit(cache=True)
+def _merge(k1, r1, k2, r2):  # pragma: no cover - compiled
+    """Merge two key-sorted (key, row) arrays; on equal keys the first array's entries first."""
+    n1, n2 = k1.shape[0], k2.shape[0]
+    out_k = np.empty(n1 + n2, np.uint64)
+    out_r = np.empty(n1 + n2, r1.dtype)
+    i = j = 0
+    for o in range(n1 + n2):
+        if j >= n2 or (i < n1 and k1[i] <= k2[j]):
+            out_k[o] = k1[i]
+            out_r[o] = r1[i]
+            i += 1
+        else:
+            out_k[o] = k2[j]
+            out_r[o] = r2[j]
+            j += 1
+    return out_k, out_r
+
+
 class BandIndex:
     """Sorted band keys and the document row of each; rows are the index's own numbering."""
 
@@ -114,8 +170,7 @@ class BandIndex:
         flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
         flat_rows = np.repeat(np.asarray(rows, dtype=np.int32), keys.shape[1] if keys.ndim == 2
                               else 1)
-        order = np.argsort(flat, kind="stable")
-        flat, flat_rows = flat[order], flat_rows[order]
+        flat, flat_rows = _sort_by_key(flat, flat_rows)
         pairs = np.unique(_pairs(self.keys, self.rows, flat, flat_rows))
         self.merge(flat, flat_rows)
         return pairs
@@ -124,7 +179,4 @@ class BandIndex:
         if not self.keys.size:
             self.keys, self.rows = keys, rows
             return
-        k = np.concatenate([self.keys, keys])
-        r = np.concatenate([self.rows, rows])
-        order = np.argsort(k, kind="stable")
-        self.keys, self.rows = k[order], r[order]
+        self.keys, self.rows = _merge(self.keys, self.rows, keys, rows.astype(self.rows.dtype))

@@ -134,6 +134,50 @@ def xxh64(b, start, n, seed):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
+    """``xxh64(b, 0, n, seed)`` reading 8-byte words from ``w`` (``b`` viewed as uint64)."""
+    i = 0
+    end = n
+    if n >= 32:
+        v1 = seed + _X1 + _X2
+        v2 = seed + _X2
+        v3 = seed
+        v4 = seed - _X1
+        while i + 32 <= end:
+            v1 = _round(v1, w[i >> 3])
+            v2 = _round(v2, w[(i >> 3) + 1])
+            v3 = _round(v3, w[(i >> 3) + 2])
+            v4 = _round(v4, w[(i >> 3) + 3])
+            i += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = seed + _X5
+    h += np.uint64(n)
+    while i + 8 <= end:
+        h ^= _round(np.uint64(0), w[i >> 3])
+        h = _rotl(h, 27) * _X1 + _X4
+        i += 8
+    if i + 4 <= end:
+        h ^= _read32(b, i) * _X1
+        h = _rotl(h, 23) * _X2 + _X3
+        i += 4
+    while i < end:
+        h ^= np.uint64(b[i]) * _X5
+        h = _rotl(h, 11) * _X1
+        i += 1
+    h ^= h >> np.uint64(33)
+    h *= _X2
+    h ^= h >> np.uint64(29)
+    h *= _X3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@njit(cache=True)
 def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no cover - compiled
     """Tokens of every document (no line skipped yet), its first non-blank line, and its
     non-blank lines of at most ``max_note_words`` words (where a note may be)."""
@@ -355,7 +399,8 @@ def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover -
     doc_sh[n_docs] = total
     for t in range(tok_b.shape[0] - 1):
         longest = max(longest, tok_b[t + 1] - tok_b[t])
-    tmp = np.empty((longest + 1) * max(k, cjk_k), np.uint8)
+    tmp = np.zeros(((longest + 1) * max(k, cjk_k) + 8) // 8 * 8, np.uint8)
+    words = tmp.view(np.uint64)
     hashes = np.empty(total, np.uint64)
     last = np.empty(total, np.int32)
     for d in range(n_docs):
@@ -373,7 +418,7 @@ def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover -
                 for q in range(tok_b[j], tok_b[j + 1]):
                     tmp[m] = buf[q]
                     m += 1
-            hashes[s0 + i] = xxh64(tmp, 0, m, seed)
+            hashes[s0 + i] = xxh64_aligned(tmp, words, m, seed)
             last[s0 + i] = stop - 1
     return hashes, last, doc_sh
 

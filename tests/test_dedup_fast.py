@@ -12,7 +12,7 @@ import pytest
 import xxhash
 
 from dedup import DedupConfig, DedupIndex, Document, IndexMismatch, deduplicate
-from dedup.align import Alignment, Passage, _union_content, align
+from dedup.align import Alignment, Passage, _union_content, align, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
 from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
@@ -240,6 +240,16 @@ def test_compiled_alignment_equals_the_python_reference(corpus) -> None:
                 assert got == _reference_align(i, fa, ma, j, fb, mb, config)
                 checked += got is not None
     assert checked > n  # most copy pairs share passages
+    ids = np.arange(2 * n)
+    rows_a, rows_b = np.repeat(ids, 2 * n), np.tile(ids, 2 * n)
+    keep = rows_a < rows_b
+    rows_a, rows_b = rows_a[keep], rows_b[keep]
+    mask = np.asarray([rng.random() < 0.05 for _ in range(batch.hashes.size)], dtype=bool)
+    many = align_many(rows_a, rows_a, rows_b, rows_b, batch.hashes, mask, batch.doc_sh, config)
+    cut = batch.doc_sh
+    for a, b, got in zip(rows_a.tolist(), rows_b.tolist(), many, strict=True):
+        assert got == align(a, batch.get(a), mask[cut[a]:cut[a + 1]], b, batch.get(b),
+                            mask[cut[b]:cut[b + 1]], config)
 
 
 def _docs(n: int = 60) -> list[Document]:

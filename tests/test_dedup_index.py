@@ -113,13 +113,13 @@ def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch) ->
     calls: list[tuple[int, int]] = []
     import dedup.index as mod
 
-    real = mod.align
+    real = mod.align_many
 
-    def counting(a, fa, ma, b, fb, mb, config):
-        calls.append((a, b))
-        return real(a, fa, ma, b, fb, mb, config)
+    def counting(ids_a, rows_a, ids_b, rows_b, *rest):
+        calls.extend(zip(ids_a.tolist(), ids_b.tolist(), strict=True))
+        return real(ids_a, rows_a, ids_b, rows_b, *rest)
 
-    monkeypatch.setattr(mod, "align", counting)
+    monkeypatch.setattr(mod, "align_many", counting)
     loaded = DedupIndex.from_bytes(index.to_bytes())
     loaded.add(docs[6:])
     result = loaded.result()
