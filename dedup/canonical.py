@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from dedup.model import Document
-from dedup.text import SYNDICATION_NOTE
+from dedup.text import SYNDICATION_NOTE, may_hold_note
 
 _WIRE = re.compile(
     r"\b(?:AP|Associated Press|Reuters|AFP|Agence France-Presse|dpa|Xinhua|PA Media|"
@@ -34,6 +34,8 @@ def site_key(doc: Document) -> str:
 
 def provenance_notes(text: str) -> list[str]:
     """Publisher names in 'originally published by X' style notes of ``text``."""
+    if not may_hold_note(text):  # exact pre-check: most pages hold no note
+        return []
     return [m.group(1).strip() for m in SYNDICATION_NOTE.finditer(text)]
 
 

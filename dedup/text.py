@@ -162,10 +162,24 @@ def char_tables() -> tuple:
     return _TABLES
 
 
-_NOTE_HINTS = ("originally", "first", "syndicated", "republished", "reprinted", "reproduced",
-               "\u00a9", "\u24d2", "(c)", "copyright", "rights", "무단", "版权所有", "無断転載")
+#: Literals one of which every note match holds (in the lower-cased text); "first" and
+#: "rights" are common words, so they count only inside the phrase the regexes need.
+_NOTE_HINTS = ("originally", "syndicated", "republished", "reprinted", "reproduced",
+               "\u00a9", "\u24d2", "(c)", "copyright", "무단", "版权所有", "無断転載")
+_FIRST = re.compile(r"first\s+(?:published|appeared|ran)")
+_RIGHTS = re.compile(r"rights\s+reserved")
 #: Characters IGNORECASE matches to an ASCII letter of the notes but ``str.lower()`` does not.
 _ODD_CASE = ("\u0130", "\u0131", "\u017f")
+
+
+def may_hold_note(text: str) -> bool:
+    """False only when neither note regex can match anywhere in ``text``: each match holds one
+    of ``_NOTE_HINTS`` or the phrase of ``_FIRST`` / ``_RIGHTS`` in the lower-cased text (unless
+    a character folds differently under IGNORECASE, then True). A cheap exact pre-check."""
+    low = text.lower()
+    return (any(h in low for h in _NOTE_HINTS) or any(c in text for c in _ODD_CASE)
+            or ("first" in low and _FIRST.search(low) is not None)
+            or ("rights" in low and _RIGHTS.search(low) is not None))
 
 
 def is_note_line(line: str) -> bool:
@@ -174,8 +188,7 @@ def is_note_line(line: str) -> bool:
     Each regex needs one of ``_NOTE_HINTS`` in the lower-cased line, so most lines cost one
     ``lower()`` and a few substring tests.
     """
-    low = line.lower()
-    if not any(h in low for h in _NOTE_HINTS) and not any(c in line for c in _ODD_CASE):
+    if not may_hold_note(line):
         return False
     return SYNDICATION_NOTE.search(line) is not None or RIGHTS_NOTE.search(line) is not None
 

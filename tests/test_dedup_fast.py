@@ -16,7 +16,14 @@ from dedup.align import Alignment, Passage, _union_content, align, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
 from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
-from dedup.text import RIGHTS_NOTE, SYNDICATION_NOTE, is_note_line, normalize_token, tokenize
+from dedup.text import (
+    RIGHTS_NOTE,
+    SYNDICATION_NOTE,
+    is_note_line,
+    may_hold_note,
+    normalize_token,
+    tokenize,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -139,6 +146,10 @@ def test_note_line_prefilter_agrees_with_the_regexes(corpus) -> None:
     for line in lines:
         want = bool(SYNDICATION_NOTE.search(line) or RIGHTS_NOTE.search(line))
         assert is_note_line(line) == want, line
+    for text in [*texts, *lines]:
+        if SYNDICATION_NOTE.search(text) or RIGHTS_NOTE.search(text):
+            assert may_hold_note(text)
+    assert not may_hold_note("The first time it ran, all rights were his.")
 
 
 def test_compiled_minhash_and_band_keys_equal_the_references() -> None:
