@@ -4,7 +4,8 @@ matched incrementally through the persisted index.
 Measures the product path exactly as ``crawler/dedup_job.py`` runs it, with no shortcut:
 ``DedupIndex.add`` (normalise, tokenise, shingle, sign passage windows, LSH query/insert),
 ``result()`` (exact verification of every candidate pair, copy rules, clustering, canonical,
-passage links) and ``to_bytes()`` (the stored index). Then ``--new`` more articles: load the
+passage links) and ``to_bytes(texts=False)`` (the stored index: the job keeps texts in the
+articles table and passes the documents back on load). Then ``--new`` more articles: load the
 index from bytes, add, ``result()``, store again. Articles come from ``bench/corpus.archive``:
 real bodies with syndication-like edits, generated in memory, never written.
 
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--new", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="print where the time goes")
+    ap.add_argument("--top", type=int, default=18, help="profile rows")
     args = ap.parse_args()
     every = _docs(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
@@ -62,14 +64,16 @@ def main() -> None:
     t_add = time.perf_counter() - t0
     result = index.result()
     t_result = time.perf_counter() - t0 - t_add
-    data = index.to_bytes()
+    data = index.to_bytes(texts=False)
     seconds = time.perf_counter() - t0
+    del index
+    by_id = {d.id: d for d in old}
     t1 = time.perf_counter()
-    loaded = DedupIndex.from_bytes(data)
+    loaded = DedupIndex.from_bytes(data, documents=by_id)
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    loaded.to_bytes()
+    loaded.to_bytes(texts=False)
     incremental = time.perf_counter() - t1
     if prof:
         prof.disable()
@@ -84,7 +88,7 @@ def main() -> None:
           f"peak RSS {_peak_mb():,.0f} MB")
     if prof:
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(18)
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
         print(out.getvalue())
     print(json.dumps({
         "articles": len(old), "seconds": round(seconds, 2), "peak_rss_mb": round(_peak_mb()),

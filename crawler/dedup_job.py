@@ -18,6 +18,7 @@ from crawler.store.models import (
     utcnow,
 )
 from dedup import DedupConfig, DedupIndex, DedupResult, Document, IndexMismatch
+from dedup.index import StaleDocuments
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,20 @@ class DedupStateError(RuntimeError):
 INDEX_STATE = "index"
 
 
-def load_index(session: Session, config: DedupConfig) -> DedupIndex | None:
-    """The persisted index, or None when there is none. Raises DedupStateError on a mismatch."""
+def load_index(session: Session, config: DedupConfig,
+               docs: dict[int, Document] | None = None) -> DedupIndex | None:
+    """The persisted index, or None when there is none or it no longer matches the stored
+    articles (``docs``, loaded when not given: the index keeps no texts). Raises
+    DedupStateError on a parameter mismatch."""
     row = session.get(DedupState, INDEX_STATE)
     if row is None:
         return None
+    if docs is None:
+        docs = {d.id: d for d in load_documents(session)}
     try:
-        return DedupIndex.from_bytes(row.payload, config)
+        return DedupIndex.from_bytes(row.payload, config, documents=docs)
+    except StaleDocuments:
+        return None
     except IndexMismatch as exc:
         raise DedupStateError(
             f"the stored dedup index does not match this version's settings ({exc}); "
@@ -126,12 +134,14 @@ def load_index(session: Session, config: DedupConfig) -> DedupIndex | None:
 
 
 def save_index(session: Session, index: DedupIndex) -> None:
+    """Persist the index without article texts (the articles table has them)."""
     row = session.get(DedupState, INDEX_STATE)
     params = json.dumps(index.header()["params"], sort_keys=True, default=str)
+    payload = index.to_bytes(texts=False)
     if row is None:
-        session.add(DedupState(name=INDEX_STATE, params=params, payload=index.to_bytes()))
+        session.add(DedupState(name=INDEX_STATE, params=params, payload=payload))
     else:
-        row.params, row.payload, row.updated_at = params, index.to_bytes(), utcnow()
+        row.params, row.payload, row.updated_at = params, payload, utcnow()
 
 
 def _usable(index: DedupIndex, docs: dict[int, Document]) -> bool:
@@ -144,7 +154,7 @@ def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool
     in one transaction. A rebuild gives the same stories as the incremental path."""
     config = config or DedupConfig()
     docs = {d.id: d for d in load_documents(session)}
-    index = None if rebuild else load_index(session, config)
+    index = None if rebuild else load_index(session, config, docs)
     mode = "incremental"
     if index is None or not _usable(index, docs):
         index, mode = DedupIndex(config), "rebuild"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from datetime import datetime
 from importlib.metadata import version
 
 import numpy as np
+import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.boilerplate import BoilerplateModel
@@ -35,6 +36,10 @@ _FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused:
 
 class IndexMismatch(ValueError):
     """A stored index was built with other fingerprint parameters, seed, scheme or version."""
+
+
+class StaleDocuments(IndexMismatch):
+    """An index stored without texts does not match the documents given back to it."""
 
 
 class DedupIndex:
@@ -269,7 +274,7 @@ class DedupIndex:
                 "config": asdict(self.config), "datasketch": version("datasketch"),
                 "documents": len(self._docs)}
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, texts: bool = True) -> bytes:
         """Header line (JSON: format, pinned params, config, versions), then the arrays.
 
         Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
@@ -282,10 +287,15 @@ class DedupIndex:
         masks (packed bits), the LSH's sorted keys and rows, candidate row pairs and the verified
         alignment of every candidate pair. Per-site boilerplate counts are not stored: they
         are recounted from the hashes.
+
+        ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
+        keeps them, e.g. the article store, and passes them back to ``from_bytes``).
         """
         docs = [self._docs[i] for i in self._ids.tolist()]
         arrays: dict[str, np.ndarray] = {"doc.id": self._ids.astype("<i8")}
-        for name in _STR_FIELDS:
+        if not texts:
+            arrays["doc.digest"] = np.fromiter(map(_digest, docs), dtype="<u8", count=len(docs))
+        for name in _STR_FIELDS if texts else ():
             if name == "published":
                 values = [d.published.isoformat() if d.published else None for d in docs]
             else:
@@ -337,9 +347,12 @@ class DedupIndex:
                          json.dumps(manifest, separators=(",", ":")).encode(), b"\n", *blobs])
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: DedupConfig | None = None) -> DedupIndex:
+    def from_bytes(cls, data: bytes, config: DedupConfig | None = None,
+                   documents: Mapping[int, Document] | None = None) -> DedupIndex:
         """Load an index; ``IndexMismatch`` if it was built with other pinned parameters, by
-        another storage format, or cannot be read."""
+        another storage format, or cannot be read. An index stored without texts takes its
+        documents from ``documents`` (id -> Document); ``StaleDocuments`` when one is missing
+        or changed since."""
         if not data.startswith(_MAGIC):
             raise IndexMismatch(f"not a newsdedup index; {_REBUILD}")
         head_raw, _, rest = data[len(_MAGIC):].partition(b"\n")
@@ -364,12 +377,15 @@ class DedupIndex:
                                for k in diff)
             raise IndexMismatch(f"index built with other parameters ({detail}); rebuild it")
         try:
-            return cls._load(rest, config, head)
+            return cls._load(rest, config, head, documents)
+        except StaleDocuments:
+            raise
         except (ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
             raise IndexMismatch(f"corrupt index ({exc}); {_REBUILD}") from exc
 
     @classmethod
-    def _load(cls, rest: bytes, config: DedupConfig, head: dict) -> DedupIndex:
+    def _load(cls, rest: bytes, config: DedupConfig, head: dict,
+              documents: Mapping[int, Document] | None) -> DedupIndex:
         manifest_raw, _, body = rest.partition(b"\n")
         arrays: dict[str, np.ndarray] = {}
         offset = 0
@@ -388,13 +404,23 @@ class DedupIndex:
             raise ValueError(f"{len(body) - offset} trailing bytes")
         index = cls(config)
         ids = arrays["doc.id"].astype(np.int64).tolist()
-        strings = {name: _get_strings(arrays, f"doc.{name}") for name in _STR_FIELDS}
         docs = []
-        for r, doc_id in enumerate(ids):
-            values = {name: strings[name][r] for name in _STR_FIELDS}
-            pub = values["published"]
-            values["published"] = datetime.fromisoformat(pub) if pub else None
-            docs.append(Document(id=doc_id, **values))
+        if "doc.digest" in arrays:
+            if documents is None:
+                raise StaleDocuments("the index was stored without texts: pass the documents")
+            for doc_id, digest in zip(ids, arrays["doc.digest"].tolist(), strict=True):
+                doc = documents.get(doc_id)
+                if doc is None or _digest(doc) != digest:
+                    raise StaleDocuments(f"document {doc_id} is gone or changed since the index "
+                                         "was stored")
+                docs.append(doc)
+        else:
+            strings = {name: _get_strings(arrays, f"doc.{name}") for name in _STR_FIELDS}
+            for r, doc_id in enumerate(ids):
+                values = {name: strings[name][r] for name in _STR_FIELDS}
+                pub = values["published"]
+                values["published"] = datetime.fromisoformat(pub) if pub else None
+                docs.append(Document(id=doc_id, **values))
         n_sh = _offsets(arrays["fp.n"])
         n_tok = _offsets(arrays["fp.ntok"])
         lens = arrays["fp.toklen"].astype(np.int64)
@@ -445,6 +471,17 @@ _STR_FIELDS = ("url", "site", "text", "title", "author", "published", "canonical
 #: index loaded with other values drops its cached masks and alignments.
 _CACHE_PARAMS = ("boilerplate_min_pages", "min_passage_shingles", "max_gap")
 _REBUILD = "run `newsdedup dedup --rebuild`"
+
+
+def _digest(doc: Document) -> int:
+    """64-bit digest of every stored field of a document."""
+    parts = [str(doc.id)]
+    for name in _STR_FIELDS:
+        value = getattr(doc, name)
+        if name == "published" and value is not None:
+            value = value.isoformat()
+        parts.append("\x00" if value is None else value)
+    return xxhash.xxh64_intdigest("\x1e".join(parts).encode("utf-8", "surrogatepass"))
 
 
 def _small(values: object) -> np.ndarray:

@@ -3,6 +3,7 @@ MinHash, alignment; and the columnar index behaves like the old one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -315,3 +316,27 @@ def test_normalisation_table_composes_like_whole_tokens() -> None:
     for a, b, c in rng.choice(word, (20000, 3)).tolist():
         assert normalize_token(chr(a) + chr(b) + chr(c)) == chr(mapped[a]) + chr(mapped[b]) + \
             chr(mapped[c])
+
+
+def test_an_index_stored_without_texts_takes_them_back() -> None:
+    from dedup.index import StaleDocuments
+
+    if not (DATA / "syndication-dev" / "manifest.json").exists():
+        pytest.skip("no shared corpora")
+    docs = _docs(20)
+    index = DedupIndex()
+    index.add(docs)
+    result = index.result()
+    data = index.to_bytes(texts=False)
+    assert docs[0].text[:60].encode() not in data
+    assert len(data) < len(index.to_bytes())
+    by_id = {d.id: d for d in docs}
+    loaded = DedupIndex.from_bytes(data, documents=by_id)
+    assert loaded.to_bytes(texts=False) == data
+    assert loaded.result() == result
+    with pytest.raises(StaleDocuments):
+        DedupIndex.from_bytes(data)
+    changed = dict(by_id)
+    changed[docs[3].id] = dataclasses.replace(docs[3], text=docs[3].text + " More.")
+    with pytest.raises(StaleDocuments):
+        DedupIndex.from_bytes(data, documents=changed)

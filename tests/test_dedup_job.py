@@ -118,3 +118,26 @@ def test_explain_command(store, sqlite_url: str) -> None:
     missing = CliRunner().invoke(main, ["explain", "https://nowhere.example/x", ORIGINAL.url,
                                         "--db", sqlite_url])
     assert missing.exit_code == 2 and "not a stored article" in missing.output
+
+
+def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store) -> None:
+    from sqlalchemy import update
+
+    from crawler.dedup_job import INDEX_STATE
+    from crawler.store.models import Article, DedupState
+
+    with store() as session:
+        for art in (ORIGINAL, COPY, OTHER):
+            upsert_article(session, art)
+        session.commit()
+        run_dedup(session)
+        payload = session.get(DedupState, INDEX_STATE).payload
+        assert PARAS[1].encode() not in payload  # texts stay in the articles table
+        upsert_article(session, LATE_COPY)
+        session.commit()
+        assert run_dedup(session).mode == "incremental"
+        session.execute(update(Article).where(Article.site == "c.example")
+                        .values(text="An entirely different body of text now."))
+        session.commit()
+        again = run_dedup(session)
+        assert (again.mode, again.new) == ("rebuild", 4)
