@@ -17,7 +17,7 @@ from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import choose_canonical, utc_naive
 from dedup.cluster import star_components
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex, window_keys
+from dedup.lsh import BandIndex
 from dedup.model import DedupResult, Document, PassageLink, Story
 from dedup.relations import (
     AlignmentGraph,
@@ -28,7 +28,7 @@ from dedup.relations import (
     drop_templates,
     link_directions,
 )
-from dedup.shingles import Fingerprint, FingerprintBatch, fingerprint_batch
+from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
 _MAGIC = b"NEWSDEDUP-INDEX\n"
 _FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)
@@ -54,7 +54,8 @@ class DedupIndex:
     documents in any batches gives the same result as one rebuild.
 
     Storage is columnar: documents get rows in arrival order; their fingerprints are one
-    ``FingerprintBatch``, their boilerplate masks one boolean array, the LSH two sorted arrays and
+    array of shingle hashes (token offsets are recomputed from the text when a passage needs
+    character spans), their boilerplate masks one boolean array, the LSH two sorted arrays and
     the candidates one sorted array of row pairs (``a << 32 | b``).
     """
 
@@ -65,7 +66,8 @@ class DedupIndex:
         self._ids = np.zeros(0, dtype=np.int64)  # row -> document id
         self._site_row = np.zeros(0, dtype=np.int64)  # row -> site code
         self._site_code: dict[str, int] = {}
-        self._fp: FingerprintBatch | None = None
+        self._doc_sh = np.zeros(1, dtype=np.int64)  # row -> first shingle, rows in order
+        self._hashes = np.zeros(0, dtype=np.uint64)  # shingle hashes of every row
         self._mask = np.zeros(0, dtype=bool)  # boilerplate mask of every shingle, rows in order
         self._boilerplate = BoilerplateModel(self.config.boilerplate_min_pages)
         self._bands = BandIndex(self.config)
@@ -90,8 +92,13 @@ class DedupIndex:
             code = self._site_code[site] = len(self._site_code)
         return code
 
-    def add(self, docs: Iterable[Document], batch: int = 20000) -> None:
-        """Index new documents and match them against every stored one."""
+    def add(self, docs: Iterable[Document], batch: int = 20000, workers: int = 1) -> None:
+        """Index new documents and match them against every stored one.
+
+        Documents are fingerprinted and signed in batches of ``batch``; with ``workers`` > 1 and
+        several batches, batches are signed in that many processes (forkserver) while this one
+        merges them in order: the result does not depend on batches or workers.
+        """
         new: list[Document] = []
         for doc in sorted(docs, key=lambda d: d.id):
             known = self._docs.get(doc.id)
@@ -104,12 +111,24 @@ class DedupIndex:
             new.append(doc)
         if not new:
             return
-        parts = [fingerprint_batch([d.text for d in new[i:i + batch]],
-                                   [d.title for d in new[i:i + batch]], self.config)
-                 for i in range(0, len(new), batch)]
-        self._append(new, FingerprintBatch.concat(parts))
+        chunks = [new[i:i + batch] for i in range(0, len(new), batch)]
+        jobs = [([d.text for d in c], [d.title for d in c]) for c in chunks]
+        if workers > 1 and len(chunks) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-    def _append(self, new: list[Document], fb: FingerprintBatch) -> None:
+            ctx = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx) as pool:
+                signed = pool.map(sign_batch, *zip(*jobs, strict=True),
+                                  [self.config] * len(jobs))
+                for chunk, part in zip(chunks, signed, strict=True):
+                    self._append(chunk, *part)
+        else:
+            for chunk, (texts, titles) in zip(chunks, jobs, strict=True):
+                self._append(chunk, *sign_batch(texts, titles, self.config))
+
+    def _append(self, new: list[Document], doc_sh: np.ndarray, hashes: np.ndarray,
+                keys: np.ndarray, key_rows: np.ndarray) -> None:
         base = len(self._ids)
         if base + len(new) >= 2**31:
             raise ValueError("an index holds at most 2**31 documents")
@@ -119,18 +138,17 @@ class DedupIndex:
             self._row[d.id] = base + r
         self._ids = np.concatenate([self._ids, [d.id for d in new]]).astype(np.int64)
         self._site_row = np.concatenate([self._site_row, sites])
-        self._fp = fb if self._fp is None else FingerprintBatch.concat([self._fp, fb])
-        crossed = self._boilerplate.add(sites, fb.hashes, fb.doc_sh)
-        self._mask = np.concatenate([self._mask, self._boilerplate.masks(sites, fb.hashes,
-                                                                          fb.doc_sh)])
+        self._doc_sh = np.concatenate([self._doc_sh[:-1], doc_sh + self._doc_sh[-1]])
+        self._hashes = np.concatenate([self._hashes, hashes])
+        crossed = self._boilerplate.add(sites, hashes, doc_sh)
+        self._mask = np.concatenate([self._mask, self._boilerplate.masks(sites, hashes, doc_sh)])
         self._invalidate(crossed, base)
-        rows, lo, hi = fb.window_ranges()
-        keys = window_keys(fb.hashes, lo, hi + 1, self.config)
-        pairs = self._bands.add(keys, rows + base)
+        pairs = self._bands.add(keys, key_rows + base)
         self._cand = np.union1d(self._cand, pairs)
 
-    def _append_loaded(self, docs: list[Document], fb: FingerprintBatch, mask: np.ndarray) -> None:
-        """Rows of a stored index: documents, fingerprints and masks as stored; boilerplate
+    def _append_loaded(self, docs: list[Document], doc_sh: np.ndarray, hashes: np.ndarray,
+                       mask: np.ndarray) -> None:
+        """Rows of a stored index: documents, shingle hashes and masks as stored; boilerplate
         counts recounted."""
         sites = np.fromiter((self._site(d.site) for d in docs), dtype=np.int64, count=len(docs))
         for r, d in enumerate(docs):
@@ -138,8 +156,8 @@ class DedupIndex:
             self._row[d.id] = r
         self._ids = np.asarray([d.id for d in docs], dtype=np.int64)
         self._site_row = sites
-        self._fp = fb
-        self._boilerplate.add(sites, fb.hashes, fb.doc_sh)
+        self._doc_sh, self._hashes = doc_sh, hashes
+        self._boilerplate.add(sites, hashes, doc_sh)
         self._mask = mask
 
     # -- verification and clustering -------------------------------------------------------
@@ -148,14 +166,14 @@ class DedupIndex:
         """Recompute the masks of stored rows (before ``base``) of sites with new boilerplate
         shingles; drop the cached alignments of rows whose mask changed."""
         dirty: list[int] = []
-        doc_sh = self._fp.doc_sh
+        doc_sh = self._doc_sh
         for site, hashes in crossed.items():
             rows = np.flatnonzero(self._site_row[:base] == site)
             if not rows.size:
                 continue
             sizes = doc_sh[rows + 1] - doc_sh[rows]
             idx = np.repeat(doc_sh[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-            hit = np.isin(self._fp.hashes[idx], hashes) & ~self._mask[idx]
+            hit = np.isin(self._hashes[idx], hashes) & ~self._mask[idx]
             if hit.any():
                 self._mask[idx[hit]] = True
                 dirty.extend(np.unique(np.repeat(rows, sizes)[hit]).tolist())
@@ -166,13 +184,16 @@ class DedupIndex:
 
     def boilerplate_mask(self, doc_id: int) -> np.ndarray:
         r = self._row[doc_id]
-        mask = self._mask[int(self._fp.doc_sh[r]):int(self._fp.doc_sh[r + 1])]
+        mask = self._mask[int(self._doc_sh[r]):int(self._doc_sh[r + 1])]
         mask = mask.view()
         mask.setflags(write=False)
         return mask
 
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
-        return self._fp.get(self._row[doc_id])
+        """The document's full fingerprint (token offsets for character spans), recomputed from
+        its text: the index keeps only shingle hashes and masks."""
+        doc = self._docs[doc_id]
+        return fingerprint_batch([doc.text], [doc.title], self.config).get(0)
 
     def candidate_pairs(self) -> np.ndarray:
         """(pairs, 2) document ids (a < b) of every candidate pair, sorted."""
@@ -196,10 +217,10 @@ class DedupIndex:
                                  len(todo))
             rows_b = np.fromiter(map(self._row.__getitem__, sel[:, 1].tolist()), np.int64,
                                  len(todo))
-            fp = self._fp
             for (a, b), al in zip(sel.tolist(), align_many(sel[:, 0], rows_a, sel[:, 1], rows_b,
-                                                           fp.hashes, self._mask, fp.doc_sh,
-                                                           self.config), strict=True):
+                                                           self._hashes, self._mask,
+                                                           self._doc_sh, self.config),
+                                  strict=True):
                 cache[(a, b)] = al
         out = []
         for pair in map(tuple, pairs.tolist()):
@@ -210,10 +231,8 @@ class DedupIndex:
 
     def content_sizes(self) -> dict[int, int]:
         """Document id -> its number of non-boilerplate shingles."""
-        if self._fp is None:
-            return {}
         cum = np.concatenate(([0], np.cumsum(self._mask)))
-        doc_sh = self._fp.doc_sh
+        doc_sh = self._doc_sh
         content = np.diff(doc_sh) - (cum[doc_sh[1:]] - cum[doc_sh[:-1]])
         return dict(zip(self._ids.tolist(), content.tolist(), strict=True))
 
@@ -283,9 +302,10 @@ class DedupIndex:
         deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
         blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
         (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
-        (concatenated, with per-document counts; token offsets as gaps and lengths), boilerplate
-        masks (packed bits), the LSH's sorted keys and rows, candidate row pairs and the verified
-        alignment of every candidate pair. Per-site boilerplate counts are not stored: they
+        (shingle hashes, concatenated, with per-document counts; token offsets and windows are
+        recomputed from the texts when needed), boilerplate masks (packed bits), the LSH's
+        sorted keys and rows, candidate row pairs and the verified alignment of every candidate
+        pair. Per-site boilerplate counts are not stored: they
         are recounted from the hashes.
 
         ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
@@ -301,22 +321,8 @@ class DedupIndex:
             else:
                 values = [getattr(d, name) for d in docs]
             _put_strings(arrays, f"doc.{name}", values)
-        fp = self._fp if self._fp is not None else FingerprintBatch.empty()
-        n_sh = np.diff(fp.doc_sh)
-        arrays["fp.n"] = _small(n_sh)
-        arrays["fp.hash"] = fp.hashes.astype("<u8")
-        arrays["fp.last"] = _small(fp.last - (np.arange(fp.hashes.size)
-                                              - np.repeat(fp.doc_sh[:-1], n_sh)))
-        n_tok = np.diff(fp.doc_tok)
-        arrays["fp.ntok"] = _small(n_tok)
-        starts, ends = fp.tok_start.astype(np.int64), fp.tok_end.astype(np.int64)
-        arrays["fp.toklen"] = _small(ends - starts)
-        before = np.concatenate(([0], ends[:-1])) if ends.size else ends
-        firsts = fp.doc_tok[:-1]
-        before[firsts[firsts < ends.size]] = 0  # each document's first gap from offset 0
-        arrays["fp.tokgap"] = _small(starts - before)
-        arrays["fp.nwin"] = _small(np.diff(fp.doc_win))
-        arrays["fp.win"] = _small(fp.win.astype(np.int64).reshape(-1, 2))
+        arrays["fp.n"] = _small(np.diff(self._doc_sh))
+        arrays["fp.hash"] = self._hashes.astype("<u8")
         arrays["fp.mask"] = np.packbits(self._mask)
         arrays["lsh.key"] = self._bands.keys.astype("<u8")
         arrays["lsh.row"] = _small(self._bands.rows)
@@ -422,33 +428,19 @@ class DedupIndex:
                 values["published"] = datetime.fromisoformat(pub) if pub else None
                 docs.append(Document(id=doc_id, **values))
         n_sh = _offsets(arrays["fp.n"])
-        n_tok = _offsets(arrays["fp.ntok"])
-        lens = arrays["fp.toklen"].astype(np.int64)
-        gaps = arrays["fp.tokgap"].astype(np.int64)
-        steps = gaps.copy()  # start[j] = start[j - 1] + len[j - 1] + gap[j]
-        steps[1:] += lens[:-1]
-        firsts = n_tok[:-1][n_tok[:-1] < lens.size]
-        steps[firsts] = gaps[firsts]  # each document's first start is its gap from 0
-        cum = np.cumsum(steps)
-        starts = cum - np.repeat(np.concatenate(([0], cum))[n_tok[:-1]], np.diff(n_tok))
         total = int(n_sh[-1])
-        local = np.arange(total) - np.repeat(n_sh[:-1], np.diff(n_sh))
-        fb = FingerprintBatch(
-            n_sh, arrays["fp.hash"].astype(np.uint64),
-            (arrays["fp.last"].astype(np.int64) + local).astype(np.int32), n_tok,
-            starts.astype(np.int32), (starts + lens).astype(np.int32),
-            _offsets(arrays["fp.nwin"]), arrays["fp.win"].astype(np.int32).reshape(-1, 2))
+        hashes = arrays["fp.hash"].astype(np.uint64)
         masks = np.unpackbits(arrays["fp.mask"], count=total).astype(bool)
         if len(docs):
-            index._append_loaded(docs, fb, masks)
+            index._append_loaded(docs, n_sh, hashes, masks)
         index._bands.keys = arrays["lsh.key"].astype(np.uint64)
         index._bands.rows = arrays["lsh.row"].astype(np.int32)
         index._cand = arrays["cand"].astype(np.int64)
         same = all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
         if not same:  # masks and alignments depend on these decision thresholds
             if len(docs):
-                index._mask = index._boilerplate.masks(index._site_row, index._fp.hashes,
-                                                       index._fp.doc_sh)
+                index._mask = index._boilerplate.masks(index._site_row, index._hashes,
+                                                       index._doc_sh)
             return index
         feats = arrays["al.f"].tolist()
         p_off = _offsets(arrays["al.np"]).tolist()

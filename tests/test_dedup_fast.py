@@ -294,6 +294,9 @@ def test_add_in_any_batches_equals_one_rebuild() -> None:
     index = DedupIndex.from_bytes(index.to_bytes())
     index.add(docs[40:])
     assert index.result() == rebuilt
+    parallel = DedupIndex()
+    parallel.add(docs, batch=9, workers=2)  # batches signed in two processes
+    assert parallel.result() == rebuilt
     assert len(index.candidate_pairs()) == len(np.unique(index.candidate_pairs(), axis=0))
 
 
