@@ -204,6 +204,12 @@ def test_paragraphs_compare_as_trafilatura_outputs_them() -> None:
     split = PROSE.replace("repairs, ", "repairs,\n")
     assert coverage(split, [PROSE]) == (1.0, 0)
     assert not misses_lead("One " + PROSE + "\n" + split, [PROSE, "One " + PROSE])
+    # an interview <p>: the question in a child block runs into the answer in the markup's
+    # text ("...vote?The council..."), the extraction puts them on two lines
+    html = f"<p><strong>What did the council decide on the vote?</strong>{PROSE}</p>"
+    [para] = body_paragraphs(_tree(html))
+    assert "vote?The council" in para
+    assert coverage(f"What did the council decide on the vote?\n{PROSE}", [para]) == (1.0, 0)
 
 
 LINKS = {"Council votes on the new library plan", "Budget approved"}

@@ -117,9 +117,11 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def _flat(text: str) -> str:
-    """`text` with its line breaks as spaces: a <p> split at <br> still matches."""
-    return " ".join(text.split())
+def _squash(text: str) -> str:
+    """`text` without whitespace, for comparing a page's paragraphs with extracted lines:
+    a <p> split at <br> or into child blocks (a question and its answer) still matches,
+    though the markup's text runs them together and the extraction breaks the line."""
+    return "".join(text.split())
 
 
 def is_body_like(text: str) -> bool:
@@ -145,16 +147,16 @@ def coverage(text: str, paragraphs: list[str]) -> tuple[float, int]:
     total = sum(len(p) for p in paragraphs)
     if not total:
         return 1.0, 0
-    text = _flat(text)
-    found = sum(len(p) for p in paragraphs if p in text)
+    text = _squash(text)
+    found = sum(len(p) for p in paragraphs if _squash(p) in text)
     return found / total, total - found
 
 
 def misses_lead(text: str, paragraphs: list[str]) -> bool:
     """True when a body-like paragraph precedes the first one the extraction kept."""
-    text = _flat(text)
-    first = next((i for i, p in enumerate(paragraphs) if p in text), None)
-    return first is not None and any(p not in text for p in paragraphs[:first])
+    text = _squash(text)
+    kept = [_squash(p) in text for p in paragraphs]
+    return True in kept and not all(kept[: kept.index(True)])
 
 
 def readability_paragraphs(html: str) -> list[str]:
@@ -174,10 +176,10 @@ def readability_paragraphs(html: str) -> list[str]:
 
 def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     """`lines` with the body-like paragraphs `other` has before the first one they share."""
-    text = _flat("\n".join(lines))
+    text = _squash("\n".join(lines))
     lead = []
     for para in other:
-        if para in text or para[:_PREFIX_CHARS] in text:
+        if _squash(para[:_PREFIX_CHARS]) in text:
             break
         if is_body_like(para):
             lead.append(para)
