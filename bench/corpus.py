@@ -66,12 +66,19 @@ class Babbler:
 
     def __init__(self, pool: list[str]) -> None:
         words = [w for b in pool for w in b.split()]
-        self.vocab, ids = np.unique(np.asarray(words), return_inverse=True)
+        vocab = sorted(set(words))  # the order of np.unique on the strings
+        code = {w: i for i, w in enumerate(vocab)}
+        self.vocab = np.asarray(vocab)
+        ids = np.fromiter(map(code.__getitem__, words), dtype=np.int64, count=len(words))
         order = np.argsort(ids[:-1], kind="stable")
         self.succ = ids[1:][order]
         counts = np.bincount(ids[:-1], minlength=self.vocab.size)
         self.start = np.concatenate(([0], np.cumsum(counts)))[:-1]
         self.count = np.maximum(counts, 1)
+        encoded = [w.encode() + b" " for w in self.vocab.tolist()]  # each word with a space
+        self._blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        self._len = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        self._off = np.concatenate(([0], np.cumsum(self._len)))[:-1]
 
     def texts(self, n: int, n_words: int, para_words: int, rng: np.random.Generator) -> list[str]:
         state = rng.integers(0, self.vocab.size, n)
@@ -82,9 +89,26 @@ class Babbler:
             jump = rng.random(n) < 0.02  # occasional restart: no long forced chains
             state = np.where(jump, rng.integers(0, self.vocab.size, n), nxt)
             out[:, j] = state
-        words = self.vocab[out]
-        return ["\n".join(" ".join(row[i:i + para_words]) for i in range(0, n_words, para_words))
-                for row in words.tolist()]
+        return [t for lo in range(0, n, 2000) for t in self._join(out[lo:lo + 2000], para_words)]
+
+    def _join(self, out: np.ndarray, para_words: int) -> list[str]:
+        """Texts of word-id rows. Bytes of all words back to back (each with its space),
+        gathered at once; the space after a paragraph's last word becomes a newline, the
+        document's last one is cut."""
+        n, n_words = out.shape
+        ids = out.ravel()
+        lens = self._len[ids]
+        ends = np.cumsum(lens)
+        idx = np.repeat((self._off[ids] - (ends - lens)).astype(np.int32), lens)
+        idx += np.arange(int(ends[-1]), dtype=np.int32)
+        blob = self._blob[idx]
+        col = np.tile(np.arange(n_words), n)
+        blob[ends[(col + 1) % para_words == 0] - 1] = ord("\n")
+        doc_end = ends[n_words - 1::n_words]
+        doc_start = np.concatenate(([0], doc_end[:-1]))
+        raw = blob.tobytes()
+        return [raw[a:b - 1].decode() for a, b in zip(doc_start.tolist(), doc_end.tolist(),
+                                                      strict=True)]
 
 
 def archive(n: int, seed: int = 0, copy_share: float = 0.3, n_words: int = 400,

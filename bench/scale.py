@@ -51,6 +51,9 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="print where the time goes")
     ap.add_argument("--top", type=int, default=18, help="profile rows")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="processes signing batches in the build (DedupIndex.add workers)")
+    ap.add_argument("--batch", type=int, default=20000, help="documents per signed batch")
     args = ap.parse_args()
     every = _docs(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
@@ -60,7 +63,7 @@ def main() -> None:
         prof.enable()
     t0 = time.perf_counter()
     index = DedupIndex()
-    index.add(old)
+    index.add(old, batch=args.batch, workers=args.workers)
     t_add = time.perf_counter() - t0
     result = index.result()
     t_result = time.perf_counter() - t0 - t_add

@@ -195,6 +195,13 @@ class DedupIndex:
         doc = self._docs[doc_id]
         return fingerprint_batch([doc.text], [doc.title], self.config).get(0)
 
+    def _fingerprints(self, ids: set[int]) -> dict[int, Fingerprint]:
+        """Full fingerprints of many documents, recomputed from their texts in one batch."""
+        order = sorted(ids)
+        docs = [self._docs[i] for i in order]
+        batch = fingerprint_batch([d.text for d in docs], [d.title for d in docs], self.config)
+        return {i: batch.get(r) for r, i in enumerate(order)}
+
     def candidate_pairs(self) -> np.ndarray:
         """(pairs, 2) document ids (a < b) of every candidate pair, sorted."""
         a = self._ids[self._cand >> 32]
@@ -261,20 +268,20 @@ class DedupIndex:
         rank = {doc_id: r for r, doc_id in enumerate(order)}
         members_of = {doc: stories[story_of[doc]].members for doc in self._docs}
         compiled = compilations(graph, members_of, content)
+        directed = [(al, q, s, passages) for al in alignments if story_of[al.a] != story_of[al.b]
+                    for q, s, passages in link_directions(al, rank, graph, members_of, compiled)]
+        fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
         links = []
-        for al in alignments:
-            if story_of[al.a] == story_of[al.b]:
-                continue
-            for q, s, passages in link_directions(al, rank, graph, members_of, compiled):
-                links.extend(self._links(al, q, s, passages))
+        for al, q, s, passages in directed:
+            links.extend(self._links(al, q, s, passages, fps))
         links = drop_templates(drop_mutual(drop_relayed(links)), compiled,
                                {i: d.site for i, d in self._docs.items()})
         links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
         return DedupResult(stories, links, self.header()["params"])
 
-    def _links(self, al: Alignment, q: int, s: int,
-               passages: tuple[Passage, ...]) -> list[PassageLink]:
-        fq, fs = self.fingerprint_of(q), self.fingerprint_of(s)
+    def _links(self, al: Alignment, q: int, s: int, passages: tuple[Passage, ...],
+               fps: dict[int, Fingerprint]) -> list[PassageLink]:
+        fq, fs = fps[q], fps[s]
         out = []
         for p in passages:
             (qf, ql), (sf, sl) = ((p.a_first, p.a_last), (p.b_first, p.b_last))
