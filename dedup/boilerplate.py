@@ -38,6 +38,36 @@ def _gather(offsets, rows):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True)
+def _merge_counts(k1, c1, k2, c2, limit):  # pragma: no cover - compiled
+    """Merge two sorted (key, count) arrays, adding counts of equal keys; also the keys whose
+    count reached ``limit`` with the second array."""
+    n1, n2 = k1.shape[0], k2.shape[0]
+    keys = np.empty(n1 + n2, np.uint64)
+    counts = np.empty(n1 + n2, np.int32)
+    crossed = np.empty(n2, np.uint64)
+    i = j = k = m = 0
+    while i < n1 or j < n2:
+        if j >= n2 or (i < n1 and k1[i] < k2[j]):
+            keys[k], counts[k] = k1[i], c1[i]
+            i += 1
+        elif i >= n1 or k2[j] < k1[i]:
+            keys[k], counts[k] = k2[j], c2[j]
+            if c2[j] >= limit:
+                crossed[m] = k2[j]
+                m += 1
+            j += 1
+        else:
+            keys[k], counts[k] = k1[i], c1[i] + c2[j]
+            if c1[i] < limit <= c1[i] + c2[j]:
+                crossed[m] = k1[i]
+                m += 1
+            i += 1
+            j += 1
+        k += 1
+    return keys[:k].copy(), counts[:k].copy(), crossed[:m].copy()
+
+
 def _by_site(sites: np.ndarray, per_row: np.ndarray):
     """(order grouping per-row values by site, [(site, first, end) in that order])."""
     rows = np.argsort(sites, kind="stable")
@@ -87,24 +117,12 @@ class BoilerplateModel:
                     crossed[site] = new[hit]
                     self.boiler[site] = new[hit]
                 continue
-            old_c = self.counts[site]
-            pos = np.searchsorted(old_k, new)
-            found = pos < old_k.size
-            found[found] = old_k[pos[found]] == new[found]
-            before = np.zeros(new.size, dtype=np.int64)
-            before[found] = old_c[pos[found]]
-            after = before + n_new
-            hit = (before < limit) & (after >= limit)
-            if hit.any():
-                crossed[site] = new[hit]
-                self.boiler[site] = np.union1d(self.boiler.get(site, new[:0]), new[hit])
-            counts = old_c.copy()
-            counts[pos[found]] += n_new[found].astype(np.int32)
-            fresh = ~found
-            keys = np.concatenate([old_k, new[fresh]])
-            counts = np.concatenate([counts, n_new[fresh].astype(np.int32)])
-            o = np.argsort(keys, kind="stable")
-            self.keys[site], self.counts[site] = keys[o], counts[o]
+            keys, counts, hit = _merge_counts(old_k, self.counts[site], new,
+                                              n_new.astype(np.int32), limit)
+            self.keys[site], self.counts[site] = keys, counts
+            if hit.size:
+                crossed[site] = hit
+                self.boiler[site] = np.union1d(self.boiler.get(site, new[:0]), hit)
         return crossed
 
     def mask(self, site: int, hashes: np.ndarray) -> np.ndarray:
