@@ -5,7 +5,7 @@ from __future__ import annotations
 import lxml.html
 import pytest
 
-from crawler.content import extraction
+from crawler.content import NotAnArticle, extraction
 from crawler.content.extraction import (
     _published,
     body_paragraphs,
@@ -280,3 +280,23 @@ def test_lead_cut_by_precision_comes_from_the_default_pass(
     passes.clear()
     assert extract_body(tree, URL, html, article=False) == full
     assert passes == [(False, False)]
+
+
+def test_too_short_a_result_is_retried_with_recall_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    html = "<html><body><div>A page whose text trafilatura's main settings miss.</div></body></html>"
+    recalled = ["One " + PROSE, "Two " + PROSE]
+
+    def fake_trafilatura(
+        tree: object, url: str, precision: bool, fast: bool = False, recall: bool = False
+    ) -> str:
+        return "\n".join(recalled) if recall else "Too short."
+
+    monkeypatch.setattr(extraction, "_trafilatura", fake_trafilatura)
+    assert extract_article(html, URL).text == "\n".join(recalled)
+    # recall found no prose either (a gallery, a login wall): still too short
+    recalled = ["Share", "Gallery: 12 photos", "Log in"]
+    with pytest.raises(NotAnArticle) as err:
+        extract_article(html, URL)
+    assert err.value.reason == "too_short"

@@ -102,9 +102,13 @@ def _normalize_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _trafilatura(tree: HtmlElement, url: str, precision: bool, fast: bool = False) -> str:
+def _trafilatura(
+    tree: HtmlElement, url: str, precision: bool, fast: bool = False, recall: bool = False
+) -> str:
     return (
-        trafilatura.extract(tree, url=url, favor_precision=precision, fast=fast, **_TRAFILATURA_ARGS)
+        trafilatura.extract(
+            tree, url=url, favor_precision=precision, favor_recall=recall, fast=fast, **_TRAFILATURA_ARGS
+        )
         or ""
     )
 
@@ -322,11 +326,17 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article)
-    body = drop_cross_references(body, link_texts)
-    body = drop_title_line(body, merged["title"])
+    body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
+    words = count_words(body)
+    if words < MIN_WORDS:
+        # too little text: trafilatura's recall settings, kept if they find prose
+        lines = _normalize_lines(_trafilatura(tree, url, precision=False, recall=True))
+        if any(is_body_like(line) for line in lines):
+            recalled = drop_title_line(drop_cross_references("\n".join(lines), link_texts), merged["title"])
+            if count_words(recalled) > words:
+                body, words = recalled, count_words(recalled)
     if not body:
         raise NotAnArticle("no_text")
-    words = count_words(body)
     if words < MIN_WORDS:
         raise NotAnArticle("too_short", f"{words} words")
     if link_text_share(body, link_texts) > MAX_LINK_TEXT_SHARE:
