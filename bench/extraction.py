@@ -52,15 +52,26 @@ def _product(body: bytes, url: str, content_type: str | None) -> tuple[dict | No
 
 @contextmanager
 def _single_pass() -> Iterator[None]:
-    """process_page without its fallbacks (second trafilatura pass, readability)."""
-    saved = extraction.PRECISION_MIN_CHARS, extraction.misses_lead, extraction.coverage
+    """process_page without its fallbacks (further trafilatura passes, readability)."""
+    saved = (
+        extraction.PRECISION_MIN_CHARS,
+        extraction.misses_lead,
+        extraction.coverage,
+        extraction.recall_body,
+    )
     extraction.PRECISION_MIN_CHARS = 0
     extraction.misses_lead = lambda text, paragraphs: False
     extraction.coverage = lambda text, paragraphs: (1.0, 0)
+    extraction.recall_body = lambda tree, url, link_texts, title: ""
     try:
         yield
     finally:
-        extraction.PRECISION_MIN_CHARS, extraction.misses_lead, extraction.coverage = saved
+        (
+            extraction.PRECISION_MIN_CHARS,
+            extraction.misses_lead,
+            extraction.coverage,
+            extraction.recall_body,
+        ) = saved
 
 
 def _bare(html: str | bytes, url: str | None, **extra: object) -> tuple[str | None, float]:

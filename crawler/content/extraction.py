@@ -233,6 +233,15 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     return text
 
 
+def recall_body(tree: HtmlElement, url: str, link_texts: set[str], title: str | None) -> str:
+    """trafilatura with recall settings, for a page whose extraction came out too short;
+    "" unless it finds prose (a body-like line), so galleries and login walls stay short."""
+    lines = _normalize_lines(_trafilatura(tree, url, precision=False, recall=True))
+    if not any(is_body_like(line) for line in lines):
+        return ""
+    return drop_title_line(drop_cross_references("\n".join(lines), link_texts), title)
+
+
 def is_cross_reference(line: str, link_texts: set[str]) -> bool:
     """A "Read more: <headline>" line: a short label, a colon or », then a link's text.
 
@@ -329,12 +338,9 @@ def extract_article(html: str, url: str) -> Extracted:
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     words = count_words(body)
     if words < MIN_WORDS:
-        # too little text: trafilatura's recall settings, kept if they find prose
-        lines = _normalize_lines(_trafilatura(tree, url, precision=False, recall=True))
-        if any(is_body_like(line) for line in lines):
-            recalled = drop_title_line(drop_cross_references("\n".join(lines), link_texts), merged["title"])
-            if count_words(recalled) > words:
-                body, words = recalled, count_words(recalled)
+        recalled = recall_body(tree, url, link_texts, merged["title"])
+        if count_words(recalled) > words:
+            body, words = recalled, count_words(recalled)
     if not body:
         raise NotAnArticle("no_text")
     if words < MIN_WORDS:
