@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from crawler.config import default_db_url, default_sources_path
 
 BOT_NAME = "newsdedup"
@@ -67,6 +69,9 @@ NEWSDEDUP_FOLLOW_DEPTH = 1
 NEWSDEDUP_NEWS_MAX_AGE_DAYS = 2
 #: At most this many URLs are taken from one feed or sitemap (the sitemaps.org limit).
 NEWSDEDUP_MAX_URLS_PER_DOCUMENT = 50_000
+#: Worker processes that run extraction (decode, repair, trafilatura) off the reactor; 0: in a
+#: thread of the crawling process. Default: one per core but one, left to the reactor and the store.
+NEWSDEDUP_EXTRACT_WORKERS = max(1, (os.cpu_count() or 2) - 1)
 #: Articles kept per store transaction.
 NEWSDEDUP_STORE_BATCH = 50
 #: Feeds, sitemaps and start pages are revalidated with If-None-Match / If-Modified-Since (304: not
