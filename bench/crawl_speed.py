@@ -50,7 +50,6 @@ from sqlalchemy import func, select
 
 from bench._common import ROOT, SYNDICATION
 from crawler.crawl import project_settings
-from crawler.evaluation import server as corpus_server
 from crawler.evaluation.corpus import load_corpus
 from crawler.evaluation.runner import EVAL_SETTINGS, sources_toml
 from crawler.evaluation.server import serve_corpus
@@ -61,11 +60,6 @@ NO_PIPELINES = json.dumps({
     "pipelines.extract.ExtractPipeline": None,
     "pipelines.store.StorePipeline": None,
 })
-
-#: socketserver's default listen backlog is 5: with 16-64 connections opened at once the kernel
-#: drops SYNs (ListenOverflows) and each dropped one costs a 1 s (then 3 s) SYN retransmission,
-#: which made single runs 5-10x slower at random. The bench serves with a deep backlog.
-LISTEN_BACKLOG = 128
 
 PROFILES: dict[str, dict[str, str]] = {
     "fast": {
@@ -208,7 +202,6 @@ def main() -> None:
     workers = int(extra.get("NEWSDEDUP_EXTRACT_WORKERS",
                             project_settings().getint("NEWSDEDUP_EXTRACT_WORKERS")))
     corpus = load_corpus(args.corpus)
-    corpus_server._Server.request_queue_size = LISTEN_BACKLOG
     print(f"corpus {args.corpus} ({len(corpus.pages)} pages, {len(corpus.sites)} outlets); "
           f"{os.cpu_count()} cores; NEWSDEDUP_EXTRACT_WORKERS={workers} in 'pipelines'; "
           f"load average at start {loadavg()}")

@@ -186,6 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A crawler opens up to CONCURRENT_REQUESTS connections at once; the default backlog of 5
+    # makes the kernel drop the rest, each retried after a second.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
         """Ignore clients that hang up; anything else is reported as usual."""
