@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from datetime import datetime
@@ -119,10 +120,13 @@ class DedupIndex:
 
             ctx = multiprocessing.get_context("forkserver")
             with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx) as pool:
-                signed = pool.map(sign_batch, *zip(*jobs, strict=True),
-                                  [self.config] * len(jobs))
-                for chunk, part in zip(chunks, signed, strict=True):
-                    self._append(chunk, *part)
+                pending = deque()  # at most `workers` batches in flight: bounded memory
+                for i, (texts, titles) in enumerate(jobs):
+                    pending.append(pool.submit(sign_batch, texts, titles, self.config))
+                    if len(pending) > workers:
+                        self._append(chunks[i - workers], *pending.popleft().result())
+                for i in range(len(jobs) - len(pending), len(jobs)):
+                    self._append(chunks[i], *pending.popleft().result())
         else:
             for chunk, (texts, titles) in zip(chunks, jobs, strict=True):
                 self._append(chunk, *sign_batch(texts, titles, self.config))

@@ -178,16 +178,24 @@ def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _grown(arr, size):  # pragma: no cover - compiled
+    out = np.empty(size, arr.dtype)
+    out[:arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
 def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no cover - compiled
     """Tokens of every document (no line skipped yet), its first non-blank line, and its
     non-blank lines of at most ``max_note_words`` words (where a note may be)."""
     n = cps.shape[0]
     n_docs = doc_off.shape[0] - 1
-    t_start = np.empty(n, np.int32)
-    t_end = np.empty(n, np.int32)
-    t_line = np.empty(n, np.int32)
-    t_hash = np.empty(n, np.uint64)
-    t_flag = np.zeros(n, np.uint8)
+    cap = n // 4 + 16  # grown when a text is denser in tokens (CJK: one per character)
+    t_start = np.empty(cap, np.int32)
+    t_end = np.empty(cap, np.int32)
+    t_line = np.empty(cap, np.int32)
+    t_hash = np.empty(cap, np.uint64)
+    t_flag = np.empty(cap, np.uint8)
     doc_tok = np.empty(n_docs + 1, np.int64)
     first_line = np.full(n_docs, -1, np.int32)
     n_lines = n_docs
@@ -247,6 +255,13 @@ def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no c
                 if m == 0:
                     slow = True
                 h = h * _U_P + np.uint64(m)
+            if k == cap:
+                cap *= 2
+                t_start = _grown(t_start, cap)
+                t_end = _grown(t_end, cap)
+                t_line = _grown(t_line, cap)
+                t_hash = _grown(t_hash, cap)
+                t_flag = _grown(t_flag, cap)
             t_start[k] = i - base
             t_end[k] = j - base
             t_line[k] = line
@@ -256,11 +271,13 @@ def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no c
                 t_flag[k] = _FLAG_SLOW
             elif j - i == 1 and cls[mapped[c]] == 2:
                 t_flag[k] = _FLAG_CJK
+            else:
+                t_flag[k] = 0
             k += 1
             i = j
     doc_tok[n_docs] = k
-    return (t_start[:k].copy(), t_end[:k].copy(), t_line[:k].copy(), t_hash[:k].copy(),
-            t_flag[:k].copy(), doc_tok, first_line, short[:n_short].copy())
+    return (t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], doc_tok, first_line,
+            short[:n_short])
 
 
 @njit(cache=True)
