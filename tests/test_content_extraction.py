@@ -16,6 +16,7 @@ from crawler.content.extraction import (
     extract_body,
     is_body_like,
     is_cross_reference,
+    lead_in_header,
     misses_lead,
     page_metadata,
     prepend_lead,
@@ -255,7 +256,7 @@ def test_lead_cut_by_precision_comes_from_the_default_pass(
     lead = "Lead " + PROSE
     body = [f"{n} {PROSE}" for n in ("One", "Two", "Three", "Four")]
     html = (
-        f"<html><body><div class='standfirst'><p>{lead}</p></div><article>"
+        f"<html><body><article><header><h1>Budget</h1><p>{lead}</p></header>"
         + "".join(f"<p>{p}</p>" for p in body)
         + "</article></body></html>"
     )
@@ -280,6 +281,22 @@ def test_lead_cut_by_precision_comes_from_the_default_pass(
     passes.clear()
     assert extract_body(tree, URL, html, article=False) == full
     assert passes == [(False, False)]
+    # a lead outside any <header>: precision mode had no reason to drop it, no second pass
+    passes.clear()
+    monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: body)
+    html = html.replace("<header>", "<div>").replace("</header>", "</div>")
+    assert extract_body(_tree(html), URL, html, article=True) == "\n".join(body)
+    assert passes == [(True, False)]
+
+
+def test_lead_in_header() -> None:
+    lead, one = "Lead " + PROSE, "One " + PROSE
+    tree = _tree(f"<article><header><p>{lead}</p></header><p>{one}</p></article>")
+    assert lead_in_header(tree, one, [lead, one])
+    assert not lead_in_header(tree, f"{lead}\n{one}", [lead, one])  # not missed
+    assert not lead_in_header(tree, "unrelated", [lead, one])  # nothing kept
+    tree = _tree(f"<article><div><p>{lead}</p></div><p>{one}</p></article>")
+    assert not lead_in_header(tree, one, [lead, one])
 
 
 def test_too_short_a_result_is_retried_with_recall_settings(

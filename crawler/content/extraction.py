@@ -163,6 +163,17 @@ def misses_lead(text: str, paragraphs: list[str]) -> bool:
     return True in kept and not all(kept[: kept.index(True)])
 
 
+def lead_in_header(tree: HtmlElement, text: str, paragraphs: list[str]) -> bool:
+    """True when a body-like paragraph missed before the first kept one is in a <header>."""
+    squashed = _squash(text)
+    kept = [_squash(p) in squashed for p in paragraphs]
+    if True not in kept:
+        return False
+    first = kept.index(True)
+    missed = {p for p, k in zip(paragraphs[:first], kept[:first], strict=True) if not k}
+    return any(clean_text(node.text_content()) in missed for node in tree.iterfind(".//header//p"))
+
+
 def readability_paragraphs(html: str) -> list[str]:
     """Block texts of readability-lxml's main-content summary ([] if it fails)."""
     try:
@@ -219,9 +230,9 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     if lead_missing:
         lines = prepend_lead(lines, other)
         text = "\n".join(lines)
-        if precise and misses_lead(text, paragraphs):
-            # a lead or standfirst the precision pass cut and readability put elsewhere:
-            # trafilatura's default settings keep it (fast mode is enough for a lead)
+        if precise and misses_lead(text, paragraphs) and lead_in_header(tree, text, paragraphs):
+            # trafilatura's precision mode drops <header> elements, an article's own header
+            # with its standfirst too: its default settings keep them (fast mode suffices)
             lines = prepend_lead(lines, _normalize_lines(_trafilatura(tree, url, False, fast=True)))
             text = "\n".join(lines)
         share, missed = coverage(text, paragraphs)
