@@ -178,19 +178,12 @@ def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _grown(arr, size):  # pragma: no cover - compiled
-    out = np.empty(size, arr.dtype)
-    out[:arr.shape[0]] = arr
-    return out
+def _tokenize(cps, doc_off, cls, mapped, space, max_note_words, cap):  # pragma: no cover
 
-
-@njit(cache=True)
-def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no cover - compiled
     """Tokens of every document (no line skipped yet), its first non-blank line, and its
     non-blank lines of at most ``max_note_words`` words (where a note may be)."""
     n = cps.shape[0]
     n_docs = doc_off.shape[0] - 1
-    cap = n // 4 + 16  # grown when a text is denser in tokens (CJK: one per character)
     t_start = np.empty(cap, np.int32)
     t_end = np.empty(cap, np.int32)
     t_line = np.empty(cap, np.int32)
@@ -255,13 +248,10 @@ def _tokenize(cps, doc_off, cls, mapped, space, max_note_words):  # pragma: no c
                 if m == 0:
                     slow = True
                 h = h * _U_P + np.uint64(m)
-            if k == cap:
-                cap *= 2
-                t_start = _grown(t_start, cap)
-                t_end = _grown(t_end, cap)
-                t_line = _grown(t_line, cap)
-                t_hash = _grown(t_hash, cap)
-                t_flag = _grown(t_flag, cap)
+            if k == cap:  # more tokens than room: the caller retries with more
+                doc_tok[n_docs] = -1
+                return (t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], doc_tok,
+                        first_line, short[:n_short])
             t_start[k] = i - base
             t_end[k] = j - base
             t_line[k] = line
@@ -331,8 +321,8 @@ def _title_codes(t_start, t_end, t_line, t_hash, t_flag, doc_tok, first_line,
 def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_off,
                 skip_line):  # pragma: no cover - compiled
     """Tokens of the first ``n_docs`` documents without the lines ``skip_line[skip_off[d]:
-    skip_off[d + 1]]`` (sorted) of document ``d``."""
-    keep = np.ones(doc_tok[n_docs], np.bool_)
+    skip_off[d + 1]]`` (sorted) of document ``d``, compacted in place (the arrays are the
+    tokenizer's own buffers)."""
     out_tok = np.empty(n_docs + 1, np.int64)
     k = 0
     for d in range(n_docs):
@@ -342,26 +332,29 @@ def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_of
             while s < skip_off[d + 1] and skip_line[s] < t_line[t]:
                 s += 1
             if s < skip_off[d + 1] and skip_line[s] == t_line[t]:
-                keep[t] = False
-            else:
-                k += 1
+                continue
+            t_start[k] = t_start[t]
+            t_end[k] = t_end[t]
+            t_line[k] = t_line[t]
+            t_hash[k] = t_hash[t]
+            t_flag[k] = t_flag[t]
+            k += 1
     out_tok[n_docs] = k
-    return (t_start[:keep.shape[0]][keep], t_end[:keep.shape[0]][keep],
-            t_line[:keep.shape[0]][keep], t_hash[:keep.shape[0]][keep],
-            t_flag[:keep.shape[0]][keep], out_tok)
+    return t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], out_tok
 
 
 @njit(cache=True)
 def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_bytes,
                  slow_off):  # pragma: no cover - compiled
-    """UTF-8 bytes of every normalised token, concatenated, and each token's byte offset.
+    """UTF-8 bytes of every normalised token, each followed by U+001F, concatenated, and each
+    token's byte offset (so a shingle's joined words are one range of the buffer).
 
     A token of mapped characters is encoded here; the others (``t_flag`` bit 1) take their
     bytes, in order, from ``slow_bytes`` (cut by ``slow_off``)."""
     n_tok = t_start.shape[0]
     size = 0
     for t in range(n_tok):
-        size += 4 * (t_end[t] - t_start[t])
+        size += 4 * (t_end[t] - t_start[t]) + 1
     size += slow_bytes.shape[0]
     buf = np.empty(size, np.uint8)
     tok_b = np.empty(n_tok + 1, np.int64)
@@ -376,6 +369,8 @@ def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_byt
                     buf[k] = slow_bytes[q]
                     k += 1
                 s += 1
+                buf[k] = 0x1F
+                k += 1
                 continue
             for q in range(base + t_start[t], base + t_end[t]):
                 c = mapped[cps[q]]
@@ -397,27 +392,25 @@ def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_byt
                     buf[k + 2] = 0x80 | ((c >> 6) & 0x3F)
                     buf[k + 3] = 0x80 | (c & 0x3F)
                     k += 4
+            buf[k] = 0x1F
+            k += 1
     tok_b[n_tok] = k
     return buf[:k], tok_b
 
 
 @njit(cache=True)
 def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover - compiled
-    """xxh64 (seeded) of the UTF-8 of each shingle's normalised words joined by U+001F."""
+    """xxh64 (seeded) of the UTF-8 of each shingle's normalised words joined by U+001F: one
+    range of ``buf`` (tokens are stored each followed by U+001F)."""
     n_docs = doc_tok.shape[0] - 1
     doc_sh = np.empty(n_docs + 1, np.int64)
     total = 0
-    longest = 0
     for d in range(n_docs):
         doc_sh[d] = total
         n = doc_tok[d + 1] - doc_tok[d]
         if n > 0:
             total += max(1, n - k + 1)
     doc_sh[n_docs] = total
-    for t in range(tok_b.shape[0] - 1):
-        longest = max(longest, tok_b[t + 1] - tok_b[t])
-    tmp = np.zeros(((longest + 1) * max(k, cjk_k) + 8) // 8 * 8, np.uint8)
-    words = tmp.view(np.uint64)
     hashes = np.empty(total, np.uint64)
     last = np.empty(total, np.int32)
     for d in range(n_docs):
@@ -427,15 +420,8 @@ def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover -
         for i in range(doc_sh[d + 1] - s0):
             size = cjk_k if t_flag[t0 + i] & 1 else k
             stop = min(n, i + size)
-            m = 0
-            for j in range(t0 + i, t0 + stop):
-                if j > t0 + i:
-                    tmp[m] = 0x1F
-                    m += 1
-                for q in range(tok_b[j], tok_b[j + 1]):
-                    tmp[m] = buf[q]
-                    m += 1
-            hashes[s0 + i] = xxh64_aligned(tmp, words, m, seed)
+            a = tok_b[t0 + i]
+            hashes[s0 + i] = xxh64(buf, a, tok_b[t0 + stop] - 1 - a, seed)
             last[s0 + i] = stop - 1
     return hashes, last, doc_sh
 
@@ -589,8 +575,12 @@ def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...
     doc_off = np.zeros(len(every) + 1, dtype=np.int64)
     np.cumsum(lens, out=doc_off[1:])
     cps = np.frombuffer("".join(every).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    start, end, line, poly, flag, doc_tok, first_line, short = _tokenize(
-        cps, doc_off, cls, mapped, space, _NOTE_MAX_WORDS)
+    # Room for a token every 4 characters (words); CJK text, a token a character, retries.
+    for cap in (cps.shape[0] // 4 + 16, cps.shape[0] + 1):
+        start, end, line, poly, flag, doc_tok, first_line, short = _tokenize(
+            cps, doc_off, cls, mapped, space, _NOTE_MAX_WORDS, cap)
+        if doc_tok[-1] >= 0:
+            break
     codes = _title_codes(start, end, line, poly, flag, doc_tok, first_line[:n], title_row)
     skips: list[tuple[int, int]] = []
     for d in np.flatnonzero(codes).tolist():
@@ -599,7 +589,10 @@ def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...
     for d, ln, a, b in short[short[:, 0] < n].tolist():
         if is_note_line(texts[d][a:b]):
             skips.append((d, ln))
-    if skips or extra:
+    if not skips:  # title rows come last: cut them off
+        cut = int(doc_tok[n])
+        return cps, doc_off, start[:cut], end[:cut], line[:cut], flag[:cut], doc_tok[:n + 1]
+    else:
         skip = np.unique(np.asarray(skips, dtype=np.int64).reshape(-1, 2), axis=0)
         skip_off = np.searchsorted(skip[:, 0], np.arange(n + 1))
         start, end, line, poly, flag, doc_tok = _drop_lines(
@@ -640,7 +633,8 @@ def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[
     out = []
     for d in range(len(texts)):
         a, b = int(doc_tok[d]), int(doc_tok[d + 1])
-        words = [raw[tok_b[t]:tok_b[t + 1]].decode("utf-8", "surrogatepass") for t in range(a, b)]
+        words = [raw[tok_b[t]:tok_b[t + 1] - 1].decode("utf-8", "surrogatepass")
+                 for t in range(a, b)]
         out.append((words, start[a:b].tolist(), end[a:b].tolist(), line[a:b].tolist()))
     return out
 
