@@ -108,12 +108,13 @@ class DocLevel:
         fb = fingerprint_batch([d.text for d in docs], [d.title for d in docs], self.config)
         t1 = time.perf_counter()
         sites = np.asarray([self.site_code.setdefault(d.site, len(self.site_code)) for d in docs])
-        self.boiler.add(sites, fb.hashes, fb.doc_sh)
-        keep = ~self.boiler.masks(sites, fb.hashes, fb.doc_sh)
-        content = fb.hashes[keep]
+        distinct, per_row = _doc_unique(fb.hashes, fb.doc_sh)  # each document's shingle set
+        self.boiler.add_unique(sites, distinct, per_row)
+        row_off = np.concatenate(([0], np.cumsum(per_row)))
+        keep = ~self.boiler.masks(sites, distinct, row_off)
+        uniq = distinct[keep]
         cum = np.concatenate(([0], np.cumsum(keep)))
-        doc_c = cum[fb.doc_sh]
-        uniq, per_doc = _doc_unique(content, doc_c)
+        per_doc = np.diff(cum[row_off])
         t2 = time.perf_counter()
         doc_u = np.concatenate(([0], np.cumsum(per_doc)))
         sig = oph_signatures(uniq, doc_u, self.lsh_config.num_perm, self.config.seed)

@@ -103,10 +103,15 @@ class BoilerplateModel:
         """Count pages (row ``i``: site ``sites[i]``, shingles ``hashes[doc_sh[i]:doc_sh[i+1]]``);
         returns, per site, the shingles that became boilerplate with them."""
         uniq, per_row = _doc_unique(hashes, doc_sh)
+        return self.add_unique(sites, uniq, per_row)
+
+    def add_unique(self, sites: np.ndarray, uniq: np.ndarray,
+                   per_row: np.ndarray) -> dict[int, np.ndarray]:
+        """``add`` given each row's distinct shingles (``uniq``, ``per_row`` of them a row)."""
+        limit = self.min_pages
         order, groups = _by_site(np.asarray(sites, dtype=np.int64), per_row)
         grouped = uniq[order]
         crossed: dict[int, np.ndarray] = {}
-        limit = self.min_pages
         for site, a, b in groups:
             new, n_new = np.unique(grouped[a:b], return_counts=True)
             old_k = self.keys.get(site)

@@ -73,12 +73,20 @@ def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
         if a == b:
             continue
         z = mix64(hashes[a:b], seed)
-        key = bin_of(z, num_perm)
-        key += np.repeat(np.arange(lo * num_perm, hi * num_perm, num_perm, dtype=np.int64),
-                         sizes[lo:hi])
-        np.minimum.at(flat, key, z)
+        _bin_min(flat, bin_of(z, num_perm), z, offsets[lo:hi + 1] - a, lo, num_perm)
     _densify(sig, sizes > 0, probe_ranks(num_perm, seed))
     return sig
+
+
+@njit(cache=True)
+def _bin_min(flat, bins, z, offsets, first_set, num_perm):  # pragma: no cover - compiled
+    """``flat[(first_set + s) * num_perm + bins[i]] = min(..., z[i])`` for item i of set s."""
+    for s in range(offsets.shape[0] - 1):
+        base = (first_set + s) * num_perm
+        for i in range(offsets[s], offsets[s + 1]):
+            q = base + bins[i]
+            if z[i] < flat[q]:
+                flat[q] = z[i]
 
 
 def bin_of(z: np.ndarray, num_perm: int) -> np.ndarray:
