@@ -92,9 +92,16 @@ def run_zyte(job: tuple[str, bytes, str, str]) -> dict:
         single, t_single = _product(raw, url, None)
     prod, t_prod = _product(raw, url, None)
     bare, t_bare = _bare(html, url)
+    # the fallbacks' cost: best of two more runs each way, alternated (the machine is shared)
+    t_single_best, t_prod_best = t_single, t_prod
+    for _ in range(2):
+        with _single_pass():
+            t_single_best = min(t_single_best, _product(raw, url, None)[1])
+        t_prod_best = min(t_prod_best, _product(raw, url, None)[1])
     text = (prod or {}).get("text") or ""
     return {
-        "t_single": t_single,
+        "t_single": t_single_best,
+        "t_prod_best": t_prod_best,
         "fell_back": (single or {}).get("text") != (prod or {}).get("text"),
         "id": item_id,
         "prod": shingle_prf(text, truth),
@@ -202,7 +209,7 @@ def main() -> None:
     for label in ("title", "author", "date"):
         print(f"{'trafeval ' + label + ' acc':28}{meta_prod[label]:>10.3f}{meta_bare[label]:>10.3f}")
     print(f"{'pages/s (1 core)':28}{n_pages / time_prod:>10.1f}{n_pages / time_bare:>10.1f}")
-    z_time = sum(r["t_prod"] for r in zyte)
+    z_time = sum(r["t_prod_best"] for r in zyte)
     fallback_cost = z_time / sum(r["t_single"] for r in zyte) - 1
     changed = sum(r["fell_back"] for r in zyte) / len(zyte)
     print(f"zyte fallback cost vs single pass: {fallback_cost:+.1%} (text changed on {changed:.0%})")
