@@ -160,7 +160,7 @@ def misses_lead(text: str, paragraphs: list[str]) -> bool:
     """True when a body-like paragraph precedes the first one the extraction kept."""
     text = _squash(text)
     kept = [_squash(p) in text for p in paragraphs]
-    return True in kept and not all(kept[: kept.index(True)])
+    return True in kept and kept.index(True) > 0
 
 
 def lead_in_header(tree: HtmlElement, text: str, paragraphs: list[str]) -> bool:
@@ -169,8 +169,7 @@ def lead_in_header(tree: HtmlElement, text: str, paragraphs: list[str]) -> bool:
     kept = [_squash(p) in squashed for p in paragraphs]
     if True not in kept:
         return False
-    first = kept.index(True)
-    missed = {p for p, k in zip(paragraphs[:first], kept[:first], strict=True) if not k}
+    missed = set(paragraphs[: kept.index(True)])
     return any(clean_text(node.text_content()) in missed for node in tree.iterfind(".//header//p"))
 
 
@@ -280,7 +279,7 @@ def drop_cross_references(body: str, link_texts: set[str]) -> str:
 def _link_texts(tree: HtmlElement) -> set[str]:
     texts = set()
     for node in tree.iterfind(".//a"):
-        text = " ".join(node.text_content().split())
+        text = clean_text(node.text_content())
         if len(text) >= _LINK_TEXT_MIN_CHARS:
             texts.add(text)
     return texts
