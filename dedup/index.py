@@ -440,13 +440,13 @@ class DedupIndex:
                 docs.append(Document(id=doc_id, **values))
         n_sh = _offsets(arrays["fp.n"])
         total = int(n_sh[-1])
-        hashes = arrays["fp.hash"].astype(np.uint64)
+        hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a read-only view of the bytes
         masks = np.unpackbits(arrays["fp.mask"], count=total).astype(bool)
         if len(docs):
             index._append_loaded(docs, n_sh, hashes, masks)
-        index._bands.keys = arrays["lsh.key"].astype(np.uint64)
+        index._bands.keys = arrays["lsh.key"].astype(np.uint64, copy=False)
         index._bands.rows = arrays["lsh.row"].astype(np.int32)
-        index._cand = arrays["cand"].astype(np.int64)
+        index._cand = arrays["cand"].astype(np.int64, copy=False)
         same = all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
         if not same:  # masks and alignments depend on these decision thresholds
             if len(docs):
