@@ -11,9 +11,11 @@ from crawler.content.extraction import (
     body_paragraphs,
     clean_text,
     coverage,
+    drop_captions,
     drop_cross_references,
     extract_article,
     extract_body,
+    figure_captions,
     is_body_like,
     is_cross_reference,
     lead_in_header,
@@ -317,3 +319,13 @@ def test_too_short_a_result_is_retried_with_recall_settings(
     with pytest.raises(NotAnArticle) as err:
         extract_article(html, URL)
     assert err.value.reason == "too_short"
+
+
+def test_image_captions_are_not_story_text() -> None:
+    caption = "The mayor at the council meeting on Tuesday (Photo: Jane Doe)"
+    tree = _tree(f"<article><figure><img src='a.jpg'><figcaption>{caption}</figcaption></figure></article>")
+    assert figure_captions(tree) == {caption}
+    body = f"One {PROSE}\n{caption}\nTwo {PROSE}"
+    assert drop_captions(body, {caption}) == f"One {PROSE}\nTwo {PROSE}"
+    # a story line that merely mentions the caption's words stays
+    assert drop_captions(f"{caption} was taken by our photographer.", {caption}).startswith(caption)

@@ -276,6 +276,19 @@ def drop_cross_references(body: str, link_texts: set[str]) -> str:
     return "\n".join(line for line in body.splitlines() if not is_cross_reference(line, link_texts))
 
 
+def figure_captions(tree: HtmlElement) -> set[str]:
+    """Texts of the page's <figcaption> elements."""
+    return {text for node in tree.iter("figcaption") if (text := clean_text(node.text_content()))}
+
+
+def drop_captions(body: str, captions: set[str]) -> str:
+    """`body` without lines that are a whole image caption: images are not extracted, and a
+    caption describes the picture, not the story."""
+    if not captions:
+        return body
+    return "\n".join(line for line in body.splitlines() if line not in captions)
+
+
 def _link_texts(tree: HtmlElement) -> set[str]:
     texts = set()
     for node in tree.iterfind(".//a"):
@@ -345,6 +358,7 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article)
+    body = drop_captions(body, figure_captions(tree))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     words = count_words(body)
     if words < MIN_WORDS:
