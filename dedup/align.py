@@ -101,31 +101,51 @@ def _segments_nb(m, max_gap, min_matched):  # pragma: no cover - compiled
 def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compiled
     """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences, with
     the sizes of both content sets and of their intersection (``align``'s rule, compiled)."""
-    set_a = np.unique(ha[ca])
-    set_b = np.unique(hb[cb])
+    return _align_sets(ha, ca, hb, cb, np.unique(ha[ca]), np.unique(hb[cb]), max_gap,
+                       min_passage)
+
+
+@njit(cache=True)
+def _align_sets(ha, ca, hb, cb, set_a, set_b, max_gap, min_passage):  # pragma: no cover
+    """``_align_nb`` given each side's content set (sorted distinct hashes)."""
     na, nb = set_a.shape[0], set_b.shape[0]
     empty = np.empty((0, 5), np.int64)
     if na == 0 or nb == 0:
         return empty, na, nb, 0
-    pa = np.minimum(np.searchsorted(set_b, ha), nb - 1)
+    inter = 0
+    i = j = 0
+    while i < na and j < nb:
+        if set_a[i] == set_b[j]:
+            inter += 1
+            i += 1
+            j += 1
+        elif set_a[i] < set_b[j]:
+            i += 1
+        else:
+            j += 1
+    pa = np.minimum(np.searchsorted(set_b, ha), nb - 1)  # A shingle -> its slot in B's set
     m_a = (set_b[pa] == ha) & ca
     pb = np.minimum(np.searchsorted(set_a, hb), na - 1)
     m_b = (set_a[pb] == hb) & cb
-    inter = 0
-    for x in set_a:
-        q = np.searchsorted(set_b, x)
-        if q < nb and set_b[q] == x:
-            inter += 1
     min_matched = min(min_passage, na, nb)
     seg_a, _ = _segments_nb(m_a, max_gap, min_matched)
     seg_b, seg_of_b = _segments_nb(m_b, max_gap, min_matched)
     if seg_a.shape[0] == 0 or seg_b.shape[0] == 0:
         return empty, na, nb, inter
-    # B's matched positions grouped by hash, in text order within a hash
-    pos_b = np.flatnonzero(m_b)
-    order = np.argsort(hb[pos_b], kind="mergesort")
-    pos_b = pos_b[order]
-    key_b = hb[pos_b]
+    # B's matched positions grouped by their slot in B's set, in text order (counting sort)
+    kb = np.searchsorted(set_b, hb)
+    first = np.zeros(nb + 1, np.int64)
+    for q in range(hb.shape[0]):
+        if m_b[q]:
+            first[kb[q] + 1] += 1
+    for g in range(nb):
+        first[g + 1] += first[g]
+    fill = first[:-1].copy()
+    pos_b = np.empty(first[nb], np.int64)
+    for q in range(hb.shape[0]):
+        if m_b[q]:
+            pos_b[fill[kb[q]]] = q
+            fill[kb[q]] += 1
     n_seg = seg_b.shape[0]
     cnt = np.zeros(n_seg, np.int64)
     a_first = np.zeros(n_seg, np.int64)
@@ -140,9 +160,8 @@ def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compi
         for pos in range(seg_a[s, 0], seg_a[s, 1] + 1):
             if not m_a[pos]:
                 continue
-            h = ha[pos]
-            q = np.searchsorted(key_b, h)
-            while q < key_b.shape[0] and key_b[q] == h:
+            slot = pa[pos]
+            for q in range(first[slot], first[slot + 1]):
                 hit = pos_b[q]
                 g = seg_of_b[hit]
                 if g >= 0:
@@ -155,7 +174,6 @@ def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compi
                         a_last[g] = pos
                     b_min[g] = min(b_min[g], hit)
                     b_max[g] = max(b_max[g], hit)
-                q += 1
         for g in range(n_seg):
             if cnt[g] >= min_matched:
                 out[k, 0] = a_first[g]
@@ -190,8 +208,26 @@ def _cover(cum, ranges, n):  # pragma: no cover - compiled
 def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
                 min_passage):  # pragma: no cover - compiled
     """``align`` of many row pairs of one concatenated store: passages (pair, first_a, last_a,
-    first_b, last_b, matched) and per pair (cover_a, cover_b, lead_a, lead_b, jaccard)."""
+    first_b, last_b, matched) and per pair (cover_a, cover_b, lead_a, lead_b, jaccard).
+    Each row's content set is sorted once, however many pairs it is in."""
     n_pairs = rows_a.shape[0]
+    rows = np.unique(np.concatenate((rows_a, rows_b)))
+    total = 0
+    for r in rows:
+        total += doc_sh[r + 1] - doc_sh[r]
+    sets = np.empty(total, np.uint64)
+    set_start = np.empty(rows.shape[0], np.int64)
+    set_len = np.empty(rows.shape[0], np.int64)
+    k = 0
+    for r in range(rows.shape[0]):
+        a0, a1 = doc_sh[rows[r]], doc_sh[rows[r] + 1]
+        part = np.unique(hashes[a0:a1][~mask[a0:a1]])
+        sets[k:k + part.shape[0]] = part
+        set_start[r] = k
+        set_len[r] = part.shape[0]
+        k += part.shape[0]
+    slot_a = np.searchsorted(rows, rows_a)
+    slot_b = np.searchsorted(rows, rows_b)
     feats = np.full((n_pairs, 5), np.nan)
     chunks = []
     total = 0
@@ -200,7 +236,10 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
         b0, b1 = doc_sh[rows_b[p]], doc_sh[rows_b[p] + 1]
         ha, hb = hashes[a0:a1], hashes[b0:b1]
         ca, cb = ~mask[a0:a1], ~mask[b0:b1]
-        found, na, nb, inter = _align_nb(ha, ca, hb, cb, max_gap, min_passage)
+        sa, sb = slot_a[p], slot_b[p]
+        found, na, nb, inter = _align_sets(
+            ha, ca, hb, cb, sets[set_start[sa]:set_start[sa] + set_len[sa]],
+            sets[set_start[sb]:set_start[sb] + set_len[sb]], max_gap, min_passage)
         if found.shape[0] == 0:
             continue
         cum_a = np.zeros(ha.shape[0] + 1, np.int64)
