@@ -329,3 +329,37 @@ def test_image_captions_are_not_story_text() -> None:
     assert drop_captions(body, {caption}) == f"One {PROSE}\nTwo {PROSE}"
     # a story line that merely mentions the caption's words stays
     assert drop_captions(f"{caption} was taken by our photographer.", {caption}).startswith(caption)
+
+
+def test_adds_prose() -> None:
+    body = "Patch notes for 2.26\nNew tasks for the game!"
+    nav = "Home\nTech\nBy Maria Santos\n" + body + "\nTags: technology, business"
+    assert not extraction.adds_prose(body, nav)
+    more = body + "\nThe update also brings a new level editor that players can share online."
+    assert extraction.adds_prose(body, more)
+
+
+def test_short_article_keeps_precision_body_without_site_navigation() -> None:
+    # A short article (a list in a <div> with <br>): precision mode finds it; the default pass
+    # adds only the navigation, byline, date and tags, so it must not replace it.
+    items = ["What's new in 2.26 (September pack)?", "New tasks for the game!",
+             "More questions for your opponent", "Challenges coming soon",
+             "Better Android support", "Bugs fixed"]
+    nav = "".join(f'<li><a href="/{n.lower()}/">{n}</a></li>'
+                  for n in ("Home", "Tech", "AI", "Cloud", "Startups", "Gadgets", "Policy"))
+    html = (
+        '<html><head><title>Dare to Play 3 | The Ledger</title>'
+        '<meta property="og:type" content="article"></head><body>'
+        f'<header class="site-header"><a class="logo" href="/">The Ledger</a><nav><ul>{nav}'
+        '</ul></nav></header><div class="layout"><div id="content"><h2>Dare to Play 3</h2>'
+        '<p class="small"><span class="byline">By Maria Santos</span> '
+        '<time datetime="2026-03-09">2026-03-09</time></p>'
+        f'<div class="text">{"<br><br>".join(items)}</div>'
+        '<p class="tags">Tags: technology, business, AI</p></div></div></body></html>'
+    )
+    tree = lxml.html.fromstring(html)
+    body = extraction.extract_body(tree, "http://ledger.test/a.html", html, article=True)
+    for item in items:
+        assert item in body
+    for junk in ("Home", "Startups", "By Maria Santos", "Tags:"):
+        assert junk not in body

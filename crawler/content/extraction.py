@@ -28,6 +28,9 @@ from crawler.content.metadata import (
 # this many characters it probably cut the article, so we fall back to the default.
 # Pages that do not declare themselves articles get the default pass only.
 PRECISION_MIN_CHARS = 500
+# ... and takes the default result only if it adds a line of prose (this many words): a short
+# article's default pass may add nothing but the navigation, byline and tags.
+PROSE_LINE_MIN_WORDS = 10
 # Body-like paragraphs: <p> of this many characters ending a sentence, outside
 # navigation, footers, sidebars, forms and the site header.
 BODY_PARA_MIN_CHARS = 100
@@ -100,6 +103,17 @@ def drop_title_line(body: str, title: str | None) -> str:
 def _normalize_lines(text: str) -> list[str]:
     lines = (" ".join(line.split()) for line in text.splitlines())
     return [line for line in lines if line]
+
+
+def adds_prose(text: str, other: str) -> bool:
+    """Whether ``other`` has a line of prose (``PROSE_LINE_MIN_WORDS``) that ``text`` lacks.
+
+    The default pass keeps what precision mode drops: on a short article that is a cut
+    paragraph, or only the site's navigation, byline, date and tags.
+    """
+    known = set(_normalize_lines(text))
+    return any(count_words(line) >= PROSE_LINE_MIN_WORDS
+               for line in _normalize_lines(other) if line not in known)
 
 
 def _trafilatura(
@@ -213,7 +227,7 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     precise = article
     if article and len(text) < PRECISION_MIN_CHARS:
         fallback = _trafilatura(tree, url, precision=False)
-        if len(fallback) > len(text):
+        if len(fallback) > len(text) and adds_prose(text, fallback):
             text, precise = fallback, False
     lines = _normalize_lines(text)
     if not lines:
