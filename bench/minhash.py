@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from corpus import bodies, words_doc  # noqa: E402
 
 from dedup import DedupConfig  # noqa: E402
-from dedup.minhash import kperm_signatures, oph_signatures  # noqa: E402
-from dedup.shingles import shingle_hashes  # noqa: E402
+from dedup.minhash import kperm_ranges, kperm_signatures, oph_signatures  # noqa: E402
+from dedup.shingles import fingerprint_batch, shingle_hashes  # noqa: E402
 from dedup.text import tokenize  # noqa: E402
 
 
@@ -90,12 +90,22 @@ def main() -> None:
     t_shingle = time.perf_counter() - t0
     flat = np.concatenate(hashes)
     offsets = np.concatenate(([0], np.cumsum([h.size for h in hashes])))
+    oph_signatures(flat[:10], np.array([0, 10]), perm, seed)  # load the compiled kernel first
     t0 = time.perf_counter()
     oph_signatures(flat, offsets, perm, seed)
     t_oph = time.perf_counter() - t0
     t0 = time.perf_counter()
     kperm_signatures(flat, offsets, perm, seed)
     t_kperm = time.perf_counter() - t0
+    kperm_ranges(flat[:10], np.array([0]), np.array([10]), perm, seed)  # load the compiled kernels
+    texts = [" ".join(w) for w in docs]
+    fingerprint_batch(texts[:10], [None] * 10, cfg)
+    t0 = time.perf_counter()
+    kperm_ranges(flat, offsets[:-1], offsets[1:], perm, seed)
+    t_kperm_c = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fingerprint_batch(texts, [None] * len(texts), cfg)
+    t_fp = time.perf_counter() - t0
     base = [_shingles(w, k) for w in docs[: args.baseline_docs]]
     _, t_ds = _datasketch(base, perm)
 
@@ -118,12 +128,15 @@ def main() -> None:
     abr = {n: float(np.mean([est[n][i] for i in abridged])) for n in est}
 
     n = len(docs)
-    rate = {"oph": n / t_oph, "kperm64": n / t_kperm, "datasketch": len(base) / t_ds,
-            "oph_with_shingling": n / (t_oph + t_shingle)}
+    rate = {"oph": n / t_oph, "kperm64": n / t_kperm, "kperm64_compiled": n / t_kperm_c,
+            "datasketch": len(base) / t_ds, "oph_with_shingling": n / (t_oph + t_shingle),
+            "oph_with_compiled_fp": n / (t_oph + t_fp)}
     print(f"{n} documents of {args.words} words, {perm} permutations, word {k}-shingles")
     for name, r in rate.items():
         print(f"  {name:22} {r:12,.0f} docs/s  {r / rate['datasketch']:8.1f}x datasketch")
     print(f"  shingle hashing alone   {n / t_shingle:12,.0f} docs/s (Python xxhash per shingle)")
+    print(f"  fingerprint_batch       {n / t_fp:12,.0f} docs/s (compiled: normalise, tokenise, "
+          "shingle, windows; same hashes)")
     print(f"{len(pairs)} pairs, exact Jaccard {ex.min():.2f}-{ex.max():.2f}; abridged copies "
           f"(new 40-word lede, last tenth cut): exact {np.mean(ex[abridged]):.3f}")
     for name in est:
@@ -135,6 +148,9 @@ def main() -> None:
         "docs_per_s_kperm64": round(rate["kperm64"]),
         "speedup_kperm64": round(rate["kperm64"] / rate["datasketch"], 1),
         "docs_per_s_with_shingling": round(rate["oph_with_shingling"]),
+        "docs_per_s_kperm64_compiled": round(rate["kperm64_compiled"]),
+        "docs_per_s_with_compiled_fingerprint": round(rate["oph_with_compiled_fp"]),
+        "docs_per_s_fingerprint_batch": round(n / t_fp),
         "mae": round(mae["oph"], 4), "mae_kperm64": round(mae["kperm64"], 4),
         "mae_datasketch": round(mae["datasketch"], 4),
         "abridged_exact": round(float(np.mean(ex[abridged])), 4),

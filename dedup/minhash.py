@@ -64,6 +64,7 @@ def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
     sig = np.full((n_sets, num_perm), _EMPTY, dtype=np.uint64)
     if n_sets == 0 or hashes.shape[0] == 0:
         return sig
+    _check_ranges(hashes, offsets[:-1], offsets[1:])
     flat = sig.reshape(-1)
     sizes = np.diff(offsets)
     cuts = np.searchsorted(offsets, np.arange(0, int(offsets[-1]), _CHUNK), side="right") - 1
@@ -194,5 +195,12 @@ def kperm_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: i
                  seed: int) -> np.ndarray:
     """``kperm_signatures`` of the sets ``hashes[lo[i]:hi[i]]`` (compiled, same values)."""
     a, b = perm_params(num_perm, seed)
-    return _kperm_rows(hashes.astype(np.uint64, copy=False), np.asarray(lo, np.int64),
-                       np.asarray(hi, np.int64), a, b)
+    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+    _check_ranges(hashes, lo, hi)
+    return _kperm_rows(hashes.astype(np.uint64, copy=False), lo, hi, a, b)
+
+
+def _check_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Compiled loops do not check bounds: refuse ranges outside ``hashes`` up front."""
+    if lo.size and (int(lo.min()) < 0 or int(hi.max()) > hashes.shape[0] or (hi < lo).any()):
+        raise ValueError("set ranges outside the hash array")
