@@ -343,3 +343,31 @@ def test_an_index_stored_without_texts_takes_them_back() -> None:
     changed[docs[3].id] = dataclasses.replace(docs[3], text=docs[3].text + " More.")
     with pytest.raises(StaleDocuments):
         DedupIndex.from_bytes(data, documents=changed)
+
+
+def test_boilerplate_counts_and_masks_equal_a_plain_count() -> None:
+    from collections import Counter
+
+    from dedup.boilerplate import BoilerplateModel
+
+    rng = np.random.default_rng(3)
+    pool = rng.integers(0, 2**64 - 1, 300, dtype=np.uint64)
+    model, counts = BoilerplateModel(3), Counter()
+    rows: list[tuple[int, np.ndarray]] = []
+    for _ in range(4):  # batches
+        sites = rng.integers(0, 5, 40)
+        pages = [pool[rng.integers(0, 300, rng.integers(0, 30))] for _ in sites]
+        doc_sh = np.concatenate(([0], np.cumsum([p.size for p in pages])))
+        flat = np.concatenate(pages)
+        crossed = model.add(sites, flat, doc_sh)
+        before = {k for k, c in counts.items() if c >= 3}
+        for site, page in zip(sites.tolist(), pages, strict=True):
+            counts.update((site, h) for h in set(page.tolist()))
+            rows.append((site, page))
+        now = {k for k, c in counts.items() if c >= 3}
+        assert {(s, h) for s, hs in crossed.items() for h in hs.tolist()} == now - before
+        all_sites = np.asarray([s for s, _ in rows])
+        all_sh = np.concatenate(([0], np.cumsum([p.size for _, p in rows])))
+        got = model.masks(all_sites, np.concatenate([p for _, p in rows]), all_sh)
+        want = [(s, h) in now for s, p in rows for h in p.tolist()]
+        assert got.tolist() == want
