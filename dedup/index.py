@@ -15,7 +15,7 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.boilerplate import BoilerplateModel
-from dedup.canonical import choose_canonical, utc_naive
+from dedup.canonical import CanonicalChoice, choose_canonical, utc_naive
 from dedup.cluster import star_components
 from dedup.config import DedupConfig
 from dedup.lsh import BandIndex
@@ -254,13 +254,21 @@ class DedupIndex:
         titles = {i: d.title for i, d in self._docs.items()}
         edges = copy_edges(graph, self.config, titles)
         content = self.content_sizes()
-        groups = star_components(
-            self._docs, [(i, o) for i, o, _ in edges],
-            lambda members: choose_canonical(members, self._docs, content).doc)
+        chosen: dict[tuple[int, ...], CanonicalChoice] = {}
+
+        def canonical(members: tuple[int, ...]) -> CanonicalChoice:
+            """``choose_canonical``, once per member set (star splitting asks again)."""
+            got = chosen.get(members)
+            if got is None:
+                got = chosen[members] = choose_canonical(members, self._docs, content)
+            return got
+
+        groups = star_components(self._docs, [(i, o) for i, o, _ in edges],
+                                 lambda members: canonical(members).doc)
         stories = []
         story_of: dict[int, int] = {}
         for members in groups:
-            choice = choose_canonical(members, self._docs, content)
+            choice = canonical(members)
             sim = {}
             for m in members:
                 al = graph.get(m, choice.doc)
