@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,7 +206,7 @@ def _cover(cum, ranges, n):  # pragma: no cover - compiled
     return min(total / n, 1.0), cum[start] / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
                 min_passage):  # pragma: no cover - compiled
     """``align`` of many row pairs of one concatenated store: passages (pair, first_a, last_a,
@@ -275,10 +277,25 @@ def align_many(ids_a: np.ndarray, rows_a: np.ndarray, ids_b: np.ndarray, rows_b:
     store (``hashes`` cut by ``doc_sh``, boilerplate ``mask``), in one compiled call."""
     if not len(ids_a):
         return []
-    found, feats = _align_many(hashes, mask, doc_sh, np.asarray(rows_a, np.int64),
-                               np.asarray(rows_b, np.int64), config.max_gap,
-                               config.min_passage_shingles)
-    cuts = np.searchsorted(found[:, 0], np.arange(len(ids_a) + 1))
+    rows_a, rows_b = np.asarray(rows_a, np.int64), np.asarray(rows_b, np.int64)
+    n = len(ids_a)
+    threads = min(os.cpu_count() or 1, 4) if n >= 2000 else 1
+    bounds = np.linspace(0, n, threads + 1).astype(np.int64).tolist()
+
+    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        found, feats = _align_many(hashes, mask, doc_sh, rows_a[lo:hi], rows_b[lo:hi],
+                                   config.max_gap, config.min_passage_shingles)
+        found[:, 0] += lo
+        return found, feats
+
+    if threads > 1:  # the kernel releases the GIL: pairs split across cores
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(part, bounds[:-1], bounds[1:]))
+    else:
+        parts = [part(0, n)]
+    found = np.concatenate([f for f, _ in parts])
+    feats = np.concatenate([f for _, f in parts])
+    cuts = np.searchsorted(found[:, 0], np.arange(n + 1))
     rows = found[:, 1:].tolist()
     out: list[Alignment | None] = []
     for p, (a, b, f) in enumerate(zip(ids_a.tolist(), ids_b.tolist(), feats.tolist(), strict=True)):
