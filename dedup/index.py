@@ -122,7 +122,7 @@ class DedupIndex:
             with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx) as pool:
                 pending = deque()  # at most `workers` batches in flight: bounded memory
                 for i, (texts, titles) in enumerate(jobs):
-                    pending.append(pool.submit(sign_batch, texts, titles, self.config))
+                    pending.append(pool.submit(sign_batch, texts, titles, self.config, 1))
                     if len(pending) > workers:
                         self._append(chunks[i - workers], *pending.popleft().result())
                 for i in range(len(jobs) - len(pending), len(jobs)):

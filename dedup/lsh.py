@@ -9,6 +9,9 @@ candidate pair when they share a key in any band, whichever windows hold it.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
 
@@ -17,7 +20,7 @@ from dedup.minhash import _kperm_rows, perm_params
 from dedup.shingles import xxh64_aligned
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
     """xxh64 of (band number as 2 bytes LE + the band's rows as uint64 LE), as ``xxhash`` would."""
     n = sig.shape[0]
@@ -44,12 +47,24 @@ def band_keys(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 def window_keys(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                config: DedupConfig) -> np.ndarray:
-    """Band keys of the windows ``hashes[lo[i]:hi[i]]`` (``kperm64`` signatures, compiled);
-    other schemes go through ``dedup.signatures``."""
+                config: DedupConfig, threads: int = 0) -> np.ndarray:
+    """Band keys of the windows ``hashes[lo[i]:hi[i]]`` (``kperm64`` signatures, compiled,
+    split over ``threads`` threads, 0: one per core; the kernels release the GIL); other
+    schemes go through ``dedup.signatures``."""
     if config.signature_backend == "numpy" and config.scheme == "kperm64":
         a, b = perm_params(config.num_perm, config.seed)
-        sig = _kperm_rows(hashes, lo.astype(np.int64), hi.astype(np.int64), a, b)
+        lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+        threads = threads or min(os.cpu_count() or 1, 4)
+        if threads == 1 or lo.size < 20000:
+            return _keys_of(_kperm_rows(hashes, lo, hi, a, b), config.lsh_bands, config.lsh_rows)
+        cuts = np.linspace(0, lo.size, threads + 1).astype(np.int64).tolist()
+
+        def part(x: int, y: int) -> np.ndarray:
+            return _keys_of(_kperm_rows(hashes, lo[x:y], hi[x:y], a, b), config.lsh_bands,
+                            config.lsh_rows)
+
+        with ThreadPoolExecutor(threads) as pool:
+            return np.concatenate(list(pool.map(part, cuts[:-1], cuts[1:])))
     else:
         from dedup.signatures import signatures
 

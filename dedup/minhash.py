@@ -173,7 +173,7 @@ def kperm_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
     return sig
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kperm_rows(hashes, lo, hi, a, b):  # pragma: no cover - compiled
     n_sets = lo.shape[0]
     k = a.shape[0]

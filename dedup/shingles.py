@@ -677,12 +677,13 @@ def fingerprint(text: str, title: str | None, config: DedupConfig) -> Fingerprin
     return fingerprint_batch([text], [title], config).get(0)
 
 
-def sign_batch(texts: list[str], titles: list[str | None],
-               config: DedupConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def sign_batch(texts: list[str], titles: list[str | None], config: DedupConfig,
+               threads: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What an index keeps of a batch: (shingle offsets, shingle hashes, band keys of every
-    passage window (windows, bands), the batch row of each window). Picklable, for workers."""
+    passage window (windows, bands), the batch row of each window). Picklable, for workers;
+    ``threads`` sign windows (0: one per core)."""
     from dedup.lsh import window_keys
 
     fb = fingerprint_batch(texts, titles, config)
     rows, lo, hi = fb.window_ranges()
-    return fb.doc_sh, fb.hashes, window_keys(fb.hashes, lo, hi + 1, config), rows
+    return fb.doc_sh, fb.hashes, window_keys(fb.hashes, lo, hi + 1, config, threads), rows

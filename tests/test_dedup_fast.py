@@ -371,3 +371,14 @@ def test_boilerplate_counts_and_masks_equal_a_plain_count() -> None:
         got = model.masks(all_sites, np.concatenate([p for _, p in rows]), all_sh)
         want = [(s, h) in now for s, p in rows for h in p.tolist()]
         assert got.tolist() == want
+
+
+def test_threaded_window_keys_equal_one_thread() -> None:
+    from dedup.lsh import window_keys
+
+    rng = np.random.default_rng(6)
+    hashes = rng.integers(0, 2**63, 300000, dtype=np.uint64)
+    lo = np.sort(rng.integers(0, 299000, 25000))
+    hi = lo + rng.integers(1, 60, lo.size)
+    config = DedupConfig()
+    assert (window_keys(hashes, lo, hi, config, 2) == window_keys(hashes, lo, hi, config, 1)).all()
