@@ -341,9 +341,9 @@ class DedupIndex:
                 values = [getattr(d, name) for d in docs]
             _put_strings(arrays, f"doc.{name}", values)
         arrays["fp.n"] = _small(np.diff(self._doc_sh))
-        arrays["fp.hash"] = self._hashes.astype("<u8")
+        arrays["fp.hash"] = self._hashes.astype("<u8", copy=False)
         arrays["fp.mask"] = np.packbits(self._mask)
-        arrays["lsh.key"] = self._bands.keys.astype("<u8")
+        arrays["lsh.key"] = self._bands.keys.astype("<u8", copy=False)
         arrays["lsh.row"] = _small(self._bands.rows)
         arrays["cand"] = self._cand.astype("<i8")
         pairs = sorted(self._aligned)
@@ -361,7 +361,7 @@ class DedupIndex:
         head = json.dumps(self.header(), sort_keys=True).encode()
         manifest, blobs = [], []
         for name, arr in arrays.items():
-            raw = np.ascontiguousarray(arr).tobytes()
+            raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # no copy before the join
             if name in _RANDOM or name.endswith(".z"):
                 manifest.append([name, arr.dtype.str, list(arr.shape)])
             else:  # small integers: deflate them
