@@ -89,6 +89,25 @@ def _merge(acc, v):
     return acc * _X1 + _X4
 
 
+@njit(cache=True, inline="always")
+def _finish(h, b, i, end):  # pragma: no cover - compiled
+    """xxh64's last 4- and 1-byte steps from ``b[i:end]`` and the final avalanche."""
+    if i + 4 <= end:
+        h ^= _read32(b, i) * _X1
+        h = _rotl(h, 23) * _X2 + _X3
+        i += 4
+    while i < end:
+        h ^= np.uint64(b[i]) * _X5
+        h = _rotl(h, 11) * _X1
+        i += 1
+    h ^= h >> np.uint64(33)
+    h *= _X2
+    h ^= h >> np.uint64(29)
+    h *= _X3
+    h ^= h >> np.uint64(32)
+    return h
+
+
 @njit(cache=True)
 def xxh64(b, start, n, seed):  # pragma: no cover - compiled
     """xxHash64 of ``b[start:start + n]`` (uint8), bit-exact with the ``xxhash`` package."""
@@ -117,20 +136,7 @@ def xxh64(b, start, n, seed):  # pragma: no cover - compiled
         h ^= _round(np.uint64(0), _read64(b, i))
         h = _rotl(h, 27) * _X1 + _X4
         i += 8
-    if i + 4 <= end:
-        h ^= _read32(b, i) * _X1
-        h = _rotl(h, 23) * _X2 + _X3
-        i += 4
-    while i < end:
-        h ^= np.uint64(b[i]) * _X5
-        h = _rotl(h, 11) * _X1
-        i += 1
-    h ^= h >> np.uint64(33)
-    h *= _X2
-    h ^= h >> np.uint64(29)
-    h *= _X3
-    h ^= h >> np.uint64(32)
-    return h
+    return _finish(h, b, i, end)
 
 
 @njit(cache=True)
@@ -161,20 +167,7 @@ def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
         h ^= _round(np.uint64(0), w[i >> 3])
         h = _rotl(h, 27) * _X1 + _X4
         i += 8
-    if i + 4 <= end:
-        h ^= _read32(b, i) * _X1
-        h = _rotl(h, 23) * _X2 + _X3
-        i += 4
-    while i < end:
-        h ^= np.uint64(b[i]) * _X5
-        h = _rotl(h, 11) * _X1
-        i += 1
-    h ^= h >> np.uint64(33)
-    h *= _X2
-    h ^= h >> np.uint64(29)
-    h *= _X3
-    h ^= h >> np.uint64(32)
-    return h
+    return _finish(h, b, i, end)
 
 
 @njit(cache=True)
