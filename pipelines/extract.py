@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -23,14 +22,13 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import is_asyncio_available, run_in_thread
 from twisted.internet.defer import CancelledError, Deferred
 
+from crawler import settings
 from crawler.content.page import NotAnArticle, PageResult, process_page
 from crawler.items import Article, RawPage
 from crawler.urls import canonical_url, host_of, same_site
 
 logger = logging.getLogger(__name__)
 
-#: Worker processes when the setting is absent (crawler/settings.py sets the same value).
-DEFAULT_EXTRACT_WORKERS = max(1, (os.cpu_count() or 2) - 1)
 #: Workers are forked from a clean single-threaded server process that has already imported the
 #: content path, never from the crawling process (whose threads could hold locks at fork time).
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -109,8 +107,9 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        # the shipped default also when the setting is absent (a bare Crawler in tests)
         return cls(crawler, crawler.settings.getint("NEWSDEDUP_EXTRACT_WORKERS",
-                                                    DEFAULT_EXTRACT_WORKERS))
+                                                    settings.NEWSDEDUP_EXTRACT_WORKERS))
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(_START_METHOD)
