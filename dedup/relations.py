@@ -120,15 +120,15 @@ def copy_edges(graph: AlignmentGraph, config: DedupConfig,
 
 
 def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int],
-                  passage: Passage | None = None) -> int:
-    """How many other members of ``doc``'s story share the same text of the other page.
+                  passage: Passage) -> int:
+    """How many other members of ``doc``'s story carry ``passage`` of the other page.
 
     A passage belongs to the story whose copies carry it too; a page quoting it carries it alone.
-    With ``passage``, only that passage's text counts (one pair may share a quote going one way
-    and a stock sentence both took from a third source).
+    Only that passage's text counts (one pair may share a quote going one way and a stock
+    sentence both took from a third source).
     """
     other = al.b if doc == al.a else al.a
-    region = al.ranges(other) if passage is None else [_range(passage, al, other)]
+    region = [_range(passage, al, other)]
     count = 0
     for member in story:
         if member in (doc, other):
@@ -181,10 +181,10 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def quoter(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph | None = None,
-           stories: Mapping[int, tuple[int, ...]] | None = None,
-           passage: Passage | None = None, compiled: Set[int] = frozenset()) -> tuple[int, int]:
-    """(quoting doc, source doc) of a passage (by default: all shared text) between two stories.
+def quoter(al: Alignment, passage: Passage, published_rank: dict[int, int],
+           graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
+           compiled: Set[int] = frozenset()) -> tuple[int, int]:
+    """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
     quote is one page's own addition; the quoted story's copies all have the passage). Then a
@@ -193,18 +193,17 @@ def quoter(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph 
     more in the quoting page (a digest or follow-up is mostly quotes; the source story has its
     own text around it); ties go to the later-published page.
     """
-    if graph is not None and stories is not None:
-        sa = story_support(graph, al, al.a, stories[al.a], passage)
-        sb = story_support(graph, al, al.b, stories[al.b], passage)
-        if sa != sb:
-            return (al.b, al.a) if sa > sb else (al.a, al.b)
-        if (al.a in compiled) != (al.b in compiled):
-            return (al.a, al.b) if al.a in compiled else (al.b, al.a)
-        if sa == 0:
-            # Nobody else carries it: a page whose own story's copies all lack it quoted it.
-            la, lb = len(stories[al.a]) - 1, len(stories[al.b]) - 1
-            if la != lb and min(la, lb) == 0:
-                return (al.a, al.b) if la > lb else (al.b, al.a)
+    sa = story_support(graph, al, al.a, stories[al.a], passage)
+    sb = story_support(graph, al, al.b, stories[al.b], passage)
+    if sa != sb:
+        return (al.b, al.a) if sa > sb else (al.a, al.b)
+    if (al.a in compiled) != (al.b in compiled):
+        return (al.a, al.b) if al.a in compiled else (al.b, al.a)
+    if sa == 0:
+        # Nobody else carries it: a page whose own story's copies all lack it quoted it.
+        la, lb = len(stories[al.a]) - 1, len(stories[al.b]) - 1
+        if la != lb and min(la, lb) == 0:
+            return (al.a, al.b) if la > lb else (al.b, al.a)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank.get(al.a, 0), published_rank.get(al.b, 0)
@@ -221,7 +220,7 @@ def link_directions(al: Alignment, published_rank: dict[int, int], graph: Alignm
     """
     groups: dict[tuple[int, int], list[Passage]] = {}
     for p in al.passages:
-        groups.setdefault(quoter(al, published_rank, graph, stories, p, compiled), []).append(p)
+        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled), []).append(p)
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 
 
