@@ -170,20 +170,24 @@ def coverage(text: str, paragraphs: list[str]) -> tuple[float, int]:
     return found / total, total - found
 
 
+def _first_kept(text: str, paragraphs: list[str]) -> int | None:
+    """Index of the first body-like paragraph the extraction kept (None: none)."""
+    squashed = _squash(text)
+    return next((i for i, p in enumerate(paragraphs) if _squash(p) in squashed), None)
+
+
 def misses_lead(text: str, paragraphs: list[str]) -> bool:
     """True when a body-like paragraph precedes the first one the extraction kept."""
-    text = _squash(text)
-    kept = [_squash(p) in text for p in paragraphs]
-    return True in kept and kept.index(True) > 0
+    return bool(_first_kept(text, paragraphs))
 
 
 def lead_in_header(tree: HtmlElement, text: str, paragraphs: list[str]) -> bool:
-    """True when a body-like paragraph missed before the first kept one is in a <header>."""
-    squashed = _squash(text)
-    kept = [_squash(p) in squashed for p in paragraphs]
-    if True not in kept:
+    """True when a body-like paragraph missed before the first kept one is in a <header>
+    (so it also misses the lead)."""
+    first = _first_kept(text, paragraphs)
+    if not first:
         return False
-    missed = set(paragraphs[: kept.index(True)])
+    missed = set(paragraphs[:first])
     return any(clean_text(node.text_content()) in missed for node in tree.iterfind(".//header//p"))
 
 
@@ -243,7 +247,7 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     if lead_missing:
         lines = prepend_lead(lines, other)
         text = "\n".join(lines)
-        if precise and misses_lead(text, paragraphs) and lead_in_header(tree, text, paragraphs):
+        if precise and lead_in_header(tree, text, paragraphs):
             # trafilatura's precision mode drops <header> elements, an article's own header
             # with its standfirst too: its default settings keep them (fast mode suffices)
             lines = prepend_lead(lines, _normalize_lines(_trafilatura(tree, url, False, fast=True)))
