@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from corpus import archive  # noqa: E402
 
 from dedup import DedupConfig, DedupIndex, Document  # noqa: E402
+from dedup.align import sorted_overlap  # noqa: E402
 from dedup.boilerplate import BoilerplateModel, _doc_unique  # noqa: E402
 from dedup.lsh import BandIndex, band_keys  # noqa: E402
 from dedup.minhash import oph_signatures  # noqa: E402
@@ -49,19 +50,8 @@ from dedup.shingles import fingerprint_batch  # noqa: E402
 def _intersections(uniq, doc_u, a, b):  # pragma: no cover - compiled
     out = np.zeros(a.shape[0], np.int64)
     for p in range(a.shape[0]):
-        i, i1 = doc_u[a[p]], doc_u[a[p] + 1]
-        j, j1 = doc_u[b[p]], doc_u[b[p] + 1]
-        n = 0
-        while i < i1 and j < j1:
-            if uniq[i] == uniq[j]:
-                n += 1
-                i += 1
-                j += 1
-            elif uniq[i] < uniq[j]:
-                i += 1
-            else:
-                j += 1
-        out[p] = n
+        out[p] = sorted_overlap(uniq, doc_u[a[p]], doc_u[a[p] + 1],
+                                uniq, doc_u[b[p]], doc_u[b[p] + 1])
     return out
 
 

@@ -99,6 +99,22 @@ def _segments_nb(m, max_gap, min_matched):  # pragma: no cover - compiled
     return out[:k], seg_of
 
 
+@njit(cache=True, inline="always")
+def sorted_overlap(x, i, i1, y, j, j1):  # pragma: no cover - compiled
+    """How many values ``x[i:i1]`` and ``y[j:j1]`` (each sorted, distinct) share."""
+    n = 0
+    while i < i1 and j < j1:
+        if x[i] == y[j]:
+            n += 1
+            i += 1
+            j += 1
+        elif x[i] < y[j]:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
 @njit(cache=True)
 def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compiled
     """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences, with
@@ -114,17 +130,7 @@ def _align_sets(ha, ca, hb, cb, set_a, set_b, max_gap, min_passage):  # pragma: 
     empty = np.empty((0, 5), np.int64)
     if na == 0 or nb == 0:
         return empty, na, nb, 0
-    inter = 0
-    i = j = 0
-    while i < na and j < nb:
-        if set_a[i] == set_b[j]:
-            inter += 1
-            i += 1
-            j += 1
-        elif set_a[i] < set_b[j]:
-            i += 1
-        else:
-            j += 1
+    inter = sorted_overlap(set_a, 0, na, set_b, 0, nb)
     pa = np.minimum(np.searchsorted(set_b, ha), nb - 1)  # A shingle -> its slot in B's set
     m_a = (set_b[pa] == ha) & ca
     pb = np.minimum(np.searchsorted(set_a, hb), na - 1)
