@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-3"  # 2: CJK shingle size per shingle; 3: rights lines skipped
+ALGORITHM_VERSION = "passages-4"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+#: 4: shingle hashes combine token hashes (no xxHash64 per shingle)
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm64", "oph")
 

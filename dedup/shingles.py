@@ -4,9 +4,12 @@
 points (``str.encode("utf-32-le")``): tokens exactly as ``dedup.text.tokenize`` makes them
 (character-class and normalisation tables built once from ``re`` and ``unicodedata``; a token
 holding a character whose normalisation is not one character, or could compose with a
-neighbour, is normalised by ``normalize_token`` itself), then the UTF-8 of each normalised token,
-shingle hashes (xxHash64, seeded, of the words joined by U+001F: bit-exact with
-``shingle_hashes``, the per-shingle ``xxhash`` reference) and passage windows. Lines that
+neighbour, is normalised by ``normalize_token`` itself), then a 64-bit hash of each normalised token
+(``token_hash``: a polynomial over its code points, finalised by SplitMix64's mixer), shingle
+hashes (``combine_tokens``: the seeded, position-weighted sum of the shingle's token hashes,
+mixed once; bit-exact with ``shingle_hashes``, the per-shingle Python reference) and passage
+windows. A token is hashed once however many shingles hold it: seven multiplications a shingle
+instead of xxHash64 over its 30-odd joined bytes. Lines that
 ``tokenize`` skips (the title line, syndication and rights notes) are found with the same
 rules: title lines by comparing token hashes of the first line and the title (Python decides
 close calls), notes only on lines of at most 30 words holding a keyword.
@@ -15,9 +18,9 @@ close calls), notes only on lines of at most 30 words holding a keyword.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-import xxhash
 from numba import njit
 
 from dedup.config import DedupConfig
@@ -30,8 +33,10 @@ from dedup.text import (
     normalize_token,
 )
 
-_P = 0x100000001B3  # odd: a token's polynomial hash (title comparison only) is invertible
+_P = 0x100000001B3  # odd: a token's polynomial hash over its code points
 _G = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+_X1_INT = 0x9E3779B185EBCA87
 _U_P = np.uint64(_P)
 _U_G = np.uint64(_G)
 _U_M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -58,14 +63,6 @@ _X5 = np.uint64(0x27D4EB2F165667C5)
 @njit(cache=True, inline="always")
 def _rotl(x, r):
     return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
-
-
-@njit(cache=True, inline="always")
-def _read64(b, i):
-    v = np.uint64(0)
-    for q in range(8):
-        v |= np.uint64(b[i + q]) << np.uint64(8 * q)
-    return v
 
 
 @njit(cache=True, inline="always")
@@ -109,39 +106,9 @@ def _finish(h, b, i, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def xxh64(b, start, n, seed):  # pragma: no cover - compiled
-    """xxHash64 of ``b[start:start + n]`` (uint8), bit-exact with the ``xxhash`` package."""
-    i = start
-    end = start + n
-    if n >= 32:
-        v1 = seed + _X1 + _X2
-        v2 = seed + _X2
-        v3 = seed
-        v4 = seed - _X1
-        while i + 32 <= end:
-            v1 = _round(v1, _read64(b, i))
-            v2 = _round(v2, _read64(b, i + 8))
-            v3 = _round(v3, _read64(b, i + 16))
-            v4 = _round(v4, _read64(b, i + 24))
-            i += 32
-        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-        h = _merge(h, v1)
-        h = _merge(h, v2)
-        h = _merge(h, v3)
-        h = _merge(h, v4)
-    else:
-        h = seed + _X5
-    h += np.uint64(n)
-    while i + 8 <= end:
-        h ^= _round(np.uint64(0), _read64(b, i))
-        h = _rotl(h, 27) * _X1 + _X4
-        i += 8
-    return _finish(h, b, i, end)
-
-
-@njit(cache=True)
 def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
-    """``xxh64(b, 0, n, seed)`` reading 8-byte words from ``w`` (``b`` viewed as uint64)."""
+    """xxHash64 of ``b[:n]`` (uint8; ``w``: the same buffer viewed as uint64 words), bit-exact
+    with the ``xxhash`` package."""
     i = 0
     end = n
     if n >= 32:
@@ -392,9 +359,9 @@ def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_byt
 
 
 @njit(cache=True)
-def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover - compiled
-    """xxh64 (seeded) of the UTF-8 of each shingle's normalised words joined by U+001F: one
-    range of ``buf`` (tokens are stored each followed by U+001F)."""
+def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no cover - compiled
+    """Hash of every shingle: ``combine_tokens`` of its tokens' hashes (``t_hash``), with its
+    last token; ``k`` tokens, ``cjk_k`` from a CJK character, cut at the end of the text."""
     n_docs = doc_tok.shape[0] - 1
     doc_sh = np.empty(n_docs + 1, np.int64)
     total = 0
@@ -406,6 +373,7 @@ def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover -
     doc_sh[n_docs] = total
     hashes = np.empty(total, np.uint64)
     last = np.empty(total, np.int32)
+    start = seed * _X1
     for d in range(n_docs):
         t0 = doc_tok[d]
         n = doc_tok[d + 1] - t0
@@ -413,8 +381,10 @@ def _shingle(buf, tok_b, t_flag, doc_tok, k, cjk_k, seed):  # pragma: no cover -
         for i in range(doc_sh[d + 1] - s0):
             size = cjk_k if t_flag[t0 + i] & 1 else k
             stop = min(n, i + size)
-            a = tok_b[t0 + i]
-            hashes[s0 + i] = xxh64(buf, a, tok_b[t0 + stop] - 1 - a, seed)
+            acc = start
+            for j in range(stop - i):
+                acc += t_hash[t0 + i + j] * weights[j]
+            hashes[s0 + i] = _fmix(acc ^ (np.uint64(stop - i) * _U_G))
             last[s0 + i] = stop - 1
     return hashes, last, doc_sh
 
@@ -549,11 +519,11 @@ class FingerprintBatch:
 
 
 def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
-    """(code points, document offsets, start, end, line, flag, token offsets) of the tokens of
-    many texts: ``tokenize``'s tokens, with the title line and note lines dropped. ``line``
-    numbers a text's lines from 0 (a paragraph per line); ``flag`` bit 1: a token the tables do
-    not map (normalised in Python). Titles are tokenised in the same pass (as extra rows) to
-    find title lines.
+    """(code points, document offsets, start, end, line, flag, token offsets, token hashes) of
+    the tokens of many texts: ``tokenize``'s tokens, with the title line and note lines dropped.
+    ``line`` numbers a text's lines from 0 (a paragraph per line); ``flag`` bit 1: a token the
+    tables do not map (normalised in Python, its hash still to be set: ``_hash_slow_tokens``).
+    Titles are tokenised in the same pass (as extra rows) to find title lines.
     """
     cls, mapped, space = char_tables()
     n = len(texts)
@@ -584,33 +554,43 @@ def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...
             skips.append((d, ln))
     if not skips:  # title rows come last: cut them off
         cut = int(doc_tok[n])
-        return cps, doc_off, start[:cut], end[:cut], line[:cut], flag[:cut], doc_tok[:n + 1]
+        return (cps, doc_off, start[:cut], end[:cut], line[:cut], flag[:cut], doc_tok[:n + 1],
+                poly[:cut])
     else:
         skip = np.unique(np.asarray(skips, dtype=np.int64).reshape(-1, 2), axis=0)
         skip_off = np.searchsorted(skip[:, 0], np.arange(n + 1))
         start, end, line, poly, flag, doc_tok = _drop_lines(
             start, end, line, poly, flag, doc_tok, n, skip_off, skip[:, 1].copy())
-    return cps, doc_off, start, end, line, flag, doc_tok
+    return cps, doc_off, start, end, line, flag, doc_tok, poly
+
+
+def _slow_words(texts: list[str], start: np.ndarray, end: np.ndarray, flag: np.ndarray,
+                doc_tok: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The tokens the tables do not map (flag bit 1) and their words, normalised in Python;
+    sets flag bit 0 (one CJK character) of those that are."""
+    slow = np.flatnonzero(flag & _FLAG_SLOW)
+    words: list[str] = []
+    if slow.size:
+        docs = np.searchsorted(doc_tok, slow, side="right") - 1
+        cache: dict[str, tuple[str, int]] = {}
+        for t, d in zip(slow.tolist(), docs.tolist(), strict=True):
+            raw = texts[d][start[t]:end[t]]
+            got = cache.get(raw)
+            if got is None:
+                word = normalize_token(raw)
+                got = cache[raw] = (word, int(is_cjk(word)))
+            words.append(got[0])
+            flag[t] |= got[1]
+    return slow, words
 
 
 def _normalised_bytes(texts: list[str], cps: np.ndarray, doc_off: np.ndarray, start: np.ndarray,
                       end: np.ndarray, flag: np.ndarray,
                       doc_tok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 of every normalised token (concatenated) and token byte offsets; sets flag bit 0
-    (one CJK character) of the tokens normalised here."""
-    slow = np.flatnonzero(flag & _FLAG_SLOW)
-    pieces: list[bytes] = []
-    if slow.size:
-        docs = np.searchsorted(doc_tok, slow, side="right") - 1
-        cache: dict[str, tuple[bytes, int]] = {}
-        for t, d in zip(slow.tolist(), docs.tolist(), strict=True):
-            raw = texts[d][start[t]:end[t]]
-            got = cache.get(raw)
-            if got is None:
-                word = normalize_token(raw)
-                got = cache[raw] = (word.encode("utf-8", "surrogatepass"), int(is_cjk(word)))
-            pieces.append(got[0])
-            flag[t] |= got[1]
+    (one CJK character) of the tokens normalised in Python."""
+    pieces = [w.encode("utf-8", "surrogatepass")
+              for w in _slow_words(texts, start, end, flag, doc_tok)[1]]
     slow_off = np.zeros(len(pieces) + 1, dtype=np.int64)
     np.cumsum([len(p) for p in pieces], out=slow_off[1:])
     slow_bytes = np.frombuffer(b"".join(pieces), dtype=np.uint8)
@@ -620,7 +600,7 @@ def _normalised_bytes(texts: list[str], cps: np.ndarray, doc_off: np.ndarray, st
 
 def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[list[str], ...]]:
     """Per text: (words, starts, ends, lines) as the compiled path sees them (for tests)."""
-    cps, doc_off, start, end, line, flag, doc_tok = _tokens(texts, titles)
+    cps, doc_off, start, end, line, flag, doc_tok, _ = _tokens(texts, titles)
     buf, tok_b = _normalised_bytes(texts, cps, doc_off, start, end, flag, doc_tok)
     raw = buf.tobytes()
     out = []
@@ -638,17 +618,53 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
     computed token by token in Python: ``shingle_hashes``)."""
     if not texts:
         return FingerprintBatch.empty()
-    cps, doc_off, start, end, line, flag, doc_tok = _tokens(texts, titles)
-    buf, tok_b = _normalised_bytes(texts, cps, doc_off, start, end, flag, doc_tok)
-    hashes, last, doc_sh = _shingle(buf, tok_b, flag, doc_tok, config.shingle_size,
-                                    config.cjk_shingle_size, np.uint64(config.seed))
+    _, _, start, end, line, flag, doc_tok, t_hash = _tokens(texts, titles)
+    slow, words = _slow_words(texts, start, end, flag, doc_tok)
+    if words:
+        t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))
+    k, cjk_k = config.shingle_size, config.cjk_shingle_size
+    hashes, last, doc_sh = _shingle(t_hash, flag, doc_tok, k, cjk_k, np.uint64(config.seed),
+                                    _weights(max(k, cjk_k)))
     win, doc_win = _windows_kernel(line, doc_tok, doc_sh, config.min_window_shingles)
     return FingerprintBatch(doc_sh, hashes, last, doc_tok, start, end, doc_win, win)
 
 
+def _fmix_int(z: int) -> int:
+    """SplitMix64's finaliser on a Python int (``_fmix``)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def token_hash(word: str) -> int:
+    """64-bit hash of a normalised token: polynomial over its code points, length mixed in,
+    finalised (the tokenizer computes the same in its pass)."""
+    h = 0
+    for ch in word:
+        h = (h * _P + ord(ch)) & _MASK
+    return _fmix_int(h ^ ((len(word) * _G) & _MASK))
+
+
+@lru_cache(maxsize=8)
+def _weights(n: int) -> np.ndarray:
+    """Odd 64-bit weights of the first ``n`` token positions of a shingle."""
+    return np.asarray([_fmix_int(((j + 1) * _G) & _MASK) | 1 for j in range(n)],
+                      dtype=np.uint64)
+
+
+def combine_tokens(tokens: list[int], seed: int) -> int:
+    """Hash of a shingle from its tokens' hashes: seeded, position-weighted sum, length mixed
+    in, finalised (order matters; ``_shingle`` computes the same)."""
+    weights = _weights(len(tokens)).tolist()
+    acc = (seed * _X1_INT) & _MASK
+    for t, w in zip(tokens, weights, strict=True):
+        acc = (acc + t * w) & _MASK
+    return _fmix_int(acc ^ ((len(tokens) * _G) & _MASK))
+
+
 def shingle_hashes(words: tuple[str, ...], k: int, cjk_k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of the shingles of ``words`` and each shingle's last token index (the
-    reference, one xxhash call per shingle; ``fingerprint_batch`` computes the same values).
+    reference, token by token in Python; ``fingerprint_batch`` computes the same values).
 
     Shingle ``i`` starts at token ``i`` and spans ``k`` tokens, or ``cjk_k`` when token ``i`` is a
     CJK character (cut at the end of the text); there are ``len(words) - k + 1`` (at least one).
@@ -659,9 +675,9 @@ def shingle_hashes(words: tuple[str, ...], k: int, cjk_k: int, seed: int) -> tup
     count = max(1, n - k + 1)
     last = np.fromiter((min(n, i + (cjk_k if is_cjk(words[i]) else k)) - 1 for i in range(count)),
                        dtype=np.int64, count=count)
-    joined = ("\x1f".join(words[i:j + 1]).encode() for i, j in enumerate(last.tolist()))
-    hashes = np.fromiter((xxhash.xxh64_intdigest(s, seed=seed) for s in joined),
-                         dtype=np.uint64, count=count)
+    tokens = [token_hash(w) for w in words]
+    hashes = np.fromiter((combine_tokens(tokens[i:j + 1], seed)
+                          for i, j in enumerate(last.tolist())), dtype=np.uint64, count=count)
     return hashes, last
 
 

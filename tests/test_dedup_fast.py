@@ -382,3 +382,19 @@ def test_threaded_window_keys_equal_one_thread() -> None:
     hi = lo + rng.integers(1, 60, lo.size)
     config = DedupConfig()
     assert (window_keys(hashes, lo, hi, config, 2) == window_keys(hashes, lo, hi, config, 1)).all()
+
+
+def test_shingle_hashes_tell_order_seed_and_words_apart() -> None:
+    from dedup.shingles import combine_tokens, token_hash
+
+    words = [f"w{i}" for i in range(50000)] + ["ünïcode", "日", "本", "", "a" * 300]
+    hashes = {token_hash(w) for w in words}
+    assert len(hashes) == len(words)  # no collision among 50k distinct tokens
+    toks = [token_hash(w) for w in ("stock", "market", "rally", "ends", "today")]
+    base = combine_tokens(toks, 1)
+    assert combine_tokens(toks[::-1], 1) != base  # order matters
+    assert combine_tokens(toks, 2) != base  # the seed matters
+    assert combine_tokens(toks[:4], 1) != combine_tokens([*toks[:4], token_hash("")], 1)
+    shingles = {combine_tokens([token_hash(w) for w in words[i:i + 5]], 1)
+                for i in range(0, 40000)}
+    assert len(shingles) == 40000
