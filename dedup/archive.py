@@ -1,0 +1,518 @@
+"""Document-level dedup of archives too large for memory: copies grouped into stories, out of core.
+
+The passage index (``DedupIndex``) keeps every shingle, window and boilerplate count in memory
+(~20 KB an article): right for a crawl's thousands of pages, not for years of them. An
+``Archive`` keeps in memory only what a query needs: the LSH (42 bands x 3 rows of one OPH
+signature per document, 12 bytes an entry) and per-row arrays (id, site, published, sizes,
+story). On disk, in its directory, it keeps each document's distinct shingle hashes
+(append-only) and, per site, sorted runs of shingle page counts (a base and deltas).
+
+Decisions are document level: two pages are copies when the smaller one's content shingles (its
+distinct shingles that are not its site's boilerplate) are at least ``copy_containment``
+contained in the other's, counted exactly; copies are grouped (union-find) and each story's
+canonical page is the earliest published, then the one with most content, then the first
+indexed. No passage links: quotes, follow-ups and digests are the passage index's job.
+
+Signatures cover all distinct shingles (content or not), so they never change when a site's
+boilerplate grows; boilerplate applies in verification, and a pair is verified again when one of
+its sites learned new boilerplate. Adding documents in any batches gives the same stories as
+one build.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from dedup.boilerplate import _doc_unique
+from dedup.config import DedupConfig
+from dedup.lsh import BandIndex, band_keys
+from dedup.minhash import oph_signatures
+from dedup.model import Document
+from dedup.shingles import fingerprint_batch
+
+FORMAT = 1
+BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
+_NO_DATE = np.iinfo(np.int64).max
+_PAIR_CHUNK = 50_000  # pairs verified per pass over the mapped shingle file
+
+
+class ArchiveMismatch(ValueError):
+    """The archive on disk was built with other parameters or by another format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What an archive keeps of a batch of documents (picklable: made in worker processes)."""
+
+    uniq: np.ndarray  # uint64: each document's distinct shingle hashes, sorted, concatenated
+    sizes: np.ndarray  # int64: how many of them each document has
+    keys: np.ndarray  # uint64 (documents, BANDS): LSH band keys
+
+
+def lsh_config(config: DedupConfig) -> DedupConfig:
+    """The OPH signature and banding an archive uses, seeded like ``config``."""
+    return DedupConfig(num_perm=BANDS * ROWS, lsh_bands=BANDS, lsh_rows=ROWS, scheme="oph",
+                       seed=config.seed, shingle_size=config.shingle_size,
+                       cjk_shingle_size=config.cjk_shingle_size)
+
+
+def sign(texts: list[str], titles: list[str | None], config: DedupConfig) -> Signed:
+    """Fingerprint a batch (``fingerprint_batch``), keep each text's distinct shingles, sign
+    them with OPH and cut the signatures into band keys."""
+    fb = fingerprint_batch(texts, titles, config)
+    uniq, sizes = _doc_unique(fb.hashes, fb.doc_sh)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    lsh = lsh_config(config)
+    sig = oph_signatures(uniq, offsets, lsh.num_perm, lsh.seed)
+    return Signed(uniq, sizes.astype(np.int64), band_keys(sig, lsh))
+
+
+def _timestamp(value: datetime | None) -> int:
+    """Microseconds since the epoch (naive = UTC); no date sorts last."""
+    if value is None:
+        return _NO_DATE
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1_000_000)
+
+
+@njit(cache=True)
+def _verify(shingles, row_off, site, boiler, b_off, a, b):  # pragma: no cover - compiled
+    """Per pair: (shared content shingles, content size of a, content size of b). A shingle is
+    content on a page unless it is boilerplate on that page's site; shared content counts
+    shingles that are content on both pages. Rows and boilerplate sets are sorted: one merge
+    walks the two rows and both sites' sets."""
+    n = a.shape[0]
+    inter = np.zeros(n, np.int64)
+    size_a = np.zeros(n, np.int64)
+    size_b = np.zeros(n, np.int64)
+    for p in range(n):
+        ra, rb = a[p], b[p]
+        ka, ka_end = b_off[site[ra]], b_off[site[ra] + 1]
+        kb, kb_end = b_off[site[rb]], b_off[site[rb] + 1]
+        i, i_end = row_off[ra], row_off[ra + 1]
+        j, j_end = row_off[rb], row_off[rb + 1]
+        ca = 0
+        cb = 0
+        shared = 0
+        while i < i_end or j < j_end:
+            take_a = j >= j_end or (i < i_end and shingles[i] <= shingles[j])
+            take_b = i >= i_end or (j < j_end and shingles[j] <= shingles[i])
+            x = shingles[i] if take_a else shingles[j]
+            in_a = False
+            in_b = False
+            if take_a:
+                while ka < ka_end and boiler[ka] < x:
+                    ka += 1
+                in_a = not (ka < ka_end and boiler[ka] == x)
+                ca += in_a
+                i += 1
+            if take_b:
+                while kb < kb_end and boiler[kb] < x:
+                    kb += 1
+                in_b = not (kb < kb_end and boiler[kb] == x)
+                cb += in_b
+                j += 1
+            shared += in_a and in_b
+        inter[p] = shared
+        size_a[p] = ca
+        size_b[p] = cb
+    return inter, size_a, size_b
+
+
+@njit(cache=True)
+def _holds_any(shingles, row_off, rows, site, boiler, b_off):  # pragma: no cover - compiled
+    """Per row of ``rows``: does it hold a shingle of its site's set in ``boiler``?"""
+    out = np.zeros(rows.shape[0], np.bool_)
+    for q in range(rows.shape[0]):
+        r = rows[q]
+        i, i_end = row_off[r], row_off[r + 1]
+        k, k_end = b_off[site[r]], b_off[site[r] + 1]
+        while i < i_end and k < k_end:
+            if shingles[i] < boiler[k]:
+                i += 1
+            elif boiler[k] < shingles[i]:
+                k += 1
+            else:
+                out[q] = True
+                break
+    return out
+
+
+@njit(cache=True)
+def _roots(n, a, b):  # pragma: no cover - compiled
+    """Union-find over the pairs: each row's component root (its smallest row)."""
+    parent = np.arange(n)
+    for p in range(a.shape[0]):
+        x, y = a[p], b[p]
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x != y:
+            parent[max(x, y)] = min(x, y)
+    for i in range(n):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        parent[i] = r
+    return parent
+
+
+def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
+    return folder / f"{site}.{run:06d}.{part}.npy"
+
+
+def _count_site(folder: Path, site: int, min_pages: int, runs: int) -> np.ndarray:
+    """Fold the raw run of ``site`` (hashes of new pages, each page's distinct ones) into its
+    run number ``runs``: sorted shingles and page counts. Returns the shingles that reached
+    ``min_pages`` with it.
+
+    The old count of a shingle is the sum over the site's earlier runs (memory-mapped, looked up
+    with ``searchsorted``)."""
+    raw_path = folder / f"{site}.raw"
+    keys, counts = np.unique(np.fromfile(raw_path, dtype=np.uint64), return_counts=True)
+    old = np.zeros(keys.shape[0], dtype=np.int64)
+    for run in range(runs):
+        run_keys = np.load(_run_path(folder, site, run, "keys"), mmap_mode="r")
+        if not run_keys.shape[0]:
+            continue
+        run_counts = np.load(_run_path(folder, site, run, "counts"), mmap_mode="r")
+        pos = np.minimum(np.searchsorted(run_keys, keys), run_keys.shape[0] - 1)
+        hit = run_keys[pos] == keys
+        old[hit] += run_counts[pos[hit]]
+    new = old + counts
+    np.save(_run_path(folder, site, runs, "keys"), keys)
+    np.save(_run_path(folder, site, runs, "counts"), np.minimum(counts, 65535).astype(np.uint16))
+    raw_path.unlink()
+    return keys[(old < min_pages) & (new >= min_pages)]
+
+
+class Archive:
+    """Document-level stories of a large archive, kept in a directory (see the module doc).
+
+    ``add`` signs documents (or takes ``Signed`` batches from workers via ``add_signed``),
+    queries and grows the LSH and spools each site's shingles to disk; ``result`` counts the
+    spooled shingles into the sites' page counts, verifies new candidate pairs (and those of
+    sites whose boilerplate grew) and groups copies; ``save`` writes the in-memory arrays.
+    """
+
+    def __init__(self, root: Path | str, config: DedupConfig | None = None) -> None:
+        self.root = Path(root)
+        self.config = config or DedupConfig()
+        self._lsh = BandIndex(lsh_config(self.config))
+        self._ids = np.zeros(0, np.int64)
+        self._site = np.zeros(0, np.int32)
+        self._published = np.zeros(0, np.int64)
+        self._sizes = np.zeros(0, np.int64)
+        self._sites: dict[str, int] = {}
+        self._pairs = np.zeros(0, np.int64)  # candidate row pairs, a << 32 | b, sorted
+        self._copy = np.zeros(0, np.int8)  # per pair: 1 copy, 0 not, -1 to verify
+        self._content = np.zeros(0, np.int64)  # per row: content shingles (-1: never verified)
+        self._boiler: dict[int, np.ndarray] = {}
+        self._story = np.zeros(0, np.int64)  # per row: canonical row of its story
+        self._pending: list[tuple[np.ndarray, ...]] = []  # rows added since the last result()
+        self._dirty_sites: set[int] = set()
+        self._runs: dict[int, int] = {}  # per site: count runs on disk
+        if (self.root / "archive.json").exists():
+            self._load()
+        else:
+            (self.root / "counts").mkdir(parents=True, exist_ok=True)
+            (self.root / "shingles.u64").touch()
+
+    def __len__(self) -> int:
+        return int(self._ids.shape[0])
+
+    # -- adding -----------------------------------------------------------------------------
+
+    def new_documents(self, docs: Sequence[Document]) -> list[Document]:
+        """The documents of ``docs`` not yet in the archive (ids are the identity)."""
+        ids = np.fromiter((d.id for d in docs), dtype=np.int64, count=len(docs))
+        if np.unique(ids).shape[0] != ids.shape[0]:
+            raise ValueError("a document id is given twice")
+        known = np.isin(ids, self._ids)
+        return [d for d, k in zip(docs, known.tolist(), strict=True) if not k]
+
+    def add(self, docs: Sequence[Document], batch: int = 20000) -> None:
+        """Sign and index the documents not yet in the archive, ``batch`` at a time."""
+        docs = self.new_documents(docs)
+        for i in range(0, len(docs), batch):
+            part = docs[i:i + batch]
+            signed = sign([d.text for d in part], [d.title for d in part], self.config)
+            self.add_signed(part, signed)
+
+    def add_signed(self, docs: Sequence[Document], signed: Signed) -> None:
+        """Index documents already signed (``sign``), in the order given; only their ids,
+        sites and dates are read (texts may be gone)."""
+        base = len(self)
+        n = len(docs)
+        ids = np.fromiter((d.id for d in docs), dtype=np.int64, count=n)
+        sites = np.fromiter((self._sites.setdefault(d.site, len(self._sites)) for d in docs),
+                            dtype=np.int32, count=n)
+        published = np.fromiter((_timestamp(d.published) for d in docs), dtype=np.int64,
+                                count=n)
+        with (self.root / "shingles.u64").open("ab") as f:
+            f.write(memoryview(np.ascontiguousarray(signed.uniq)).cast("B"))
+        self._spool(sites, signed)
+        pairs = self._lsh.add(signed.keys, np.arange(base, base + n, dtype=np.int32))
+        self._ids = np.concatenate([self._ids, ids])
+        self._site = np.concatenate([self._site, sites])
+        self._published = np.concatenate([self._published, published])
+        self._sizes = np.concatenate([self._sizes, signed.sizes])
+        self._content = np.concatenate([self._content, np.full(n, -1, np.int64)])
+        self._pending.append(pairs)
+
+    def _spool(self, sites: np.ndarray, signed: Signed) -> None:
+        """Append each page's distinct shingles to its site's raw run (counted in ``result``)."""
+        order = np.argsort(sites, kind="stable")
+        offsets = np.concatenate(([0], np.cumsum(signed.sizes)))
+        folder = self.root / "counts"
+        cuts = np.flatnonzero(np.diff(sites[order])) + 1
+        for rows in np.split(order, cuts):
+            if not rows.size:
+                continue
+            site = int(sites[rows[0]])
+            parts = [signed.uniq[offsets[r]:offsets[r + 1]] for r in rows.tolist()]
+            with (folder / f"{site}.raw").open("ab") as f:
+                f.write(memoryview(np.ascontiguousarray(np.concatenate(parts))).cast("B"))
+            self._dirty_sites.add(site)
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def result(self, workers: int = 1) -> np.ndarray:
+        """Per row, the row of its story's canonical page (a page alone is its own)."""
+        crossed = self._count(workers)
+        new = np.unique(np.concatenate(self._pending)) if self._pending else self._pairs[:0]
+        self._pending = []
+        self._reverify(crossed)
+        self._merge_pairs(new)
+        self._verify_pending()
+        copies = self._pairs[self._copy == 1]
+        roots = _roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
+        self._story = self._canonical(roots)
+        return self._story
+
+    def _reverify(self, crossed: dict[int, np.ndarray]) -> None:
+        """Mark for verification the verified pairs with a page holding a shingle that just
+        became boilerplate on its site (its content shrank)."""
+        if not crossed or not self._pairs.size:
+            return
+        sets, b_off = self._site_sets(crossed)
+        rows = np.unique(np.concatenate([self._pairs >> 32, self._pairs & 0xFFFFFFFF]))
+        rows = rows[b_off[self._site[rows] + 1] > b_off[self._site[rows]]]
+        if not rows.size:
+            return
+        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        hit = np.zeros(0, np.int64)
+
+        def check(shingles: np.ndarray, lo: int, hi: int) -> None:
+            nonlocal hit
+            part = rows[lo:hi]
+            hit = np.concatenate([hit, part[_holds_any(shingles, row_off, part, self._site,
+                                                       sets, b_off)]])
+
+        self._mapped(rows.shape[0], check)
+        if hit.size:
+            stale = np.isin(self._pairs >> 32, hit) | np.isin(self._pairs & 0xFFFFFFFF, hit)
+            self._copy[stale] = -1
+
+    def _count(self, workers: int) -> dict[int, np.ndarray]:
+        """Fold the spooled shingles into the sites' page counts; grow boilerplate sets.
+        Returns, per site, the shingles that became boilerplate."""
+        folder = self.root / "counts"
+        sites = sorted(self._dirty_sites)
+        self._dirty_sites = set()
+        limit = self.config.boilerplate_min_pages
+        runs = [self._runs.get(s, 0) for s in sites]
+        if workers > 1 and len(sites) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                got = list(pool.map(_count_site, [folder] * len(sites), sites,
+                                    [limit] * len(sites), runs, chunksize=4))
+        else:
+            got = [_count_site(folder, s, limit, r) for s, r in zip(sites, runs, strict=True)]
+        crossed = {}
+        for site, hit in zip(sites, got, strict=True):
+            self._runs[site] = self._runs.get(site, 0) + 1
+            if hit.size:
+                crossed[site] = hit
+                old = self._boiler.get(site)
+                self._boiler[site] = hit if old is None else np.union1d(old, hit)
+        return crossed
+
+    def _merge_pairs(self, new: np.ndarray) -> None:
+        if not new.size:
+            return
+        merged = np.union1d(self._pairs, new)
+        copy = np.full(merged.shape[0], -1, np.int8)
+        copy[np.searchsorted(merged, self._pairs)] = self._copy
+        self._pairs, self._copy = merged, copy
+
+    def _site_sets(self, sets: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-site sorted sets concatenated in site order, and each site's offsets."""
+        n_sites = max(len(self._sites), 1)
+        parts = [sets.get(s, np.zeros(0, np.uint64)) for s in range(n_sites)]
+        b_off = np.concatenate(([0], np.cumsum([p.shape[0] for p in parts]))).astype(np.int64)
+        return np.concatenate(parts).astype(np.uint64), b_off
+
+    def _mapped(self, n: int, fn: Callable[[np.ndarray, int, int], None]) -> None:
+        """Call ``fn(shingles, lo, hi)`` over ``range(n)`` in chunks, ``shingles`` being the
+        memory-mapped shingle file; its pages leave this process after each chunk (they stay in
+        the page cache), so resident memory holds one chunk's pages at most."""
+        if not self._sizes.sum():
+            fn(np.zeros(0, np.uint64), 0, n)
+            return
+        with (self.root / "shingles.u64").open("rb") as f, \
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            shingles = np.frombuffer(mm, dtype=np.uint64)
+            try:
+                for lo in range(0, n, _PAIR_CHUNK):
+                    fn(shingles, lo, min(n, lo + _PAIR_CHUNK))
+                    mm.madvise(mmap.MADV_DONTNEED)
+            finally:
+                del shingles
+
+    def _verify_pending(self) -> None:
+        """Exact containment of every pair marked -1 (see ``_verify``)."""
+        todo = np.flatnonzero(self._copy < 0)
+        if not todo.size:
+            return
+        boiler, b_off = self._site_sets(self._boiler)
+        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        share = self.config.copy_containment
+
+        def check(shingles: np.ndarray, lo: int, hi: int) -> None:
+            sel = todo[lo:hi]
+            pairs = self._pairs[sel]
+            a, b = pairs >> 32, pairs & 0xFFFFFFFF
+            inter, ca, cb = _verify(shingles, row_off, self._site, boiler, b_off, a, b)
+            self._content[a], self._content[b] = ca, cb
+            self._copy[sel] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
+
+        self._mapped(todo.shape[0], check)
+
+    def _canonical(self, roots: np.ndarray) -> np.ndarray:
+        """Per row, its story's canonical row: earliest published, then most content, then
+        first indexed."""
+        content = np.where(self._content >= 0, self._content, self._sizes)
+        order = np.lexsort((np.arange(len(self)), -content, self._published, roots))
+        first = np.ones(order.shape[0], dtype=bool)
+        first[1:] = roots[order][1:] != roots[order][:-1]
+        best = np.empty(len(self), np.int64)
+        best[roots[order][first]] = order[first]
+        return best[roots]
+
+    # -- views ------------------------------------------------------------------------------
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._ids
+
+    def stories(self) -> dict[int, list[int]]:
+        """Canonical document id -> member document ids, for stories of two or more pages."""
+        story = self._story
+        multi = np.flatnonzero(np.bincount(story, minlength=len(self))[story] > 1)
+        out: dict[int, list[int]] = {}
+        for r in multi.tolist():
+            out.setdefault(int(self._ids[story[r]]), []).append(int(self._ids[r]))
+        return out
+
+    def copy_pairs(self) -> int:
+        return int((self._copy == 1).sum())
+
+    def disk_bytes(self) -> int:
+        """Bytes the archive's directory holds."""
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _header(self) -> dict[str, object]:
+        return {"format": FORMAT, "params": self.config.fingerprint_params(),
+                "config": asdict(self.config), "bands": BANDS, "rows": ROWS,
+                "sites": list(self._sites), "documents": len(self),
+                "shingles": int(self._sizes.sum()),
+                "runs": {str(s): n for s, n in sorted(self._runs.items())}}
+
+    def _drop_unsaved(self, head: dict) -> None:
+        """Remove what an add after the last save left on disk (spooled shingles, count runs,
+        shingle rows), so a crashed run counts nothing twice."""
+        folder = self.root / "counts"
+        for path in folder.glob("*.raw"):
+            path.unlink()
+        runs = head["runs"]
+        for path in folder.glob("*.npy"):
+            site, number = path.name.split(".")[:2]
+            if int(number) >= runs.get(site, 0):
+                path.unlink()
+        shingles = self.root / "shingles.u64"
+        if shingles.stat().st_size > 8 * head["shingles"]:
+            os.truncate(shingles, 8 * head["shingles"])
+
+    def save(self) -> None:
+        """Write the in-memory arrays (after ``result``); the shingle file and site counts are
+        already on disk."""
+        if self._pending or self._dirty_sites:
+            raise ValueError("call result() before save(): documents are not counted yet")
+        arrays = {"ids": self._ids, "site": self._site, "published": self._published,
+                  "sizes": self._sizes, "content": self._content, "story": self._story,
+                  "pairs": self._pairs, "copy": self._copy, "lsh_keys": self._lsh.keys,
+                  "lsh_rows": self._lsh.rows}
+        boiler, b_off = self._site_sets(self._boiler)
+        arrays |= {"boiler": boiler, "boiler_off": b_off}
+        for name, arr in arrays.items():
+            np.save(self.root / f"{name}.npy", arr)
+        tmp = self.root / "archive.json.tmp"
+        tmp.write_text(json.dumps(self._header(), sort_keys=True))
+        os.replace(tmp, self.root / "archive.json")
+
+    def _load(self) -> None:
+        head = json.loads((self.root / "archive.json").read_text())
+        if head.get("format") != FORMAT:
+            raise ArchiveMismatch(f"archive format {head.get('format')!r} != {FORMAT}: rebuild it")
+        if head.get("params") != self.config.fingerprint_params():
+            raise ArchiveMismatch("archive built with other fingerprint parameters: rebuild it")
+        self._drop_unsaved(head)
+        self._runs = {int(s): n for s, n in head["runs"].items()}
+
+        def arr(name: str) -> np.ndarray:
+            return np.load(self.root / f"{name}.npy")
+
+        self._ids, self._site, self._published = arr("ids"), arr("site"), arr("published")
+        self._sizes, self._content, self._story = arr("sizes"), arr("content"), arr("story")
+        self._pairs, self._copy = arr("pairs"), arr("copy")
+        self._lsh.keys, self._lsh.rows = arr("lsh_keys"), arr("lsh_rows")
+        self._sites = {name: i for i, name in enumerate(head["sites"])}
+        boiler, b_off = arr("boiler"), arr("boiler_off")
+        self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)
+                        if b_off[s + 1] > b_off[s]}
+
+
+def remove(root: Path | str) -> None:
+    """Delete an archive directory."""
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def build(root: Path | str, batches: Iterable[Sequence[Document]],
+          config: DedupConfig | None = None) -> Archive:
+    """An archive of every batch, decided and saved (one process)."""
+    archive = Archive(root, config)
+    for docs in batches:
+        archive.add(docs)
+    archive.result()
+    archive.save()
+    return archive

@@ -1,0 +1,197 @@
+"""The out-of-core document-level archive: same stories as a plain in-memory count, whatever
+the batches, reopenings and crashes."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from string import ascii_lowercase
+
+import numpy as np
+import pytest
+
+from dedup import DedupConfig, Document
+from dedup.archive import Archive, ArchiveMismatch, build
+from dedup.shingles import fingerprint_batch
+
+FOOTER = "Subscribe to the Daily Wire newsletter for more stories like this one every morning"
+
+
+def _words(rng: random.Random, n: int) -> str:
+    """Random letter words (digits would all normalise to 0)."""
+    return " ".join("".join(rng.choices(ascii_lowercase, k=6)) for _ in range(n))
+
+
+def _corpus(seed: int = 3) -> list[Document]:
+    """Originals, abridged and re-leded copies on other sites, and site a.test's pages that
+    share only its newsletter footer (boilerplate once on three pages)."""
+    rng = random.Random(seed)
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    docs: list[Document] = []
+
+    def add(site: str, text: str, hours: int, title: str | None = None) -> int:
+        doc_id = len(docs) + 1
+        docs.append(Document(id=doc_id, url=f"http://{site}/{doc_id}", site=site, text=text,
+                             title=title or f"t{doc_id}", published=day + timedelta(hours=hours)))
+        return doc_id
+
+    for k in range(12):
+        paras = [_words(rng, 45) for _ in range(6)]
+        add(f"s{k % 4}.test", "\n".join(paras), 10 * k)
+        add(f"c{k % 3}.test", "\n".join(paras[:4]), 10 * k + 2)  # abridged copy
+        if k % 2:
+            add(f"c{(k + 1) % 3}.test", "\n".join([_words(rng, 30), *paras[:5]]), 10 * k + 5)
+        if k == 2:  # a copy on the original's own site: 2 pages hold its text, not boilerplate
+            add(f"s{k % 4}.test", "\n".join(paras[1:]), 10 * k + 7, "same-site copy")
+    for k in range(5):  # short pages of a.test: own text + the footer
+        add("a.test", f"{_words(rng, 6)}\n{FOOTER}", 200 + k)
+    return docs
+
+
+def _reference(docs: list[Document], config: DedupConfig, pairs: set[tuple[int, int]]
+               ) -> dict[int, int]:
+    """Row -> canonical row, by plain Python sets and counters over the given candidate
+    pairs (rows)."""
+    fb = fingerprint_batch([d.text for d in docs], [d.title for d in docs], config)
+    sets = [set(fb.get(r).hashes.tolist()) for r in range(len(docs))]
+    counts: dict[str, Counter] = {}
+    for d, s in zip(docs, sets, strict=True):
+        counts.setdefault(d.site, Counter()).update(s)
+    content = [{h for h in s if counts[d.site][h] < config.boilerplate_min_pages}
+               for d, s in zip(docs, sets, strict=True)]
+    parent = list(range(len(docs)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in sorted(pairs):
+        small = max(min(len(content[a]), len(content[b])), 1)
+        if len(content[a] & content[b]) >= config.copy_containment * small:
+            ra, rb = find(a), find(b)
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for r in range(len(docs)):
+        groups.setdefault(find(r), []).append(r)
+    out = {}
+    for members in groups.values():
+        best = min(members, key=lambda r: (docs[r].published, -len(content[r]), r))
+        out.update(dict.fromkeys(members, best))
+    return out
+
+
+def _rows_to_ids(archive: Archive) -> dict[int, int]:
+    ids = archive.ids.tolist()
+    return {ids[r]: ids[c] for r, c in enumerate(archive.result().tolist())}
+
+
+def test_stories_equal_a_plain_count_and_footers_never_make_copies(tmp_path: Path) -> None:
+    docs = _corpus()
+    archive = build(tmp_path / "a", [docs])
+    pairs = {(int(p >> 32), int(p & 0xFFFFFFFF)) for p in archive._pairs.tolist()}
+    ref = _reference(docs, archive.config, pairs)
+    assert archive.result().tolist() == [ref[r] for r in range(len(docs))]
+    stories = archive.stories()
+    # every copy joined its original (the earliest page), and nothing else joined
+    assert len(stories) == 12 and all(len(m) in (2, 3, 4) for m in stories.values())
+    footer_pages = [d.id for d in docs if d.site == "a.test"]
+    assert not any(set(m) & set(footer_pages) for m in stories.values())
+    # ... though the footer pages share most of their text: without the footer rule they
+    # would be copies (their pairs are candidates and pass a count that ignores boilerplate)
+    rows = {d.id: r for r, d in enumerate(docs)}
+    assert {(rows[a], rows[b]) for a, b in itertools.combinations(footer_pages, 2)} & pairs
+    no_rule = DedupConfig(boilerplate_min_pages=100)
+    loose = _reference(docs, no_rule, pairs)
+    assert len({loose[rows[p]] for p in footer_pages}) == 1
+
+
+def test_batches_reopening_and_growing_boilerplate_give_one_build(tmp_path: Path) -> None:
+    docs = _corpus(seed=5)
+    rng = random.Random(1)
+    order = docs[:]
+    rng.shuffle(order)
+    # the footer pages come two first (copies of each other while the footer is on 2 pages),
+    # the rest later
+    footer = [d for d in order if d.site == "a.test"]
+    rest = [d for d in order if d.site != "a.test"]
+    batches = [footer[:2] + rest[:10], rest[10:25], footer[2:] + rest[25:]]
+    root = tmp_path / "inc"
+    seen_copy_of_footer_pages = False
+    for batch in batches:
+        archive = Archive(root)
+        archive.add(batch, batch=7)
+        archive.result()
+        archive.save()
+        stories = archive.stories()
+        if any({footer[0].id, footer[1].id} <= set(m) for m in stories.values()):
+            seen_copy_of_footer_pages = True
+    assert seen_copy_of_footer_pages  # the first batch judged them copies ...
+    reopened = Archive(root)
+    whole = build(tmp_path / "whole", [sorted(order, key=lambda d: d.id)])
+    # ... and once the footer was boilerplate they were verified again: same stories
+    assert _canonical_ids(reopened) == _canonical_ids(whole)
+    assert len(reopened) == len(docs)
+
+
+def _canonical_ids(archive: Archive) -> dict[int, int]:
+    ids = archive.ids.tolist()
+    story = archive._story.tolist()
+    return {ids[r]: ids[c] for r, c in enumerate(story)}
+
+
+def test_an_add_that_never_saved_is_dropped_when_reopened(tmp_path: Path) -> None:
+    docs = _corpus(seed=7)
+    root = tmp_path / "crash"
+    split = next(r for r, d in enumerate(docs) if d.title == "same-site copy")
+    first = Archive(root)
+    first.add(docs[:split])  # the original of the same-site copy is in, the copy is not
+    first.result()
+    first.save()
+    for decided in (True, False):
+        crashed = Archive(root)
+        crashed.add(docs[split:])  # spooled counts and shingle rows written, never saved
+        if decided:
+            crashed.result()  # count runs written too
+        del crashed
+    again = Archive(root)
+    assert len(again) == split
+    again.add(docs)  # the first 20 are known and skipped
+    again.result()
+    again.save()
+    whole = build(tmp_path / "whole", [docs])
+    assert _canonical_ids(Archive(root)) == _canonical_ids(whole)
+    shingle_bytes = (root / "shingles.u64").stat().st_size
+    assert shingle_bytes == (tmp_path / "whole" / "shingles.u64").stat().st_size
+
+
+def test_canonical_is_earliest_then_most_content(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    body = "\n".join(_words(rng, 40) for _ in range(5))
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    docs = [Document(1, "http://x/1", "x.test", body, published=t + timedelta(days=1)),
+            Document(2, "http://y/2", "y.test", body + "\n" + _words(rng, 40), published=t),
+            Document(3, "http://z/3", "z.test", body, published=None)]
+    archive = build(tmp_path / "c", [docs])
+    assert archive.stories() == {2: [1, 2, 3]}
+    same_day = [Document(d.id, d.url, d.site, d.text, published=t) for d in docs]
+    assert build(tmp_path / "d", [same_day]).stories() == {2: [1, 2, 3]}  # 2 holds most
+
+
+def test_an_archive_of_other_parameters_is_refused(tmp_path: Path) -> None:
+    build(tmp_path / "p", [_corpus()[:5]])
+    with pytest.raises(ArchiveMismatch, match="rebuild"):
+        Archive(tmp_path / "p", DedupConfig(shingle_size=4))
+
+
+def test_ids_given_twice_are_refused_and_known_ids_skipped(tmp_path: Path) -> None:
+    docs = _corpus()[:6]
+    archive = Archive(tmp_path / "i")
+    with pytest.raises(ValueError, match="twice"):
+        archive.add([docs[0], docs[0]])
+    archive.add(docs)
+    archive.add(docs[:3])
+    assert len(archive) == 6 and np.array_equal(archive.ids, [d.id for d in docs])
