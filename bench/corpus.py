@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,12 +124,12 @@ def archive(n: int, seed: int = 0, copy_share: float = 0.3, n_words: int = 400,
     pool = bodies()
     babbler = Babbler(pool)
     vocab = babbler.vocab[:: max(1, babbler.vocab.size // 5000)].tolist()
-    originals: list[tuple[str, str]] = []
+    originals: deque[tuple[str, str]] = deque(maxlen=5000)  # copies quote recent originals
     fresh: list[str] = []
     for i in range(n):
         site = f"site{rng.randrange(200)}.test"
         if originals and rng.random() < copy_share:
-            title, text = rng.choice(originals[-5000:])
+            title, text = rng.choice(originals)
             yield i, site, title, _edit(text, rng, vocab)
             continue
         if not fresh:

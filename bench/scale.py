@@ -1,7 +1,8 @@
 """Dedup at archive scale: a generated archive deduplicated from scratch, then new articles
 matched incrementally through the persisted index.
 
-Measures the product path exactly as ``crawler/dedup_job.py`` runs it, with no shortcut:
+``--level passage`` (default) measures the product path exactly as ``crawler/dedup_job.py``
+runs it, with no shortcut:
 ``DedupIndex.add`` (normalise, tokenise, shingle, sign passage windows, LSH query/insert),
 ``result()`` (exact verification of every candidate pair, copy rules, clustering, canonical,
 passage links) and ``to_bytes(texts=False)`` (the stored index: the job keeps texts in the
@@ -9,7 +10,18 @@ articles table and passes the documents back on load). Then ``--new`` more artic
 index from bytes, add, ``result()``, store again. Articles come from ``bench/corpus.archive``:
 real bodies with syndication-like edits, generated in memory, never written.
 
+``--level document`` measures ``dedup.archive.Archive``, the out-of-core document level (copies
+grouped into stories by exact containment, no passage links): the archive is generated once
+into a text store (``--store``, default under the system temp dir; kept for later runs, never
+committed), then timed: batches of ``--batch`` read from the store and signed in ``--workers``
+processes, LSH and spooled site counts in this one, ``result()`` (site counts in
+``--workers`` processes, verification, clusters, canonical pages), ``save()``; then the
+``--new`` articles: open the saved archive, add (signed here), ``result()``, ``save()``. Peak
+RSS is the largest sum of the resident sets of this process and its children, sampled every
+0.1 s during the timed parts.
+
     python bench/scale.py [--articles 5000] [--new 500] [--profile]
+    python bench/scale.py --level document --articles 1000000 --new 10000
 
 Last line: JSON with articles, seconds, peak_rss_mb, incremental_seconds,
 index_bytes_per_article (and the per-phase seconds).
@@ -20,12 +32,19 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
+import os
 import pstats
 import resource
 import sys
+import tempfile
+import threading
 import time
+from collections import deque
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,7 +52,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import archive  # noqa: E402
 
-from dedup import DedupIndex, Document  # noqa: E402
+from dedup import DedupConfig, DedupIndex, Document  # noqa: E402
+from dedup.archive import Archive, Signed, remove, sign  # noqa: E402
 
 
 def _docs(n: int, seed: int) -> list[Document]:
@@ -47,6 +67,7 @@ def _peak_mb() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--level", choices=("passage", "document"), default="passage")
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--new", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="print where the time goes")
@@ -54,7 +75,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2,
                     help="processes signing batches in the build (DedupIndex.add workers)")
     ap.add_argument("--batch", type=int, default=20000, help="documents per signed batch")
+    ap.add_argument("--store", type=Path, default=None,
+                    help="document level: where the generated texts are kept between runs")
     args = ap.parse_args()
+    if args.level == "document":
+        document_level(args)
+    else:
+        passage_level(args)
+
+
+def passage_level(args: argparse.Namespace) -> None:
     every = _docs(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
     words = sum(len(d.text.split()) for d in old) / max(1, len(old))
@@ -99,6 +129,197 @@ def main() -> None:
         "index_bytes_per_article": round(len(data) / len(old)),
         "articles_per_s": round(len(old) / seconds), "add_seconds": round(t_add, 2),
         "result_seconds": round(t_result, 2), "load_seconds": round(t_load, 2),
+    }))
+
+
+
+# -- document level ------------------------------------------------------------------------
+
+class TextStore:
+    """Generated articles on disk: UTF-8 texts and titles back to back, offsets, site codes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.text_off = np.load(root / "text_off.npy", mmap_mode="r")
+        self.title_off = np.load(root / "title_off.npy", mmap_mode="r")
+        self.site = np.load(root / "site.npy", mmap_mode="r")
+
+    def __len__(self) -> int:
+        return int(self.site.shape[0])
+
+    @staticmethod
+    def generate(root: Path, n: int, seed: int = 0) -> None:
+        """Write ``n`` articles of ``bench/corpus.archive`` (run in a child process: the
+        generator's memory never counts against the timed run)."""
+        root.mkdir(parents=True, exist_ok=True)
+        text_off, title_off, sites = [0], [0], []
+        with (root / "texts.bin").open("wb") as texts, (root / "titles.bin").open("wb") as titles:
+            for _, site, title, text in archive(n, seed):
+                raw, head = text.encode(), title.encode()
+                texts.write(raw)
+                titles.write(head)
+                text_off.append(text_off[-1] + len(raw))
+                title_off.append(title_off[-1] + len(head))
+                sites.append(int(site[4:].split(".")[0]))
+        np.save(root / "text_off.npy", np.asarray(text_off, dtype=np.int64))
+        np.save(root / "title_off.npy", np.asarray(title_off, dtype=np.int64))
+        np.save(root / "site.npy", np.asarray(sites, dtype=np.int16))
+        (root / "DONE").write_text(str(n))
+
+    def _read(self, name: str, off: np.ndarray, lo: int, hi: int) -> list[str]:
+        a, b = int(off[lo]), int(off[hi])
+        with (self.root / name).open("rb") as f:
+            f.seek(a)
+            raw = f.read(b - a)
+        cuts = (off[lo:hi + 1] - a).tolist()
+        return [raw[x:y].decode() for x, y in itertools.pairwise(cuts)]
+
+    def texts(self, lo: int, hi: int) -> tuple[list[str], list[str]]:
+        return self._read("texts.bin", self.text_off, lo, hi), self._read(
+            "titles.bin", self.title_off, lo, hi)
+
+    def documents(self, lo: int, hi: int, with_text: bool = True) -> list[Document]:
+        texts, titles = self.texts(lo, hi) if with_text else ([""] * (hi - lo), [None] * (hi - lo))
+        return [Document(id=i, url=f"http://site{s}.test/a/{i}", site=f"site{s}.test", text=t,
+                         title=ti)
+                for i, s, t, ti in zip(range(lo, hi), self.site[lo:hi].tolist(), texts, titles,
+                                       strict=True)]
+
+
+def _sign_range(root: Path, lo: int, hi: int) -> Signed:
+    """Worker: read articles ``lo:hi`` from the store and sign them."""
+    texts, titles = TextStore(root).texts(lo, hi)
+    return sign(texts, titles, DedupConfig())
+
+
+def _tree_rss_mb() -> float:
+    """Resident set of this process and all its descendants, in MB (Linux /proc)."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    me = os.getpid()
+    total = 0
+    for pid, value in rss.items():
+        p = pid
+        while p > 1 and p != me:
+            p = parent.get(p, 1)
+        if p == me:
+            total += value
+    return total / 1e6
+
+
+class PeakRSS:
+    """Samples ``_tree_rss_mb`` every 0.1 s in a thread while active; ``peak`` in MB."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_mb())
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_rss_mb())
+
+
+def _store(args: argparse.Namespace) -> TextStore:
+    total = args.articles + args.new
+    root = args.store or Path(tempfile.gettempdir()) / f"newsdedup-archive-{total}"
+    done = root / "DONE"
+    if not done.exists() or done.read_text() != str(total):
+        import multiprocessing
+
+        print(f"generating {total:,} articles into {root} (once) ...", flush=True)
+        t = time.perf_counter()
+        child = multiprocessing.get_context("spawn").Process(target=TextStore.generate,
+                                                             args=(root, total))
+        child.start()
+        child.join()
+        if child.exitcode:
+            raise SystemExit(f"generating the archive failed ({child.exitcode})")
+        print(f"  {time.perf_counter() - t:.0f} s", flush=True)
+    return TextStore(root)
+
+
+def document_level(args: argparse.Namespace) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    store = _store(args)
+    n, batch = args.articles, args.batch
+    folder = Path(tempfile.mkdtemp(prefix="newsdedup-archive-index-"))
+    ctx = multiprocessing.get_context("forkserver")
+    try:
+        with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
+            list(pool.map(_sign_range, [store.root], [0], [min(n, 50)]))  # warm: imports, kernels
+            with PeakRSS() as rss:
+                t0 = time.perf_counter()
+                index = Archive(folder)
+                pending: deque = deque()
+                for lo in range(0, n, batch):
+                    hi = min(n, lo + batch)
+                    pending.append((lo, hi, pool.submit(_sign_range, store.root, lo, hi)))
+                    while len(pending) > args.workers:
+                        a, b, fut = pending.popleft()
+                        index.add_signed(store.documents(a, b, with_text=False), fut.result())
+                while pending:
+                    a, b, fut = pending.popleft()
+                    index.add_signed(store.documents(a, b, with_text=False), fut.result())
+                t_add = time.perf_counter() - t0
+                index.result(workers=args.workers)
+                t_result = time.perf_counter() - t0 - t_add
+                index.save()
+                seconds = time.perf_counter() - t0
+        stories, copies = index.stories(), index.copy_pairs()
+        disk = index.disk_bytes()
+        del index
+        with PeakRSS() as rss_inc:
+            t1 = time.perf_counter()
+            loaded = Archive(folder)
+            t_load = time.perf_counter() - t1
+            loaded.add(store.documents(n, n + args.new))
+            loaded.result()
+            loaded.save()
+            incremental = time.perf_counter() - t1
+        inc_stories = loaded.stories()
+    finally:
+        remove(folder)
+    in_stories = sum(len(m) for m in stories.values())
+    print(f"document level, {n:,} articles: {seconds:.1f} s ({n / seconds:,.0f} articles/s; "
+          f"add {t_add:.1f} s, result {t_result:.1f} s, save {seconds - t_add - t_result:.1f} "
+          f"s); {copies:,} copy pairs, {len(stories):,} stories of 2+ pages holding "
+          f"{in_stories:,} articles")
+    print(f"+{args.new:,} new: {incremental:.2f} s (load {t_load:.2f} s); "
+          f"{len(inc_stories):,} stories of 2+ pages")
+    print(f"archive on disk {disk / 1e6:,.0f} MB = {disk / n:,.0f} bytes/article; peak RSS "
+          f"(all processes) {rss.peak:,.0f} MB build, {rss_inc.peak:,.0f} MB incremental")
+    print(json.dumps({
+        "level": "document", "articles": n, "seconds": round(seconds, 2),
+        "peak_rss_mb": round(max(rss.peak, rss_inc.peak)), "new": args.new,
+        "incremental_seconds": round(incremental, 2),
+        "index_bytes_per_article": round(disk / n), "articles_per_s": round(n / seconds),
+        "add_seconds": round(t_add, 2), "result_seconds": round(t_result, 2),
+        "load_seconds": round(t_load, 2), "copy_pairs": copies,
+        "multi_page_stories": len(stories),
     }))
 
 

@@ -22,10 +22,9 @@ one build.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +42,7 @@ from dedup.shingles import fingerprint_batch
 FORMAT = 1
 BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
 _NO_DATE = np.iinfo(np.int64).max
-_PAIR_CHUNK = 50_000  # pairs verified per pass over the mapped shingle file
+_PAIR_CHUNK = 50_000  # pairs verified per read of their rows' shingles
 
 
 class ArchiveMismatch(ValueError):
@@ -226,6 +225,7 @@ class Archive:
         self._pending: list[tuple[np.ndarray, ...]] = []  # rows added since the last result()
         self._dirty_sites: set[int] = set()
         self._runs: dict[int, int] = {}  # per site: count runs on disk
+        self._row_off = np.zeros(1, np.int64)  # per row: first shingle in the file
         if (self.root / "archive.json").exists():
             self._load()
         else:
@@ -314,18 +314,16 @@ class Archive:
         rows = rows[b_off[self._site[rows] + 1] > b_off[self._site[rows]]]
         if not rows.size:
             return
-        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
-        hit = np.zeros(0, np.int64)
-
-        def check(shingles: np.ndarray, lo: int, hi: int) -> None:
-            nonlocal hit
-            part = rows[lo:hi]
-            hit = np.concatenate([hit, part[_holds_any(shingles, row_off, part, self._site,
-                                                       sets, b_off)]])
-
-        self._mapped(rows.shape[0], check)
-        if hit.size:
-            stale = np.isin(self._pairs >> 32, hit) | np.isin(self._pairs & 0xFFFFFFFF, hit)
+        self._row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        hit = []
+        for lo in range(0, rows.shape[0], 2 * _PAIR_CHUNK):
+            part = rows[lo:lo + 2 * _PAIR_CHUNK]
+            shingles, offsets = self._read_rows(part)
+            local = np.arange(part.shape[0])
+            hit.append(part[_holds_any(shingles, offsets, local, self._site[part], sets, b_off)])
+        held = np.concatenate(hit)
+        if held.size:
+            stale = np.isin(self._pairs >> 32, held) | np.isin(self._pairs & 0xFFFFFFFF, held)
             self._copy[stale] = -1
 
     def _count(self, workers: int) -> dict[int, np.ndarray]:
@@ -370,22 +368,32 @@ class Archive:
         b_off = np.concatenate(([0], np.cumsum([p.shape[0] for p in parts]))).astype(np.int64)
         return np.concatenate(parts).astype(np.uint64), b_off
 
-    def _mapped(self, n: int, fn: Callable[[np.ndarray, int, int], None]) -> None:
-        """Call ``fn(shingles, lo, hi)`` over ``range(n)`` in chunks, ``shingles`` being the
-        memory-mapped shingle file; its pages leave this process after each chunk (they stay in
-        the page cache), so resident memory holds one chunk's pages at most."""
-        if not self._sizes.sum():
-            fn(np.zeros(0, np.uint64), 0, n)
-            return
-        with (self.root / "shingles.u64").open("rb") as f, \
-                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            shingles = np.frombuffer(mm, dtype=np.uint64)
-            try:
-                for lo in range(0, n, _PAIR_CHUNK):
-                    fn(shingles, lo, min(n, lo + _PAIR_CHUNK))
-                    mm.madvise(mmap.MADV_DONTNEED)
-            finally:
-                del shingles
+    def _read_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct shingles of ``rows`` (sorted, unique), read from the shingle file into
+        one private buffer, and their offsets in it. ``pread`` per row, not a memory map: a
+        mapping's fault-around would make most of the file resident."""
+        sizes = self._sizes[rows]
+        local = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        buf = np.empty(int(local[-1]), dtype=np.uint64)
+        view = memoryview(buf).cast("B")
+        starts = (self._row_off[rows] * 8).tolist()
+        with (self.root / "shingles.u64").open("rb") as f:
+            fd = f.fileno()
+            for lo, hi, at in zip((local[:-1] * 8).tolist(), (local[1:] * 8).tolist(), starts,
+                                  strict=True):
+                if hi > lo and os.preadv(fd, [view[lo:hi]], at) != hi - lo:
+                    raise ArchiveMismatch("the shingle file is shorter than the archive says")
+        return buf, local
+
+    def _chunks(self, a: np.ndarray, b: np.ndarray) -> Iterator[tuple]:
+        """Per chunk of pairs (rows ``a[i]``, ``b[i]``): (slice, shingles, offsets, sites, local
+        a, local b): the chunk's rows read once, renumbered."""
+        for lo in range(0, a.shape[0], _PAIR_CHUNK):
+            ca, cb = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
+            rows = np.unique(np.concatenate([ca, cb]))
+            shingles, offsets = self._read_rows(rows)
+            yield (slice(lo, lo + ca.shape[0]), shingles, offsets, self._site[rows],
+                   np.searchsorted(rows, ca), np.searchsorted(rows, cb))
 
     def _verify_pending(self) -> None:
         """Exact containment of every pair marked -1 (see ``_verify``)."""
@@ -393,18 +401,14 @@ class Archive:
         if not todo.size:
             return
         boiler, b_off = self._site_sets(self._boiler)
-        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        self._row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        pairs = self._pairs[todo]
+        a, b = pairs >> 32, pairs & 0xFFFFFFFF
         share = self.config.copy_containment
-
-        def check(shingles: np.ndarray, lo: int, hi: int) -> None:
-            sel = todo[lo:hi]
-            pairs = self._pairs[sel]
-            a, b = pairs >> 32, pairs & 0xFFFFFFFF
-            inter, ca, cb = _verify(shingles, row_off, self._site, boiler, b_off, a, b)
-            self._content[a], self._content[b] = ca, cb
-            self._copy[sel] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
-
-        self._mapped(todo.shape[0], check)
+        for part, shingles, offsets, sites, la, lb in self._chunks(a, b):
+            inter, ca, cb = _verify(shingles, offsets, sites, boiler, b_off, la, lb)
+            self._content[a[part]], self._content[b[part]] = ca, cb
+            self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
 
     def _canonical(self, roots: np.ndarray) -> np.ndarray:
         """Per row, its story's canonical row: earliest published, then most content, then
