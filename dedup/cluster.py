@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 
 
 def components(nodes: Iterable[int], edges: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
@@ -30,11 +30,14 @@ def star_components(nodes: Iterable[int], edges: Iterable[tuple[int, int]],
     """Components in which every member has a direct edge to the component's center.
 
     Members reached only through other members (A copies B, B copies C) are split off and
-    grouped again among themselves: a story never grows by chaining.
+    grouped again among themselves: a story never grows by chaining. Work is proportional to
+    the edges of each group split, not to all edges.
     """
-    edge_list = [(a, b) for a, b in edges]
-    linked = {(a, b) for a, b in edge_list} | {(b, a) for a, b in edge_list}
-    pending = components(nodes, edge_list)
+    nbrs: dict[int, set[int]] = {n: set() for n in nodes}
+    for a, b in edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    pending = _induced_components(nbrs.keys(), nbrs)
     done: list[tuple[int, ...]] = []
     while pending:
         group = pending.pop()
@@ -42,10 +45,28 @@ def star_components(nodes: Iterable[int], edges: Iterable[tuple[int, int]],
             done.append(group)
             continue
         hub = center(group)
-        keep = tuple(m for m in group if m == hub or (m, hub) in linked)
+        near = nbrs[hub]
+        keep = tuple(m for m in group if m == hub or m in near)
         done.append(keep)
-        rest = set(group) - set(keep)
-        if rest:
-            pending.extend(components(rest, [(a, b) for a, b in edge_list
-                                             if a in rest and b in rest]))
+        if len(keep) < len(group):
+            pending.extend(_induced_components(set(group).difference(keep), nbrs))
     return sorted(done, key=lambda g: g[0])
+
+
+def _induced_components(inside: Set[int], nbrs: dict[int, set[int]]) -> list[tuple[int, ...]]:
+    """Connected components (sorted tuples) of the subgraph induced by ``inside``."""
+    seen: set[int] = set()
+    out = []
+    for start in inside:
+        if start in seen:
+            continue
+        seen.add(start)
+        group, stack = [start], [start]
+        while stack:
+            for m in nbrs[stack.pop()]:
+                if m not in seen and m in inside:
+                    seen.add(m)
+                    group.append(m)
+                    stack.append(m)
+        out.append(tuple(sorted(group)))
+    return out

@@ -15,7 +15,7 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.boilerplate import BoilerplateModel
-from dedup.canonical import CanonicalChoice, choose_canonical, utc_naive
+from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
 from dedup.config import DedupConfig
 from dedup.lsh import BandIndex
@@ -76,6 +76,9 @@ class DedupIndex:
         # Exact alignment (None: nothing shared) of every verified candidate pair, valid for the
         # current boilerplate masks: a pair is dropped when a side's mask changes.
         self._aligned: dict[tuple[int, int], Alignment | None] = {}
+        self._checked = np.zeros(0, dtype=np.int64)  # sorted codes of _cand in _aligned
+        self._facts = FactsCache(self._docs)
+        self._result = _ResultCache()
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -185,6 +188,8 @@ class DedupIndex:
             ids = set(self._ids[dirty].tolist())
             self._aligned = {k: v for k, v in self._aligned.items()
                              if k[0] not in ids and k[1] not in ids}
+            rows, done = np.unique(dirty), self._checked
+            self._checked = done[~(np.isin(done >> 32, rows) | np.isin(done & 0xFFFFFFFF, rows))]
 
     def boilerplate_mask(self, doc_id: int) -> np.ndarray:
         r = self._row[doc_id]
@@ -206,6 +211,12 @@ class DedupIndex:
         batch = fingerprint_batch([d.text for d in docs], [d.title for d in docs], self.config)
         return {i: batch.get(r) for r, i in enumerate(order)}
 
+    def _codes(self, pairs: np.ndarray) -> np.ndarray:
+        """Sorted candidate codes (``_cand``: row pairs ``a << 32 | b``, a < b) of id pairs."""
+        order = np.argsort(self._ids, kind="stable")
+        rows = order[np.searchsorted(self._ids, pairs, sorter=order)].astype(np.int64)
+        return np.unique((rows.min(axis=1, initial=2**62) << 32) | rows.max(axis=1, initial=-1))
+
     def candidate_pairs(self) -> np.ndarray:
         """(pairs, 2) document ids (a < b) of every candidate pair, sorted."""
         a = self._ids[self._cand >> 32]
@@ -219,26 +230,44 @@ class DedupIndex:
         Pairs verified before are taken from the cache unless a side's mask changed since; the
         others are aligned in one compiled batch.
         """
-        pairs = self.candidate_pairs()
+        self._verify()
         cache = self._aligned
-        todo = [i for i, pair in enumerate(map(tuple, pairs.tolist())) if pair not in cache]
-        if todo:
-            sel = pairs[todo]
-            rows_a = np.fromiter(map(self._row.__getitem__, sel[:, 0].tolist()), np.int64,
-                                 len(todo))
-            rows_b = np.fromiter(map(self._row.__getitem__, sel[:, 1].tolist()), np.int64,
-                                 len(todo))
-            for (a, b), al in zip(sel.tolist(), align_many(sel[:, 0], rows_a, sel[:, 1], rows_b,
-                                                           self._hashes, self._mask,
-                                                           self._doc_sh, self.config),
-                                  strict=True):
-                cache[(a, b)] = al
         out = []
-        for pair in map(tuple, pairs.tolist()):
+        for pair in map(tuple, self.candidate_pairs().tolist()):
             al = cache[pair]
             if al is not None:
                 out.append(al)
         return out
+
+    def _verify(self) -> None:
+        """Align the candidate pairs without a cached alignment (one compiled batch); keep the
+        alignment graph current and note the documents whose alignments changed."""
+        cand, done = self._cand, self._checked
+        pos = np.searchsorted(done, cand)
+        known = np.zeros(len(cand), dtype=bool)
+        inside = pos < len(done)
+        known[inside] = done[pos[inside]] == cand[inside]
+        todo = cand[~known]
+        graph = self._result.graph
+        touched = self._result.touched
+        if graph is None:
+            graph = self._result.graph = _adjacency(self._aligned)
+            touched.update(graph)
+        if not len(todo):
+            return
+        ra, rb = todo >> 32, todo & 0xFFFFFFFF
+        ia, ib = self._ids[ra], self._ids[rb]
+        swap = ia > ib
+        a, b = np.where(swap, ib, ia), np.where(swap, ia, ib)
+        found = align_many(a, np.where(swap, rb, ra), b, np.where(swap, ra, rb), self._hashes,
+                           self._mask, self._doc_sh, self.config)
+        a_ids, b_ids = a.tolist(), b.tolist()
+        for x, y, al in zip(a_ids, b_ids, found, strict=True):
+            self._aligned[(x, y)] = al
+            _link(graph, x, y, al)
+        touched.update(a_ids)
+        touched.update(b_ids)
+        self._checked = np.union1d(done, todo)
 
     def content_sizes(self) -> dict[int, int]:
         """Document id -> its number of non-boilerplate shingles."""
@@ -247,49 +276,82 @@ class DedupIndex:
         content = np.diff(doc_sh) - (cum[doc_sh[1:]] - cum[doc_sh[:-1]])
         return dict(zip(self._ids.tolist(), content.tolist(), strict=True))
 
+    def _content_of(self, ids: list[int]) -> dict[int, int]:
+        """``content_sizes`` of some documents, counting only their shingles."""
+        rows = np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64, count=len(ids))
+        start = self._doc_sh[rows]
+        sizes = self._doc_sh[rows + 1] - start
+        ends = np.cumsum(sizes)
+        idx = np.repeat(start - ends + sizes, sizes) + np.arange(int(ends[-1]) if len(ids) else 0)
+        cum = np.concatenate(([0], np.cumsum(self._mask[idx], dtype=np.int64)))
+        boiler = cum[ends] - cum[ends - sizes]
+        return dict(zip(ids, (sizes - boiler).tolist(), strict=True))
+
     def result(self) -> DedupResult:
-        """Stories (every document in exactly one) and passage links between stories."""
-        alignments = self.alignments()
+        """Stories (every document in exactly one) and passage links between stories.
+
+        Everything decided for a document depends only on its component of the alignment graph
+        (pages linked by shared passages). The stories and links of the last call are kept per
+        component; a call decides again only the components holding a document whose alignments
+        changed since (new pages, pages whose boilerplate mask changed), so the output equals a
+        rebuild's while the work follows what changed.
+        """
+        self._verify()
+        cache = self._result
+        dirty = _closure(cache.graph, cache.touched)
+        cache.touched = set()
+        stories, links = self._decide(dirty)
+        fresh = self._ids[cache.storied:]
+        if dirty and len(fresh):
+            fresh = fresh[~np.isin(fresh, np.fromiter(dirty, dtype=np.int64, count=len(dirty)))]
+        cache.storied = len(self._ids)
+        cache.replace(dirty, stories, links, fresh)
+        return DedupResult(cache.stories(), list(cache.links), self.header()["params"])
+
+    def _decide(self, dirty: set[int]) -> tuple[list[Story], list[PassageLink]]:
+        """Stories and links of the documents ``dirty`` (whole alignment components): copy
+        rules, star clustering, canonical pages, then directed passage links."""
+        adj = self._result.graph
+        nodes = sorted(d for d in dirty if d in adj)
+        alignments = sorted((al for d in nodes for o, al in adj[d].items() if d < o),
+                            key=lambda al: (al.a, al.b))
         graph = AlignmentGraph(alignments)
-        titles = {i: d.title for i, d in self._docs.items()}
-        edges = copy_edges(graph, self.config, titles)
-        content = self.content_sizes()
+        docs = self._docs
+        edges = copy_edges(graph, self.config, {i: docs[i].title for i in nodes})
+        content = self._content_of(nodes)
         chosen: dict[tuple[int, ...], CanonicalChoice] = {}
 
         def canonical(members: tuple[int, ...]) -> CanonicalChoice:
             """``choose_canonical``, once per member set (star splitting asks again)."""
             got = chosen.get(members)
             if got is None:
-                got = chosen[members] = choose_canonical(members, self._docs, content)
+                got = chosen[members] = choose_canonical(members, docs, content, self._facts)
             return got
 
-        groups = star_components(self._docs, [(i, o) for i, o, _ in edges],
+        groups = star_components(nodes, [(i, o) for i, o, _ in edges],
                                  lambda members: canonical(members).doc)
-        stories = []
-        story_of: dict[int, int] = {}
+        stories = [_single(d) for d in dirty if d not in adj]
+        members_of: dict[int, tuple[int, ...]] = {}
         for members in groups:
             choice = canonical(members)
             sim = {}
             for m in members:
                 al = graph.get(m, choice.doc)
                 sim[m] = 1.0 if m == choice.doc else round(al.side(m)[0], 4) if al else 0.0
-            for m in members:
-                story_of[m] = len(stories)
+                members_of[m] = members
             stories.append(Story(members, choice.doc, choice.reason, sim))
-        order = sorted(self._docs, key=lambda i: (utc_naive(self._docs[i].published), i))
-        rank = {doc_id: r for r, doc_id in enumerate(order)}
-        members_of = {doc: stories[story_of[doc]].members for doc in self._docs}
+        rank = {d: (utc_naive(docs[d].published), d) for d in nodes}
         compiled = compilations(graph, members_of, content)
-        directed = [(al, q, s, passages) for al in alignments if story_of[al.a] != story_of[al.b]
+        directed = [(al, q, s, passages) for al in alignments
+                    if members_of[al.a] is not members_of[al.b]
                     for q, s, passages in link_directions(al, rank, graph, members_of, compiled)]
         fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
         links = []
         for al, q, s, passages in directed:
             links.extend(self._links(al, q, s, passages, fps))
         links = drop_templates(drop_mutual(drop_relayed(links)), compiled,
-                               {i: d.site for i, d in self._docs.items()})
-        links.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
-        return DedupResult(stories, links, self.header()["params"])
+                               {i: docs[i].site for i in compiled})
+        return stories, links
 
     def _links(self, al: Alignment, q: int, s: int, passages: tuple[Passage, ...],
                fps: dict[int, Fingerprint]) -> list[PassageLink]:
@@ -358,6 +420,7 @@ class DedupIndex:
         arrays["al.p"] = _small(np.asarray(
             [(p.a_first, p.a_last, p.b_first, p.b_last, p.matched)
              for al in found for p in al.passages], dtype=np.int64).reshape(-1, 5))
+        arrays.update(self._result.arrays(self))
         head = json.dumps(self.header(), sort_keys=True).encode()
         manifest, blobs = [], []
         for name, arr in arrays.items():
@@ -472,11 +535,14 @@ class DedupIndex:
             index._aligned[(a, b)] = Alignment(a, b, tuple(passages[p_off[r]:p_off[r + 1]]),
                                                *feats[r])
             r += 1
+        index._checked = index._codes(arrays["al.pair"].astype(np.int64).reshape(-1, 2))
+        if "res.n" in arrays and head["config"] == asdict(config):
+            index._result.load(arrays, index)
         return index
 
 
 #: Arrays of 64-bit hashes, stored raw (deflate cannot shrink them).
-_RANDOM = ("fp.hash", "lsh.key")
+_RANDOM = ("fp.hash", "lsh.key", "res.sim", "res.link.sim")
 _STR_FIELDS = ("url", "site", "text", "title", "author", "published", "canonical_url")
 #: Config fields that are not pinned but decide boilerplate masks and alignments: a stored
 #: index loaded with other values drops its cached masks and alignments.
@@ -537,3 +603,139 @@ def _get_strings(arrays: dict[str, np.ndarray], name: str) -> list[str | None]:
     if pos != len(blob):
         raise ValueError(f"{name}: {len(blob) - pos} trailing bytes")
     return out
+
+
+class _Stories(dict[int, Story]):
+    """First member -> story; a document without an entry is a story of its own."""
+
+    def __missing__(self, doc_id: int) -> Story:
+        got = self[doc_id] = _single(doc_id)
+        return got
+
+
+def _single(doc_id: int) -> Story:
+    return Story((doc_id,), doc_id, "single page", {doc_id: 1.0})
+
+
+class _ResultCache:
+    """What ``result()`` keeps between calls (and the stored index keeps between runs): the
+    alignment graph (document id -> other id -> alignment, shared passages only), every story
+    keyed by its first member, and the sorted links."""
+
+    def __init__(self) -> None:
+        self.graph: dict[int, dict[int, Alignment]] | None = None  # None: build from _aligned
+        self.touched: set[int] = set()  # documents whose alignments changed since the last call
+        self.by_first = _Stories()
+        self.first_of: dict[int, int] = {}  # member of a story of several -> its first member
+        self.keys = np.zeros(0, dtype=np.int64)  # sorted first members of every story
+        self.links: list[PassageLink] = []
+        self.storied = 0  # rows before this have a story
+
+    def replace(self, dirty: set[int], stories: list[Story], links: list[PassageLink],
+                fresh: np.ndarray) -> None:
+        """Drop the stories and links of the documents ``dirty`` (whole components then and
+        now), add ``stories``, ``links`` and the single-page stories of the new documents
+        ``fresh``."""
+        gone = {self.first_of.pop(d, d) for d in dirty}
+        for first in gone:
+            self.by_first.pop(first, None)
+        for story in stories:
+            first = story.members[0]
+            self.by_first[first] = story
+            if len(story.members) > 1:
+                for m in story.members:
+                    self.first_of[m] = first
+        new = np.fromiter((s.members[0] for s in stories), dtype=np.int64, count=len(stories))
+        old = np.setdiff1d(self.keys, np.fromiter(gone, dtype=np.int64, count=len(gone)),
+                           assume_unique=True)
+        self.keys = np.union1d(old, np.concatenate([new, fresh]))
+        kept = [x for x in self.links if x.doc not in dirty] if dirty else self.links
+        kept.extend(links)
+        kept.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
+        self.links = kept
+
+    def stories(self) -> list[Story]:
+        """Every story, ordered by first member."""
+        return list(map(self.by_first.__getitem__, self.keys.tolist()))
+
+    def current(self, index: DedupIndex) -> bool:
+        """Whether the kept result is ``index.result()`` as of now."""
+        return (self.graph is not None and not self.touched and self.storied == len(index._ids)
+                and len(index._checked) == len(index._cand))
+
+    def arrays(self, index: DedupIndex) -> dict[str, np.ndarray]:
+        """The stories of several pages and the links, as stored arrays (none unless current:
+        a stored index without them decides everything again on its first ``result()``)."""
+        if not self.current(index):
+            return {}
+        multi = [s for s in map(self.by_first.get, self.keys.tolist())
+                 if s is not None and len(s.members) > 1]
+        out = {"res.n": _small([len(s.members) for s in multi]),
+               "res.m": np.asarray([m for s in multi for m in s.members], dtype="<i8"),
+               "res.c": np.asarray([s.canonical for s in multi], dtype="<i8"),
+               "res.sim": np.asarray([s.similarity[m] for s in multi for m in s.members],
+                                     dtype="<f8"),
+               "res.link": np.asarray([(x.doc, x.source_doc, x.doc_start, x.doc_end,
+                                        x.source_start, x.source_end) for x in self.links],
+                                      dtype="<i8").reshape(-1, 6),
+               "res.link.sim": np.asarray([x.similarity for x in self.links], dtype="<f8")}
+        _put_strings(out, "res.reason", [s.reason for s in multi])
+        return out
+
+    def load(self, arrays: dict[str, np.ndarray], index: DedupIndex) -> None:
+        """The stored result of ``index`` (its alignments loaded): nothing to decide again."""
+        members = arrays["res.m"].astype(np.int64).tolist()
+        sims = arrays["res.sim"].astype(np.float64).tolist()
+        cuts = _offsets(arrays["res.n"]).tolist()
+        reasons = _get_strings(arrays, "res.reason")
+        for r, canonical in enumerate(arrays["res.c"].astype(np.int64).tolist()):
+            lo, hi = cuts[r], cuts[r + 1]
+            group = tuple(members[lo:hi])
+            story = Story(group, canonical, reasons[r], dict(zip(group, sims[lo:hi],
+                                                                 strict=True)))
+            self.by_first[group[0]] = story
+            for m in group:
+                self.first_of[m] = group[0]
+        later = np.fromiter((m for m, f in self.first_of.items() if m != f), dtype=np.int64)
+        self.keys = np.setdiff1d(index._ids, later)
+        docs = index._docs
+        self.links = [PassageLink(d, s, docs[d].text[d0:d1], d0, d1, s0, s1, sim)
+                      for (d, s, d0, d1, s0, s1), sim in zip(
+                          arrays["res.link"].astype(np.int64).reshape(-1, 6).tolist(),
+                          arrays["res.link.sim"].astype(np.float64).tolist(), strict=True)]
+        self.graph = _adjacency(index._aligned)
+        self.storied = len(index._ids)
+
+
+def _adjacency(aligned: Mapping[tuple[int, int], Alignment | None],
+               ) -> dict[int, dict[int, Alignment]]:
+    graph: dict[int, dict[int, Alignment]] = {}
+    for (a, b), al in aligned.items():
+        if al is not None:
+            graph.setdefault(a, {})[b] = al
+            graph.setdefault(b, {})[a] = al
+    return graph
+
+
+def _link(graph: dict[int, dict[int, Alignment]], a: int, b: int, al: Alignment | None) -> None:
+    """Set (or, for None, remove) the edge a-b of the alignment graph."""
+    if al is not None:
+        graph.setdefault(a, {})[b] = al
+        graph.setdefault(b, {})[a] = al
+        return
+    for x, y in ((a, b), (b, a)):
+        near = graph.get(x)
+        if near is not None and near.pop(y, None) is not None and not near:
+            del graph[x]
+
+
+def _closure(graph: Mapping[int, Mapping[int, Alignment]], start: Iterable[int]) -> set[int]:
+    """``start`` and every document connected to one of them."""
+    seen = set(start)
+    stack = list(seen)
+    while stack:
+        for other in graph.get(stack.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
+    return seen

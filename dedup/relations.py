@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dedup.align import Alignment, Passage
 from dedup.config import DedupConfig
@@ -68,10 +69,16 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
 
 def title_overlap(a: str | None, b: str | None) -> float | None:
     """Share of the shorter headline's words found in the other; None if one is unknown."""
-    wa, wb = set(normalize_line(a or "").split()), set(normalize_line(b or "").split())
+    wa, wb = _title_words(a or ""), _title_words(b or "")
     if not wa or not wb:
         return None
     return len(wa & wb) / min(len(wa), len(wb))
+
+
+@lru_cache(maxsize=1 << 16)
+def _title_words(title: str) -> frozenset[str]:
+    """Normalised words of a headline (copies share headlines: cached by text)."""
+    return frozenset(normalize_line(title).split())
 
 
 def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupConfig,
@@ -181,7 +188,7 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def quoter(al: Alignment, passage: Passage, published_rank: dict[int, int],
+def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
            compiled: Set[int] = frozenset()) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
@@ -191,7 +198,8 @@ def quoter(al: Alignment, passage: Passage, published_rank: dict[int, int],
     compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
     that, a page whose own story's copies all lack the passage quoted it; then the passage weighs
     more in the quoting page (a digest or follow-up is mostly quotes; the source story has its
-    own text around it); ties go to the later-published page.
+    own text around it); ties go to the later-published page. ``published_rank``: any sortable
+    key per page in publication order (a rank, or (timestamp, id)).
     """
     sa = story_support(graph, al, al.a, stories[al.a], passage)
     sb = story_support(graph, al, al.b, stories[al.b], passage)
@@ -206,11 +214,11 @@ def quoter(al: Alignment, passage: Passage, published_rank: dict[int, int],
             return (al.a, al.b) if la > lb else (al.b, al.a)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
-    ra, rb = published_rank.get(al.a, 0), published_rank.get(al.b, 0)
+    ra, rb = published_rank[al.a], published_rank[al.b]
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
 
 
-def link_directions(al: Alignment, published_rank: dict[int, int], graph: AlignmentGraph,
+def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
                     stories: Mapping[int, tuple[int, ...]], compiled: Set[int] = frozenset(),
                     ) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
