@@ -649,10 +649,11 @@ class _ResultCache:
         old = np.setdiff1d(self.keys, np.fromiter(gone, dtype=np.int64, count=len(gone)),
                            assume_unique=True)
         self.keys = np.union1d(old, np.concatenate([new, fresh]))
-        kept = [x for x in self.links if x.doc not in dirty] if dirty else self.links
-        kept.extend(links)
-        kept.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
-        self.links = kept
+        if dirty:
+            kept = [x for x in self.links if x.doc not in dirty]
+            kept.extend(links)
+            kept.sort(key=lambda x: (x.doc, x.source_doc, x.doc_start))
+            self.links = kept
 
     def stories(self) -> list[Story]:
         """Every story, ordered by first member."""
