@@ -9,7 +9,7 @@ from typing import Literal
 ALGORITHM_VERSION = "passages-4"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle)
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
-NUMPY_SCHEMES = ("kperm64", "oph")
+NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,10 @@ class DedupConfig:
     Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
-            ``kperm64``: classic k-permutation MinHash, vectorised (``dedup.minhash``). ``oph``
+            ``kperm32``: classic k-permutation MinHash over hashes folded to 32 bits, affine
+            permutations mod 2**32 (``dedup.minhash``); its compiled loop runs 8 lanes per AVX2
+            multiply, ~9x faster than ``kperm64`` (the same over 64 bits; AVX2 has no 64-bit
+            vector multiply) with the same accuracy on 20-60-shingle windows. ``oph``
             (one permutation, optimal densification, ~150x datasketch) suits whole documents but
             not 20-60-shingle paragraph windows, whose bins it mostly fills by copying. Backend
             ``datasketch`` with scheme ``affine32``/``affine64``/``legacy`` is the reference
@@ -65,7 +68,7 @@ class DedupConfig:
     lsh_bands: int = 32
     lsh_rows: int = 4
     seed: int = 1
-    scheme: Literal["kperm64", "oph", "affine32", "affine64", "legacy"] = "kperm64"
+    scheme: Literal["kperm32", "kperm64", "oph", "affine32", "affine64", "legacy"] = "kperm32"
     signature_backend: Literal["numpy", "datasketch"] = "numpy"
     min_window_shingles: int = 8
     min_passage_shingles: int = 8

@@ -1,7 +1,10 @@
 """Banded LSH over MinHash signatures as sorted NumPy arrays (persisted as they are).
 
-Every (window, band) gives one 64-bit key: xxHash64 of the band number (2 bytes) and the band's
-rows (compiled, bit-exact with the ``xxhash`` package), so keys of different bands differ. The index
+Every (window, band) gives one 64-bit key, so keys of different bands differ. Rows of 32 bits
+(``kperm32``): the band's rows, packed two to a 64-bit word, are absorbed into a per-band salt
+by multiply-xorshift steps and finished with the SplitMix64 finaliser (``band_keys32_reference``).
+Rows of 64 bits: xxHash64 of the band number (2 bytes) and the band's rows (bit-exact with the
+``xxhash`` package). Both are compiled. The index
 is two parallel arrays, ``keys`` (sorted) and ``rows`` (the document row of each entry); new
 keys are looked up with ``searchsorted`` and merged in with one sort. Two documents are a
 candidate pair when they share a key in any band, whichever windows hold it.
@@ -16,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from dedup.config import DedupConfig
-from dedup.minhash import _kperm_rows, perm_params
+from dedup.minhash import _kperm_rows, perm_params, perm_params32, sign32_into
 from dedup.shingles import xxh64_aligned
 
 
@@ -40,28 +43,123 @@ def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
     return out
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _finish(h):
+    """SplitMix64's finaliser (Stafford mix 13): a bijection with full avalanche."""
+    h = (h ^ (h >> np.uint64(30))) * _M1
+    h = (h ^ (h >> np.uint64(27))) * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+_finish_c = njit(nogil=True, inline="always")(_finish)
+
+
+def band_salts(bands: int) -> np.ndarray:
+    """Distinct per-band starting states of the 32-bit-row key (finalised band numbers)."""
+    with np.errstate(over="ignore"):
+        return _finish((np.arange(bands, dtype=np.uint64) + np.uint64(1)) * _GOLDEN)
+
+
+def band_keys32_reference(sig: np.ndarray, bands: int, rows_per_band: int) -> np.ndarray:
+    """Keys of 32-bit signature rows in NumPy (the reference of the compiled ones).
+
+    Per band: rows packed two to a word (``r0 | r1 << 32``; an odd last row alone), state =
+    the band's salt; each word but the last: ``state = m(state ^ word)`` with
+    ``m(h) = h * M1 ^ (h * M1 >> 32)``; key = ``finish(state ^ last word)``. Every step is a
+    bijection of the state, so different band contents collide only by chance (about 2**-64)
+    and equal rows in different bands never give equal keys.
+    """
+    sig = np.atleast_2d(sig).astype(np.uint64)
+    n = sig.shape[0]
+    rows = sig.reshape(n, bands, rows_per_band)
+    if rows_per_band % 2:
+        rows = np.concatenate([rows, np.zeros((n, bands, 1), np.uint64)], axis=2)
+    words = rows[:, :, 0::2] | (rows[:, :, 1::2] << np.uint64(32))
+    h = np.broadcast_to(band_salts(bands), (n, bands)).copy()
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[2] - 1):
+            h = (h ^ words[:, :, j]) * _M1
+            h ^= h >> np.uint64(32)
+        return _finish(h ^ words[:, :, -1])
+
+
+@njit(nogil=True)
+def _row_keys32(row, out, salts, rows_per_band):  # pragma: no cover - compiled
+    """``out[b]`` = key of band ``b`` of the uint32 signature ``row`` (``band_keys32_reference``)."""
+    for bd in range(out.shape[0]):
+        h = salts[bd]
+        base = bd * rows_per_band
+        for r in range(0, rows_per_band, 2):
+            word = np.uint64(row[base + r])
+            if r + 1 < rows_per_band:
+                word |= np.uint64(row[base + r + 1]) << np.uint64(32)
+            h ^= word
+            if r + 2 < rows_per_band:
+                h *= _M1
+                h ^= h >> np.uint64(32)
+        out[bd] = _finish_c(h)
+
+
+@njit(cache=True, nogil=True)
+def _keys32_of(sig, salts, rows_per_band):  # pragma: no cover - compiled
+    out = np.empty((sig.shape[0], salts.shape[0]), np.uint64)
+    for w in range(sig.shape[0]):
+        _row_keys32(sig[w], out[w], salts, rows_per_band)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _kperm32_keys(hashes, lo, hi, a, b, salts, rows_per_band):  # pragma: no cover - compiled
+    """Band keys of each window's ``kperm32`` signature, signed into one reused row (the
+    signature matrix is never materialised)."""
+    out = np.empty((lo.shape[0], salts.shape[0]), np.uint64)
+    row = np.empty(a.shape[0], np.uint32)
+    for w in range(lo.shape[0]):
+        sign32_into(row, hashes, lo[w], hi[w], a, b)
+        _row_keys32(row, out[w], salts, rows_per_band)
+    return out
+
+
 def band_keys(signatures: np.ndarray, config: DedupConfig) -> np.ndarray:
-    """(windows, bands) uint64 keys of signature rows."""
-    sig = np.ascontiguousarray(np.atleast_2d(signatures), dtype=np.uint64)
+    """(windows, bands) uint64 keys of signature rows: uint32 rows (``kperm32``) get the
+    multiply-xorshift key, 64-bit rows the xxHash64 one."""
+    sig = np.atleast_2d(signatures)
+    if sig.dtype == np.uint32:
+        return _keys32_of(np.ascontiguousarray(sig), band_salts(config.lsh_bands),
+                          config.lsh_rows)
+    sig = np.ascontiguousarray(sig, dtype=np.uint64)
     return _keys_of(sig, config.lsh_bands, config.lsh_rows)
 
 
 def window_keys(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 config: DedupConfig, threads: int = 0) -> np.ndarray:
-    """Band keys of the windows ``hashes[lo[i]:hi[i]]`` (``kperm64`` signatures, compiled,
-    split over ``threads`` threads, 0: one per core; the kernels release the GIL); other
-    schemes go through ``dedup.signatures``."""
-    if config.signature_backend == "numpy" and config.scheme == "kperm64":
-        a, b = perm_params(config.num_perm, config.seed)
+    """Band keys of the windows ``hashes[lo[i]:hi[i]]`` (``kperm32``/``kperm64`` signatures,
+    compiled, split over ``threads`` threads, 0: one per core; the kernels release the GIL);
+    other schemes go through ``dedup.signatures``."""
+    if config.signature_backend == "numpy" and config.scheme in ("kperm32", "kperm64"):
         lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+        hashes = hashes.astype(np.uint64, copy=False)
+        if config.scheme == "kperm32":
+            a32, b32 = perm_params32(config.num_perm, config.seed)
+            salts = band_salts(config.lsh_bands)
+
+            def part(x: int, y: int) -> np.ndarray:
+                return _kperm32_keys(hashes, lo[x:y], hi[x:y], a32, b32, salts, config.lsh_rows)
+        else:
+            a, b = perm_params(config.num_perm, config.seed)
+
+            def part(x: int, y: int) -> np.ndarray:
+                return _keys_of(_kperm_rows(hashes, lo[x:y], hi[x:y], a, b), config.lsh_bands,
+                                config.lsh_rows)
+
         threads = threads or min(os.cpu_count() or 1, 4)
         if threads == 1 or lo.size < 20000:
-            return _keys_of(_kperm_rows(hashes, lo, hi, a, b), config.lsh_bands, config.lsh_rows)
+            return part(0, lo.size)
         cuts = np.linspace(0, lo.size, threads + 1).astype(np.int64).tolist()
-
-        def part(x: int, y: int) -> np.ndarray:
-            return _keys_of(_kperm_rows(hashes, lo[x:y], hi[x:y], a, b), config.lsh_bands,
-                            config.lsh_rows)
 
         with ThreadPoolExecutor(threads) as pool:
             return np.concatenate(list(pool.map(part, cuts[:-1], cuts[1:])))

@@ -10,6 +10,11 @@ documents.
 ``kperm_signatures``: classic MinHash, ``num_perm`` affine permutations of 2**64, vectorised
 over many sets. Its rows are independent even for small sets, which banded LSH over passage
 windows needs. Both run over many sets at once (hashes concatenated, ``offsets`` cut them).
+
+``kperm32_signatures``: the same over 32-bit values (each hash folded to 32 bits, permutations
+``a_i * x + b_i mod 2**32``): as accurate on window-sized sets (the inputs are already uniform
+hashes), and its compiled loop multiplies 8 lanes per AVX2 instruction (AVX2 has no 64-bit
+vector multiply), so ``kperm32_ranges`` signs ~8x faster than ``kperm_ranges``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = 0x9E3779B97F4A7C15
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_EMPTY32 = np.uint32(0xFFFFFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
 _CHUNK = 1 << 15
 _FAST_PROBES = 8
 
@@ -149,13 +157,19 @@ def kperm_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
     windows) its rows are independent, which banded LSH needs (densified one-permutation rows
     of a sparse set are copies of one another, so bands fail together).
     """
+    a, b = perm_params(num_perm, seed)
+    return _affine_min(hashes.astype(np.uint64, copy=False), offsets, a, b)
+
+
+def _affine_min(x: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per set ``x[offsets[i]:offsets[i+1]]`` and permutation p: min of ``a[p] * x + b[p]`` in
+    the dtype of ``x``, ``a`` and ``b`` (wrapping); an empty set's row is the dtype's maximum."""
     offsets = np.asarray(offsets, dtype=np.int64)
     n_sets = max(int(offsets.shape[0]) - 1, 0)
-    sig = np.full((n_sets, num_perm), _EMPTY, dtype=np.uint64)
-    if n_sets == 0 or hashes.shape[0] == 0:
+    num_perm = a.shape[0]
+    sig = np.full((n_sets, num_perm), np.iinfo(x.dtype).max, dtype=x.dtype)
+    if n_sets == 0 or x.shape[0] == 0:
         return sig
-    a, b = perm_params(num_perm, seed)
-    x = hashes.astype(np.uint64, copy=False)
     nonempty = np.flatnonzero(np.diff(offsets) > 0)
     step = max(1, _CHUNK // num_perm)
     lo = 0
@@ -189,6 +203,73 @@ def _kperm_rows(hashes, lo, hi, a, b):  # pragma: no cover - compiled
                 if v < row[p]:
                     row[p] = v
     return sig
+
+
+def fold32(hashes: np.ndarray) -> np.ndarray:
+    """64-bit hashes folded to 32 bits (``low ^ high``), the input of ``kperm32``."""
+    h = hashes.astype(np.uint64, copy=False)
+    return ((h ^ (h >> _S32)) & _LOW32).astype(np.uint32)
+
+
+def perm_params32(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Odd multipliers and addends of the ``num_perm`` affine permutations of 2**32 (the high
+    halves of ``perm_params``)."""
+    a, b = perm_params(num_perm, seed)
+    return (a >> _S32).astype(np.uint32) | np.uint32(1), (b >> _S32).astype(np.uint32)
+
+
+def kperm32_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
+                       seed: int) -> np.ndarray:
+    """``kperm_signatures`` over 32 bits: per permutation ``a_i * fold32(x) + b_i mod 2**32``,
+    minimum per set; uint32 (sets, num_perm), an empty set's row all ``2**32-1``. The reference
+    of ``kperm32_ranges``."""
+    a, b = perm_params32(num_perm, seed)
+    return _affine_min(fold32(hashes), offsets, a, b)
+
+
+@njit(nogil=True, inline="always")
+def _fold(h):  # pragma: no cover - compiled
+    return np.uint32((h ^ (h >> _S32)) & _LOW32)
+
+
+@njit(nogil=True)
+def sign32_into(row, hashes, lo, hi, a, b):  # pragma: no cover - compiled
+    """``row[:] = kperm32`` signature of ``hashes[lo:hi]``. Four shingles per pass over the
+    row (the last one repeated past the end: the minimum ignores duplicates), so each lane
+    loads ``a``, ``b`` and the row once per four multiplies; LLVM vectorises the ``p`` loop."""
+    k = a.shape[0]
+    for p in range(k):
+        row[p] = _EMPTY32
+    last = hi - 1
+    for i in range(lo, hi, 4):
+        x0 = _fold(hashes[i])
+        x1 = _fold(hashes[min(i + 1, last)])
+        x2 = _fold(hashes[min(i + 2, last)])
+        x3 = _fold(hashes[min(i + 3, last)])
+        for p in range(k):
+            ap = a[p]
+            bp = b[p]
+            # np.uint32(...) wraps: numba computes uint32 products in 64 bits
+            v = min(min(np.uint32(x0 * ap + bp), np.uint32(x1 * ap + bp)),
+                    min(np.uint32(x2 * ap + bp), np.uint32(x3 * ap + bp)))
+            row[p] = min(row[p], v)
+
+
+@njit(cache=True, nogil=True)
+def _kperm32_rows(hashes, lo, hi, a, b):  # pragma: no cover - compiled
+    sig = np.empty((lo.shape[0], a.shape[0]), np.uint32)
+    for s in range(lo.shape[0]):
+        sign32_into(sig[s], hashes, lo[s], hi[s], a, b)
+    return sig
+
+
+def kperm32_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: int,
+                   seed: int) -> np.ndarray:
+    """``kperm32_signatures`` of the sets ``hashes[lo[i]:hi[i]]`` (compiled, same values)."""
+    a, b = perm_params32(num_perm, seed)
+    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+    _check_ranges(hashes, lo, hi)
+    return _kperm32_rows(hashes.astype(np.uint64, copy=False), lo, hi, a, b)
 
 
 def kperm_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: int,

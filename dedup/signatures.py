@@ -8,13 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dedup.config import DedupConfig
-from dedup.minhash import kperm_signatures, oph_signatures
-
-
-def _fold32(hashes: np.ndarray) -> np.ndarray:
-    """64-bit shingle hashes folded to 32 bits (the input width of the affine32 scheme)."""
-    h = hashes.astype(np.uint64, copy=False)
-    return ((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+from dedup.minhash import fold32, kperm32_signatures, kperm_signatures, oph_signatures
 
 
 def _identity(value: int) -> int:
@@ -32,9 +26,10 @@ def signatures_concat(hashes: np.ndarray, offsets: np.ndarray, config: DedupConf
 def signatures(sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:
     """One MinHash signature row per set of 64-bit shingle hashes, shape (len(sets), num_perm).
 
-    Backend ``numpy`` (default): ``dedup.minhash.oph_signatures``, all sets in one vectorised
-    pass. Backend ``datasketch``: ``MinHash(scheme=config.scheme)`` fed the folded hashes
-    through an identity ``hashfunc`` (the reference; ~100x slower). Both are exact (every
+    Backend ``numpy`` (default): ``dedup.minhash``'s function of ``config.scheme``, all sets
+    in one vectorised pass (``kperm32``: uint32 rows; the others uint64). Backend
+    ``datasketch``: ``MinHash(scheme=config.scheme)`` fed the folded hashes through an
+    identity ``hashfunc`` (the reference; ~100x slower). Both are exact (every
     shingle counts, no sampling); the index header records which one built an index.
     """
     if config.signature_backend == "numpy":
@@ -45,9 +40,11 @@ def signatures(sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:
     return _datasketch(sets, config)
 
 
+_NUMPY_SIGN = {"oph": oph_signatures, "kperm64": kperm_signatures, "kperm32": kperm32_signatures}
+
+
 def _numpy(hashes: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> np.ndarray:
-    sign = oph_signatures if config.scheme == "oph" else kperm_signatures
-    return sign(hashes, offsets, config.num_perm, config.seed)
+    return _NUMPY_SIGN[config.scheme](hashes, offsets, config.num_perm, config.seed)
 
 
 def _datasketch(sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:
@@ -61,6 +58,6 @@ def _datasketch(sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:
     for i, hashes in enumerate(sets):
         m = MinHash(num_perm=config.num_perm, seed=config.seed, scheme=config.scheme,
                     hashfunc=_identity, permutations=proto.permutations)
-        m.update_batch(int(v) for v in _fold32(np.unique(hashes)))
+        m.update_batch(int(v) for v in fold32(np.unique(hashes)))
         out[i] = m.hashvalues
     return out

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dedup import DedupConfig
-from dedup.minhash import kperm_signatures, oph_signatures
+from dedup.minhash import kperm32_signatures, kperm_signatures, oph_signatures
 from dedup.signatures import signatures, signatures_concat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def _pairs(size: int, n: int = 300) -> tuple[list[np.ndarray], np.ndarray]:
     return sets, np.asarray(truth)
 
 
-@pytest.mark.parametrize("sign", [oph_signatures, kperm_signatures])
+@pytest.mark.parametrize("sign", [oph_signatures, kperm_signatures, kperm32_signatures])
 @pytest.mark.parametrize("size", [12, 60, 700])
 def test_estimates_agree_with_exact_jaccard(sign, size: int) -> None:
     sets, truth = _pairs(size)
@@ -46,7 +46,7 @@ def test_abridged_copy_is_not_lost() -> None:
     src = rng.integers(0, 2**63, size=700, dtype=np.uint64)
     copy = np.concatenate([rng.integers(0, 2**63, size=40, dtype=np.uint64), src[:630]])
     exact = 630 / 740
-    for sign in (oph_signatures, kperm_signatures):
+    for sign in (oph_signatures, kperm_signatures, kperm32_signatures):
         sig = sign(np.concatenate([src, copy]), np.array([0, 700, 1370]), 128, 1)
         assert abs(float((sig[0] == sig[1]).mean()) - exact) < 0.12
 
@@ -65,11 +65,12 @@ def test_duplicates_order_and_batching_do_not_matter() -> None:
 
 _SCRIPT = """
 import numpy as np
-from dedup.minhash import kperm_signatures, oph_signatures
+from dedup.minhash import kperm32_signatures, kperm_signatures, oph_signatures
 from dedup.shingles import shingle_hashes
 h, _ = shingle_hashes(tuple("the quick brown fox jumps over the lazy dog again".split()), 5, 8, 1)
 off = np.array([0, h.size])
-print(kperm_signatures(h, off, 16, 1)[0].tolist(), oph_signatures(h, off, 16, 1)[0].tolist())
+print(kperm_signatures(h, off, 16, 1)[0].tolist(), oph_signatures(h, off, 16, 1)[0].tolist(),
+      kperm32_signatures(h, off, 16, 1)[0].tolist())
 """
 
 
