@@ -5,7 +5,9 @@ The passage index (``DedupIndex``) keeps every shingle, window and boilerplate c
 ``Archive`` keeps in memory only what a query needs: the LSH (42 bands x 3 rows of one OPH
 signature per document, 12 bytes an entry) and per-row arrays (id, site, published, sizes,
 story). On disk, in its directory, it keeps each document's distinct shingle hashes
-(append-only) and, per site, sorted runs of shingle page counts (a base and deltas).
+(append-only) and, per site, runs of (shingle, page) entries sorted by shingle, one run per
+``result``: a shingle's page count is its number of entries, and the pages holding a shingle
+that just became boilerplate are found without reading any page.
 
 Decisions are document level: two pages are copies when the smaller one's content shingles (its
 distinct shingles that are not its site's boilerplate) are at least ``copy_containment``
@@ -130,25 +132,6 @@ def _verify(shingles, row_off, site, boiler, b_off, a, b):  # pragma: no cover -
 
 
 @njit(cache=True)
-def _holds_any(shingles, row_off, rows, site, boiler, b_off):  # pragma: no cover - compiled
-    """Per row of ``rows``: does it hold a shingle of its site's set in ``boiler``?"""
-    out = np.zeros(rows.shape[0], np.bool_)
-    for q in range(rows.shape[0]):
-        r = rows[q]
-        i, i_end = row_off[r], row_off[r + 1]
-        k, k_end = b_off[site[r]], b_off[site[r] + 1]
-        while i < i_end and k < k_end:
-            if shingles[i] < boiler[k]:
-                i += 1
-            elif boiler[k] < shingles[i]:
-                k += 1
-            else:
-                out[q] = True
-                break
-    return out
-
-
-@njit(cache=True)
 def _roots(n, a, b):  # pragma: no cover - compiled
     """Union-find over the pairs: each row's component root (its smallest row)."""
     parent = np.arange(n)
@@ -174,29 +157,41 @@ def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
     return folder / f"{site}.{run:06d}.{part}.npy"
 
 
-def _count_site(folder: Path, site: int, min_pages: int, runs: int) -> np.ndarray:
-    """Fold the raw run of ``site`` (hashes of new pages, each page's distinct ones) into its
-    run number ``runs``: sorted shingles and page counts. Returns the shingles that reached
-    ``min_pages`` with it.
+def _count_site(folder: Path, site: int, min_pages: int,
+                runs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fold the spooled shingles of ``site``'s new pages (each page's distinct ones, with the
+    page's row) into its run number ``runs``: shingles sorted, with the row of each. Returns
+    the shingles that reached ``min_pages`` pages with it, and the earlier rows holding them.
 
-    The old count of a shingle is the sum over the site's earlier runs (memory-mapped, looked up
-    with ``searchsorted``)."""
-    raw_path = folder / f"{site}.raw"
-    keys, counts = np.unique(np.fromfile(raw_path, dtype=np.uint64), return_counts=True)
-    old = np.zeros(keys.shape[0], dtype=np.int64)
+    A shingle's page count is its number of entries over the site's runs (memory-mapped, looked
+    up with ``searchsorted``)."""
+    keys = np.fromfile(folder / f"{site}.raw", dtype=np.uint64)
+    rows = np.fromfile(folder / f"{site}.rows", dtype=np.int32)
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order]
+    uniq, counts = np.unique(keys, return_counts=True)
+    old = np.zeros(uniq.shape[0], dtype=np.int64)
+    spans = []
     for run in range(runs):
         run_keys = np.load(_run_path(folder, site, run, "keys"), mmap_mode="r")
-        if not run_keys.shape[0]:
-            continue
-        run_counts = np.load(_run_path(folder, site, run, "counts"), mmap_mode="r")
-        pos = np.minimum(np.searchsorted(run_keys, keys), run_keys.shape[0] - 1)
-        hit = run_keys[pos] == keys
-        old[hit] += run_counts[pos[hit]]
-    new = old + counts
+        lo, hi = np.searchsorted(run_keys, uniq), np.searchsorted(run_keys, uniq, side="right")
+        old += hi - lo
+        spans.append((run, lo, hi))
+    crossed = (old < min_pages) & (old + counts >= min_pages)
+    held = []
+    for run, lo, hi in spans:
+        lo, hi = lo[crossed], hi[crossed]
+        if (hi > lo).any():
+            run_rows = np.load(_run_path(folder, site, run, "rows"), mmap_mode="r")
+            idx = np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo)
+            idx += np.arange(idx.shape[0])
+            held.append(np.asarray(run_rows[idx]))
     np.save(_run_path(folder, site, runs, "keys"), keys)
-    np.save(_run_path(folder, site, runs, "counts"), np.minimum(counts, 65535).astype(np.uint16))
-    raw_path.unlink()
-    return keys[(old < min_pages) & (new >= min_pages)]
+    np.save(_run_path(folder, site, runs, "rows"), rows)
+    (folder / f"{site}.raw").unlink()
+    (folder / f"{site}.rows").unlink()
+    old_rows = np.unique(np.concatenate(held)) if held else np.zeros(0, np.int32)
+    return uniq[crossed], old_rows
 
 
 class Archive:
@@ -204,8 +199,8 @@ class Archive:
 
     ``add`` signs documents (or takes ``Signed`` batches from workers via ``add_signed``),
     queries and grows the LSH and spools each site's shingles to disk; ``result`` counts the
-    spooled shingles into the sites' page counts, verifies new candidate pairs (and those of
-    sites whose boilerplate grew) and groups copies; ``save`` writes the in-memory arrays.
+    spooled shingles into the sites' runs, verifies new candidate pairs (and those of pages
+    that hold new boilerplate) and groups copies; ``save`` writes the in-memory arrays.
     """
 
     def __init__(self, root: Path | str, config: DedupConfig | None = None) -> None:
@@ -265,7 +260,7 @@ class Archive:
                                 count=n)
         with (self.root / "shingles.u64").open("ab") as f:
             f.write(memoryview(np.ascontiguousarray(signed.uniq)).cast("B"))
-        self._spool(sites, signed)
+        self._spool(sites, signed, base)
         pairs = self._lsh.add(signed.keys, np.arange(base, base + n, dtype=np.int32))
         self._ids = np.concatenate([self._ids, ids])
         self._site = np.concatenate([self._site, sites])
@@ -274,8 +269,9 @@ class Archive:
         self._content = np.concatenate([self._content, np.full(n, -1, np.int64)])
         self._pending.append(pairs)
 
-    def _spool(self, sites: np.ndarray, signed: Signed) -> None:
-        """Append each page's distinct shingles to its site's raw run (counted in ``result``)."""
+    def _spool(self, sites: np.ndarray, signed: Signed, base: int) -> None:
+        """Append each page's distinct shingles, and its row (``base`` + its place in the
+        batch) for each, to its site's spool (counted in ``result``)."""
         order = np.argsort(sites, kind="stable")
         offsets = np.concatenate(([0], np.cumsum(signed.sizes)))
         folder = self.root / "counts"
@@ -285,18 +281,21 @@ class Archive:
                 continue
             site = int(sites[rows[0]])
             parts = [signed.uniq[offsets[r]:offsets[r + 1]] for r in rows.tolist()]
+            owner = np.repeat((rows + base).astype(np.int32), signed.sizes[rows])
             with (folder / f"{site}.raw").open("ab") as f:
                 f.write(memoryview(np.ascontiguousarray(np.concatenate(parts))).cast("B"))
+            with (folder / f"{site}.rows").open("ab") as f:
+                f.write(memoryview(owner).cast("B"))
             self._dirty_sites.add(site)
 
     # -- deciding ---------------------------------------------------------------------------
 
     def result(self, workers: int = 1) -> np.ndarray:
         """Per row, the row of its story's canonical page (a page alone is its own)."""
-        crossed = self._count(workers)
+        held = self._count(workers)
         new = np.unique(np.concatenate(self._pending)) if self._pending else self._pairs[:0]
         self._pending = []
-        self._reverify(crossed)
+        self._reverify(held)
         self._merge_pairs(new)
         self._verify_pending()
         copies = self._pairs[self._copy == 1]
@@ -304,31 +303,16 @@ class Archive:
         self._story = self._canonical(roots)
         return self._story
 
-    def _reverify(self, crossed: dict[int, np.ndarray]) -> None:
-        """Mark for verification the verified pairs with a page holding a shingle that just
-        became boilerplate on its site (its content shrank)."""
-        if not crossed or not self._pairs.size:
-            return
-        sets, b_off = self._site_sets(crossed)
-        rows = np.unique(np.concatenate([self._pairs >> 32, self._pairs & 0xFFFFFFFF]))
-        rows = rows[b_off[self._site[rows] + 1] > b_off[self._site[rows]]]
-        if not rows.size:
-            return
-        self._row_off = np.concatenate(([0], np.cumsum(self._sizes)))
-        hit = []
-        for lo in range(0, rows.shape[0], 2 * _PAIR_CHUNK):
-            part = rows[lo:lo + 2 * _PAIR_CHUNK]
-            shingles, offsets = self._read_rows(part)
-            local = np.arange(part.shape[0])
-            hit.append(part[_holds_any(shingles, offsets, local, self._site[part], sets, b_off)])
-        held = np.concatenate(hit)
-        if held.size:
-            stale = np.isin(self._pairs >> 32, held) | np.isin(self._pairs & 0xFFFFFFFF, held)
+    def _reverify(self, rows: np.ndarray) -> None:
+        """Mark for verification the verified pairs of ``rows``: pages holding a shingle that
+        just became boilerplate on their site (their content shrank)."""
+        if rows.size and self._pairs.size:
+            stale = np.isin(self._pairs >> 32, rows) | np.isin(self._pairs & 0xFFFFFFFF, rows)
             self._copy[stale] = -1
 
-    def _count(self, workers: int) -> dict[int, np.ndarray]:
+    def _count(self, workers: int) -> np.ndarray:
         """Fold the spooled shingles into the sites' page counts; grow boilerplate sets.
-        Returns, per site, the shingles that became boilerplate."""
+        Returns the earlier rows holding a shingle that became boilerplate."""
         folder = self.root / "counts"
         sites = sorted(self._dirty_sites)
         self._dirty_sites = set()
@@ -344,14 +328,14 @@ class Archive:
                                     [limit] * len(sites), runs, chunksize=4))
         else:
             got = [_count_site(folder, s, limit, r) for s, r in zip(sites, runs, strict=True)]
-        crossed = {}
-        for site, hit in zip(sites, got, strict=True):
+        held = [np.zeros(0, np.int32)]
+        for site, (hit, rows) in zip(sites, got, strict=True):
             self._runs[site] = self._runs.get(site, 0) + 1
             if hit.size:
-                crossed[site] = hit
                 old = self._boiler.get(site)
                 self._boiler[site] = hit if old is None else np.union1d(old, hit)
-        return crossed
+                held.append(rows)
+        return np.concatenate(held)
 
     def _merge_pairs(self, new: np.ndarray) -> None:
         if not new.size:
@@ -456,7 +440,7 @@ class Archive:
         """Remove what an add after the last save left on disk (spooled shingles, count runs,
         shingle rows), so a crashed run counts nothing twice."""
         folder = self.root / "counts"
-        for path in folder.glob("*.raw"):
+        for path in [*folder.glob("*.raw"), *folder.glob("*.rows")]:
             path.unlink()
         runs = head["runs"]
         for path in folder.glob("*.npy"):
