@@ -37,8 +37,8 @@ class DedupConfig:
             ``datasketch`` with scheme ``affine32``/``affine64``/``legacy`` is the reference
             (datasketch 2.0 changed its default scheme, hence pinned).
         lsh_bands x lsh_rows must equal num_perm. With 32 x 4 a window pair becomes a candidate
-            with probability 1-(1-J^4)^32: 0.998 at Jaccard 0.6 (a copy-edited paragraph),
-            0.23 at 0.3, ~0 for unrelated text. Candidates are verified exactly, so the low
+            with probability 1-(1-J^4)^32: 0.988 at Jaccard 0.6, 0.998 at 0.65 (a copy-edited
+            paragraph), 0.23 at 0.3, ~0 for unrelated text. Candidates are verified exactly, so the low
             threshold only costs time.
 
     Verification (exact shingle alignment of a candidate pair):
