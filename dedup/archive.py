@@ -87,12 +87,32 @@ def _timestamp(value: datetime | None) -> int:
     return int(value.timestamp() * 1_000_000)
 
 
+@njit(cache=True, inline="always")
+def _advance(arr, k, end, x):  # pragma: no cover - compiled
+    """First index in ``[k, end)`` whose value is >= ``x`` (``arr`` sorted), galloping from
+    ``k``: steps over a large boilerplate set in O(log gap)."""
+    if k >= end or arr[k] >= x:
+        return k
+    step = 1
+    while k + step < end and arr[k + step] < x:
+        k += step
+        step *= 2
+    lo, hi = k + 1, min(k + step, end)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if arr[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True)
 def _verify(shingles, row_off, site, boiler, b_off, a, b):  # pragma: no cover - compiled
     """Per pair: (shared content shingles, content size of a, content size of b). A shingle is
     content on a page unless it is boilerplate on that page's site; shared content counts
     shingles that are content on both pages. Rows and boilerplate sets are sorted: one merge
-    walks the two rows and both sites' sets."""
+    walks the two rows, galloping through both sites' sets."""
     n = a.shape[0]
     inter = np.zeros(n, np.int64)
     size_a = np.zeros(n, np.int64)
@@ -113,14 +133,12 @@ def _verify(shingles, row_off, site, boiler, b_off, a, b):  # pragma: no cover -
             in_a = False
             in_b = False
             if take_a:
-                while ka < ka_end and boiler[ka] < x:
-                    ka += 1
+                ka = _advance(boiler, ka, ka_end, x)
                 in_a = not (ka < ka_end and boiler[ka] == x)
                 ca += in_a
                 i += 1
             if take_b:
-                while kb < kb_end and boiler[kb] < x:
-                    kb += 1
+                kb = _advance(boiler, kb, kb_end, x)
                 in_b = not (kb < kb_end and boiler[kb] == x)
                 cb += in_b
                 j += 1

@@ -195,3 +195,23 @@ def test_ids_given_twice_are_refused_and_known_ids_skipped(tmp_path: Path) -> No
     archive.add(docs)
     archive.add(docs[:3])
     assert len(archive) == 6 and np.array_equal(archive.ids, [d.id for d in docs])
+
+
+def test_verification_counts_content_against_large_boilerplate_sets() -> None:
+    from dedup.archive import _verify
+
+    rng = np.random.default_rng(4)
+    pool = np.unique(rng.integers(1, 2**63, 30000, dtype=np.int64)).astype(np.uint64)
+    rows = [np.sort(rng.choice(pool, size, replace=False)) for size in (400, 350, 5, 0, 900)]
+    boiler = [np.sort(rng.choice(pool, size, replace=False)) for size in (20000, 3, 0)]
+    site = np.asarray([0, 1, 0, 2, 1])
+    shingles = np.concatenate(rows)
+    row_off = np.concatenate(([0], np.cumsum([r.size for r in rows])))
+    b_off = np.concatenate(([0], np.cumsum([b.size for b in boiler])))
+    a, b = np.asarray([0, 0, 1, 2, 3, 4]), np.asarray([1, 4, 4, 0, 0, 0])
+    inter, ca, cb = _verify(shingles, row_off, site, np.concatenate(boiler), b_off, a, b)
+    content = [set(r.tolist()) - set(boiler[s].tolist()) for r, s in zip(rows, site, strict=True)]
+    assert ca.tolist() == [len(content[x]) for x in a]
+    assert cb.tolist() == [len(content[y]) for y in b]
+    assert inter.tolist() == [len(content[x] & content[y]) for x, y in zip(a, b, strict=True)]
+    assert 0 < ca[0] < rows[0].size  # the large set did remove shingles
