@@ -107,46 +107,93 @@ def _advance(arr, k, end, x):  # pragma: no cover - compiled
     return lo
 
 
+def _boiler_filter(boiler: np.ndarray, b_off: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray]:
+    """Per site, a bitmap of its boilerplate shingles' top bits (~8 bits a shingle, at least
+    64): a clear bit proves a shingle is not boilerplate there without searching the set, and a
+    pair touches only its two sites' bitmaps (cache-sized). Returns the bitmaps (uint64 words,
+    concatenated), each site's first word and each site's shift to a shingle's bit."""
+    sizes = np.diff(b_off)
+    log2 = np.maximum(6, np.ceil(np.log2(np.maximum(8 * sizes, 1))).astype(np.int64))
+    f_off = np.concatenate(([0], np.cumsum(1 << (log2 - 6)))).astype(np.int64)
+    shift = (64 - log2).astype(np.uint64)
+    words = np.zeros(int(f_off[-1]), dtype=np.uint64)
+    sites = np.repeat(np.arange(sizes.shape[0]), sizes)
+    bit = boiler >> shift[sites]
+    np.bitwise_or.at(words, f_off[sites] + (bit >> np.uint64(6)).astype(np.int64),
+                     np.uint64(1) << (bit & np.uint64(63)))
+    return words, f_off, shift
+
+
+@njit(cache=True, inline="always")
+def _is_boiler(shingles_x, boiler, b_off, words, f_off, shift, s, k):  # pragma: no cover
+    """(is ``shingles_x`` boilerplate on site ``s``, the gallop position for the next, larger
+    shingle), searching from position ``k`` of the site's set only when its bit is set."""
+    q = shingles_x >> shift[s]
+    if (words[f_off[s] + np.int64(q >> np.uint64(6))] >> (q & np.uint64(63))) & 1:
+        k = _advance(boiler, k, b_off[s + 1], shingles_x)
+        return k < b_off[s + 1] and boiler[k] == shingles_x, k
+    return False, k
+
+
 @njit(cache=True)
-def _verify(shingles, row_off, site, boiler, b_off, a, b):  # pragma: no cover - compiled
-    """Per pair: (shared content shingles, content size of a, content size of b). A shingle is
-    content on a page unless it is boilerplate on that page's site; shared content counts
-    shingles that are content on both pages. Rows and boilerplate sets are sorted: one merge
-    walks the two rows, galloping through both sites' sets."""
+def _content_sizes(shingles, row_off, site, boiler, b_off, words, f_off,
+                   shift):  # pragma: no cover - compiled
+    """Per row: its shingles that are not boilerplate on its site."""
+    n = row_off.shape[0] - 1
+    out = np.zeros(n, np.int64)
+    for r in range(n):
+        s = site[r]
+        k = b_off[s]
+        c = 0
+        for i in range(row_off[r], row_off[r + 1]):
+            hit, k = _is_boiler(shingles[i], boiler, b_off, words, f_off, shift, s, k)
+            c += not hit
+        out[r] = c
+    return out
+
+
+@njit(cache=True)
+def _shared(shingles, row_off, site, boiler, b_off, words, f_off, shift,
+            a, b):  # pragma: no cover - compiled
+    """Per pair of rows: shingles both hold that are content on both (not boilerplate on
+    either's site)."""
     n = a.shape[0]
-    inter = np.zeros(n, np.int64)
-    size_a = np.zeros(n, np.int64)
-    size_b = np.zeros(n, np.int64)
+    out = np.zeros(n, np.int64)
     for p in range(n):
         ra, rb = a[p], b[p]
-        ka, ka_end = b_off[site[ra]], b_off[site[ra] + 1]
-        kb, kb_end = b_off[site[rb]], b_off[site[rb] + 1]
+        sa, sb = site[ra], site[rb]
+        ka, kb = b_off[sa], b_off[sb]
         i, i_end = row_off[ra], row_off[ra + 1]
         j, j_end = row_off[rb], row_off[rb + 1]
-        ca = 0
-        cb = 0
         shared = 0
-        while i < i_end or j < j_end:
-            take_a = j >= j_end or (i < i_end and shingles[i] <= shingles[j])
-            take_b = i >= i_end or (j < j_end and shingles[j] <= shingles[i])
-            x = shingles[i] if take_a else shingles[j]
-            in_a = False
-            in_b = False
-            if take_a:
-                ka = _advance(boiler, ka, ka_end, x)
-                in_a = not (ka < ka_end and boiler[ka] == x)
-                ca += in_a
+        while i < i_end and j < j_end:
+            x, y = shingles[i], shingles[j]
+            if x < y:
                 i += 1
-            if take_b:
-                kb = _advance(boiler, kb, kb_end, x)
-                in_b = not (kb < kb_end and boiler[kb] == x)
-                cb += in_b
+            elif y < x:
                 j += 1
-            shared += in_a and in_b
-        inter[p] = shared
-        size_a[p] = ca
-        size_b[p] = cb
-    return inter, size_a, size_b
+            else:
+                hit_a, ka = _is_boiler(x, boiler, b_off, words, f_off, shift, sa, ka)
+                hit_b, kb = _is_boiler(x, boiler, b_off, words, f_off, shift, sb, kb)
+                shared += not (hit_a or hit_b)
+                i += 1
+                j += 1
+        out[p] = shared
+    return out
+
+
+def _verify(shingles: np.ndarray, row_off: np.ndarray, site: np.ndarray, boiler: np.ndarray,
+            b_off: np.ndarray, a: np.ndarray,
+            b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair of rows ``a[i]``, ``b[i]``: (shared content shingles, content size of a, of
+    b). A shingle is content on a page unless it is boilerplate on that page's site (sets in
+    ``boiler``, cut by ``b_off`` per site code; ``site``: each row's code). Each row's content
+    is counted once, however many pairs hold it."""
+    words, f_off, shift = _boiler_filter(boiler, b_off)
+    sizes = _content_sizes(shingles, row_off, site, boiler, b_off, words, f_off, shift)
+    shared = _shared(shingles, row_off, site, boiler, b_off, words, f_off, shift, a, b)
+    return shared, sizes[a], sizes[b]
 
 
 @njit(cache=True)

@@ -209,7 +209,8 @@ def test_verification_counts_content_against_large_boilerplate_sets() -> None:
     row_off = np.concatenate(([0], np.cumsum([r.size for r in rows])))
     b_off = np.concatenate(([0], np.cumsum([b.size for b in boiler])))
     a, b = np.asarray([0, 0, 1, 2, 3, 4]), np.asarray([1, 4, 4, 0, 0, 0])
-    inter, ca, cb = _verify(shingles, row_off, site, np.concatenate(boiler), b_off, a, b)
+    flat = np.concatenate(boiler)
+    inter, ca, cb = _verify(shingles, row_off, site, flat, b_off, a, b)
     content = [set(r.tolist()) - set(boiler[s].tolist()) for r, s in zip(rows, site, strict=True)]
     assert ca.tolist() == [len(content[x]) for x in a]
     assert cb.tolist() == [len(content[y]) for y in b]
