@@ -228,8 +228,9 @@ def _count_site(folder: Path, site: int, min_pages: int,
     page's row) into its run number ``runs``: shingles sorted, with the row of each. Returns
     the shingles that reached ``min_pages`` pages with it, and the earlier rows holding them.
 
-    A shingle's page count is its number of entries over the site's runs (memory-mapped, looked
-    up with ``searchsorted``)."""
+    A shingle's page count is its number of entries over the site's runs (each run's shingles
+    read whole, looked up with ``searchsorted``; the rows of a run are mapped, only the few
+    holding new boilerplate are read)."""
     keys = np.fromfile(folder / f"{site}.raw", dtype=np.uint64)
     rows = np.fromfile(folder / f"{site}.rows", dtype=np.int32)
     order = np.argsort(keys, kind="stable")
@@ -238,7 +239,7 @@ def _count_site(folder: Path, site: int, min_pages: int,
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
     for run in range(runs):
-        run_keys = np.load(_run_path(folder, site, run, "keys"), mmap_mode="r")
+        run_keys = np.load(_run_path(folder, site, run, "keys"))
         lo, hi = np.searchsorted(run_keys, uniq), np.searchsorted(run_keys, uniq, side="right")
         old += hi - lo
         spans.append((run, lo, hi))
