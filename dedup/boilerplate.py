@@ -6,9 +6,9 @@ import numpy as np
 from numba import njit
 
 _MAX_LOAD = 0.8  # a site's count table grows before it would be fuller than this
-_GROWN_LOAD = 0.55  # ... to a size where its entries (if all new) fill this share
+_GROWN_LOAD = 0.5  # ... to a size where its entries (if all new) fill this share
 _MIN_SLOTS = 64
-_AHEAD = 16  # table slots of this many shingles are loaded before any is counted
+_AHEAD = 32  # table slots of this many shingles are loaded before any is counted
 _REGION_BITS = 12  # a batch's shingles of a site are bucketed so a bucket's slots are ~4096
 
 
