@@ -87,85 +87,75 @@ def _timestamp(value: datetime | None) -> int:
     return int(value.timestamp() * 1_000_000)
 
 
-@njit(cache=True, inline="always")
-def _advance(arr, k, end, x):  # pragma: no cover - compiled
-    """First index in ``[k, end)`` whose value is >= ``x`` (``arr`` sorted), galloping from
-    ``k``: steps over a large boilerplate set in O(log gap)."""
-    if k >= end or arr[k] >= x:
-        return k
-    step = 1
-    while k + step < end and arr[k + step] < x:
-        k += step
-        step *= 2
-    lo, hi = k + 1, min(k + step, end)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if arr[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _boiler_filter(boiler: np.ndarray, b_off: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                     np.ndarray]:
-    """Per site, a bitmap of its boilerplate shingles' top bits (~8 bits a shingle, at least
-    64): a clear bit proves a shingle is not boilerplate there without searching the set, and a
-    pair touches only its two sites' bitmaps (cache-sized). Returns the bitmaps (uint64 words,
-    concatenated), each site's first word and each site's shift to a shingle's bit."""
-    sizes = np.diff(b_off)
-    log2 = np.maximum(6, np.ceil(np.log2(np.maximum(8 * sizes, 1))).astype(np.int64))
-    f_off = np.concatenate(([0], np.cumsum(1 << (log2 - 6)))).astype(np.int64)
-    shift = (64 - log2).astype(np.uint64)
-    words = np.zeros(int(f_off[-1]), dtype=np.uint64)
-    sites = np.repeat(np.arange(sizes.shape[0]), sizes)
-    bit = boiler >> shift[sites]
-    np.bitwise_or.at(words, f_off[sites] + (bit >> np.uint64(6)).astype(np.int64),
-                     np.uint64(1) << (bit & np.uint64(63)))
-    return words, f_off, shift
-
-
-@njit(cache=True, inline="always")
-def _is_boiler(shingles_x, boiler, b_off, words, f_off, shift, s, k):  # pragma: no cover
-    """(is ``shingles_x`` boilerplate on site ``s``, the gallop position for the next, larger
-    shingle), searching from position ``k`` of the site's set only when its bit is set."""
-    q = shingles_x >> shift[s]
-    if (words[f_off[s] + np.int64(q >> np.uint64(6))] >> (q & np.uint64(63))) & 1:
-        k = _advance(boiler, k, b_off[s + 1], shingles_x)
-        return k < b_off[s + 1] and boiler[k] == shingles_x, k
-    return False, k
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True)
-def _content_sizes(shingles, row_off, site, boiler, b_off, words, f_off,
-                   shift):  # pragma: no cover - compiled
-    """Per row: its shingles that are not boilerplate on its site."""
-    n = row_off.shape[0] - 1
-    out = np.zeros(n, np.int64)
-    for r in range(n):
+def _site_tables(boiler, b_off):  # pragma: no cover - compiled
+    """Per site, an open-addressing hash set of its boilerplate shingles (at most half full):
+    (slots, used flags, each site's first slot, each site's shift to a slot)."""
+    n_sites = b_off.shape[0] - 1
+    t_off = np.zeros(n_sites + 1, np.int64)
+    shift = np.zeros(n_sites, np.uint64)
+    for s in range(n_sites):
+        bits = 3
+        while (1 << bits) < 2 * (b_off[s + 1] - b_off[s]):
+            bits += 1
+        t_off[s + 1] = t_off[s] + (1 << bits)
+        shift[s] = 64 - bits
+    slots = np.zeros(t_off[n_sites], np.uint64)
+    used = np.zeros(t_off[n_sites], np.bool_)
+    for s in range(n_sites):
+        mask = t_off[s + 1] - t_off[s] - 1
+        for e in range(b_off[s], b_off[s + 1]):
+            x = boiler[e]
+            i = np.int64((x * _MIX) >> shift[s])
+            while used[t_off[s] + i] and slots[t_off[s] + i] != x:
+                i = (i + 1) & mask
+            slots[t_off[s] + i] = x
+            used[t_off[s] + i] = True
+    return slots, used, t_off, shift
+
+
+@njit(cache=True, inline="always")
+def _is_boiler(x, slots, used, t_off, shift, s):  # pragma: no cover - compiled
+    base = t_off[s]
+    mask = t_off[s + 1] - base - 1
+    i = np.int64((x * _MIX) >> shift[s])
+    while used[base + i]:
+        if slots[base + i] == x:
+            return True
+        i = (i + 1) & mask
+    return False
+
+
+@njit(cache=True)
+def _content(shingles, row_off, site, order, slots, used, t_off,
+             shift):  # pragma: no cover - compiled
+    """Per shingle: is it content (not boilerplate on its row's site); per row: how many are.
+    Rows are visited in ``order`` (grouped by site, so a site's table stays in cache)."""
+    keep = np.ones(shingles.shape[0], np.bool_)
+    sizes = np.zeros(row_off.shape[0] - 1, np.int64)
+    for r in order:
         s = site[r]
-        k = b_off[s]
         c = 0
         for i in range(row_off[r], row_off[r + 1]):
-            hit, k = _is_boiler(shingles[i], boiler, b_off, words, f_off, shift, s, k)
-            c += not hit
-        out[r] = c
-    return out
+            if _is_boiler(shingles[i], slots, used, t_off, shift, s):
+                keep[i] = False
+            else:
+                c += 1
+        sizes[r] = c
+    return keep, sizes
 
 
 @njit(cache=True)
-def _shared(shingles, row_off, site, boiler, b_off, words, f_off, shift,
-            a, b):  # pragma: no cover - compiled
-    """Per pair of rows: shingles both hold that are content on both (not boilerplate on
-    either's site)."""
+def _shared(shingles, row_off, keep, a, b):  # pragma: no cover - compiled
+    """Per pair of rows: shingles both hold as content."""
     n = a.shape[0]
     out = np.zeros(n, np.int64)
     for p in range(n):
-        ra, rb = a[p], b[p]
-        sa, sb = site[ra], site[rb]
-        ka, kb = b_off[sa], b_off[sb]
-        i, i_end = row_off[ra], row_off[ra + 1]
-        j, j_end = row_off[rb], row_off[rb + 1]
+        i, i_end = row_off[a[p]], row_off[a[p] + 1]
+        j, j_end = row_off[b[p]], row_off[b[p] + 1]
         shared = 0
         while i < i_end and j < j_end:
             x, y = shingles[i], shingles[j]
@@ -174,26 +164,23 @@ def _shared(shingles, row_off, site, boiler, b_off, words, f_off, shift,
             elif y < x:
                 j += 1
             else:
-                hit_a, ka = _is_boiler(x, boiler, b_off, words, f_off, shift, sa, ka)
-                hit_b, kb = _is_boiler(x, boiler, b_off, words, f_off, shift, sb, kb)
-                shared += not (hit_a or hit_b)
+                shared += keep[i] and keep[j]
                 i += 1
                 j += 1
         out[p] = shared
     return out
 
 
-def _verify(shingles: np.ndarray, row_off: np.ndarray, site: np.ndarray, boiler: np.ndarray,
-            b_off: np.ndarray, a: np.ndarray,
+def _verify(shingles: np.ndarray, row_off: np.ndarray, site: np.ndarray,
+            tables: tuple[np.ndarray, ...], a: np.ndarray,
             b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair of rows ``a[i]``, ``b[i]``: (shared content shingles, content size of a, of
-    b). A shingle is content on a page unless it is boilerplate on that page's site (sets in
-    ``boiler``, cut by ``b_off`` per site code; ``site``: each row's code). Each row's content
-    is counted once, however many pairs hold it."""
-    words, f_off, shift = _boiler_filter(boiler, b_off)
-    sizes = _content_sizes(shingles, row_off, site, boiler, b_off, words, f_off, shift)
-    shared = _shared(shingles, row_off, site, boiler, b_off, words, f_off, shift, a, b)
-    return shared, sizes[a], sizes[b]
+    b). A shingle is content on a page unless it is boilerplate on that page's site (``tables``:
+    ``_site_tables`` of the sites' sets; ``site``: each row's site code). Each row's shingles
+    are looked up once, however many pairs hold it."""
+    order = np.argsort(site, kind="stable")
+    keep, sizes = _content(shingles, row_off, site, order, *tables)
+    return _shared(shingles, row_off, keep, a, b), sizes[a], sizes[b]
 
 
 @njit(cache=True)
@@ -450,13 +437,13 @@ class Archive:
         todo = np.flatnonzero(self._copy < 0)
         if not todo.size:
             return
-        boiler, b_off = self._site_sets(self._boiler)
+        tables = _site_tables(*self._site_sets(self._boiler))
         self._row_off = np.concatenate(([0], np.cumsum(self._sizes)))
         pairs = self._pairs[todo]
         a, b = pairs >> 32, pairs & 0xFFFFFFFF
         share = self.config.copy_containment
         for part, shingles, offsets, sites, la, lb in self._chunks(a, b):
-            inter, ca, cb = _verify(shingles, offsets, sites, boiler, b_off, la, lb)
+            inter, ca, cb = _verify(shingles, offsets, sites, tables, la, lb)
             self._content[a[part]], self._content[b[part]] = ca, cb
             self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
 

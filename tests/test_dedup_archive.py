@@ -198,7 +198,7 @@ def test_ids_given_twice_are_refused_and_known_ids_skipped(tmp_path: Path) -> No
 
 
 def test_verification_counts_content_against_large_boilerplate_sets() -> None:
-    from dedup.archive import _verify
+    from dedup.archive import _site_tables, _verify
 
     rng = np.random.default_rng(4)
     pool = np.unique(rng.integers(1, 2**63, 30000, dtype=np.int64)).astype(np.uint64)
@@ -210,7 +210,7 @@ def test_verification_counts_content_against_large_boilerplate_sets() -> None:
     b_off = np.concatenate(([0], np.cumsum([b.size for b in boiler])))
     a, b = np.asarray([0, 0, 1, 2, 3, 4]), np.asarray([1, 4, 4, 0, 0, 0])
     flat = np.concatenate(boiler)
-    inter, ca, cb = _verify(shingles, row_off, site, flat, b_off, a, b)
+    inter, ca, cb = _verify(shingles, row_off, site, _site_tables(flat, b_off), a, b)
     content = [set(r.tolist()) - set(boiler[s].tolist()) for r, s in zip(rows, site, strict=True)]
     assert ca.tolist() == [len(content[x]) for x in a]
     assert cb.tolist() == [len(content[y]) for y in b]
