@@ -205,6 +205,18 @@ def _roots(n, a, b):  # pragma: no cover - compiled
     return parent
 
 
+def _runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and how many times each occurs (``np.unique``
+    without sorting again)."""
+    if not values.size:
+        return values, np.zeros(0, np.int64)
+    first = np.empty(values.shape[0], dtype=bool)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return values[starts], np.diff(np.append(starts, values.shape[0]))
+
+
 def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
     return folder / f"{site}.{run:06d}.{part}.npy"
 
@@ -222,7 +234,7 @@ def _count_site(folder: Path, site: int, min_pages: int,
     rows = np.fromfile(folder / f"{site}.rows", dtype=np.int32)
     order = np.argsort(keys, kind="stable")
     keys, rows = keys[order], rows[order]
-    uniq, counts = np.unique(keys, return_counts=True)
+    uniq, counts = _runs_of(keys)
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
     for run in range(runs):
@@ -346,7 +358,8 @@ class Archive:
     def result(self, workers: int = 1) -> np.ndarray:
         """Per row, the row of its story's canonical page (a page alone is its own)."""
         held = self._count(workers)
-        new = np.unique(np.concatenate(self._pending)) if self._pending else self._pairs[:0]
+        new = (_runs_of(np.sort(np.concatenate(self._pending)))[0] if self._pending
+               else self._pairs[:0])
         self._pending = []
         self._reverify(held)
         self._merge_pairs(new)
@@ -386,14 +399,14 @@ class Archive:
             self._runs[site] = self._runs.get(site, 0) + 1
             if hit.size:
                 old = self._boiler.get(site)
-                self._boiler[site] = hit if old is None else np.union1d(old, hit)
+                self._boiler[site] = hit if old is None else np.sort(np.concatenate([old, hit]))
                 held.append(rows)
         return np.concatenate(held)
 
     def _merge_pairs(self, new: np.ndarray) -> None:
         if not new.size:
             return
-        merged = np.union1d(self._pairs, new)
+        merged, _ = _runs_of(np.sort(np.concatenate([self._pairs, new])))
         copy = np.full(merged.shape[0], -1, np.int8)
         copy[np.searchsorted(merged, self._pairs)] = self._copy
         self._pairs, self._copy = merged, copy
