@@ -56,7 +56,7 @@ def run_stage(docs: list[Document], batch: int, folder: Path) -> tuple[Archive, 
         t["sign"] += t1 - t0
         t["index"] += time.perf_counter() - t1
     t0 = time.perf_counter()
-    index.result()
+    index.result(workers=1)
     t1 = time.perf_counter()
     index.save()
     t["decide"] += t1 - t0
@@ -102,7 +102,7 @@ def main() -> None:
         multi = len(stage.stories())
         candidates, copies = int(stage._pairs.shape[0]), stage.copy_pairs()
         part, _ = run_stage(docs[:args.passage], args.batch, Path(tmp) / "part")
-        sub_roots = part.result()
+        sub_roots = part.result(workers=1)
     rate = args.articles / seconds
     print(f"document level: {args.articles} articles in {seconds:.2f} s = {rate:,.0f} docs/s; "
           f"{candidates} candidate pairs, {copies} copies, {multi} multi-page "

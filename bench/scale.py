@@ -292,17 +292,27 @@ def document_level(args: argparse.Namespace) -> None:
         stories, copies = index.stories(), index.copy_pairs()
         disk = index.disk_bytes()
         del index
+        new_docs = store.documents(n, n + args.new)
+        prof = cProfile.Profile() if args.profile else None
         with PeakRSS() as rss_inc:
+            if prof:
+                prof.enable()
             t1 = time.perf_counter()
             loaded = Archive(folder)
             t_load = time.perf_counter() - t1
-            loaded.add(store.documents(n, n + args.new))
-            loaded.result()
+            loaded.add(new_docs)
+            loaded.result(workers=args.workers)
             loaded.save()
             incremental = time.perf_counter() - t1
+            if prof:
+                prof.disable()
         inc_stories = loaded.stories()
     finally:
         remove(folder)
+    if prof:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumtime").print_stats(args.top)
+        print(f"incremental profile:\n{out.getvalue()}")
     in_stories = sum(len(m) for m in stories.values())
     print(f"document level, {n:,} articles: {seconds:.1f} s ({n / seconds:,.0f} articles/s; "
           f"add {t_add:.1f} s, result {t_result:.1f} s, save {seconds - t_add - t_result:.1f} "

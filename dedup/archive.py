@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,7 +130,7 @@ def _is_boiler(x, slots, used, t_off, shift, s):  # pragma: no cover - compiled
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _content(shingles, row_off, site, order, slots, used, t_off,
              shift):  # pragma: no cover - compiled
     """Per shingle: is it content (not boilerplate on its row's site); per row: how many are.
@@ -148,7 +149,7 @@ def _content(shingles, row_off, site, order, slots, used, t_off,
     return keep, sizes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _shared(shingles, row_off, keep, a, b):  # pragma: no cover - compiled
     """Per pair of rows: shingles both hold as content."""
     n = a.shape[0]
@@ -355,15 +356,17 @@ class Archive:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def result(self, workers: int = 1) -> np.ndarray:
-        """Per row, the row of its story's canonical page (a page alone is its own)."""
+    def result(self, workers: int = 0) -> np.ndarray:
+        """Per row, the row of its story's canonical page (a page alone is its own). Site
+        counts and verification run in ``workers`` threads (0: one per core, at most 4)."""
+        workers = workers or min(os.cpu_count() or 1, 4)
         held = self._count(workers)
         new = (_runs_of(np.sort(np.concatenate(self._pending)))[0] if self._pending
                else self._pairs[:0])
         self._pending = []
         self._reverify(held)
         self._merge_pairs(new)
-        self._verify_pending()
+        self._verify_pending(workers)
         copies = self._pairs[self._copy == 1]
         roots = _roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
         self._story = self._canonical(roots)
@@ -384,16 +387,9 @@ class Archive:
         self._dirty_sites = set()
         limit = self.config.boilerplate_min_pages
         runs = [self._runs.get(s, 0) for s in sites]
-        if workers > 1 and len(sites) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                got = list(pool.map(_count_site, [folder] * len(sites), sites,
-                                    [limit] * len(sites), runs, chunksize=4))
-        else:
-            got = [_count_site(folder, s, limit, r) for s, r in zip(sites, runs, strict=True)]
+        with ThreadPoolExecutor(workers) as pool:  # file reads and NumPy sorts release the GIL
+            got = list(pool.map(_count_site, [folder] * len(sites), sites,
+                                [limit] * len(sites), runs))
         held = [np.zeros(0, np.int32)]
         for site, (hit, rows) in zip(sites, got, strict=True):
             self._runs[site] = self._runs.get(site, 0) + 1
@@ -435,18 +431,17 @@ class Archive:
                     raise ArchiveMismatch("the shingle file is shorter than the archive says")
         return buf, local
 
-    def _chunks(self, a: np.ndarray, b: np.ndarray) -> Iterator[tuple]:
-        """Per chunk of pairs (rows ``a[i]``, ``b[i]``): (slice, shingles, offsets, sites, local
-        a, local b): the chunk's rows read once, renumbered."""
-        for lo in range(0, a.shape[0], _PAIR_CHUNK):
-            ca, cb = a[lo:lo + _PAIR_CHUNK], b[lo:lo + _PAIR_CHUNK]
-            rows = np.unique(np.concatenate([ca, cb]))
-            shingles, offsets = self._read_rows(rows)
-            yield (slice(lo, lo + ca.shape[0]), shingles, offsets, self._site[rows],
-                   np.searchsorted(rows, ca), np.searchsorted(rows, cb))
+    def _verify_chunk(self, a: np.ndarray, b: np.ndarray,
+                      tables: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """``_verify`` of the pairs of rows ``a[i]``, ``b[i]``, their rows read once."""
+        rows = np.unique(np.concatenate([a, b]))
+        shingles, offsets = self._read_rows(rows)
+        return _verify(shingles, offsets, self._site[rows], tables, np.searchsorted(rows, a),
+                       np.searchsorted(rows, b))
 
-    def _verify_pending(self) -> None:
-        """Exact containment of every pair marked -1 (see ``_verify``)."""
+    def _verify_pending(self, workers: int) -> None:
+        """Exact containment of every pair marked -1 (see ``_verify``), chunks of pairs in
+        ``workers`` threads (reads and compiled kernels release the GIL)."""
         todo = np.flatnonzero(self._copy < 0)
         if not todo.size:
             return
@@ -455,10 +450,12 @@ class Archive:
         pairs = self._pairs[todo]
         a, b = pairs >> 32, pairs & 0xFFFFFFFF
         share = self.config.copy_containment
-        for part, shingles, offsets, sites, la, lb in self._chunks(a, b):
-            inter, ca, cb = _verify(shingles, offsets, sites, tables, la, lb)
-            self._content[a[part]], self._content[b[part]] = ca, cb
-            self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
+        parts = [slice(lo, lo + _PAIR_CHUNK) for lo in range(0, todo.shape[0], _PAIR_CHUNK)]
+        with ThreadPoolExecutor(workers) as pool:
+            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables), parts)
+            for part, (inter, ca, cb) in zip(parts, done, strict=True):
+                self._content[a[part]], self._content[b[part]] = ca, cb
+                self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
 
     def _canonical(self, roots: np.ndarray) -> np.ndarray:
         """Per row, its story's canonical row: earliest published, then most content, then

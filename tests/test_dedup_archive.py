@@ -216,3 +216,20 @@ def test_verification_counts_content_against_large_boilerplate_sets() -> None:
     assert cb.tolist() == [len(content[y]) for y in b]
     assert inter.tolist() == [len(content[x] & content[y]) for x, y in zip(a, b, strict=True)]
     assert 0 < ca[0] < rows[0].size  # the large set did remove shingles
+
+
+def test_chunks_and_threads_do_not_change_stories(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import dedup.archive as archive_module
+
+    docs = _corpus(seed=11)
+    one = Archive(tmp_path / "one")
+    one.add(docs)
+    one.result(workers=1)
+    monkeypatch.setattr(archive_module, "_PAIR_CHUNK", 2)  # many chunks of pairs, 3 threads
+    many = Archive(tmp_path / "many")
+    many.add(docs)
+    many.result(workers=3)
+    assert int(np.ceil(many._pairs.shape[0] / 2)) > 3
+    assert _canonical_ids(many) == _canonical_ids(one)
+    assert np.array_equal(many._copy, one._copy) and np.array_equal(many._content, one._content)
