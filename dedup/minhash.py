@@ -266,19 +266,21 @@ def _kperm32_rows(hashes, lo, hi, a, b):  # pragma: no cover - compiled
 def kperm32_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: int,
                    seed: int) -> np.ndarray:
     """``kperm32_signatures`` of the sets ``hashes[lo[i]:hi[i]]`` (compiled, same values)."""
-    a, b = perm_params32(num_perm, seed)
-    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
-    _check_ranges(hashes, lo, hi)
-    return _kperm32_rows(hashes.astype(np.uint64, copy=False), lo, hi, a, b)
+    return _ranges(_kperm32_rows, perm_params32(num_perm, seed), hashes, lo, hi)
 
 
 def kperm_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray, num_perm: int,
                  seed: int) -> np.ndarray:
     """``kperm_signatures`` of the sets ``hashes[lo[i]:hi[i]]`` (compiled, same values)."""
-    a, b = perm_params(num_perm, seed)
+    return _ranges(_kperm_rows, perm_params(num_perm, seed), hashes, lo, hi)
+
+
+def _ranges(kernel, params: tuple[np.ndarray, np.ndarray], hashes: np.ndarray,
+            lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A compiled k-permutation kernel over the checked ranges ``hashes[lo[i]:hi[i]]``."""
     lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
     _check_ranges(hashes, lo, hi)
-    return _kperm_rows(hashes.astype(np.uint64, copy=False), lo, hi, a, b)
+    return kernel(hashes.astype(np.uint64, copy=False), lo, hi, *params)
 
 
 def _check_ranges(hashes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:

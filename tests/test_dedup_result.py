@@ -102,13 +102,8 @@ def test_batches_with_results_between_equal_a_rebuild(corpus: list[Document]) ->
     assert got.links
 
 
-def test_a_second_call_decides_nothing_and_results_are_independent(
-        corpus: list[Document], monkeypatch: pytest.MonkeyPatch) -> None:
-    index = DedupIndex()
-    index.add(corpus)
-    first = index.result()
-    first.stories.clear()
-    first.links.clear()
+def _spy_decide(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
+    """Record the pages each ``DedupIndex._decide`` call is asked to decide again."""
     decided: list[set[int]] = []
     real = DedupIndex._decide
 
@@ -117,6 +112,17 @@ def test_a_second_call_decides_nothing_and_results_are_independent(
         return real(self, dirty)
 
     monkeypatch.setattr(DedupIndex, "_decide", spy)
+    return decided
+
+
+def test_a_second_call_decides_nothing_and_results_are_independent(
+        corpus: list[Document], monkeypatch: pytest.MonkeyPatch) -> None:
+    index = DedupIndex()
+    index.add(corpus)
+    first = index.result()
+    first.stories.clear()
+    first.links.clear()
+    decided = _spy_decide(monkeypatch)
     again = index.result()
     assert decided == [set()]
     assert again == deduplicate(corpus)
@@ -127,14 +133,7 @@ def test_new_pages_redecide_only_their_component(corpus: list[Document],
     index = DedupIndex()
     index.add(corpus)
     index.result()
-    decided: list[set[int]] = []
-    real = DedupIndex._decide
-
-    def spy(self: DedupIndex, dirty: set[int]):
-        decided.append(set(dirty))
-        return real(self, dirty)
-
-    monkeypatch.setattr(DedupIndex, "_decide", spy)
+    decided = _spy_decide(monkeypatch)
     new = [doc(13, "late.test", story(77, 8), hours=9, title="Late news"),
            doc(14, "copy.test", story(77, 8)[:6], hours=10, title="Late news")]
     index.add(new)
@@ -151,14 +150,7 @@ def test_a_stored_index_keeps_its_decided_result(corpus: list[Document],
     data = index.to_bytes(texts=False)
     index.add(corpus[-3:])  # not decided yet: stored without a result, decided on load
     pending = DedupIndex.from_bytes(index.to_bytes(), documents=None)
-    decided: list[set[int]] = []
-    real = DedupIndex._decide
-
-    def spy(self: DedupIndex, dirty: set[int]):
-        decided.append(set(dirty))
-        return real(self, dirty)
-
-    monkeypatch.setattr(DedupIndex, "_decide", spy)
+    decided = _spy_decide(monkeypatch)
     loaded = DedupIndex.from_bytes(data, documents={d.id: d for d in corpus})
     assert loaded.result() == before
     assert decided == [set()]
