@@ -37,7 +37,7 @@ from numba import njit
 
 from dedup.boilerplate import _doc_unique
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex, band_keys
+from dedup.lsh import BandIndex, _sort_by_key, band_keys
 from dedup.minhash import oph_signatures
 from dedup.model import Document
 from dedup.shingles import fingerprint_batch
@@ -233,8 +233,7 @@ def _count_site(folder: Path, site: int, min_pages: int,
     holding new boilerplate are read)."""
     keys = np.fromfile(folder / f"{site}.raw", dtype=np.uint64)
     rows = np.fromfile(folder / f"{site}.rows", dtype=np.int32)
-    order = np.argsort(keys, kind="stable")
-    keys, rows = keys[order], rows[order]
+    keys, rows = _sort_by_key(keys, rows)  # uniform hashes: one bucket pass, stable
     uniq, counts = _runs_of(keys)
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
