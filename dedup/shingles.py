@@ -36,7 +36,6 @@ from dedup.text import (
 _P = 0x100000001B3  # odd: a token's polynomial hash over its code points
 _G = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
-_X1_INT = 0x9E3779B185EBCA87
 _U_P = np.uint64(_P)
 _U_G = np.uint64(_G)
 _U_M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -304,61 +303,6 @@ def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_of
 
 
 @njit(cache=True)
-def _token_bytes(cps, doc_off, t_start, t_end, doc_tok, t_flag, mapped, slow_bytes,
-                 slow_off):  # pragma: no cover - compiled
-    """UTF-8 bytes of every normalised token, each followed by U+001F, concatenated, and each
-    token's byte offset (so a shingle's joined words are one range of the buffer).
-
-    A token of mapped characters is encoded here; the others (``t_flag`` bit 1) take their
-    bytes, in order, from ``slow_bytes`` (cut by ``slow_off``)."""
-    n_tok = t_start.shape[0]
-    size = 0
-    for t in range(n_tok):
-        size += 4 * (t_end[t] - t_start[t]) + 1
-    size += slow_bytes.shape[0]
-    buf = np.empty(size, np.uint8)
-    tok_b = np.empty(n_tok + 1, np.int64)
-    k = 0
-    s = 0
-    for d in range(doc_tok.shape[0] - 1):
-        base = doc_off[d]
-        for t in range(doc_tok[d], doc_tok[d + 1]):
-            tok_b[t] = k
-            if t_flag[t] & 2:
-                for q in range(slow_off[s], slow_off[s + 1]):
-                    buf[k] = slow_bytes[q]
-                    k += 1
-                s += 1
-                buf[k] = 0x1F
-                k += 1
-                continue
-            for q in range(base + t_start[t], base + t_end[t]):
-                c = mapped[cps[q]]
-                if c < 0x80:
-                    buf[k] = c
-                    k += 1
-                elif c < 0x800:
-                    buf[k] = 0xC0 | (c >> 6)
-                    buf[k + 1] = 0x80 | (c & 0x3F)
-                    k += 2
-                elif c < 0x10000:
-                    buf[k] = 0xE0 | (c >> 12)
-                    buf[k + 1] = 0x80 | ((c >> 6) & 0x3F)
-                    buf[k + 2] = 0x80 | (c & 0x3F)
-                    k += 3
-                else:
-                    buf[k] = 0xF0 | (c >> 18)
-                    buf[k + 1] = 0x80 | ((c >> 12) & 0x3F)
-                    buf[k + 2] = 0x80 | ((c >> 6) & 0x3F)
-                    buf[k + 3] = 0x80 | (c & 0x3F)
-                    k += 4
-            buf[k] = 0x1F
-            k += 1
-    tok_b[n_tok] = k
-    return buf[:k], tok_b
-
-
-@njit(cache=True)
 def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no cover - compiled
     """Hash of every shingle: ``combine_tokens`` of its tokens' hashes (``t_hash``), with its
     last token; ``k`` tokens, ``cjk_k`` from a CJK character, cut at the end of the text."""
@@ -584,31 +528,20 @@ def _slow_words(texts: list[str], start: np.ndarray, end: np.ndarray, flag: np.n
     return slow, words
 
 
-def _normalised_bytes(texts: list[str], cps: np.ndarray, doc_off: np.ndarray, start: np.ndarray,
-                      end: np.ndarray, flag: np.ndarray,
-                      doc_tok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-8 of every normalised token (concatenated) and token byte offsets; sets flag bit 0
-    (one CJK character) of the tokens normalised in Python."""
-    pieces = [w.encode("utf-8", "surrogatepass")
-              for w in _slow_words(texts, start, end, flag, doc_tok)[1]]
-    slow_off = np.zeros(len(pieces) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in pieces], out=slow_off[1:])
-    slow_bytes = np.frombuffer(b"".join(pieces), dtype=np.uint8)
-    return _token_bytes(cps, doc_off, start, end, doc_tok, flag, char_tables()[1], slow_bytes,
-                        slow_off)
-
-
 def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[list[str], ...]]:
-    """Per text: (words, starts, ends, lines) as the compiled path sees them (for tests)."""
-    cps, doc_off, start, end, line, flag, doc_tok, _ = _tokens(texts, titles)
-    buf, tok_b = _normalised_bytes(texts, cps, doc_off, start, end, flag, doc_tok)
-    raw = buf.tobytes()
+    """Per text: (words, starts, ends, lines) as the compiled path sees them (for tests): the
+    tables' mapping of each character, or ``normalize_token`` for the tokens they do not map."""
+    _, _, start, end, line, flag, doc_tok, _ = _tokens(texts, titles)
+    slow, words = _slow_words(texts, start, end, flag, doc_tok)
+    by_token = dict(zip(slow.tolist(), words, strict=True))
+    mapped = char_tables()[1]
     out = []
-    for d in range(len(texts)):
+    for d, text in enumerate(texts):
         a, b = int(doc_tok[d]), int(doc_tok[d + 1])
-        words = [raw[tok_b[t]:tok_b[t + 1] - 1].decode("utf-8", "surrogatepass")
-                 for t in range(a, b)]
-        out.append((words, start[a:b].tolist(), end[a:b].tolist(), line[a:b].tolist()))
+        got = [by_token[t] if t in by_token
+               else "".join(chr(mapped[ord(c)]) for c in text[start[t]:end[t]])
+               for t in range(a, b)]
+        out.append((got, start[a:b].tolist(), end[a:b].tolist(), line[a:b].tolist()))
     return out
 
 
@@ -631,8 +564,8 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
 
 def _fmix_int(z: int) -> int:
     """SplitMix64's finaliser on a Python int (``_fmix``)."""
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    z = ((z ^ (z >> 30)) * int(_U_M1)) & _MASK
+    z = ((z ^ (z >> 27)) * int(_U_M2)) & _MASK
     return z ^ (z >> 31)
 
 
@@ -656,7 +589,7 @@ def combine_tokens(tokens: list[int], seed: int) -> int:
     """Hash of a shingle from its tokens' hashes: seeded, position-weighted sum, length mixed
     in, finalised (order matters; ``_shingle`` computes the same)."""
     weights = _weights(len(tokens)).tolist()
-    acc = (seed * _X1_INT) & _MASK
+    acc = (seed * int(_X1)) & _MASK
     for t, w in zip(tokens, weights, strict=True):
         acc = (acc + t * w) & _MASK
     return _fmix_int(acc ^ ((len(tokens) * _G) & _MASK))
