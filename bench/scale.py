@@ -37,6 +37,7 @@ import json
 import os
 import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -50,15 +51,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from corpus import archive  # noqa: E402
+from corpus import archive, documents  # noqa: E402
 
 from dedup import DedupConfig, DedupIndex, Document  # noqa: E402
-from dedup.archive import Archive, Signed, remove, sign  # noqa: E402
-
-
-def _docs(n: int, seed: int) -> list[Document]:
-    return [Document(id=i, url=f"http://{site}/a/{i}", site=site, text=text, title=title)
-            for i, site, title, text in archive(n, seed)]
+from dedup.archive import Archive, Signed, sign  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -85,7 +81,7 @@ def main() -> None:
 
 
 def passage_level(args: argparse.Namespace) -> None:
-    every = _docs(args.articles + args.new, seed=0)
+    every = documents(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
     words = sum(len(d.text.split()) for d in old) / max(1, len(old))
     prof = cProfile.Profile() if args.profile else None
@@ -308,7 +304,7 @@ def document_level(args: argparse.Namespace) -> None:
                 prof.disable()
         inc_stories = loaded.stories()
     finally:
-        remove(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     if prof:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("cumtime").print_stats(args.top)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from dedup.arrays import gather_ranges
 from dedup.boilerplate import _doc_unique
 from dedup.config import DedupConfig
 from dedup.lsh import BandIndex, _sort_by_key, band_keys
@@ -248,9 +248,7 @@ def _count_site(folder: Path, site: int, min_pages: int,
         lo, hi = lo[crossed], hi[crossed]
         if (hi > lo).any():
             run_rows = np.load(_run_path(folder, site, run, "rows"), mmap_mode="r")
-            idx = np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo)
-            idx += np.arange(idx.shape[0])
-            held.append(np.asarray(run_rows[idx]))
+            held.append(np.asarray(run_rows[gather_ranges(lo, hi - lo)]))
     np.save(_run_path(folder, site, runs, "keys"), keys)
     np.save(_run_path(folder, site, runs, "rows"), rows)
     (folder / f"{site}.raw").unlink()
@@ -282,10 +280,9 @@ class Archive:
         self._content = np.zeros(0, np.int64)  # per row: content shingles (-1: never verified)
         self._boiler: dict[int, np.ndarray] = {}
         self._story = np.zeros(0, np.int64)  # per row: canonical row of its story
-        self._pending: list[tuple[np.ndarray, ...]] = []  # rows added since the last result()
+        self._pending: list[np.ndarray] = []  # candidate row pairs found since the last result()
         self._dirty_sites: set[int] = set()
         self._runs: dict[int, int] = {}  # per site: count runs on disk
-        self._row_off = np.zeros(1, np.int64)  # per row: first shingle in the file
         if (self.root / "archive.json").exists():
             self._load()
         else:
@@ -345,10 +342,10 @@ class Archive:
             if not rows.size:
                 continue
             site = int(sites[rows[0]])
-            parts = [signed.uniq[offsets[r]:offsets[r + 1]] for r in rows.tolist()]
+            keys = signed.uniq[gather_ranges(offsets[rows], signed.sizes[rows])]
             owner = np.repeat((rows + base).astype(np.int32), signed.sizes[rows])
             with (folder / f"{site}.raw").open("ab") as f:
-                f.write(memoryview(np.ascontiguousarray(np.concatenate(parts))).cast("B"))
+                f.write(memoryview(keys).cast("B"))
             with (folder / f"{site}.rows").open("ab") as f:
                 f.write(memoryview(owner).cast("B"))
             self._dirty_sites.add(site)
@@ -413,15 +410,17 @@ class Archive:
         b_off = np.concatenate(([0], np.cumsum([p.shape[0] for p in parts]))).astype(np.int64)
         return np.concatenate(parts).astype(np.uint64), b_off
 
-    def _read_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct shingles of ``rows`` (sorted, unique), read from the shingle file into
-        one private buffer, and their offsets in it. ``pread`` per row, not a memory map: a
+    def _read_rows(self, rows: np.ndarray,
+                   row_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct shingles of ``rows`` (sorted, unique; ``row_off``: each row's first
+        shingle in the file), read from the shingle file into one private buffer, and their
+        offsets in it. ``pread`` per row, not a memory map: a
         mapping's fault-around would make most of the file resident."""
         sizes = self._sizes[rows]
         local = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         buf = np.empty(int(local[-1]), dtype=np.uint64)
         view = memoryview(buf).cast("B")
-        starts = (self._row_off[rows] * 8).tolist()
+        starts = (row_off[rows] * 8).tolist()
         with (self.root / "shingles.u64").open("rb") as f:
             fd = f.fileno()
             for lo, hi, at in zip((local[:-1] * 8).tolist(), (local[1:] * 8).tolist(), starts,
@@ -430,11 +429,11 @@ class Archive:
                     raise ArchiveMismatch("the shingle file is shorter than the archive says")
         return buf, local
 
-    def _verify_chunk(self, a: np.ndarray, b: np.ndarray,
-                      tables: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    def _verify_chunk(self, a: np.ndarray, b: np.ndarray, tables: tuple[np.ndarray, ...],
+                      row_off: np.ndarray) -> tuple[np.ndarray, ...]:
         """``_verify`` of the pairs of rows ``a[i]``, ``b[i]``, their rows read once."""
         rows = np.unique(np.concatenate([a, b]))
-        shingles, offsets = self._read_rows(rows)
+        shingles, offsets = self._read_rows(rows, row_off)
         return _verify(shingles, offsets, self._site[rows], tables, np.searchsorted(rows, a),
                        np.searchsorted(rows, b))
 
@@ -445,13 +444,14 @@ class Archive:
         if not todo.size:
             return
         tables = _site_tables(*self._site_sets(self._boiler))
-        self._row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
         pairs = self._pairs[todo]
         a, b = pairs >> 32, pairs & 0xFFFFFFFF
         share = self.config.copy_containment
         parts = [slice(lo, lo + _PAIR_CHUNK) for lo in range(0, todo.shape[0], _PAIR_CHUNK)]
         with ThreadPoolExecutor(workers) as pool:
-            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables), parts)
+            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables, row_off),
+                            parts)
             for part, (inter, ca, cb) in zip(parts, done, strict=True):
                 self._content[a[part]], self._content[b[part]] = ca, cb
                 self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
@@ -550,11 +550,6 @@ class Archive:
         boiler, b_off = arr("boiler"), arr("boiler_off")
         self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)
                         if b_off[s + 1] > b_off[s]}
-
-
-def remove(root: Path | str) -> None:
-    """Delete an archive directory."""
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def build(root: Path | str, batches: Iterable[Sequence[Document]],

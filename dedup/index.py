@@ -14,6 +14,7 @@ import numpy as np
 import xxhash
 
 from dedup.align import Alignment, Passage, align_many
+from dedup.arrays import gather_ranges
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -179,7 +180,7 @@ class DedupIndex:
             if not rows.size:
                 continue
             sizes = doc_sh[rows + 1] - doc_sh[rows]
-            idx = np.repeat(doc_sh[rows] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+            idx = gather_ranges(doc_sh[rows], sizes)
             hit = np.isin(self._hashes[idx], hashes) & ~self._mask[idx]
             if hit.any():
                 self._mask[idx[hit]] = True
