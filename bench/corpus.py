@@ -14,8 +14,12 @@ import random
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dedup import Document
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -138,3 +142,11 @@ def archive(n: int, seed: int = 0, copy_share: float = 0.3, n_words: int = 400,
         title = " ".join(rng.choice(vocab) for _ in range(8))
         originals.append((title, text))
         yield i, site, title, text
+
+
+def documents(n: int, seed: int = 0) -> list[Document]:
+    """``archive(n, seed)`` as dedup ``Document`` objects (ids 0 .. n - 1)."""
+    from dedup import Document
+
+    return [Document(id=i, url=f"http://{site}/a/{i}", site=site, text=text, title=title)
+            for i, site, title, text in archive(n, seed)]

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from corpus import archive  # noqa: E402
+from corpus import documents  # noqa: E402
 
 from dedup import DedupIndex, Document  # noqa: E402
 from dedup.archive import Archive, sign  # noqa: E402
@@ -64,11 +64,6 @@ def run_stage(docs: list[Document], batch: int, folder: Path) -> tuple[Archive, 
     return index, t
 
 
-def _docs(n: int) -> list[Document]:
-    return [Document(id=i, url=f"http://{site}/a/{i}", site=site, text=text, title=title)
-            for i, site, title, text in archive(n, 0)]
-
-
 def _datasketch(docs: list[Document]) -> float:
     from datasketch import MinHash, MinHashLSH
 
@@ -92,7 +87,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=20000)
     args = ap.parse_args()
-    docs = _docs(max(args.articles, args.passage))
+    docs = documents(max(args.articles, args.passage))
     with tempfile.TemporaryDirectory() as tmp:
         run_stage(docs[:200], args.batch, Path(tmp) / "warm")  # load compiled kernels
         t0 = time.perf_counter()
