@@ -1,36 +1,43 @@
 """Fingerprints: positional shingle hashes of documents and their passage windows.
 
-``fingerprint_batch`` fingerprints many documents in one compiled pass (numba) over their code
-points (``str.encode("utf-32-le")``): tokens exactly as ``dedup.text.tokenize`` makes them
-(character-class and normalisation tables built once from ``re`` and ``unicodedata``; a token
-holding a character whose normalisation is not one character, or could compose with a
-neighbour, is normalised by ``normalize_token`` itself), then a 64-bit hash of each normalised token
-(``token_hash``: a polynomial over its code points, finalised by SplitMix64's mixer), shingle
-hashes (``combine_tokens``: the seeded, position-weighted sum of the shingle's token hashes,
-mixed once; bit-exact with ``shingle_hashes``, the per-shingle Python reference) and passage
-windows. A token is hashed once however many shingles hold it: seven multiplications a shingle
-instead of xxHash64 over its 30-odd joined bytes. Lines that
-``tokenize`` skips (the title line, syndication and rights notes) are found with the same
-rules: title lines by comparing token hashes of the first line and the title (Python decides
-close calls), notes only on lines of at most 30 words holding a keyword.
+``fingerprint_batch`` fingerprints many documents in compiled passes (numba) over their code
+points, read in place from the buffer of a few documents joined (a str holds 1, 2 or 4 bytes a
+code point; the joined chunk stays in cache): tokens exactly as ``dedup.text.tokenize`` makes
+them (character-class and normalisation tables built once from ``re`` and ``unicodedata``,
+packed in one word a code point; a token holding a character whose normalisation is not one
+character, or could compose with a neighbour, is normalised by ``normalize_token`` itself),
+then a 64-bit hash of each normalised token (``token_hash``: a polynomial over its code points,
+finalised by SplitMix64's mixer), shingle hashes (``combine_tokens``: the seeded,
+position-weighted sum of the shingle's token hashes, mixed once; bit-exact with
+``shingle_hashes``, the per-shingle Python reference) and passage windows. A token is hashed
+once however many shingles hold it: seven multiplications a shingle instead of xxHash64 over
+its 30-odd joined bytes. Lines that ``tokenize`` skips (the title line, syndication and rights
+notes) are found with the same rules in the same pass: title lines by comparing token hashes
+of the first line and the title (Python decides close calls), notes only on lines of at most
+30 words holding a keyword (found compiled; Python runs the regexes on those lines).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
-from numba import njit
+from numba import carray, njit
+from numba.cpython.unicode import PY_UNICODE_1BYTE_KIND, PY_UNICODE_2BYTE_KIND
 
 from dedup.config import DedupConfig
 from dedup.text import (
     _NOTE_MAX_WORDS,
+    CJK,
+    NOTE_ANY,
     char_tables,
     is_cjk,
     is_note_line,
     is_title_line,
     normalize_token,
+    note_codes,
 )
 
 _P = 0x100000001B3  # odd: a token's polynomial hash over its code points
@@ -136,57 +143,156 @@ def xxh64_aligned(b, w, n, seed):  # pragma: no cover - compiled
     return _finish(h, b, i, end)
 
 
-@njit(cache=True)
-def _tokenize(cps, doc_off, cls, mapped, space, max_note_words, cap):  # pragma: no cover
+_M21 = np.uint32(0x1FFFFF)
+_S21 = np.uint32(21)
+_B_SPACE = np.uint32(1 << 23)
+_B_CJK = np.uint32(1 << 24)
+_S25 = np.uint32(25)
+_OK, _FULL_TOKENS, _FULL_ASKS = 0, 1, 2
 
-    """Tokens of every document (no line skipped yet), its first non-blank line, and its
-    non-blank lines of at most ``max_note_words`` words (where a note may be)."""
-    n = cps.shape[0]
-    n_docs = doc_off.shape[0] - 1
-    t_start = np.empty(cap, np.int32)
-    t_end = np.empty(cap, np.int32)
-    t_line = np.empty(cap, np.int32)
-    t_hash = np.empty(cap, np.uint64)
-    t_flag = np.empty(cap, np.uint8)
-    doc_tok = np.empty(n_docs + 1, np.int64)
-    first_line = np.full(n_docs, -1, np.int32)
-    n_lines = n_docs
-    for i in range(n):
-        if cps[i] == 10:
-            n_lines += 1
-    short = np.empty((n_lines, 4), np.int32)  # doc, line, start, end
-    n_short = 0
-    k = 0
-    for d in range(n_docs):
+
+@lru_cache(maxsize=1)
+def _packed_table() -> np.ndarray:
+    """``char_tables()`` and ``note_codes()`` in one uint32 per code point (one lookup a
+    character): the mapped code point (bits 0-20), the class (21-22), a space (23), a token of
+    this one character is CJK (24), the note code (25-31)."""
+    cls, mapped, space = char_tables()
+    out = mapped.astype(np.uint32)
+    out |= cls.astype(np.uint32) << _S21
+    out |= space.astype(np.uint32) << np.uint32(23)
+    out |= (cls[mapped] == CJK).astype(np.uint32) << np.uint32(24)  # mapped 0: class 0
+    out |= note_codes()[0].astype(np.uint32) << _S25
+    return out
+
+
+@lru_cache(maxsize=1)
+def _note_hints() -> tuple[np.ndarray, np.ndarray]:
+    """``note_codes()``'s hints and, by their first two codes, 1 + the first row starting so."""
+    hints = note_codes()[1]
+    first = np.zeros((NOTE_ANY + 1, NOTE_ANY + 1), dtype=np.int64)
+    for q in range(hints.shape[0] - 1, -1, -1):
+        first[hints[q, 1], hints[q, 2]] = q + 1
+    return hints, first
+
+
+@njit(cache=True, inline="always")
+def _may_hold_note(cps, a, b, table, hints, first):  # pragma: no cover - compiled
+    """Whether line ``cps[a:b]`` may hold a note (``may_hold_note``, exact): a character of
+    note code ``NOTE_ANY`` or the codes of a hint (rows: length, codes) one after the other."""
+    prev = np.uint32(0)
+    for p in range(a, b):
+        code = table[cps[p]] >> _S25
+        if code == NOTE_ANY:
+            return True
+        q = first[prev, code] - 1
+        while q >= 0 and q < hints.shape[0] and hints[q, 1] == prev and hints[q, 2] == code:
+            length = hints[q, 0]
+            if p - 1 + length <= b:
+                t = 2
+                while t < length and table[cps[p - 1 + t]] >> _S25 == hints[q, t + 1]:
+                    t += 1
+                if t == length:
+                    return True
+            q += 1
+        prev = code
+    return False
+
+
+@njit(cache=True, inline="always")
+def _ask(asks, n, row, what):  # pragma: no cover - compiled
+    """Row ``n`` of ``asks``: ``row`` (doc, line, start, end) and ``what``; returns n + 1."""
+    for q in range(4):
+        asks[n, q] = row[q]
+    asks[n, 4] = what
+    return n + 1
+
+
+@njit(cache=True, inline="always")
+def _title_code(toks, a0, a1, heads, b0, b1):  # pragma: no cover - compiled
+    """Whether tokens ``a0:a1`` (a first non-blank line) repeat title tokens ``b0:b1``: 0 no,
+    1 yes, 2 undecided (a token whose normalised length is unknown, or lengths close enough
+    for a prefix: Python decides)."""
+    if a1 == a0 or b1 == b0:
+        return 0
+    slow = False
+    la = a1 - a0 - 1
+    for t in range(a0, a1):
+        la += toks[1][t] - toks[0][t]
+        slow = slow or (toks[4][t] & _FLAG_SLOW) != 0
+    lb = b1 - b0 - 1
+    for t in range(b0, b1):
+        lb += heads[1][t] - heads[0][t]
+        slow = slow or (heads[4][t] & _FLAG_SLOW) != 0
+    if slow:
+        return 2
+    if la == lb:
+        if a1 - a0 != b1 - b0:
+            return 0
+        for t in range(a1 - a0):
+            if toks[3][a0 + t] != heads[3][b0 + t]:
+                return 0
+        return 1
+    return 2 if min(la, lb) >= 0.8 * max(la, lb) else 0
+
+
+@njit(cache=True)
+def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
+          n_asks):  # pragma: no cover - compiled
+    """Tokens of documents ``d0 .. d1 - 1`` (code points ``cps[doc_off[d] - doc_off[d0]:
+    ...]``) into ``toks`` (start, end, line, hash, flag) from row ``k`` on, but for a first
+    non-blank line repeating the title (``heads``: the titles' tokens, their offsets, each
+    document's title or -1). ``notes``: (max words of a note line, ``_note_hints()``). Lines
+    Python decides on go to ``asks`` (doc, line, start, end, 0: may be a note / 1: may be the
+    title) from row ``n_asks`` on. Returns (status, k, n_asks)."""
+    t_start, t_end, t_line, t_hash, t_flag = toks
+    max_words, hints, hint_first = notes
+    head_tok, head_row = heads[5], heads[6]
+    cap = t_start.shape[0]
+    shift = doc_off[d0]
+    for d in range(d0, d1):
         doc_tok[d] = k
-        base = doc_off[d]
-        end = doc_off[d + 1]
+        base = doc_off[d] - shift
+        end = doc_off[d + 1] - shift
         line = 0
         line_start = base
+        line_tok = k
+        first = True
         words = 0
         in_word = False
         i = base
         while i <= end:
-            c = cps[i] if i < end else 10
-            if c == 10:  # close the line (the text's end closes its last line)
-                if words > 0:
-                    if first_line[d] < 0:
-                        first_line[d] = line
-                    if words <= max_note_words:
-                        short[n_short, 0] = d
-                        short[n_short, 1] = line
-                        short[n_short, 2] = line_start - base
-                        short[n_short, 3] = i - base
-                        n_short += 1
-                line += 1
-                line_start = i + 1
-                words = 0
-                in_word = False
-                i += 1
-                continue
-            kind = cls[c]
+            c = np.uint32(cps[i]) if i < end else np.uint32(10)
+            e = table[c]
+            kind = e >> _S21 & np.uint32(3)
             if kind == 0:
-                if space[c]:
+                if c == 10:  # close the line (the text's end closes its last line)
+                    if words > 0:
+                        title = 0
+                        if first:
+                            first = False
+                            r = head_row[d]
+                            if r >= 0:
+                                title = _title_code(toks, line_tok, k, heads, head_tok[r],
+                                                    head_tok[r + 1])
+                        if title == 1:
+                            k = line_tok
+                        else:
+                            note = words <= max_words and _may_hold_note(
+                                cps, line_start, i, table, hints, hint_first)
+                            if note or title == 2:
+                                if n_asks + 2 > asks.shape[0]:
+                                    return _FULL_ASKS, k, n_asks
+                                row = (d, line, line_start - base, i - base)
+                                if note:
+                                    n_asks = _ask(asks, n_asks, row, 0)
+                                if title == 2:
+                                    n_asks = _ask(asks, n_asks, row, 1)
+                    line += 1
+                    line_start = i + 1
+                    line_tok = k
+                    words = 0
+                    in_word = False
+                elif e & _B_SPACE:
                     in_word = False
                 elif not in_word:
                     words += 1
@@ -196,101 +302,69 @@ def _tokenize(cps, doc_off, cls, mapped, space, max_note_words, cap):  # pragma:
             if not in_word:
                 words += 1
                 in_word = True
+            m = e & _M21
+            slow = m == 0
+            h = np.uint64(m)
             j = i + 1
             if kind == 1:
-                while j < end and cls[cps[j]] == 1:
+                while j < end:
+                    f = table[cps[j]]
+                    if f >> _S21 & np.uint32(3) != 1:
+                        break
+                    m = f & _M21
+                    slow |= m == 0
+                    h = h * _U_P + np.uint64(m)
                     j += 1
-            h = np.uint64(0)
-            slow = False
-            for q in range(i, j):
-                m = mapped[cps[q]]
-                if m == 0:
-                    slow = True
-                h = h * _U_P + np.uint64(m)
             if k == cap:  # more tokens than room: the caller retries with more
-                doc_tok[n_docs] = -1
-                return (t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], doc_tok,
-                        first_line, short[:n_short])
+                return _FULL_TOKENS, k, n_asks
             t_start[k] = i - base
             t_end[k] = j - base
             t_line[k] = line
-            length = np.uint64(j - i)
-            t_hash[k] = _fmix(h ^ (length * _U_G))
+            t_hash[k] = _fmix(h ^ (np.uint64(j - i) * _U_G))
             if slow:
                 t_flag[k] = _FLAG_SLOW
-            elif j - i == 1 and cls[mapped[c]] == 2:
+            elif j - i == 1 and e & _B_CJK:
                 t_flag[k] = _FLAG_CJK
             else:
                 t_flag[k] = 0
             k += 1
             i = j
-    doc_tok[n_docs] = k
-    return (t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], doc_tok, first_line,
-            short[:n_short])
+    doc_tok[d1] = k
+    return _OK, k, n_asks
 
 
 @njit(cache=True)
-def _title_codes(t_start, t_end, t_line, t_hash, t_flag, doc_tok, first_line,
-                 title_row):  # pragma: no cover - compiled
-    """Per document: 0 the first non-blank line is not the title, 1 it is, 2 undecided (a token
-    whose normalised length is unknown, or lengths close enough for a prefix: check in Python).
-
-    ``title_row[d]``: the row (in the same batch) holding document ``d``'s title, or -1.
-    """
-    n_docs = first_line.shape[0]
-    out = np.zeros(n_docs, np.uint8)
-    for d in range(n_docs):
-        r = title_row[d]
-        if r < 0 or first_line[d] < 0:
-            continue
-        a0 = doc_tok[d]
-        while a0 < doc_tok[d + 1] and t_line[a0] < first_line[d]:
-            a0 += 1
-        a1 = a0
-        while a1 < doc_tok[d + 1] and t_line[a1] == first_line[d]:
-            a1 += 1
-        b0, b1 = doc_tok[r], doc_tok[r + 1]
-        if a1 == a0 or b1 == b0:
-            continue
-        slow = False
-        la = a1 - a0 - 1
-        for t in range(a0, a1):
-            la += t_end[t] - t_start[t]
-            slow = slow or (t_flag[t] & 2) != 0
-        lb = b1 - b0 - 1
-        for t in range(b0, b1):
-            lb += t_end[t] - t_start[t]
-            slow = slow or (t_flag[t] & 2) != 0
-        if slow:
-            out[d] = 2
-        elif la == lb:
-            same = a1 - a0 == b1 - b0
-            if same:
-                for t in range(a1 - a0):
-                    if t_hash[a0 + t] != t_hash[b0 + t]:
-                        same = False
-                        break
-            out[d] = 1 if same else 0
-        elif min(la, lb) >= 0.8 * max(la, lb):
-            out[d] = 2
-    return out
+def _tokenize(s, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
+              n_asks):  # pragma: no cover - compiled
+    """``_scan`` over the code points of ``s`` (documents ``d0 .. d1 - 1`` joined), read in
+    place: a str's buffer holds 1, 2 or 4 bytes a code point (its kind; numba's unboxed str
+    exposes the buffer and kind as ``_data`` and ``_kind``)."""
+    n = len(s)
+    if s._kind == PY_UNICODE_1BYTE_KIND:
+        return _scan(carray(s._data, n, np.uint8), doc_off, d0, d1, table, notes, toks,
+                     doc_tok, heads, asks, k, n_asks)
+    if s._kind == PY_UNICODE_2BYTE_KIND:
+        return _scan(carray(s._data, n, np.uint16), doc_off, d0, d1, table, notes, toks,
+                     doc_tok, heads, asks, k, n_asks)
+    return _scan(carray(s._data, n, np.uint32), doc_off, d0, d1, table, notes, toks, doc_tok,
+                 heads, asks, k, n_asks)
 
 
 @njit(cache=True)
-def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_off,
-                skip_line):  # pragma: no cover - compiled
-    """Tokens of the first ``n_docs`` documents without the lines ``skip_line[skip_off[d]:
-    skip_off[d + 1]]`` (sorted) of document ``d``, compacted in place (the arrays are the
-    tokenizer's own buffers)."""
-    out_tok = np.empty(n_docs + 1, np.int64)
-    k = 0
-    for d in range(n_docs):
-        out_tok[d] = k
-        s = skip_off[d]
-        for t in range(doc_tok[d], doc_tok[d + 1]):
-            while s < skip_off[d + 1] and skip_line[s] < t_line[t]:
+def _drop_lines(toks, doc_tok, d0, d1, drop):  # pragma: no cover - compiled
+    """Drops the tokens of lines ``drop`` (rows: doc, line; sorted) from documents ``d0 ..
+    d1 - 1``, compacting ``toks`` and ``doc_tok`` in place; returns the new end."""
+    t_start, t_end, t_line, t_hash, t_flag = toks
+    k = doc_tok[d0]
+    s = 0
+    for d in range(d0, d1):
+        t0, t1 = doc_tok[d], doc_tok[d + 1]
+        doc_tok[d] = k
+        for t in range(t0, t1):
+            while s < drop.shape[0] and (drop[s, 0] < d or (drop[s, 0] == d
+                                         and drop[s, 1] < t_line[t])):
                 s += 1
-            if s < skip_off[d + 1] and skip_line[s] == t_line[t]:
+            if s < drop.shape[0] and drop[s, 0] == d and drop[s, 1] == t_line[t]:
                 continue
             t_start[k] = t_start[t]
             t_end[k] = t_end[t]
@@ -298,8 +372,8 @@ def _drop_lines(t_start, t_end, t_line, t_hash, t_flag, doc_tok, n_docs, skip_of
             t_hash[k] = t_hash[t]
             t_flag[k] = t_flag[t]
             k += 1
-    out_tok[n_docs] = k
-    return t_start[:k], t_end[:k], t_line[:k], t_hash[:k], t_flag[:k], out_tok
+    doc_tok[d1] = k
+    return k
 
 
 @njit(cache=True)
@@ -462,57 +536,102 @@ class FingerprintBatch:
                                 cat("tok_start"), cat("tok_end"), offsets("doc_win"), cat("win"))
 
 
+_CHUNK_CHARS = 1 << 17  # documents joined per compiled call: the joined str stays in cache
+_TOKS = (np.int32, np.int32, np.int32, np.uint64, np.uint8)  # start, end, line, hash, flag
+
+
+def _grow(a: np.ndarray, used: int, size: int) -> np.ndarray:
+    """``a`` with room for ``size`` rows, its first ``used`` kept."""
+    out = np.empty((size, *a.shape[1:]), dtype=a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _scan_texts(texts: list[str], titles: list[str | None],
+                heads: tuple[np.ndarray, ...] | None) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """``_tokenize`` over ``texts``, a chunk joined at a time: ((start, end, line, hash, flag),
+    token offsets). ``heads``: ``titles``' tokens, offsets and rows (a title line and note
+    lines are dropped, Python deciding what the compiled pass cannot); None: titles themselves
+    (no line dropped)."""
+    table = _packed_table()
+    m = len(texts)
+    notes = (_NOTE_MAX_WORDS if heads is not None else -1, *_note_hints())
+    if heads is None:
+        heads = (*(np.empty(0, t) for t in _TOKS), np.zeros(1, np.int64),
+                 np.full(m, -1, np.int64))
+    doc_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=m), out=doc_off[1:])
+    total = int(doc_off[-1])
+    # Room for a token every 4 characters (words); CJK text, a token a character, grows it.
+    cap = total // 4 + 16
+    toks = tuple(np.empty(cap, t) for t in _TOKS)
+    asks = np.empty((m // 8 + 16, 5), np.int32)
+    doc_tok = np.zeros(m + 1, np.int64)
+    chunk = doc_off[:-1] // _CHUNK_CHARS
+    bounds = [0, *(np.flatnonzero(chunk[1:] != chunk[:-1]) + 1).tolist(), m]
+    k = 0
+    for d0, d1 in pairwise(bounds):
+        s = "".join(texts[d0:d1])
+        while True:
+            status, k1, n_asks = _tokenize(s, doc_off, d0, d1, table, notes, toks, doc_tok,
+                                           heads, asks, k, 0)
+            if status == _OK:
+                break
+            if status == _FULL_TOKENS:
+                cap = min(max(2 * cap, k1 + int(doc_off[d1] - doc_off[d0]) + 1), total + 1)
+                toks = tuple(_grow(a, k1, cap) for a in toks)
+            else:
+                asks = np.empty((2 * asks.shape[0], 5), np.int32)
+        k = k1
+        if n_asks:
+            drop = [(d, ln) for d, ln, a, b, what in asks[:n_asks].tolist()
+                    if (is_title_line(texts[d][a:b], titles[d]) if what
+                        else is_note_line(texts[d][a:b]))]
+            if drop:
+                drop.sort()
+                k = _drop_lines(toks, doc_tok, drop[0][0], d1, np.asarray(drop, np.int64))
+    return tuple(a[:k] for a in toks), doc_tok
+
+
 def _tokens(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
-    """(code points, document offsets, start, end, line, flag, token offsets, token hashes) of
-    the tokens of many texts: ``tokenize``'s tokens, with the title line and note lines dropped.
-    ``line`` numbers a text's lines from 0 (a paragraph per line); ``flag`` bit 1: a token the
-    tables do not map (normalised in Python, its hash still to be set: ``_hash_slow_tokens``).
-    Titles are tokenised in the same pass (as extra rows) to find title lines.
+    """(start, end, line, flag, token offsets, token hashes) of the tokens of many texts:
+    ``tokenize``'s tokens, with the title line and note lines dropped. ``line`` numbers a text's
+    lines from 0 (a paragraph per line); ``flag`` bit 1: a token the tables do not map
+    (normalised in Python, its hash still to be set: ``_slow_words``). Titles are tokenised
+    first, to find title lines.
     """
-    cls, mapped, space = char_tables()
-    n = len(texts)
-    title_row = np.full(n, -1, dtype=np.int64)
-    extra = []
+    row = np.full(len(texts), -1, dtype=np.int64)
+    present = []
     for d, title in enumerate(titles):
         if title:
-            title_row[d] = n + len(extra)
-            extra.append(title)
-    every = texts + extra if extra else texts
-    lens = np.fromiter(map(len, every), dtype=np.int64, count=len(every))
-    doc_off = np.zeros(len(every) + 1, dtype=np.int64)
-    np.cumsum(lens, out=doc_off[1:])
-    cps = np.frombuffer("".join(every).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    # Room for a token every 4 characters (words); CJK text, a token a character, retries.
-    for cap in (cps.shape[0] // 4 + 16, cps.shape[0] + 1):
-        start, end, line, poly, flag, doc_tok, first_line, short = _tokenize(
-            cps, doc_off, cls, mapped, space, _NOTE_MAX_WORDS, cap)
-        if doc_tok[-1] >= 0:
-            break
-    codes = _title_codes(start, end, line, poly, flag, doc_tok, first_line[:n], title_row)
-    skips: list[tuple[int, int]] = []
-    for d in np.flatnonzero(codes).tolist():
-        if codes[d] == 1 or is_title_line(texts[d].split("\n")[first_line[d]], titles[d]):
-            skips.append((d, int(first_line[d])))
-    for d, ln, a, b in short[short[:, 0] < n].tolist():
-        if is_note_line(texts[d][a:b]):
-            skips.append((d, ln))
-    if not skips:  # title rows come last: cut them off
-        cut = int(doc_tok[n])
-        return (cps, doc_off, start[:cut], end[:cut], line[:cut], flag[:cut], doc_tok[:n + 1],
-                poly[:cut])
-    else:
-        skip = np.unique(np.asarray(skips, dtype=np.int64).reshape(-1, 2), axis=0)
-        skip_off = np.searchsorted(skip[:, 0], np.arange(n + 1))
-        start, end, line, poly, flag, doc_tok = _drop_lines(
-            start, end, line, poly, flag, doc_tok, n, skip_off, skip[:, 1].copy())
-    return cps, doc_off, start, end, line, flag, doc_tok, poly
+            row[d] = len(present)
+            present.append(title)
+    head_toks, head_off = _scan_texts(present, present, None)
+    (start, end, line, poly, flag), doc_tok = _scan_texts(texts, titles,
+                                                          (*head_toks, head_off, row))
+    return start, end, line, flag, doc_tok, poly
+
+
+@njit(cache=True)
+def _flagged(flag, bit):  # pragma: no cover - compiled
+    """``np.flatnonzero(flag & bit)`` without a temporary the size of ``flag``."""
+    n = 0
+    for f in flag:
+        n += (f & bit) != 0
+    out = np.empty(n, np.int64)
+    n = 0
+    for t in range(flag.shape[0]):
+        if flag[t] & bit:
+            out[n] = t
+            n += 1
+    return out
 
 
 def _slow_words(texts: list[str], start: np.ndarray, end: np.ndarray, flag: np.ndarray,
                 doc_tok: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The tokens the tables do not map (flag bit 1) and their words, normalised in Python;
     sets flag bit 0 (one CJK character) of those that are."""
-    slow = np.flatnonzero(flag & _FLAG_SLOW)
+    slow = _flagged(flag, _FLAG_SLOW)
     words: list[str] = []
     if slow.size:
         docs = np.searchsorted(doc_tok, slow, side="right") - 1
@@ -531,7 +650,7 @@ def _slow_words(texts: list[str], start: np.ndarray, end: np.ndarray, flag: np.n
 def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[list[str], ...]]:
     """Per text: (words, starts, ends, lines) as the compiled path sees them (for tests): the
     tables' mapping of each character, or ``normalize_token`` for the tokens they do not map."""
-    _, _, start, end, line, flag, doc_tok, _ = _tokens(texts, titles)
+    start, end, line, flag, doc_tok, _ = _tokens(texts, titles)
     slow, words = _slow_words(texts, start, end, flag, doc_tok)
     by_token = dict(zip(slow.tolist(), words, strict=True))
     mapped = char_tables()[1]
@@ -551,7 +670,7 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
     computed token by token in Python: ``shingle_hashes``)."""
     if not texts:
         return FingerprintBatch.empty()
-    _, _, start, end, line, flag, doc_tok, t_hash = _tokens(texts, titles)
+    start, end, line, flag, doc_tok, t_hash = _tokens(texts, titles)
     slow, words = _slow_words(texts, start, end, flag, doc_tok)
     if words:
         t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 
 # Han, Hiragana, Katakana, Hangul (syllables and jamo), CJK compatibility ideographs.
 _CJK = (
@@ -191,6 +193,36 @@ def is_note_line(line: str) -> bool:
     if not may_hold_note(line):
         return False
     return SYNDICATION_NOTE.search(line) is not None or RIGHTS_NOTE.search(line) is not None
+
+
+#: ``note_codes``: the code of a character that makes any line a candidate.
+NOTE_ANY = 127
+
+
+@lru_cache(maxsize=1)
+def note_codes() -> tuple:
+    """Tables for a compiled, exact pre-check of ``may_hold_note`` (NumPy): (the code of each
+    code point, the hints). The hints are ``_NOTE_HINTS`` and the literal prefixes of
+    ``_FIRST`` / ``_RIGHTS``; a character's code is that of its lower-case form among the
+    hints' characters (1 ..; 0: in none), or ``NOTE_ANY`` when that is a one-character hint,
+    several characters, or it is one of ``_ODD_CASE``. The longer hints are rows (length,
+    codes, 0 padding) sorted by their codes. A line may hold a note only if it holds a
+    ``NOTE_ANY`` character or the codes of a row one after the other.
+    """
+    import numpy as np
+
+    hints = sorted({*_NOTE_HINTS, "first", "rights"})
+    chars = sorted(set("".join(hints)))
+    code_of = {ch: i + 1 for i, ch in enumerate(chars)}  # fewer than NOTE_ANY
+    code_of.update((h, NOTE_ANY) for h in hints if len(h) == 1)
+    lows = list(map(str.lower, map(chr, range(0x110000))))
+    codes = np.fromiter(map(code_of.get, lows, repeat(0)), dtype=np.uint8, count=len(lows))
+    codes[np.fromiter(map(len, lows), dtype=np.int64, count=len(lows)) != 1] = NOTE_ANY
+    codes[[ord(ch) for ch in _ODD_CASE]] = NOTE_ANY
+    rows = sorted(([len(h), *map(code_of.__getitem__, h)] for h in hints if len(h) > 1),
+                  key=lambda row: row[1:])
+    width = max(map(len, rows))
+    return codes, np.asarray([row + [0] * (width - len(row)) for row in rows], dtype=np.uint8)
 
 
 def is_title_line(line: str, title: str | None) -> bool:

@@ -1,0 +1,118 @@
+"""The compiled tokenizer reads every kind of str in place (1, 2 and 4 bytes a code point), in
+chunks of joined documents, and drops title and note lines like ``dedup.text.tokenize``."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import dedup.shingles as shingles
+from dedup import DedupConfig
+from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.text import may_hold_note, tokenize
+
+MIXED = (
+    "Plain ASCII words, don't stop: 3.14 and 1,000.\r\n"
+    "Latin-1 café naïve façade ½ µ ß ÿ ª º\n"
+    "CJK 北京时间 2026年 서울 연합뉴스 カタカナ ｶﾀｶﾅ ㈱ ヿ\n"
+    "Astral 𝐀𝐁 𠀀𠀁 emoji 😀👍🏽 and lone \ud800 surrogate \udfff here\r\n"
+    "\n   \n\u00a0\u2003\tspaces\u2028sep\x1c\x1d\x85end"
+)
+# One of each string kind, and the same lines spread over documents of each kind.
+KINDS = [
+    "all ascii text\r\nsecond line here",
+    "latin one ÿ café\nMORE Ünïcödé",
+    "bmp ’quotes’ — 版权所有 line",
+    "astral 😀 text\n𝐀𝐁𝐂 word",
+]
+NOTES = [
+    "Originally published by The Verge.",
+    "© 2026 Example Corp. All rights reserved.",
+    "ORİGINALLY PUBLISHED BY X",
+    "ſyndicated by Foo",
+    "Ⓒ Foo 2026",
+    "저작권자 ⓒ 연합뉴스 무단전재 및 재배포 금지",
+    "版权所有 新华社",
+    "The first time it ran, all rights were his.",
+    "This article first appeared on Wired.",
+    "copyright",
+    "(C) 2024 Someone",
+]
+
+
+def _texts(rng: random.Random, n: int) -> tuple[list[str], list[str | None]]:
+    lines = [*MIXED.split("\n"), *KINDS, *NOTES, "Title Line Here", "", "  ", "北京 新闻 标题"]
+    texts, titles = [], []
+    for _ in range(n):
+        body = [rng.choice(lines) for _ in range(rng.randrange(0, 8))]
+        title = rng.choice([None, "", "Title line here", "北京 新闻 标题", "Ünïcödé", body[0]
+                            if body else "x"])
+        texts.append("\n".join(body))
+        titles.append(title)
+    return texts, titles
+
+
+def _assert_like_reference(texts: list[str], titles: list[str | None]) -> None:
+    config = DedupConfig()
+    got = normalized_tokens(texts, titles)
+    batch = fingerprint_batch(texts, titles, config)
+    for d, (text, title) in enumerate(zip(texts, titles, strict=True)):
+        ref = tokenize(text, title)
+        words, starts, ends, lines = got[d]
+        assert words == list(ref.words), (text, title)
+        assert (starts, ends) == (list(ref.starts), list(ref.ends))
+        assert (np.diff(lines) != 0).tolist() == (np.diff(ref.paragraphs) != 0).tolist()
+        hashes, last = shingle_hashes(ref.words, config.shingle_size, config.cjk_shingle_size,
+                                      config.seed)
+        assert batch.get(d).hashes.tolist() == hashes.tolist()
+        assert batch.get(d).last_token.tolist() == last.tolist()
+
+
+def test_every_string_kind_matches_the_reference() -> None:
+    texts = [MIXED, *KINDS, "".join(KINDS), "\n".join(NOTES), "", "\n"]
+    titles: list[str | None] = [None] * len(texts)
+    _assert_like_reference(texts, titles)
+    for text in texts:  # alone: the joined chunk has the text's own kind
+        _assert_like_reference([text], [None])
+        _assert_like_reference([text], [text.split("\n")[0]])
+
+
+@pytest.mark.parametrize("chunk", [1, 40, 300, 1 << 17])
+def test_chunks_titles_and_notes_match_the_reference(chunk: int, monkeypatch) -> None:
+    monkeypatch.setattr(shingles, "_CHUNK_CHARS", chunk)
+    texts, titles = _texts(random.Random(chunk), 300)
+    _assert_like_reference(texts, titles)
+
+
+def test_buffers_grow_for_cjk_and_many_note_lines(monkeypatch) -> None:
+    statuses = []
+    tokenize_chunk = shingles._tokenize
+
+    def record(*args):
+        got = tokenize_chunk(*args)
+        statuses.append(got[0])
+        return got
+
+    monkeypatch.setattr(shingles, "_CHUNK_CHARS", 1 << 12)
+    monkeypatch.setattr(shingles, "_tokenize", record)
+    texts = ["a b c d e f g " * 20, "北京时间华为发布了新手机" * 200, "\n".join(NOTES * 30)]
+    _assert_like_reference(texts * 3, [None, "Originally published by The Verge.", "a b"] * 3)
+    assert {shingles._FULL_TOKENS, shingles._FULL_ASKS} <= set(statuses)
+
+
+def test_compiled_note_check_holds_every_note_line() -> None:
+    table = shingles._packed_table()
+    hints, first = shingles._note_hints()
+    rng = random.Random(7)
+    pool = [*"abcdefghijklmnopqrstuvwxyz()© ", "İ", "ı", "ſ", "K", "Ⓒ", "ⓒ", "무단", "版权所有",
+            "無断転載", "first ", "rights ", "COPYRIGHT", "Syndicated"]
+    lines = [*NOTES, *MIXED.split("\n"), *KINDS]
+    lines += ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 40))) for _ in range(3000)]
+    for line in lines:
+        cps = np.frombuffer(line.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        got = shingles._may_hold_note(cps, 0, cps.shape[0], table, hints, first)
+        low = line.lower()
+        assert got >= may_hold_note(line), line
+        assert got <= (may_hold_note(line) or "first" in low or "rights" in low), line
