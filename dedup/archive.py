@@ -7,7 +7,11 @@ signature per document, 12 bytes an entry) and per-row arrays (id, site, publish
 story). On disk, in its directory, it keeps each document's distinct shingle hashes
 (append-only) and, per site, runs of (shingle, page) entries sorted by shingle, one run per
 ``result``: a shingle's page count is its number of entries, and the pages holding a shingle
-that just became boilerplate are found without reading any page.
+that just became boilerplate are found without reading any page. Until ``result`` the added
+batches' shingles stay in memory (``spool_bytes`` of them; later batches are spilled to a file),
+so new pages are counted and verified without reading them back. The bulk files are written
+(and runs read) past the page cache (``O_DIRECT`` where the file system allows it): nothing
+reads them back soon, and taking gigabytes of fresh cache pages costs more than the writes.
 
 Decisions are document level: two pages are copies when the smaller one's content shingles (its
 distinct shingles that are not its site's boilerplate) are at least ``copy_containment``
@@ -23,10 +27,13 @@ one build.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import io
 import json
 import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +44,7 @@ from numba import njit
 from dedup.arrays import gather_ranges
 from dedup.boilerplate import _doc_unique
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex, _sort_by_key, band_keys
+from dedup.lsh import BandIndex, band_keys
 from dedup.minhash import oph_signatures
 from dedup.model import Document
 from dedup.shingles import fingerprint_batch
@@ -45,7 +52,9 @@ from dedup.shingles import fingerprint_batch
 FORMAT = 1
 BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
 _NO_DATE = np.iinfo(np.int64).max
-_PAIR_CHUNK = 50_000  # pairs verified per read of their rows' shingles
+_PAIR_CHUNK = 8_192  # pairs verified per read of their rows' shingles (a reused buffer)
+_BLOCK = 4096  # O_DIRECT alignment of file offsets, lengths and buffers
+_DIRECT_MIN = 1 << 19  # smaller files are written through the page cache
 
 
 class ArchiveMismatch(ValueError):
@@ -89,23 +98,32 @@ def _timestamp(value: datetime | None) -> int:
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX_BITS = np.uint64(0xD6E8FEB86659FD93)  # another odd multiplier: the filter's bit
 
 
 @njit(cache=True)
 def _site_tables(boiler, b_off):  # pragma: no cover - compiled
-    """Per site, an open-addressing hash set of its boilerplate shingles (at most half full):
-    (slots, used flags, each site's first slot, each site's shift to a slot)."""
+    """Per site, an open-addressing hash set of its boilerplate shingles (at most half full)
+    and in front of it a bit filter (8 bits a slot: a shingle whose bit is clear is not in the
+    set, true for most, seen in one L1 read): (slots, used flags, each site's first slot, each
+    site's shift to a slot, filter words, each site's first word, each site's shift to a
+    bit)."""
     n_sites = b_off.shape[0] - 1
     t_off = np.zeros(n_sites + 1, np.int64)
     shift = np.zeros(n_sites, np.uint64)
+    w_off = np.zeros(n_sites + 1, np.int64)
+    w_shift = np.zeros(n_sites, np.uint64)
     for s in range(n_sites):
         bits = 3
         while (1 << bits) < 2 * (b_off[s + 1] - b_off[s]):
             bits += 1
         t_off[s + 1] = t_off[s] + (1 << bits)
         shift[s] = 64 - bits
+        w_off[s + 1] = w_off[s] + max((1 << (bits + 3)) // 64, 1)
+        w_shift[s] = 64 - (bits + 3)
     slots = np.zeros(t_off[n_sites], np.uint64)
     used = np.zeros(t_off[n_sites], np.bool_)
+    words = np.zeros(w_off[n_sites], np.uint64)
     for s in range(n_sites):
         mask = t_off[s + 1] - t_off[s] - 1
         for e in range(b_off[s], b_off[s + 1]):
@@ -115,36 +133,35 @@ def _site_tables(boiler, b_off):  # pragma: no cover - compiled
                 i = (i + 1) & mask
             slots[t_off[s] + i] = x
             used[t_off[s] + i] = True
-    return slots, used, t_off, shift
-
-
-@njit(cache=True, inline="always")
-def _is_boiler(x, slots, used, t_off, shift, s):  # pragma: no cover - compiled
-    base = t_off[s]
-    mask = t_off[s + 1] - base - 1
-    i = np.int64((x * _MIX) >> shift[s])
-    while used[base + i]:
-        if slots[base + i] == x:
-            return True
-        i = (i + 1) & mask
-    return False
+            k = (x * _MIX_BITS) >> w_shift[s]
+            words[w_off[s] + np.int64(k >> np.uint64(6))] |= np.uint64(1) << (k & np.uint64(63))
+    return slots, used, t_off, shift, words, w_off, w_shift
 
 
 @njit(cache=True, nogil=True)
-def _content(shingles, row_off, site, order, slots, used, t_off,
-             shift):  # pragma: no cover - compiled
+def _content(shingles, row_off, site, order, slots, used, t_off, shift, words, w_off,
+             w_shift):  # pragma: no cover - compiled
     """Per shingle: is it content (not boilerplate on its row's site); per row: how many are.
     Rows are visited in ``order`` (grouped by site, so a site's table stays in cache)."""
     keep = np.ones(shingles.shape[0], np.bool_)
     sizes = np.zeros(row_off.shape[0] - 1, np.int64)
     for r in order:
         s = site[r]
+        base, mask, to_slot = t_off[s], t_off[s + 1] - t_off[s] - 1, shift[s]
+        first_word, to_bit = w_off[s], w_shift[s]
         c = 0
         for i in range(row_off[r], row_off[r + 1]):
-            if _is_boiler(shingles[i], slots, used, t_off, shift, s):
-                keep[i] = False
-            else:
-                c += 1
+            x = shingles[i]
+            k = (x * _MIX_BITS) >> to_bit
+            if (words[first_word + np.int64(k >> np.uint64(6))] >> (k & np.uint64(63))) & 1:
+                j = np.int64((x * _MIX) >> to_slot)
+                while used[base + j]:
+                    if slots[base + j] == x:
+                        keep[i] = False
+                        c -= 1
+                        break
+                    j = (j + 1) & mask
+            c += 1
         sizes[r] = c
     return keep, sizes
 
@@ -158,16 +175,11 @@ def _shared(shingles, row_off, keep, a, b):  # pragma: no cover - compiled
         i, i_end = row_off[a[p]], row_off[a[p] + 1]
         j, j_end = row_off[b[p]], row_off[b[p] + 1]
         shared = 0
-        while i < i_end and j < j_end:
+        while i < i_end and j < j_end:  # branch-free steps: the comparisons are random
             x, y = shingles[i], shingles[j]
-            if x < y:
-                i += 1
-            elif y < x:
-                j += 1
-            else:
-                shared += keep[i] and keep[j]
-                i += 1
-                j += 1
+            shared += (x == y) & keep[i] & keep[j]
+            i += x <= y
+            j += y <= x
         out[p] = shared
     return out
 
@@ -218,27 +230,304 @@ def _runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values[starts], np.diff(np.append(starts, values.shape[0]))
 
 
+@njit(cache=True, nogil=True)
+def _distinct(keys):  # pragma: no cover - compiled
+    """``_runs_of`` of a sorted uint64 array in two compiled passes."""
+    n = keys.shape[0]
+    m = 1 if n else 0
+    for i in range(1, n):
+        m += keys[i] != keys[i - 1]
+    uniq = np.empty(m, np.uint64)
+    counts = np.zeros(m, np.int64)
+    k = -1
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            k += 1
+            uniq[k] = keys[i]
+        counts[k] += 1
+    return uniq, counts
+
+
+@njit(cache=True, nogil=True)
+def _frequent(keys, least):  # pragma: no cover - compiled
+    """The values of a sorted uint64 array that occur at least ``least`` times."""
+    out = np.empty(keys.shape[0] // max(least, 1), np.uint64)
+    m = 0
+    i = 0
+    while i < keys.shape[0]:
+        j = i + 1
+        while j < keys.shape[0] and keys[j] == keys[i]:
+            j += 1
+        if j - i >= least:
+            out[m] = keys[i]
+            m += 1
+        i = j
+    return out[:m].copy()
+
+
 def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
     return folder / f"{site}.{run:06d}.{part}.npy"
 
 
-def _count_site(folder: Path, site: int, min_pages: int,
-                runs: int) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True, nogil=True)
+def _bucket_count(src, starts, lens, shift, count):  # pragma: no cover - compiled
+    """Add the keys ``src[starts[p]:starts[p] + lens[p]]`` of every page to ``count`` (one
+    counter per value of a key's top bits, shifted one up)."""
+    for p in range(starts.shape[0]):
+        for i in range(starts[p], starts[p] + lens[p]):
+            count[(src[i] >> shift) + np.uint64(1)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _bucket_scatter(src, starts, lens, rows, shift, pos, out_k, out_r):  # pragma: no cover
+    """Place every page's keys, and its row for each, at their buckets' next free slots."""
+    for p in range(starts.shape[0]):
+        r = rows[p]
+        for i in range(starts[p], starts[p] + lens[p]):
+            b = src[i] >> shift
+            j = pos[b]
+            out_k[j] = src[i]
+            out_r[j] = r
+            pos[b] = j + 1
+
+
+@njit(cache=True, nogil=True)
+def _insertion_sort(keys, rows):  # pragma: no cover - compiled
+    """Sort ``keys`` (and ``rows`` alike) stably by insertion: after the bucket pass only
+    entries of one bucket (a few) are out of order, so this is one sequential pass."""
+    for i in range(1, keys.shape[0]):
+        k = keys[i]
+        if k < keys[i - 1]:
+            r = rows[i]
+            j = i - 1
+            while j >= 0 and keys[j] > k:
+                keys[j + 1] = keys[j]
+                rows[j + 1] = rows[j]
+                j -= 1
+            keys[j + 1] = k
+            rows[j + 1] = r
+
+
+@njit(cache=True, nogil=True)
+def _copy_pages(src, starts, lens, out, at):  # pragma: no cover - compiled
+    """``out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]`` for every page."""
+    for p in range(starts.shape[0]):
+        out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]
+
+
+def _aligned(nbytes: int) -> np.ndarray:
+    """A uint8 buffer of ``nbytes`` rounded up to whole blocks, starting on a block boundary
+    (what ``O_DIRECT`` reads and writes need)."""
+    size = -(-nbytes // _BLOCK) * _BLOCK
+    raw = np.empty(size + _BLOCK, np.uint8)
+    at = -raw.ctypes.data % _BLOCK
+    return raw[at:at + size]
+
+
+def _open_direct(path: Path, flags: int) -> int:
+    """``os.open`` with ``O_DIRECT`` (no page cache) where the file system allows it."""
+    direct = getattr(os, "O_DIRECT", 0)
+    if direct:
+        try:
+            return os.open(path, flags | direct, 0o644)
+        except OSError:
+            pass
+    return os.open(path, flags, 0o644)
+
+
+def _transfer(fd: int, view: memoryview, at: int, write: bool) -> int:
+    """``pwrite``/``preadv`` all of ``view`` at offset ``at`` (a read stops at the end of the
+    file); a file system that takes ``O_DIRECT`` at open but refuses it here gets the page
+    cache instead. Returns the bytes moved."""
+    done = 0
+    while done < len(view):
+        try:
+            n = (os.pwrite(fd, view[done:], at + done) if write
+                 else os.preadv(fd, [view[done:]], at + done))
+        except OSError as err:
+            direct = getattr(os, "O_DIRECT", 0)
+            if err.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & direct:
+                raise
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~direct)
+            continue
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _write_direct(path: Path, buf: np.ndarray, nbytes: int) -> None:
+    """Write the first ``nbytes`` of the block-aligned ``buf`` as the new file ``path``, past
+    the page cache if it is large (a bulk write through the cache costs more than the copy,
+    and nothing reads the file back soon; a small one would wait on the disk for nothing)."""
+    if nbytes < _DIRECT_MIN:
+        path.write_bytes(memoryview(buf)[:nbytes])
+        return
+    fd = _open_direct(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        _transfer(fd, memoryview(buf)[:-(-nbytes // _BLOCK) * _BLOCK], 0, write=True)
+        os.ftruncate(fd, nbytes)
+    finally:
+        os.close(fd)
+
+
+def _append_direct(path: Path, data: np.ndarray, chunk: int = 8 << 20) -> None:
+    """Append ``data``'s bytes to the file ``path`` past the page cache: its last partial
+    block is written again, whole blocks go through one aligned ``chunk``-byte buffer."""
+    size = path.stat().st_size
+    src = memoryview(np.ascontiguousarray(data)).cast("B")
+    if not len(src):
+        return
+    start = size - size % _BLOCK
+    buf = _aligned(min(chunk, size - start + len(src)))
+    fd = _open_direct(path, os.O_RDWR)
+    try:
+        filled = _transfer(fd, memoryview(buf)[:_BLOCK], start, write=False) if size > start else 0
+        if filled != size - start:
+            raise ArchiveMismatch(f"{path} changed while appending")
+        taken = 0
+        while taken < len(src):
+            step = min(len(buf) - filled, len(src) - taken)
+            buf[filled:filled + step] = src[taken:taken + step]
+            taken, filled = taken + step, filled + step
+            _transfer(fd, memoryview(buf)[:-(-filled // _BLOCK) * _BLOCK], start, write=True)
+            start, filled = start + filled, 0
+        os.ftruncate(fd, size + len(src))
+    finally:
+        os.close(fd)
+
+
+def _append_cached(path: Path, data: np.ndarray) -> None:
+    """Append ``data``'s bytes to the file ``path`` through the page cache."""
+    with path.open("ab") as f:
+        f.write(memoryview(np.ascontiguousarray(data)).cast("B"))
+
+
+def _read_direct(path: Path, first: int, nbytes: int) -> np.ndarray:
+    """Bytes ``first .. first + nbytes`` of the file ``path`` (uint8, 8-byte aligned), read
+    past the page cache (the blocks around them, into an aligned buffer)."""
+    lo = first - first % _BLOCK
+    buf = _aligned(first + nbytes - lo)
+    fd = _open_direct(path, os.O_RDONLY)
+    try:
+        got = _transfer(fd, memoryview(buf), lo, write=False)
+    finally:
+        os.close(fd)
+    if got < first + nbytes - lo:
+        raise ArchiveMismatch(f"{path} is shorter than the archive says")
+    return buf[first - lo:first - lo + nbytes]
+
+
+def _npy_buffer(dtype: type, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A block-aligned buffer holding an ``.npy`` header for ``n`` values of ``dtype`` and
+    room for them, the array view of that room (filled in place, then ``_write_direct``) and
+    the file's length."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(
+        np.dtype(dtype)), "fortran_order": False, "shape": (n,)})
+    header = head.getvalue()
+    end = len(header) + n * np.dtype(dtype).itemsize
+    buf = _aligned(end)
+    buf[:len(header)] = np.frombuffer(header, np.uint8)
+    return buf, buf[len(header):end].view(dtype), end
+
+
+def _load_direct(path: Path) -> np.ndarray:
+    """``np.load`` of a 1-d ``.npy`` file, read past the page cache."""
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        offset = f.tell()
+    n = int(np.prod(shape))
+    return _read_direct(path, offset, n * dtype.itemsize).view(dtype)
+
+
+@dataclass(slots=True)
+class _Spooled:
+    """One added batch's (shingle, page) entries, not yet counted: its rows grouped by site
+    and, per page, where its distinct shingles are: in ``keys`` (the batch's ``uniq``, kept in
+    memory) or, spilled, in the file ``path`` (grouped by site like the rows)."""
+
+    base: int  # the batch's first row
+    size: int  # its rows
+    rows: np.ndarray  # int32: the batch's rows (archive numbering), grouped by site, stable
+    lens: np.ndarray  # int64: each of those pages' shingle count
+    starts: np.ndarray  # int64: each page's first shingle in ``keys`` or in the file
+    cuts: dict[int, tuple[int, int]]  # site -> its slice of ``rows``
+    keys: np.ndarray | None
+    path: Path | None
+
+    def site_pages(self, site: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(shingles, first shingle of each page in them, sizes, rows) of ``site``'s pages."""
+        lo, hi = self.cuts[site]
+        starts, lens = self.starts[lo:hi], self.lens[lo:hi]
+        if self.keys is not None:
+            return self.keys, starts, lens, self.rows[lo:hi]
+        assert self.path is not None
+        first = int(starts[0])
+        src = _read_direct(self.path, 8 * first,
+                           8 * (int(starts[-1] + lens[-1]) - first)).view(np.uint64)
+        return src, starts - first, lens, self.rows[lo:hi]
+
+
+def _site_entries(parts: list[tuple[np.ndarray, ...]], keys: np.ndarray,
+                  rows: np.ndarray) -> None:
+    """A site's spooled (shingle, row) entries into ``keys`` and ``rows``, sorted by shingle
+    (ties: in spool order): one counting pass on the top bits over the pages where they lie
+    (no gathered copy), then an insertion pass."""
+    n = keys.shape[0]
+    bits = 1
+    while (1 << bits) < n and bits < 30:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    count = np.zeros((1 << bits) + 1, np.int32 if n < 2**31 else np.int64)
+    for src, starts, lens, _ in parts:
+        _bucket_count(src, starts, lens, shift, count)
+    np.cumsum(count, out=count)
+    for src, starts, lens, page_rows in parts:
+        _bucket_scatter(src, starts, lens, page_rows, shift, count, keys, rows)
+    _insertion_sort(keys, rows)
+
+
+def _in_background(task: Callable[..., None], *args: object) -> Future:
+    """Run ``task(*args)`` in a thread of its own (a write waiting on the disk while the
+    caller computes); the future's ``result()`` waits for it and raises what it raised."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(task, *args)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: list[_Spooled],
+                writer: ThreadPoolExecutor) -> tuple[np.ndarray, np.ndarray, list[Future]]:
     """Fold the spooled shingles of ``site``'s new pages (each page's distinct ones, with the
     page's row) into its run number ``runs``: shingles sorted, with the row of each. Returns
     the shingles that reached ``min_pages`` pages with it, and the earlier rows holding them.
 
     A shingle's page count is its number of entries over the site's runs (each run's shingles
     read whole, looked up with ``searchsorted``; the rows of a run are mapped, only the few
-    holding new boilerplate are read)."""
-    keys = np.fromfile(folder / f"{site}.raw", dtype=np.uint64)
-    rows = np.fromfile(folder / f"{site}.rows", dtype=np.int32)
-    keys, rows = _sort_by_key(keys, rows)  # uniform hashes: one bucket pass, stable
-    uniq, counts = _runs_of(keys)
+    holding new boilerplate are read). Runs are written past the page cache by ``writer``
+    (the futures of the writes are returned) and read past it."""
+    parts = [part.site_pages(site) for part in spooled if site in part.cuts]
+    n = sum(int(lens.sum()) for _, _, lens, _ in parts)
+    key_buf, keys, key_end = _npy_buffer(np.uint64, n)
+    row_buf, rows, row_end = _npy_buffer(np.int32, n)
+    _site_entries(parts, keys, rows)
+    writes = [writer.submit(_write_direct, _run_path(folder, site, runs, "keys"), key_buf,
+                            key_end),
+              writer.submit(_write_direct, _run_path(folder, site, runs, "rows"), row_buf,
+                            row_end)]
+    if not runs:  # the site's first run: no earlier rows, one pass over the sorted shingles
+        hit = _frequent(keys, min_pages) if min_pages > 0 else keys[:0].copy()
+        return hit, np.zeros(0, np.int32), writes
+    uniq, counts = _distinct(keys)
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
     for run in range(runs):
-        run_keys = np.load(_run_path(folder, site, run, "keys"))
+        run_keys = _load_direct(_run_path(folder, site, run, "keys"))
         lo, hi = np.searchsorted(run_keys, uniq), np.searchsorted(run_keys, uniq, side="right")
         old += hi - lo
         spans.append((run, lo, hi))
@@ -249,26 +538,28 @@ def _count_site(folder: Path, site: int, min_pages: int,
         if (hi > lo).any():
             run_rows = np.load(_run_path(folder, site, run, "rows"), mmap_mode="r")
             held.append(np.asarray(run_rows[gather_ranges(lo, hi - lo)]))
-    np.save(_run_path(folder, site, runs, "keys"), keys)
-    np.save(_run_path(folder, site, runs, "rows"), rows)
-    (folder / f"{site}.raw").unlink()
-    (folder / f"{site}.rows").unlink()
     old_rows = np.unique(np.concatenate(held)) if held else np.zeros(0, np.int32)
-    return uniq[crossed], old_rows
+    return uniq[crossed], old_rows, writes
 
 
 class Archive:
     """Document-level stories of a large archive, kept in a directory (see the module doc).
 
     ``add`` signs documents (or takes ``Signed`` batches from workers via ``add_signed``),
-    queries and grows the LSH and spools each site's shingles to disk; ``result`` counts the
+    queries and grows the LSH and spools each batch's shingles (kept in memory up to
+    ``spool_bytes`` of them, the later batches' written to disk); ``result`` counts the
     spooled shingles into the sites' runs, verifies new candidate pairs (and those of pages
     that hold new boilerplate) and groups copies; ``save`` writes the in-memory arrays.
     """
 
-    def __init__(self, root: Path | str, config: DedupConfig | None = None) -> None:
+    def __init__(self, root: Path | str, config: DedupConfig | None = None,
+                 spool_bytes: int = 512 << 20) -> None:
         self.root = Path(root)
         self.config = config or DedupConfig()
+        self.spool_bytes = spool_bytes
+        self._spooled: list[_Spooled] = []  # batches added since the last result()
+        self._spool_held = 0  # bytes of spooled shingles kept in memory
+        self._capacity: dict[str, np.ndarray] = {}  # per-row column -> its grown buffer
         self._lsh = BandIndex(lsh_config(self.config))
         self._ids = np.zeros(0, np.int64)
         self._site = np.zeros(0, np.int32)
@@ -312,7 +603,8 @@ class Archive:
 
     def add_signed(self, docs: Sequence[Document], signed: Signed) -> None:
         """Index documents already signed (``sign``), in the order given; only their ids,
-        sites and dates are read (texts may be gone)."""
+        sites and dates are read (texts may be gone). ``signed.uniq`` is kept, not copied,
+        until ``result`` (while ``spool_bytes`` allows): do not change it."""
         base = len(self)
         n = len(docs)
         ids = np.fromiter((d.id for d in docs), dtype=np.int64, count=n)
@@ -320,35 +612,60 @@ class Archive:
                             dtype=np.int32, count=n)
         published = np.fromiter((_timestamp(d.published) for d in docs), dtype=np.int64,
                                 count=n)
-        with (self.root / "shingles.u64").open("ab") as f:
-            f.write(memoryview(np.ascontiguousarray(signed.uniq)).cast("B"))
-        self._spool(sites, signed, base)
-        pairs = self._lsh.add(signed.keys, np.arange(base, base + n, dtype=np.int32))
-        self._ids = np.concatenate([self._ids, ids])
-        self._site = np.concatenate([self._site, sites])
-        self._published = np.concatenate([self._published, published])
-        self._sizes = np.concatenate([self._sizes, signed.sizes])
-        self._content = np.concatenate([self._content, np.full(n, -1, np.int64)])
+        uniq = np.ascontiguousarray(signed.uniq, dtype=np.uint64)
+        sizes = np.asarray(signed.sizes, dtype=np.int64)
+        kept = self._spool_held + uniq.nbytes <= self.spool_bytes
+        # rows of a batch kept in memory are verified from there: its shingles go to the file
+        # past the page cache; a spilled batch's are read back from the file, through it
+        appending = _in_background(_append_direct if kept else _append_cached,
+                                   self.root / "shingles.u64", uniq)
+        try:  # the LSH is queried while the shingles go to disk
+            if n:
+                self._spool(sites, uniq, sizes, base, kept)
+            pairs = self._lsh.add(signed.keys, np.arange(base, base + n, dtype=np.int32))
+        finally:
+            appending.result()
+        self._append_rows({"_ids": ids, "_site": sites, "_published": published,
+                           "_sizes": sizes, "_content": np.full(n, -1, np.int64)})
         self._pending.append(pairs)
 
-    def _spool(self, sites: np.ndarray, signed: Signed, base: int) -> None:
-        """Append each page's distinct shingles, and its row (``base`` + its place in the
-        batch) for each, to its site's spool (counted in ``result``)."""
+    def _append_rows(self, columns: dict[str, np.ndarray]) -> None:
+        """Append to the per-row arrays, each a view of a buffer grown by doubling."""
+        n0 = len(self)
+        for name, values in columns.items():
+            n1 = n0 + values.shape[0]
+            buf = self._capacity.get(name)
+            if buf is None or buf.shape[0] < n1:
+                buf = np.empty(max(n1, 2 * n0, 1024), getattr(self, name).dtype)
+                buf[:n0] = getattr(self, name)
+                self._capacity[name] = buf
+            buf[n0:n1] = values
+            setattr(self, name, buf[:n1])
+
+    def _spool(self, sites: np.ndarray, uniq: np.ndarray, sizes: np.ndarray, base: int,
+               kept: bool) -> None:
+        """Spool each page's distinct shingles (``uniq``, ``sizes`` a page) for its site's count
+        in ``result``: the batch's own array if ``kept`` (while ``spool_bytes`` allows), else
+        written to a file grouped by site."""
         order = np.argsort(sites, kind="stable")
-        offsets = np.concatenate(([0], np.cumsum(signed.sizes)))
-        folder = self.root / "counts"
-        cuts = np.flatnonzero(np.diff(sites[order])) + 1
-        for rows in np.split(order, cuts):
-            if not rows.size:
-                continue
-            site = int(sites[rows[0]])
-            keys = signed.uniq[gather_ranges(offsets[rows], signed.sizes[rows])]
-            owner = np.repeat((rows + base).astype(np.int32), signed.sizes[rows])
-            with (folder / f"{site}.raw").open("ab") as f:
-                f.write(memoryview(keys).cast("B"))
-            with (folder / f"{site}.rows").open("ab") as f:
-                f.write(memoryview(owner).cast("B"))
-            self._dirty_sites.add(site)
+        grouped = sites[order]
+        at = np.flatnonzero(np.diff(grouped)) + 1
+        cuts = {int(grouped[lo]): (int(lo), int(hi)) for lo, hi in
+                zip([0, *at.tolist()], [*at.tolist(), order.shape[0]], strict=True)}
+        lens = sizes[order]
+        starts = (np.cumsum(sizes) - sizes)[order]
+        rows = (order + base).astype(np.int32)
+        n = sites.shape[0]
+        if kept:
+            self._spool_held += uniq.nbytes
+            self._spooled.append(_Spooled(base, n, rows, lens, starts, cuts, uniq, None))
+        else:
+            path = self.root / "counts" / f"spool.{len(self._spooled):06d}.u64"
+            buf, at = _aligned(uniq.nbytes), np.cumsum(lens) - lens
+            _copy_pages(uniq, starts, lens, buf.view(np.uint64)[:uniq.shape[0]], at)
+            _write_direct(path, buf, uniq.nbytes)
+            self._spooled.append(_Spooled(base, n, rows, lens, at, cuts, None, path))
+        self._dirty_sites.update(cuts)
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -356,13 +673,18 @@ class Archive:
         """Per row, the row of its story's canonical page (a page alone is its own). Site
         counts and verification run in ``workers`` threads (0: one per core, at most 4)."""
         workers = workers or min(os.cpu_count() or 1, 4)
-        held = self._count(workers)
+        spooled, self._spooled, self._spool_held = self._spooled, [], 0
+        held = self._count(workers, spooled)
         new = (_runs_of(np.sort(np.concatenate(self._pending)))[0] if self._pending
                else self._pairs[:0])
         self._pending = []
         self._reverify(held)
         self._merge_pairs(new)
-        self._verify_pending(workers)
+        self._verify_pending(workers, [(p.base, p.size, p.keys) for p in spooled
+                                       if p.keys is not None])
+        for part in spooled:
+            if part.path is not None:
+                part.path.unlink()
         copies = self._pairs[self._copy == 1]
         roots = _roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
         self._story = self._canonical(roots)
@@ -375,19 +697,25 @@ class Archive:
             stale = np.isin(self._pairs >> 32, rows) | np.isin(self._pairs & 0xFFFFFFFF, rows)
             self._copy[stale] = -1
 
-    def _count(self, workers: int) -> np.ndarray:
-        """Fold the spooled shingles into the sites' page counts; grow boilerplate sets.
+    def _count(self, workers: int, spooled: list[_Spooled]) -> np.ndarray:
+        """Fold the ``spooled`` shingles into the sites' page counts; grow boilerplate sets.
         Returns the earlier rows holding a shingle that became boilerplate."""
         folder = self.root / "counts"
         sites = sorted(self._dirty_sites)
         self._dirty_sites = set()
         limit = self.config.boilerplate_min_pages
         runs = [self._runs.get(s, 0) for s in sites]
-        with ThreadPoolExecutor(workers) as pool:  # file reads and NumPy sorts release the GIL
+        # file reads and compiled sorts release the GIL; more threads write the runs (they
+        # mostly wait on the disk)
+        with ThreadPoolExecutor(4) as writer, ThreadPoolExecutor(workers) as pool:
             got = list(pool.map(_count_site, [folder] * len(sites), sites,
-                                [limit] * len(sites), runs))
+                                [limit] * len(sites), runs, [spooled] * len(sites),
+                                [writer] * len(sites)))
+        for _, _, writes in got:
+            for write in writes:
+                write.result()
         held = [np.zeros(0, np.int32)]
-        for site, (hit, rows) in zip(sites, got, strict=True):
+        for site, (hit, rows, _) in zip(sites, got, strict=True):
             self._runs[site] = self._runs.get(site, 0) + 1
             if hit.size:
                 old = self._boiler.get(site)
@@ -410,36 +738,48 @@ class Archive:
         b_off = np.concatenate(([0], np.cumsum([p.shape[0] for p in parts]))).astype(np.int64)
         return np.concatenate(parts).astype(np.uint64), b_off
 
-    def _read_rows(self, rows: np.ndarray,
-                   row_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _read_rows(self, rows: np.ndarray, row_off: np.ndarray,
+                   memory: list[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """The distinct shingles of ``rows`` (sorted, unique; ``row_off``: each row's first
-        shingle in the file), read from the shingle file into one private buffer, and their
-        offsets in it. ``pread`` per row, not a memory map: a
-        mapping's fault-around would make most of the file resident."""
+        shingle in the file) in one private buffer, and their offsets in it: copied from the
+        batches still in ``memory`` ((first row, rows, shingles) of each), the others read
+        from the shingle file, ``pread`` per row (not a memory map: a mapping's fault-around
+        would make most of the file resident)."""
         sizes = self._sizes[rows]
-        local = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        local = np.zeros(rows.shape[0] + 1, np.int64)
+        np.cumsum(sizes, out=local[1:])
         buf = np.empty(int(local[-1]), dtype=np.uint64)
-        view = memoryview(buf).cast("B")
-        starts = (row_off[rows] * 8).tolist()
-        with (self.root / "shingles.u64").open("rb") as f:
-            fd = f.fileno()
-            for lo, hi, at in zip((local[:-1] * 8).tolist(), (local[1:] * 8).tolist(), starts,
-                                  strict=True):
-                if hi > lo and os.preadv(fd, [view[lo:hi]], at) != hi - lo:
-                    raise ArchiveMismatch("the shingle file is shorter than the archive says")
+        on_disk = sizes > 0
+        for base, n, keys in memory:
+            lo, hi = np.searchsorted(rows, [base, base + n])
+            if hi > lo:
+                _copy_pages(keys, row_off[rows[lo:hi]] - row_off[base], sizes[lo:hi], buf,
+                            local[lo:hi])
+                on_disk[lo:hi] = False
+        read = np.flatnonzero(on_disk)
+        if read.size:
+            view = memoryview(buf).cast("B")
+            with (self.root / "shingles.u64").open("rb") as f:
+                fd = f.fileno()
+                for lo, hi, at in zip((local[read] * 8).tolist(), (local[read + 1] * 8).tolist(),
+                                      (row_off[rows[read]] * 8).tolist(), strict=True):
+                    if os.preadv(fd, [view[lo:hi]], at) != hi - lo:
+                        raise ArchiveMismatch("the shingle file is shorter than the archive says")
         return buf, local
 
     def _verify_chunk(self, a: np.ndarray, b: np.ndarray, tables: tuple[np.ndarray, ...],
-                      row_off: np.ndarray) -> tuple[np.ndarray, ...]:
+                      row_off: np.ndarray,
+                      memory: list[tuple[int, int, np.ndarray]]) -> tuple[np.ndarray, ...]:
         """``_verify`` of the pairs of rows ``a[i]``, ``b[i]``, their rows read once."""
         rows = np.unique(np.concatenate([a, b]))
-        shingles, offsets = self._read_rows(rows, row_off)
+        shingles, offsets = self._read_rows(rows, row_off, memory)
         return _verify(shingles, offsets, self._site[rows], tables, np.searchsorted(rows, a),
                        np.searchsorted(rows, b))
 
-    def _verify_pending(self, workers: int) -> None:
+    def _verify_pending(self, workers: int, memory: list[tuple[int, int, np.ndarray]]) -> None:
         """Exact containment of every pair marked -1 (see ``_verify``), chunks of pairs in
-        ``workers`` threads (reads and compiled kernels release the GIL)."""
+        ``workers`` threads (reads and compiled kernels release the GIL); ``memory``: the
+        spooled batches still in memory ((first row, rows, shingles) of each)."""
         todo = np.flatnonzero(self._copy < 0)
         if not todo.size:
             return
@@ -450,8 +790,8 @@ class Archive:
         share = self.config.copy_containment
         parts = [slice(lo, lo + _PAIR_CHUNK) for lo in range(0, todo.shape[0], _PAIR_CHUNK)]
         with ThreadPoolExecutor(workers) as pool:
-            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables, row_off),
-                            parts)
+            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables, row_off,
+                                                            memory), parts)
             for part, (inter, ca, cb) in zip(parts, done, strict=True):
                 self._content[a[part]], self._content[b[part]] = ca, cb
                 self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
@@ -502,8 +842,8 @@ class Archive:
         """Remove what an add after the last save left on disk (spooled shingles, count runs,
         shingle rows), so a crashed run counts nothing twice."""
         folder = self.root / "counts"
-        for path in [*folder.glob("*.raw"), *folder.glob("*.rows")]:
-            path.unlink()
+        for path in [*folder.glob("spool.*.u64"), *folder.glob("*.raw"), *folder.glob("*.rows")]:
+            path.unlink()  # (.raw and .rows: the spools of archives before in-memory spools)
         runs = head["runs"]
         for path in folder.glob("*.npy"):
             site, number = path.name.split(".")[:2]
