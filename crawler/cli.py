@@ -12,13 +12,19 @@ from typing import Any
 import click
 
 from crawler.config import (
+    ARCHIVE_ENV,
     DB_URL_ENV,
+    DEFAULT_ARCHIVE_DIR,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
+    LEVEL_ENV,
+    LEVELS,
     LOCK_HEARTBEAT_SECONDS,
     LOCK_TTL_SECONDS,
     SOURCES_ENV,
+    default_archive_dir,
     default_db_url,
+    default_level,
     default_sources_path,
 )
 from crawler.sources import SourcesError, adhoc_sources, load_sources
@@ -58,6 +64,24 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--warc", "warc_dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None, help="Also write every fetched response to a WARC file in this "
                      "directory (read back with `newsdedup import-warc`)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def dedup_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--level and --archive: which dedup the job runs."""
+    options = [
+        click.option("--level", type=click.Choice(LEVELS), default=default_level,
+                     show_default=f"${LEVEL_ENV} or passage",
+                     help="passage: copies, quotes and digests, with the shared passages (the "
+                     "index lives in the database and in memory). document: copies only, through "
+                     "an on-disk archive, for stores of millions of articles."),
+        click.option("--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=default_archive_dir,
+                     show_default=f"${ARCHIVE_ENV} or ./{DEFAULT_ARCHIVE_DIR}",
+                     help="The document level's archive directory (made if missing)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -232,28 +256,45 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 
 @main.command()
 @db_option
+@dedup_options
 @click.option("--rebuild", is_flag=True, help="Recompute every story from scratch.")
-def dedup(db_url: str, rebuild: bool) -> None:
-    """Group stored articles into canonical stories (MinHash LSH over passages).
+def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
+    """Group stored articles into canonical stories (MinHash LSH).
 
     New articles are matched against every stored one through the persisted index; --rebuild
     recomputes it from scratch and gives the same stories.
+
+    \b
+    --level passage (default): copies, quotes, follow-ups and digests told apart, with the
+      passages they share; the index is kept in the database (about 20 KB an article).
+    --level document: copies only (no passage links), for archives of millions of articles;
+      the index is kept in the --archive directory (about 9 KB an article on disk), only new
+      articles are read, only stories that changed are rewritten. An archived article that
+      was changed or deleted makes the next run rebuild the archive.
     """
-    do_dedup(db_url, rebuild)
+    do_dedup(db_url, rebuild, level, archive_dir)
 
 
-def do_dedup(db_url: str, rebuild: bool = False) -> None:
-    """Run the dedup job and print one summary line; a stale index is one clear error."""
+def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
+             archive_dir: Path | None = None) -> None:
+    """Run the dedup job at ``level`` and print one summary line; a stale index is one clear
+    error."""
+    from crawler.archive_job import run_document_dedup
     from crawler.dedup_job import DedupStateError, run_dedup
 
     _, sessions = open_store(db_url)
     with sessions() as session:
         try:
-            s = run_dedup(session, rebuild=rebuild)
+            if level == "document":
+                s = run_document_dedup(session, archive_dir or default_archive_dir(), db_url,
+                                       rebuild=rebuild)
+            else:
+                s = run_dedup(session, rebuild=rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
+    links = f"{s.links} passage links" if level == "passage" else "document level, no passage links"
     click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
-               f"({s.multi_stories} with copies), {s.links} passage links")
+               f"({s.multi_stories} with copies), {links}")
 
 
 def _report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
@@ -384,9 +425,11 @@ def db_current(db_url: str) -> None:
 @main.command()
 @db_option
 @crawl_options
+@dedup_options
 @with_report_options
 @click.option("--no-report", is_flag=True, help="Crawl and deduplicate only (what `schedule` runs).")
-def run(db_url: str, fmt: str, min_size: int, limit: int | None, no_report: bool, **kwargs: Any) -> None:
+def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, limit: int | None,
+        no_report: bool, **kwargs: Any) -> None:
     """The main job: crawl, deduplicate, then print the report.
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
@@ -399,7 +442,7 @@ def run(db_url: str, fmt: str, min_size: int, limit: int | None, no_report: bool
     with recorded_run(db_url, "run") as recorded:
         summary, status = do_crawl(recorded, db_url, **kwargs)
         if status != "interrupted":
-            do_dedup(db_url)
+            do_dedup(db_url, level=level, archive_dir=archive_dir)
             with recorded.sessions() as session:
                 record_duplicates(session, recorded.id)
     if status == "interrupted":
@@ -574,8 +617,9 @@ _CHILD_STATUS = {0: "ok", 1: "no source reachable", EXIT_LOCKED: "skipped: anoth
               help="Start runs at the times of this cron expression (UTC), e.g. '*/30 * * * *'.")
 @click.option("--max-runs", type=click.IntRange(min=1), default=None,
               help="Stop after this many runs (default: run until SIGINT/SIGTERM).")
-def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | None,
-             **kwargs: Any) -> None:
+@dedup_options
+def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | None, level: str,
+             archive_dir: Path, **kwargs: Any) -> None:
     """Run crawl + dedup repeatedly in the foreground, each run in a child process.
 
     \b
@@ -604,7 +648,7 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     engine, _ = open_store(db_url)
     engine.dispose()
     argv = [sys.executable, "-m", "crawler", "run", "--no-report", "--db", db_url,
-            *_crawl_argv(**kwargs)]
+            "--level", level, "--archive", str(archive_dir.resolve()), *_crawl_argv(**kwargs)]
     stopper = Stopper(threading.Event())
     stopper.install()
 

@@ -15,6 +15,27 @@ DEFAULT_DB_PATH = "newsdedup.db"
 DEFAULT_SOURCES = Path(__file__).with_name("sources.toml")
 
 
+#: Environment variable choosing the dedup level: "passage" (default) or "document".
+LEVEL_ENV = "NEWSDEDUP_LEVEL"
+#: The dedup levels: passage (copies, quotes, digests, links; the index in the database) and
+#: document (copies only; an on-disk archive for stores too large for memory).
+LEVELS = ("passage", "document")
+#: Environment variable naming the document level's archive directory.
+ARCHIVE_ENV = "NEWSDEDUP_ARCHIVE"
+#: Default archive directory, relative to the working directory.
+DEFAULT_ARCHIVE_DIR = "newsdedup-archive"
+
+
+def default_level() -> str:
+    """The dedup level from ``$NEWSDEDUP_LEVEL``, else passage."""
+    return os.environ.get(LEVEL_ENV) or LEVELS[0]
+
+
+def default_archive_dir() -> Path:
+    """The archive directory from ``$NEWSDEDUP_ARCHIVE``, else one in the working directory."""
+    return Path(os.environ.get(ARCHIVE_ENV) or DEFAULT_ARCHIVE_DIR)
+
+
 def default_db_url() -> str:
     """The database URL from ``$NEWSDEDUP_DB``, else a SQLite file in the working directory."""
     return os.environ.get(DB_URL_ENV) or f"sqlite:///{DEFAULT_DB_PATH}"

@@ -159,7 +159,8 @@ def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool
     if index is None or not _usable(index, docs):
         index, mode = DedupIndex(config), "rebuild"
     new = [doc for doc_id, doc in docs.items() if doc_id not in index]
-    run = DedupRun(mode=mode, params=json.dumps(asdict(config), sort_keys=True, default=str))
+    run = DedupRun(mode=mode, params=json.dumps({"level": "passage", **asdict(config)},
+                                                sort_keys=True, default=str))
     session.add(run)
     session.flush()
     index.add(new)

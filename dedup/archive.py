@@ -813,6 +813,28 @@ class Archive:
     def ids(self) -> np.ndarray:
         return self._ids
 
+    @property
+    def story(self) -> np.ndarray:
+        """Per row, the row of its story's canonical page as last decided (``result``, or the
+        saved archive; rows added since are not covered). Read only."""
+        return self._story
+
+    def containment(self, rows: np.ndarray, of: np.ndarray) -> np.ndarray:
+        """Per pair ``rows[i]``, ``of[i]``: the share of ``rows[i]``'s content shingles (its
+        distinct shingles that are not its site's boilerplate) that ``of[i]``'s content holds;
+        1.0 for a row against itself or with no content. Call after ``result``."""
+        out = np.ones(rows.shape[0])
+        todo = np.flatnonzero(rows != of)
+        if not todo.size:
+            return out
+        tables = _site_tables(*self._site_sets(self._boiler))
+        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        for lo in range(0, todo.shape[0], _PAIR_CHUNK):
+            part = todo[lo:lo + _PAIR_CHUNK]
+            inter, size, _ = self._verify_chunk(rows[part], of[part], tables, row_off, [])
+            out[part] = np.where(size > 0, inter / np.maximum(size, 1), 1.0)
+        return out
+
     def stories(self) -> dict[int, list[int]]:
         """Canonical document id -> member document ids, for stories of two or more pages."""
         story = self._story

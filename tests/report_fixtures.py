@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from crawler.store.models import Article, PassageLink, Story, StoryMember
+from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember
 from crawler.store.repo import content_hash
 
 FAB = ("Chipmaker Ferrox will open a new semiconductor fab in Arizona next year, the company said on "
@@ -99,6 +99,8 @@ def seed_sample(session: Session) -> Sample:
         article_start=ROUNDUP.index(passage), article_end=ROUNDUP.index(passage) + len(passage),
         source_start=FAB.index(passage), source_end=FAB.index(passage) + len(passage), similarity=1.0,
     ))
+    session.add(DedupRun(mode="rebuild", params='{"level": "passage"}', articles=len(a), stories=4,
+                         links=1, started_at=when(6, 10), finished_at=when(6, 10)))
     session.commit()
     return s
 

@@ -51,17 +51,22 @@ def _corpus(seed: int = 3) -> list[Document]:
     return docs
 
 
-def _reference(docs: list[Document], config: DedupConfig, pairs: set[tuple[int, int]]
-               ) -> dict[int, int]:
-    """Row -> canonical row, by plain Python sets and counters over the given candidate
-    pairs (rows)."""
+def _content_sets(docs: list[Document], config: DedupConfig) -> list[set[int]]:
+    """Per row, its content shingles (not boilerplate of its site), by plain sets."""
     fb = fingerprint_batch([d.text for d in docs], [d.title for d in docs], config)
     sets = [set(fb.get(r).hashes.tolist()) for r in range(len(docs))]
     counts: dict[str, Counter] = {}
     for d, s in zip(docs, sets, strict=True):
         counts.setdefault(d.site, Counter()).update(s)
-    content = [{h for h in s if counts[d.site][h] < config.boilerplate_min_pages}
-               for d, s in zip(docs, sets, strict=True)]
+    return [{h for h in s if counts[d.site][h] < config.boilerplate_min_pages}
+            for d, s in zip(docs, sets, strict=True)]
+
+
+def _reference(docs: list[Document], config: DedupConfig, pairs: set[tuple[int, int]]
+               ) -> dict[int, int]:
+    """Row -> canonical row, by plain Python sets and counters over the given candidate
+    pairs (rows)."""
+    content = _content_sets(docs, config)
     parent = list(range(len(docs)))
 
     def find(x: int) -> int:
@@ -107,6 +112,22 @@ def test_stories_equal_a_plain_count_and_footers_never_make_copies(tmp_path: Pat
     no_rule = DedupConfig(boilerplate_min_pages=100)
     loose = _reference(docs, no_rule, pairs)
     assert len({loose[rows[p]] for p in footer_pages}) == 1
+
+
+def test_containment_is_the_share_of_content_the_other_page_holds(tmp_path: Path) -> None:
+    docs = _corpus()
+    archive = build(tmp_path / "a", [docs])
+    content = _content_sets(docs, archive.config)
+    story = archive.story
+    rows = np.flatnonzero(np.bincount(story)[story] > 1)
+    got = archive.containment(rows, story[rows])
+    want = [len(content[r] & content[c]) / len(content[r]) if r != c else 1.0
+            for r, c in zip(rows.tolist(), story[rows].tolist(), strict=True)]
+    assert got.tolist() == pytest.approx(want)
+    assert 0 < min(want) < 1  # copies that are not whole pages are in the sample
+    footers = np.array([r for r, d in enumerate(docs) if d.site == "a.test"])
+    shared = archive.containment(footers[:1], footers[1:2])  # footer pages share boilerplate only
+    assert shared[0] < archive.config.copy_containment
 
 
 def test_batches_reopening_and_growing_boilerplate_give_one_build(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ class Article(Base):
     raw_html_gz: Mapped[bytes] = mapped_column(LargeBinary)
     http_status: Mapped[int] = mapped_column(Integer)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     membership: Mapped[StoryMember | None] = relationship(back_populates="article")
 
