@@ -19,7 +19,16 @@ import numpy as np
 from numba import njit
 
 from dedup.config import DedupConfig
-from dedup.minhash import _kperm_rows, perm_params, perm_params32, sign32_into
+from dedup.minhash import (
+    _check_ranges,
+    _kperm_rows,
+    mix_salt,
+    oph_into,
+    perm_params,
+    perm_params32,
+    probe_order,
+    sign32_into,
+)
 from dedup.shingles import xxh64_aligned
 
 
@@ -40,6 +49,52 @@ def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
                 for q in range(8):
                     tmp[2 + 8 * r + q] = (v >> np.uint64(8 * q)) & np.uint64(0xFF)
             out[w, b] = xxh64_aligned(tmp, words, size, np.uint64(0))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _row_keys64(row, out, rows_per_band, tmp, words):  # pragma: no cover - compiled
+    """``out[b]`` = ``_keys_of``'s key of band ``b`` of the uint64 signature ``row``: the same
+    bytes (band number, 2 bytes LE, then the rows LE) packed a word at a time into ``words``
+    (``tmp``: them as bytes; ``rows_per_band + 1`` words)."""
+    size = 2 + 8 * rows_per_band
+    for bd in range(out.shape[0]):
+        base = bd * rows_per_band
+        carry = np.uint64(bd & 0xFFFF)
+        for r in range(rows_per_band):
+            v = row[base + r]
+            words[r] = carry | (v << np.uint64(16))
+            carry = v >> np.uint64(48)
+        words[rows_per_band] = carry
+        out[bd] = xxh64_aligned(tmp, words, size, np.uint64(0))
+
+
+@njit(cache=True, nogil=True)
+def _oph_keys(hashes, offsets, salt, order, rows_per_band, out):  # pragma: no cover - compiled
+    """``out[s]`` = band keys of the OPH signature of set ``s``, signed into one reused row."""
+    k = order.shape[0]
+    raw = np.empty(k, np.uint64)
+    row = np.empty(k, np.uint64)
+    words = np.zeros(rows_per_band + 1, np.uint64)
+    tmp = words.view(np.uint8)
+    for s in range(out.shape[0]):
+        oph_into(row, raw, hashes, offsets[s], offsets[s + 1], salt, order)
+        _row_keys64(row, out[s], rows_per_band, tmp, words)
+
+
+def oph_band_keys(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int,
+                  bands: int, rows_per_band: int) -> np.ndarray:
+    """``band_keys`` of the ``oph_signatures`` rows of the sets ``hashes[offsets[i]:
+    offsets[i + 1]]`` (bit-exact; (sets, bands) uint64), compiled, a set at a time: the
+    signature matrix is never materialised."""
+    if bands * rows_per_band > num_perm:
+        raise ValueError("bands x rows exceed the signature's length")
+    offsets = np.asarray(offsets, dtype=np.int64)
+    out = np.empty((max(offsets.shape[0] - 1, 0), bands), np.uint64)
+    if out.shape[0]:
+        _check_ranges(hashes, offsets[:-1], offsets[1:])
+        _oph_keys(hashes.astype(np.uint64, copy=False), offsets, mix_salt(seed),
+                  probe_order(num_perm, seed), rows_per_band, out)
     return out
 
 

@@ -20,6 +20,7 @@ vector multiply), so ``kperm32_ranges`` signs ~8x faster than ``kperm_ranges``.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -140,6 +141,72 @@ def _densify(sig: np.ndarray, nonempty_set: np.ndarray, ranks: np.ndarray) -> No
         fill = ~f
         s[fill] = np.take_along_axis(s, np.where(fill, src, 0), axis=1)[fill]
         sig[rows] = s
+
+
+def mix_salt(seed: int) -> np.uint64:
+    """The salt ``mix64`` xors into every hash for ``seed``."""
+    return np.uint64((seed * _GOLDEN + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
+
+
+@lru_cache(maxsize=8)
+def probe_order(num_perm: int, seed: int) -> np.ndarray:
+    """(num_perm, num_perm) int64: row ``j``, the bins empty bin ``j`` probes, in order (the
+    inverse of ``probe_ranks``' rows)."""
+    return np.argsort(probe_ranks(num_perm, seed), axis=1).astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def oph_into(out, raw, hashes, lo, hi, salt, order):  # pragma: no cover - compiled
+    """``out[:]`` = the ``oph_signatures`` row of ``hashes[lo:hi]`` (bit-exact), ``raw`` a
+    scratch row of the same length: each bin's minimum mixed value, then each empty bin the
+    value of the first originally filled bin of its probe sequence (``order``)."""
+    k = out.shape[0]
+    pow2 = (k & (k - 1)) == 0
+    lg = 0
+    while (1 << lg) < k:
+        lg += 1
+    shift = np.uint64(64 - lg)
+    for p in range(k):
+        raw[p] = _EMPTY
+    for i in range(lo, hi):
+        z = (hashes[i] ^ salt) * _M1
+        z ^= z >> np.uint64(29)
+        if not pow2:
+            b = np.int64((z >> _S32) * np.uint64(k) >> _S32)
+        elif k > 1:
+            b = np.int64(z >> shift)
+        else:
+            b = 0
+        raw[b] = min(raw[b], z)
+    for p in range(k):
+        v = raw[p]
+        if v == _EMPTY:
+            for q in range(k):
+                v = raw[order[p, q]]
+                if v != _EMPTY:
+                    break
+        out[p] = v
+
+
+@njit(cache=True)
+def _oph_rows(hashes, offsets, salt, order):  # pragma: no cover - compiled
+    k = order.shape[0]
+    n = offsets.shape[0] - 1
+    sig = np.empty((n, k), np.uint64)
+    raw = np.empty(k, np.uint64)
+    for s in range(n):
+        oph_into(sig[s], raw, hashes, offsets[s], offsets[s + 1], salt, order)
+    return sig
+
+
+def oph_ranges(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """``oph_signatures``, compiled, a set at a time (same values)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if offsets.shape[0] < 2:
+        return np.full((0, num_perm), _EMPTY, dtype=np.uint64)
+    _check_ranges(hashes, offsets[:-1], offsets[1:])
+    return _oph_rows(hashes.astype(np.uint64, copy=False), offsets, mix_salt(seed),
+                     probe_order(num_perm, seed))
 
 
 def perm_params(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,8 @@ its 30-odd joined bytes. Lines that ``tokenize`` skips (the title line, syndicat
 notes) are found with the same rules in the same pass: title lines by comparing token hashes
 of the first line and the title (Python decides close calls), notes only on lines of at most
 30 words holding a keyword (found compiled; Python runs the regexes on those lines).
+``distinct_shingles`` (what the document-level archive signs) goes from the token hashes
+straight to each document's distinct shingle hashes, sorted, a document at a time in cache.
 """
 
 from __future__ import annotations
@@ -679,6 +681,125 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
                                     _weights(max(k, cjk_k)))
     win, doc_win = _windows_kernel(line, doc_tok, doc_sh, config.min_window_shingles)
     return FingerprintBatch(doc_sh, hashes, last, doc_tok, start, end, doc_win, win)
+
+
+@njit(cache=True, inline="always")
+def _doc_shingles(t_hash, t_flag, t0, n, k, cjk_k, start, weights, buf):  # pragma: no cover
+    """``buf[:m]`` = the shingle hashes of the ``n`` tokens from ``t0`` (``_shingle``'s),
+    ``m = max(1, n - k + 1)``. Every shingle is first hashed as ``k`` whole tokens, a token
+    position at a time over the document (loops LLVM vectorises); the few starting on a CJK
+    character, or cut at the end of the text, are then hashed again."""
+    m = max(1, n - k + 1)
+    if n >= k:
+        for i in range(m):
+            buf[i] = start
+        for j in range(k):
+            w = weights[j]
+            for i in range(m):
+                buf[i] += t_hash[t0 + i + j] * w
+        mixed = np.uint64(k) * _U_G
+        for i in range(m):
+            buf[i] = _fmix(buf[i] ^ mixed)
+    for i in range(m):
+        wide = t_flag[t0 + i] & 1
+        if wide or i + k > n:
+            stop = min(n, i + (cjk_k if wide else k))
+            acc = start
+            for j in range(stop - i):
+                acc += t_hash[t0 + i + j] * weights[j]
+            buf[i] = _fmix(acc ^ (np.uint64(stop - i) * _U_G))
+    return m
+
+
+@njit(cache=True)
+def _distinct_kernel(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights,
+                     out):  # pragma: no cover - compiled
+    """Each document's distinct shingle hashes, sorted, into ``out`` (room for all the batch's
+    shingles), and their counts: ``_doc_unique`` of ``_shingle``'s hashes, a document at a
+    time in buffers that stay in cache (the hashes bucketed by their top bits, about one in two
+    buckets, then one insertion pass). Returns (hashes written, counts)."""
+    n_docs = doc_tok.shape[0] - 1
+    longest = 1
+    for d in range(n_docs):
+        longest = max(longest, doc_tok[d + 1] - doc_tok[d])
+    bits = 1
+    while (1 << bits) < 2 * longest:
+        bits += 1
+    counts = np.zeros(n_docs, np.int64)
+    buf = np.empty(longest, np.uint64)
+    tmp = np.empty(longest, np.uint64)
+    hist = np.empty(1 << bits, np.int64)
+    start = seed * _X1
+    at = 0
+    for d in range(n_docs):
+        t0 = doc_tok[d]
+        n = doc_tok[d + 1] - t0
+        if n == 0:
+            continue
+        m = _doc_shingles(t_hash, t_flag, t0, n, k, cjk_k, start, weights, buf)
+        nb = 1
+        while (1 << nb) < 2 * m:
+            nb += 1
+        shift = np.uint64(64 - nb)
+        hist[:1 << nb] = 0
+        for i in range(m):
+            hist[buf[i] >> shift] += 1
+        pos = 0
+        for q in range(1 << nb):
+            c = hist[q]
+            hist[q] = pos
+            pos += c
+        for i in range(m):
+            q = buf[i] >> shift
+            tmp[hist[q]] = buf[i]
+            hist[q] += 1
+        budget = 8 * m + 64
+        for i in range(1, m):
+            v = tmp[i]
+            j = i
+            while j > 0 and tmp[j - 1] > v:
+                tmp[j] = tmp[j - 1]
+                j -= 1
+            tmp[j] = v
+            budget -= i - j
+            if budget < 0:  # hashes that are not uniform
+                tmp[:m] = np.sort(tmp[:m])
+                break
+        first = at
+        out[at] = tmp[0]
+        at += 1
+        for i in range(1, m):
+            out[at] = tmp[i]
+            at += tmp[i] != tmp[i - 1]
+        counts[d] = at - first
+    return at, counts
+
+
+def _token_hashes(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
+    """(token hashes, flags, token offsets) of ``_tokens``, the hashes of the tokens the tables
+    do not map set from their Python-normalised words."""
+    start, end, _, flag, doc_tok, t_hash = _tokens(texts, titles)
+    slow, words = _slow_words(texts, start, end, flag, doc_tok)
+    if words:
+        t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))
+    return t_hash, flag, doc_tok
+
+
+def distinct_shingles(texts: list[str], titles: list[str | None],
+                      config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's distinct shingle hashes, sorted, concatenated (uint64), and how many each
+    has (int64): ``_doc_unique`` of ``fingerprint_batch``'s hashes, bit-exact, without the
+    batch's shingle, last-token and window arrays."""
+    if not texts:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    t_hash, flag, doc_tok = _token_hashes(texts, titles)
+    k, cjk_k = config.shingle_size, config.cjk_shingle_size
+    n = np.diff(doc_tok)
+    # Allocated by NumPy, not in the kernel: large NumPy buffers get huge pages (fewer faults).
+    out = np.empty(int(np.maximum(n - k + 1, n > 0).sum()), np.uint64)
+    used, counts = _distinct_kernel(t_hash, flag, doc_tok, k, cjk_k, np.uint64(config.seed),
+                                    _weights(max(k, cjk_k)), out)
+    return out[:used], counts
 
 
 def _fmix_int(z: int) -> int:
