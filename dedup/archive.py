@@ -42,12 +42,10 @@ import numpy as np
 from numba import njit
 
 from dedup.arrays import gather_ranges
-from dedup.boilerplate import _doc_unique
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex, band_keys
-from dedup.minhash import oph_signatures
+from dedup.docsign import sign_documents
+from dedup.lsh import BandIndex
 from dedup.model import Document
-from dedup.shingles import fingerprint_batch
 
 FORMAT = 1
 BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
@@ -78,14 +76,12 @@ def lsh_config(config: DedupConfig) -> DedupConfig:
 
 
 def sign(texts: list[str], titles: list[str | None], config: DedupConfig) -> Signed:
-    """Fingerprint a batch (``fingerprint_batch``), keep each text's distinct shingles, sign
-    them with OPH and cut the signatures into band keys."""
-    fb = fingerprint_batch(texts, titles, config)
-    uniq, sizes = _doc_unique(fb.hashes, fb.doc_sh)
-    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    """Each text's distinct shingles (as ``fingerprint_batch`` would shingle it), one OPH
+    signature over them cut into band keys (``dedup.docsign.sign_documents``)."""
     lsh = lsh_config(config)
-    sig = oph_signatures(uniq, offsets, lsh.num_perm, lsh.seed)
-    return Signed(uniq, sizes.astype(np.int64), band_keys(sig, lsh))
+    uniq, sizes, keys = sign_documents(texts, titles, config, lsh.num_perm, lsh.seed,
+                                       lsh.lsh_bands, lsh.lsh_rows)
+    return Signed(uniq, sizes, keys)
 
 
 def _timestamp(value: datetime | None) -> int:
