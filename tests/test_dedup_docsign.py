@@ -1,6 +1,6 @@
 """The fused document signing (``sign_documents``: ``distinct_shingles`` + ``oph_band_keys``)
 equals the archive's step by step path bit for bit: ``fingerprint_batch`` -> ``_doc_unique`` ->
-``oph_signatures`` -> ``band_keys``."""
+``oph_signatures_numpy`` -> ``band_keys``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dedup import DedupConfig
 from dedup.boilerplate import _doc_unique
 from dedup.docsign import sign_documents
 from dedup.lsh import band_keys, oph_band_keys
-from dedup.minhash import _M1, mix64, mix_salt, oph_ranges, oph_signatures
+from dedup.minhash import _M1, mix64, mix_salt, oph_signatures, oph_signatures_numpy
 from dedup.shingles import (
     _U_G,
     _U_M1,
@@ -41,7 +41,7 @@ def _reference(texts: list[str], titles: list[str | None], config: DedupConfig, 
     lsh = DedupConfig(num_perm=num_perm, lsh_bands=bands, lsh_rows=rows, scheme="oph",
                       seed=config.seed, shingle_size=config.shingle_size,
                       cjk_shingle_size=config.cjk_shingle_size)
-    sig = oph_signatures(uniq, offsets, num_perm, config.seed)
+    sig = oph_signatures_numpy(uniq, offsets, num_perm, config.seed)
     return uniq, sizes.astype(np.int64), band_keys(sig, lsh)
 
 
@@ -181,8 +181,8 @@ def test_oph_kernels_match_numpy() -> None:
     hashes[::97] = _mixed_to_empty(11)  # a bin whose minimum reads as empty
     offsets = np.concatenate(([0], np.cumsum(sizes)))
     for num_perm, bands, rows in SHAPES:
-        sig = oph_signatures(hashes, offsets, num_perm, 11)
-        assert np.array_equal(oph_ranges(hashes, offsets, num_perm, 11), sig)
+        sig = oph_signatures_numpy(hashes, offsets, num_perm, 11)
+        assert np.array_equal(oph_signatures(hashes, offsets, num_perm, 11), sig)
         config = DedupConfig(num_perm=num_perm, lsh_bands=bands, lsh_rows=rows, scheme="oph")
         assert np.array_equal(oph_band_keys(hashes, offsets, num_perm, 11, bands, rows),
                               band_keys(sig, config))

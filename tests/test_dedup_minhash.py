@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from dedup import DedupConfig
-from dedup.minhash import kperm32_signatures, kperm_signatures, oph_signatures
+from dedup.minhash import (
+    kperm32_signatures,
+    kperm_signatures,
+    oph_signatures,
+    oph_signatures_numpy,
+)
 from dedup.signatures import signatures, signatures_concat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +34,8 @@ def _pairs(size: int, n: int = 300) -> tuple[list[np.ndarray], np.ndarray]:
     return sets, np.asarray(truth)
 
 
-@pytest.mark.parametrize("sign", [oph_signatures, kperm_signatures, kperm32_signatures])
+@pytest.mark.parametrize("sign", [oph_signatures, oph_signatures_numpy, kperm_signatures,
+                                  kperm32_signatures])
 @pytest.mark.parametrize("size", [12, 60, 700])
 def test_estimates_agree_with_exact_jaccard(sign, size: int) -> None:
     sets, truth = _pairs(size)
