@@ -461,7 +461,11 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, lim
               help='Write {"clusters": {"<page url>": "<cluster id>"}} for every crawled page.')
 @click.option("--db", "db_url", default=None,
               help="Crawl into this database instead of a fresh temporary SQLite file.")
-def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url: str | None) -> None:
+@click.option("--level", type=click.Choice(LEVELS), default=LEVELS[0], show_default=True,
+              help="The dedup level scored (document: an archive in a temporary directory; "
+              "it makes no passage links, so passage recall is 0).")
+def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url: str | None,
+          level: str) -> None:
     """Serve a labelled corpus on 127.0.0.1, crawl it with the real spider, dedup, and score.
 
     CORPUS_DIR holds manifest.json and sites/<outlet>/ (see ../shared/data/syndication-dev).
@@ -472,7 +476,7 @@ def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url
     from crawler.evaluation.score import format_table, predictions_to_json
 
     try:
-        scores, predictions = run_eval(corpus_dir, db_url)
+        scores, predictions = run_eval(corpus_dir, db_url, level=level)
     except (ValueError, RuntimeError, DatabaseError) as exc:
         _fail(str(exc))
     if predictions_file:

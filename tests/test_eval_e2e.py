@@ -60,3 +60,16 @@ def test_predictions_file_scores_the_same_independently(evaluated: dict) -> None
     scores = json.loads(evaluated["stdout"])
     assert independent["ari"] == pytest.approx(scores["ari"])
     assert independent["pair_f1"] == pytest.approx(scores["pair_f1"])
+
+
+def test_document_level_is_scored_through_the_same_crawl(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "eval", str(CORPUS), "--json", "--level", "document"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scores = json.loads(proc.stdout)
+    assert scores["level"] == "document"
+    assert scores["ari"] == 1.0 and scores["pair_precision"] == 1.0  # the two copy clusters
+    assert scores["passage_pairs_pred"] == 0  # the document level makes no passage links
+    assert not list(tmp_path.iterdir())  # the archive lived in the eval's temporary directory

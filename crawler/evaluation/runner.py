@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.archive_job import run_document_dedup
 from crawler.dedup_job import run_dedup
 from crawler.evaluation.corpus import Corpus, load_corpus
 from crawler.evaluation.score import PagePrediction, score
@@ -83,10 +84,10 @@ def predictions_from_store(session: Session) -> list[PagePrediction]:
     return out
 
 
-def run_eval(corpus_dir: Path, db_url: str | None = None, workdir: Path | None = None) -> tuple[
-    dict[str, Any], list[PagePrediction]
-]:
-    """Crawl, dedup and score ``corpus_dir``. Returns (scores, predictions)."""
+def run_eval(corpus_dir: Path, db_url: str | None = None, workdir: Path | None = None,
+             level: str = "passage") -> tuple[dict[str, Any], list[PagePrediction]]:
+    """Crawl, dedup at ``level`` ("passage" or "document": an archive in the work directory)
+    and score ``corpus_dir``. Returns (scores, predictions)."""
     started = time.monotonic()
     corpus = load_corpus(corpus_dir)
     with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
@@ -103,10 +104,14 @@ def run_eval(corpus_dir: Path, db_url: str | None = None, workdir: Path | None =
         engine = make_engine(db_url)
         try:
             with make_sessionmaker(engine)() as session:
-                run_dedup(session)
+                if level == "document":
+                    run_document_dedup(session, tmpdir / "archive", db_url)
+                else:
+                    run_dedup(session)
                 predictions = predictions_from_store(session)
         finally:
             engine.dispose()
     scores = score(corpus, predictions, requests)
+    scores["level"] = level
     scores["seconds"] = round(time.monotonic() - started, 2)
     return scores, predictions
