@@ -106,7 +106,7 @@ class DocumentJob:
         if state is not None and state.get("database") != self.database:
             raise DedupStateError(
                 f"the archive in {self.folder} belongs to {state.get('database')}, not "
-                f"{self.database}: give another --archive directory, or --rebuild it")
+                f"{self.database}: give another --archive directory (or delete this one)")
         if rebuild or state is None:
             self._clear()
         try:

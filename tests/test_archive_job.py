@@ -142,7 +142,8 @@ def test_a_run_that_stopped_after_saving_the_archive_is_repaired(
         session.rollback()
         assert groups(stories(session)) == {frozenset({"a.example"}), frozenset({"c.example"})}
         repaired = run_document_dedup(session, folder, any_db_url)
-        assert repaired.new in (0, 2)  # the archive kept them, or rebuilt: either way correct
+        # the archive kept them; the stories come from the database, not from its last decision
+        assert (repaired.mode, repaired.new) == ("incremental", 0)
         want = {frozenset({"a.example", "b.example", "d.example"}), frozenset({"c.example"})}
         assert groups(stories(session)) == want
         assert session.scalar(select(Story.size).order_by(Story.size.desc()).limit(1)) == 3
@@ -154,8 +155,12 @@ def test_archive_of_another_database_or_a_foreign_directory_is_refused(
     with store() as session:
         _store(session, ORIGINAL)
         run_document_dedup(session, folder, any_db_url)
+        other_db = "sqlite:///" + str(tmp_path / "other.db")
         with pytest.raises(DedupStateError, match="belongs to"):
-            run_document_dedup(session, folder, "sqlite:///" + str(tmp_path / "other.db"))
+            run_document_dedup(session, folder, other_db)
+        with pytest.raises(DedupStateError, match="belongs to"):  # never cleared for another
+            run_document_dedup(session, folder, other_db, rebuild=True)
+        assert (folder / "archive.json").exists()
         foreign = tmp_path / "photos"
         foreign.mkdir()
         (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
