@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from itertools import chain
+from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crawler.dedup_job import DedupStateError, DedupSummary, to_document
+from crawler.dedup_job import DedupStateError, DedupSummary, run_dedup, to_document
 from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
 from dedup import DedupConfig, Document
 from dedup.archive import Archive, ArchiveMismatch
@@ -188,13 +188,13 @@ class DocumentJob:
         """Insert the stories of archive ``rows`` (``story``: each row's canonical row; every
         member of a story among them), each member with its content's containment in the
         canonical page, ``_STORY_CHUNK`` stories a statement batch."""
+        if not rows.size:
+            return
         order = rows[np.lexsort((rows, story[rows]))]
-        cuts = np.flatnonzero(np.diff(story[order])) + 1
-        starts = np.concatenate(([0], cuts)).astype(np.int64)
-        ends = np.append(cuts, order.shape[0]).astype(np.int64)
-        for lo in range(0, starts.shape[0] if order.size else 0, _STORY_CHUNK):
-            part = order[starts[lo]:ends[min(lo + _STORY_CHUNK, starts.shape[0]) - 1]]
-            self._insert_part(archive, story, part, run)
+        starts = np.flatnonzero(np.diff(story[order], prepend=-1))  # each story's first row
+        bounds = [*starts[::_STORY_CHUNK].tolist(), order.shape[0]]
+        for lo, hi in pairwise(bounds):
+            self._insert_part(archive, story, order[lo:hi], run)
 
     def _insert_part(self, archive: Archive, story: np.ndarray, part: np.ndarray,
                      run: DedupRun) -> None:
@@ -272,10 +272,10 @@ class DocumentJob:
             archive.add(docs)
         story = archive.result()
         if mode == "incremental" and last is not None and last[1] == LEVEL:
-            affected = affected_stories(self._old_canonicals(archive, before, last, state),
-                                        archive.ids[story])
+            canon = archive.ids[story]
+            affected = affected_stories(self._old_canonicals(archive, before, last, state), canon)
             self._delete_stories(affected.tolist())
-            rows = np.flatnonzero(np.isin(archive.ids[story], affected))
+            rows = np.flatnonzero(np.isin(canon, affected))
         else:  # a new archive, or the stories are the passage level's: every story anew
             self._delete_stories(None)
             rows = np.arange(len(archive))
@@ -320,3 +320,11 @@ def run_document_dedup(session: Session, folder: Path, db_url: str,
     with archive_lock(folder):
         return DocumentJob(session, folder, db_url, config).run(rebuild)
 
+
+def run_level(session: Session, level: str, db_url: str, folder: Path,
+              rebuild: bool = False) -> DedupSummary:
+    """The dedup job of ``level``: the document level through the archive in ``folder``, else
+    the passage level (``crawler.dedup_job``)."""
+    if level == LEVEL:
+        return run_document_dedup(session, folder, db_url, rebuild=rebuild)
+    return run_dedup(session, rebuild=rebuild)

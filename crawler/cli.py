@@ -279,17 +279,13 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
              archive_dir: Path | None = None) -> None:
     """Run the dedup job at ``level`` and print one summary line; a stale index is one clear
     error."""
-    from crawler.archive_job import run_document_dedup
-    from crawler.dedup_job import DedupStateError, run_dedup
+    from crawler.archive_job import run_level
+    from crawler.dedup_job import DedupStateError
 
     _, sessions = open_store(db_url)
     with sessions() as session:
         try:
-            if level == "document":
-                s = run_document_dedup(session, archive_dir or default_archive_dir(), db_url,
-                                       rebuild=rebuild)
-            else:
-                s = run_dedup(session, rebuild=rebuild)
+            s = run_level(session, level, db_url, archive_dir or default_archive_dir(), rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
     links = f"{s.links} passage links" if level == "passage" else "document level, no passage links"

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.archive_job import run_document_dedup
-from crawler.dedup_job import run_dedup
+from crawler.archive_job import run_level
 from crawler.evaluation.corpus import Corpus, load_corpus
 from crawler.evaluation.score import PagePrediction, score
 from crawler.evaluation.server import serve_corpus
@@ -104,10 +103,7 @@ def run_eval(corpus_dir: Path, db_url: str | None = None, workdir: Path | None =
         engine = make_engine(db_url)
         try:
             with make_sessionmaker(engine)() as session:
-                if level == "document":
-                    run_document_dedup(session, tmpdir / "archive", db_url)
-                else:
-                    run_dedup(session)
+                run_level(session, level, db_url, tmpdir / "archive")
                 predictions = predictions_from_store(session)
         finally:
             engine.dispose()
