@@ -32,7 +32,7 @@ import fcntl
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -214,21 +214,10 @@ def _roots(n, a, b):  # pragma: no cover - compiled
     return parent
 
 
-def _runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and how many times each occurs (``np.unique``
-    without sorting again)."""
-    if not values.size:
-        return values, np.zeros(0, np.int64)
-    first = np.empty(values.shape[0], dtype=bool)
-    first[0] = True
-    np.not_equal(values[1:], values[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    return values[starts], np.diff(np.append(starts, values.shape[0]))
-
-
 @njit(cache=True, nogil=True)
 def _distinct(keys):  # pragma: no cover - compiled
-    """``_runs_of`` of a sorted uint64 array in two compiled passes."""
+    """Distinct values of a sorted uint64 array and how many times each occurs (two compiled
+    passes)."""
     n = keys.shape[0]
     m = 1 if n else 0
     for i in range(1, n):
@@ -671,8 +660,7 @@ class Archive:
         workers = workers or min(os.cpu_count() or 1, 4)
         spooled, self._spooled, self._spool_held = self._spooled, [], 0
         held = self._count(workers, spooled)
-        new = (_runs_of(np.sort(np.concatenate(self._pending)))[0] if self._pending
-               else self._pairs[:0])
+        new = np.unique(np.concatenate(self._pending)) if self._pending else self._pairs[:0]
         self._pending = []
         self._reverify(held)
         self._merge_pairs(new)
@@ -722,7 +710,7 @@ class Archive:
     def _merge_pairs(self, new: np.ndarray) -> None:
         if not new.size:
             return
-        merged, _ = _runs_of(np.sort(np.concatenate([self._pairs, new])))
+        merged = np.unique(np.concatenate([self._pairs, new]))
         copy = np.full(merged.shape[0], -1, np.int8)
         copy[np.searchsorted(merged, self._pairs)] = self._copy
         self._pairs, self._copy = merged, copy
@@ -772,25 +760,32 @@ class Archive:
         return _verify(shingles, offsets, self._site[rows], tables, np.searchsorted(rows, a),
                        np.searchsorted(rows, b))
 
+    def _verified(self, a: np.ndarray, b: np.ndarray, workers: int,
+                  memory: list[tuple[int, int, np.ndarray]]
+                  ) -> Iterator[tuple[slice, tuple[np.ndarray, ...]]]:
+        """``_verify`` of the pairs of rows ``a[i]``, ``b[i]``: (slice of the pairs, (shared,
+        content of a, content of b)) a chunk at a time, chunks in ``workers`` threads (reads and
+        compiled kernels release the GIL); ``memory``: the spooled batches still in memory
+        ((first row, rows, shingles) of each)."""
+        tables = _site_tables(*self._site_sets(self._boiler))
+        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
+        parts = [slice(lo, lo + _PAIR_CHUNK) for lo in range(0, a.shape[0], _PAIR_CHUNK)]
+        with ThreadPoolExecutor(workers) as pool:
+            yield from zip(parts, pool.map(
+                lambda part: self._verify_chunk(a[part], b[part], tables, row_off, memory),
+                parts), strict=True)
+
     def _verify_pending(self, workers: int, memory: list[tuple[int, int, np.ndarray]]) -> None:
-        """Exact containment of every pair marked -1 (see ``_verify``), chunks of pairs in
-        ``workers`` threads (reads and compiled kernels release the GIL); ``memory``: the
-        spooled batches still in memory ((first row, rows, shingles) of each)."""
+        """Exact containment of every pair marked -1 (``_verified``)."""
         todo = np.flatnonzero(self._copy < 0)
         if not todo.size:
             return
-        tables = _site_tables(*self._site_sets(self._boiler))
-        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
         pairs = self._pairs[todo]
         a, b = pairs >> 32, pairs & 0xFFFFFFFF
         share = self.config.copy_containment
-        parts = [slice(lo, lo + _PAIR_CHUNK) for lo in range(0, todo.shape[0], _PAIR_CHUNK)]
-        with ThreadPoolExecutor(workers) as pool:
-            done = pool.map(lambda part: self._verify_chunk(a[part], b[part], tables, row_off,
-                                                            memory), parts)
-            for part, (inter, ca, cb) in zip(parts, done, strict=True):
-                self._content[a[part]], self._content[b[part]] = ca, cb
-                self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
+        for part, (inter, ca, cb) in self._verified(a, b, workers, memory):
+            self._content[a[part]], self._content[b[part]] = ca, cb
+            self._copy[todo[part]] = inter >= share * np.maximum(np.minimum(ca, cb), 1)
 
     def _canonical(self, roots: np.ndarray) -> np.ndarray:
         """Per row, its story's canonical row: earliest published, then most content, then
@@ -821,14 +816,9 @@ class Archive:
         1.0 for a row against itself or with no content. Call after ``result``."""
         out = np.ones(rows.shape[0])
         todo = np.flatnonzero(rows != of)
-        if not todo.size:
-            return out
-        tables = _site_tables(*self._site_sets(self._boiler))
-        row_off = np.concatenate(([0], np.cumsum(self._sizes)))
-        for lo in range(0, todo.shape[0], _PAIR_CHUNK):
-            part = todo[lo:lo + _PAIR_CHUNK]
-            inter, size, _ = self._verify_chunk(rows[part], of[part], tables, row_off, [])
-            out[part] = np.where(size > 0, inter / np.maximum(size, 1), 1.0)
+        if todo.size:
+            for part, (inter, size, _) in self._verified(rows[todo], of[todo], 1, []):
+                out[todo[part]] = np.where(size > 0, inter / np.maximum(size, 1), 1.0)
         return out
 
     def stories(self) -> dict[int, list[int]]:
