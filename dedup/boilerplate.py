@@ -5,45 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from dedup.arrays import sort_into
+
 _MAX_LOAD = 0.8  # a site's count table grows before it would be fuller than this
 _GROWN_LOAD = 0.5  # ... to a size where its entries (if all new) fill this share
 _MIN_SLOTS = 64
 _AHEAD = 32  # table slots of this many shingles are loaded before any is counted
 _REGION_BITS = 12  # a batch's shingles of a site are bucketed so a bucket's slots are ~4096
-
-
-@njit(cache=True)
-def _sort_into(src, lo, hi, dst, at, bits, hist):  # pragma: no cover - compiled
-    """``src[lo:hi]`` sorted into ``dst[at:at + hi - lo]``: bucketed by the top ``bits`` bits
-    (hashes are uniform, so a bucket holds about one value), then one insertion pass;
-    ``np.sort`` if that pass does much more than linear work (hashes that are not uniform)."""
-    n = hi - lo
-    shift = np.uint64(64 - bits)
-    size = 1 << bits
-    hist[:size] = 0
-    for i in range(lo, hi):
-        hist[src[i] >> shift] += 1
-    pos = at
-    for b in range(size):
-        c = hist[b]
-        hist[b] = pos
-        pos += c
-    for i in range(lo, hi):
-        b = src[i] >> shift
-        dst[hist[b]] = src[i]
-        hist[b] += 1
-    budget = 8 * n + 64
-    for i in range(at + 1, at + n):
-        v = dst[i]
-        j = i
-        while j > at and dst[j - 1] > v:
-            dst[j] = dst[j - 1]
-            j -= 1
-        dst[j] = v
-        budget -= i - j
-        if budget < 0:
-            dst[at:at + n] = np.sort(dst[at:at + n])
-            return
 
 
 @njit(cache=True)
@@ -67,7 +35,7 @@ def _doc_unique(hashes, doc_sh):  # pragma: no cover - compiled
         nb = 1
         while (1 << nb) < b - a and nb < bits:
             nb += 1
-        _sort_into(hashes, a, b, out, k, nb, hist)
+        sort_into(hashes, a, b, out, k, nb, hist)
         end = k + b - a
         k0 = k
         k += 1

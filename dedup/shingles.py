@@ -29,6 +29,7 @@ import numpy as np
 from numba import carray, njit
 from numba.cpython.unicode import PY_UNICODE_1BYTE_KIND, PY_UNICODE_2BYTE_KIND
 
+from dedup.arrays import sort_into
 from dedup.config import DedupConfig
 from dedup.text import (
     _NOTE_MAX_WORDS,
@@ -666,16 +667,23 @@ def normalized_tokens(texts: list[str], titles: list[str | None]) -> list[tuple[
     return out
 
 
+def _token_hashes(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
+    """``_tokens``, the hashes of the tokens the tables do not map set from their
+    Python-normalised words."""
+    start, end, line, flag, doc_tok, t_hash = _tokens(texts, titles)
+    slow, words = _slow_words(texts, start, end, flag, doc_tok)
+    if words:
+        t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))
+    return start, end, line, flag, doc_tok, t_hash
+
+
 def fingerprint_batch(texts: list[str], titles: list[str | None],
                       config: DedupConfig) -> FingerprintBatch:
     """Tokenise, shingle and window many documents at once (same hashes as ``fingerprint``
     computed token by token in Python: ``shingle_hashes``)."""
     if not texts:
         return FingerprintBatch.empty()
-    start, end, line, flag, doc_tok, t_hash = _tokens(texts, titles)
-    slow, words = _slow_words(texts, start, end, flag, doc_tok)
-    if words:
-        t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))
+    start, end, line, flag, doc_tok, t_hash = _token_hashes(texts, titles)
     k, cjk_k = config.shingle_size, config.cjk_shingle_size
     hashes, last, doc_sh = _shingle(t_hash, flag, doc_tok, k, cjk_k, np.uint64(config.seed),
                                     _weights(max(k, cjk_k)))
@@ -716,8 +724,8 @@ def _distinct_kernel(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights,
                      out):  # pragma: no cover - compiled
     """Each document's distinct shingle hashes, sorted, into ``out`` (room for all the batch's
     shingles), and their counts: ``_doc_unique`` of ``_shingle``'s hashes, a document at a
-    time in buffers that stay in cache (the hashes bucketed by their top bits, about one in two
-    buckets, then one insertion pass). Returns (hashes written, counts)."""
+    time in buffers that stay in cache (``sort_into`` with about one hash in two buckets).
+    Returns (hashes written, counts)."""
     n_docs = doc_tok.shape[0] - 1
     longest = 1
     for d in range(n_docs):
@@ -740,31 +748,7 @@ def _distinct_kernel(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights,
         nb = 1
         while (1 << nb) < 2 * m:
             nb += 1
-        shift = np.uint64(64 - nb)
-        hist[:1 << nb] = 0
-        for i in range(m):
-            hist[buf[i] >> shift] += 1
-        pos = 0
-        for q in range(1 << nb):
-            c = hist[q]
-            hist[q] = pos
-            pos += c
-        for i in range(m):
-            q = buf[i] >> shift
-            tmp[hist[q]] = buf[i]
-            hist[q] += 1
-        budget = 8 * m + 64
-        for i in range(1, m):
-            v = tmp[i]
-            j = i
-            while j > 0 and tmp[j - 1] > v:
-                tmp[j] = tmp[j - 1]
-                j -= 1
-            tmp[j] = v
-            budget -= i - j
-            if budget < 0:  # hashes that are not uniform
-                tmp[:m] = np.sort(tmp[:m])
-                break
+        sort_into(buf, 0, m, tmp, 0, nb, hist)
         first = at
         out[at] = tmp[0]
         at += 1
@@ -775,16 +759,6 @@ def _distinct_kernel(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights,
     return at, counts
 
 
-def _token_hashes(texts: list[str], titles: list[str | None]) -> tuple[np.ndarray, ...]:
-    """(token hashes, flags, token offsets) of ``_tokens``, the hashes of the tokens the tables
-    do not map set from their Python-normalised words."""
-    start, end, _, flag, doc_tok, t_hash = _tokens(texts, titles)
-    slow, words = _slow_words(texts, start, end, flag, doc_tok)
-    if words:
-        t_hash[slow] = np.fromiter(map(token_hash, words), dtype=np.uint64, count=len(words))
-    return t_hash, flag, doc_tok
-
-
 def distinct_shingles(texts: list[str], titles: list[str | None],
                       config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """Each text's distinct shingle hashes, sorted, concatenated (uint64), and how many each
@@ -792,7 +766,7 @@ def distinct_shingles(texts: list[str], titles: list[str | None],
     batch's shingle, last-token and window arrays."""
     if not texts:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    t_hash, flag, doc_tok = _token_hashes(texts, titles)
+    _, _, _, flag, doc_tok, t_hash = _token_hashes(texts, titles)
     k, cjk_k = config.shingle_size, config.cjk_shingle_size
     n = np.diff(doc_tok)
     # Allocated by NumPy, not in the kernel: large NumPy buffers get huge pages (fewer faults).
