@@ -33,29 +33,9 @@ from dedup.shingles import xxh64_aligned
 
 
 @njit(cache=True, nogil=True)
-def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
-    """xxh64 of (band number as 2 bytes LE + the band's rows as uint64 LE), as ``xxhash`` would."""
-    n = sig.shape[0]
-    out = np.empty((n, bands), np.uint64)
-    tmp = np.zeros((2 + 8 * rows_per_band + 7) // 8 * 8, np.uint8)
-    words = tmp.view(np.uint64)
-    size = 2 + 8 * rows_per_band
-    for w in range(n):
-        for b in range(bands):
-            tmp[0] = b & 0xFF
-            tmp[1] = (b >> 8) & 0xFF
-            for r in range(rows_per_band):
-                v = sig[w, b * rows_per_band + r]
-                for q in range(8):
-                    tmp[2 + 8 * r + q] = (v >> np.uint64(8 * q)) & np.uint64(0xFF)
-            out[w, b] = xxh64_aligned(tmp, words, size, np.uint64(0))
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _row_keys64(row, out, rows_per_band, tmp, words):  # pragma: no cover - compiled
-    """``out[b]`` = ``_keys_of``'s key of band ``b`` of the uint64 signature ``row``: the same
-    bytes (band number, 2 bytes LE, then the rows LE) packed a word at a time into ``words``
+    """``out[b]`` = the key of band ``b`` of the signature ``row``: xxh64 of (band number, 2
+    bytes LE, then the band's rows as uint64 LE), packed a word at a time into ``words``
     (``tmp``: them as bytes; ``rows_per_band + 1`` words)."""
     size = 2 + 8 * rows_per_band
     for bd in range(out.shape[0]):
@@ -67,6 +47,18 @@ def _row_keys64(row, out, rows_per_band, tmp, words):  # pragma: no cover - comp
             carry = v >> np.uint64(48)
         words[rows_per_band] = carry
         out[bd] = xxh64_aligned(tmp, words, size, np.uint64(0))
+
+
+@njit(cache=True, nogil=True)
+def _keys_of(sig, bands, rows_per_band):  # pragma: no cover - compiled
+    """xxh64 of (band number as 2 bytes LE + the band's rows as uint64 LE), as ``xxhash`` would
+    (``_row_keys64`` a row)."""
+    out = np.empty((sig.shape[0], bands), np.uint64)
+    words = np.zeros(rows_per_band + 1, np.uint64)
+    tmp = words.view(np.uint8)
+    for w in range(sig.shape[0]):
+        _row_keys64(sig[w], out[w], rows_per_band, tmp, words)
+    return out
 
 
 @njit(cache=True, nogil=True)
