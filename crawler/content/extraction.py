@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import trafilatura
 from htmldate import find_date
 from lxml.html import HtmlElement, fromstring
-from readability import Document
 from trafilatura.metadata import extract_sitename
+from trafilatura.readability_lxml import Document
 from trafilatura.settings import set_date_params
 
 from crawler.content.errors import NotAnArticle
@@ -34,7 +34,7 @@ PROSE_LINE_MIN_WORDS = 10
 # Body-like paragraphs: <p> of this many characters ending a sentence, outside
 # navigation, footers, sidebars, forms and the site header.
 BODY_PARA_MIN_CHARS = 100
-# readability-lxml is consulted (on ~15 % of article pages) when the extraction
+# readability is consulted (on ~15 % of article pages) when the extraction
 # misses a body-like paragraph before its first one (a lead in another container),
 # or covers less than this share of the page's body-like text with at least
 # READABILITY_MIN_MISSED characters missed (an article split by ads).
@@ -192,9 +192,13 @@ def lead_in_header(tree: HtmlElement, text: str, paragraphs: list[str]) -> bool:
 
 
 def readability_paragraphs(html: str) -> list[str]:
-    """Block texts of readability-lxml's main-content summary ([] if it fails)."""
+    """Block texts of a readability main-content summary ([] if it fails).
+
+    trafilatura's own port of readability-lxml: the package itself requires the `lxml[html-clean]`
+    spelling, which pip 23 (a new venv's) cannot resolve beside jusText's `lxml[html_clean]`.
+    """
     try:
-        summary = fromstring(Document(html).summary(html_partial=True))
+        summary = fromstring(Document(fromstring(html)).summary())
     except Exception:  # readability raises bare Exceptions on odd pages
         return []
     found = []
@@ -224,7 +228,7 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     """Main text, paragraphs separated by a single newline ("" if none).
 
     trafilatura (precision-first on pages declaring an article), then, where the result
-    looks incomplete against the page's own body-like paragraphs, readability-lxml and
+    looks incomplete against the page's own body-like paragraphs, readability and
     trafilatura's default pass.
     """
     text = _trafilatura(tree, url, precision=article)
