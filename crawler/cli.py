@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 import click
 
@@ -30,10 +30,83 @@ from crawler.config import (
 from crawler.sources import SourcesError, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
 
+#: Exit statuses (README "Exit status"): 0 done; 1 nothing reachable, a FAILING source or a page
+#: that could not be extracted; 2 bad input (usage, files, database); 3 and 130 in crawler.config.
+EXIT_USAGE = 2
 
-def _fail(message: str) -> None:
+
+def _fail(message: str) -> NoReturn:
+    """One error line on stderr and exit status 2: how every user error ends."""
     click.echo(f"newsdedup: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(EXIT_USAGE)
+
+
+#: Formats of the listing commands; ``report`` and ``run`` also render html.
+FORMATS = ("table", "json", "csv")
+
+
+def output_options(formats: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
+    """--format, -o FILE and the deprecated --json alias: one contract for every listing command."""
+    def json_alias(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            click.echo("newsdedup: --json is deprecated: use --format json", err=True)
+            ctx.meta["json_alias"] = True
+        return value
+
+    def fmt(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+        return "json" if ctx.meta.get("json_alias") else value
+
+    options = [
+        click.option("--json", "json_alias", is_flag=True, hidden=True, expose_value=False,
+                     is_eager=True, callback=json_alias),
+        click.option("--format", "fmt", type=click.Choice(formats), default="table", show_default=True,
+                     callback=fmt, help="Output format."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write to this file instead of stdout."),
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@contextmanager
+def opened_output(output: Path | None) -> Iterator[TextIO]:
+    """stdout, or ``output`` opened for writing (a path that cannot be written: one error line)."""
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        out = output.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    with out:
+        yield out
+
+
+def emit(fmt: str, output: Path | None, data: Any, table: Callable[[], str],
+         rows: Callable[[], list[dict[str, Any]]]) -> None:
+    """Write ``data`` as JSON, ``rows()`` as CSV or ``table()`` as text, to ``output`` or stdout."""
+    import csv
+    import json
+
+    with opened_output(output) as out:
+        if fmt == "json":
+            out.write(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
+        elif fmt == "csv":
+            records = rows()
+            columns = list(dict.fromkeys(k for r in records for k in r))
+            writer = csv.DictWriter(out, columns, lineterminator="\n")
+            writer.writeheader()
+            for record in records:
+                writer.writerow({k: json.dumps(v, default=str) if isinstance(v, list | dict) else v
+                                 for k, v in record.items()})
+        else:
+            text = table()
+            out.write(text + ("\n" if text and not text.endswith("\n") else ""))
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,12 +161,64 @@ def dedup_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def open_store(db_url: str):
-    """Engine and sessionmaker, or one clear error line and exit status 2."""
+def _engine(db_url: str, migrate: bool = True) -> Any:
+    """An engine, or one clear error line and exit status 2 (also for a driver not installed)."""
     try:
-        engine = make_engine(db_url)
+        return make_engine(db_url, migrate=migrate)
     except DatabaseError as exc:
         _fail(str(exc))
+    except ImportError as exc:
+        _fail(f"the database driver for {db_url.split(':', 1)[0]!r} is not installed ({exc}); "
+              "for PostgreSQL: pip install -e '.[postgres]'")
+
+
+def open_store(db_url: str):
+    """Engine and sessionmaker (the schema created or migrated), or one error line and exit status 2."""
+    engine = _engine(db_url)
+    return engine, make_sessionmaker(engine)
+
+
+def _shown(db_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(db_url).render_as_string(hide_password=True)
+
+
+def _sqlite_file(db_url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases); an unparsable URL is one error line."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db_url)
+    except (ArgumentError, ValueError) as exc:
+        _fail(f"invalid database URL {db_url!r}: {exc}")
+    if url.get_backend_name() != "sqlite":
+        return None
+    return Path(url.database or ":memory:")
+
+
+def open_existing(db_url: str):
+    """Engine and sessionmaker of an existing newsdedup database, never creating or migrating one:
+    read-only commands say "no database at ..." (exit status 2) instead."""
+    from crawler.store.db import schema_revision
+
+    path = _sqlite_file(db_url)
+    if path is not None and (str(path) in (":memory:", "") or not path.is_file()):
+        _fail(f"no database at {path} (crawl into it first, e.g. `newsdedup demo --db {db_url}`)")
+    engine = _engine(db_url, migrate=False)
+    try:
+        current, head = schema_revision(engine)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    if current is None:
+        engine.dispose()
+        _fail(f"no database at {_shown(db_url)}: it holds no newsdedup schema "
+              "(`newsdedup db upgrade` creates one or adopts an older one)")
+    if current != head:
+        engine.dispose()
+        _fail(f"the database at {_shown(db_url)} is at schema {current}, this version needs {head}: "
+              "run `newsdedup db upgrade`")
     return engine, make_sessionmaker(engine)
 
 
@@ -171,14 +296,17 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
     from crawler.crawl import project_settings, run_crawl
     from crawler.runs import finish_crawl, source_rows
 
+    log_level = _log_level()
     settings = project_settings({
         "NEWSDEDUP_DB_URL": db_url,
         "NEWSDEDUP_SKIP_SEEN": not refetch,
         "NEWSDEDUP_REVALIDATE": not refetch,
         "NEWSDEDUP_PROGRESS": progress_mode(),
         "NEWSDEDUP_WARC_DIR": str(warc_dir or ""),
+        **({"LOG_LEVEL": log_level} if log_level else {}),
         **_parse_overrides(overrides),
     })
+    quiet_loggers(settings)
     summary = run_crawl(
         settings,
         sources_file=str(sources_file) if sources_file else None,
@@ -188,8 +316,8 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
                        summary.failures)
     with run.sessions() as session:
         status = finish_crawl(session, run.id, summary.stats, rows, summary.finish_reason)
-    click.echo(format_crawl_summary(summary))
-    click.echo(f"run {run.id}: {status}")
+    click.echo(format_crawl_summary(summary), err=True)
+    click.echo(f"run {run.id}: {status}", err=True)
     if stats_file:
         import json
 
@@ -199,14 +327,32 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
     return summary, status
 
 
+def quiet_loggers(settings: Any) -> None:
+    """At the default log level, per-request errors are left to the crawl summary (which names
+    every failure): the loggers in NEWSDEDUP_QUIET_LOGGERS only speak with -v / --log-level."""
+    import logging
+
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    if settings.getpriority("LOG_LEVEL") == SETTINGS_PRIORITIES["project"]:  # not overridden
+        for name in settings.getlist("NEWSDEDUP_QUIET_LOGGERS"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _log_level() -> str | None:
+    """The log level given to the group (-v, --log-level), if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().obj.get("log_level") if ctx and ctx.find_root().obj else None
+
+
 def format_crawl_summary(summary) -> str:
-    """Plain per-source lines and a total; unreachable sources are named."""
+    """Plain per-source lines and a total; sources that failed are named with what happened."""
     lines = []
     for name in summary.sources:
         counts = {k: summary.source_count(name, k)
                   for k in ("stored", "changed", "unchanged", "dropped", "skipped_seen", "failed")}
         state = ("ok" if name in summary.reached
-                 else "UNREACHABLE" if name in summary.requested else "not due")
+                 else "FAILED" if name in summary.requested else "not due")
         lines.append(f"  {name:<28} {state:<12} new {counts['stored']:>4}  changed {counts['changed']:>3}"
                      f"  unchanged {counts['unchanged']:>3}  dropped {counts['dropped']:>3}"
                      f"  already seen {counts['skipped_seen']:>4}  failed {counts['failed']:>3}")
@@ -216,7 +362,7 @@ def format_crawl_summary(summary) -> str:
              f"{summary.count('skipped_seen')} already stored (not refetched)")
     out = [total, *lines]
     if summary.unreachable:
-        out.append("could not reach: " + ", ".join(summary.unreachable))
+        out.append("failed (nothing answered): " + ", ".join(summary.unreachable))
         for name in summary.unreachable:
             for failure in summary.failures.get(name, [])[:3]:
                 out.append(f"  {name}: {failure}")
@@ -227,14 +373,29 @@ def format_crawl_summary(summary) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsdedup")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO level).")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                                               case_sensitive=False), default=None,
+              help="Log level of the crawl (default WARNING: the progress line, warnings and the "
+              "summary only).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     """newsdedup: crawl tech news and collapse syndicated copies into canonical stories.
 
     \b
+    Try it offline: newsdedup demo           (bundled sample sites, served on 127.0.0.1)
     The main job:   newsdedup run            (crawl + dedup + report)
     Step by step:   newsdedup crawl; newsdedup dedup; newsdedup report
-    Measure:        newsdedup eval CORPUS_DIR --json
+    Measure:        newsdedup eval CORPUS_DIR --format json
+
+    \b
+    Exit status: 0 done; 1 no source answered, a FAILING source (sources) or a page that could
+    not be extracted (extract); 2 bad input (usage, a file, the database); 3 another run holds
+    the database lock; 130 stopped by SIGINT/SIGTERM.
     """
+    ctx.obj = {"log_level": (log_level or ("INFO" if verbose else None))}
+    if ctx.obj["log_level"]:
+        ctx.obj["log_level"] = ctx.obj["log_level"].upper()
 
 
 @main.command()
@@ -290,28 +451,19 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
             _fail(str(exc))
     links = f"{s.links} passage links" if level == "passage" else "document level, no passage links"
     click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
-               f"({s.multi_stories} with copies), {links}")
+               f"({s.multi_stories} with copies), {links}", err=True)
 
 
-def _report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:
-    from crawler.report.queries import ReportFilter
-
-    _write_report(db_url, fmt, ReportFilter(min_size=min_size, limit=limit), None)
-
-
-def _write_report(db_url: str, fmt: str, flt: Any, output: Path | None) -> None:
+def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
     """Load the report for ``flt`` and write it in ``fmt`` to ``output`` or stdout."""
     from crawler.report.queries import load_report
     from crawler.report.render import EMPTY_DATABASE, render
 
-    _, sessions = open_store(db_url)
     with sessions() as session:
         report = load_report(session, flt, with_texts=fmt == "html")
-    if output is None:
-        render(fmt, report, sys.stdout)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as out:
-            render(fmt, report, out)
+    with opened_output(output) as out:
+        render(fmt, report, out)
+    if output is not None:
         click.echo(f"report: {len(report.stories)} stories written to {output}", err=True)
     if report.totals.articles == 0 and (fmt == "csv" or output is not None):
         click.echo(f"newsdedup: {EMPTY_DATABASE}", err=True)
@@ -331,40 +483,39 @@ def _when_option(name: str, end_of_day: bool, help_text: str) -> Callable[..., A
     return click.option(name, metavar="DATE", callback=convert, help=help_text)
 
 
-report_options = [
-    click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                 show_default=True, help="Output format."),
-    click.option("--min-size", type=int, default=2, show_default=True,
-                 help="Only stories with at least this many articles (or quoted passages)."),
-    click.option("--limit", type=int, default=None, help="At most this many stories."),
-]
-
-
-def with_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(report_options):
+def report_filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What the report shows: the options of ``report``, taken by ``run`` too."""
+    for option in reversed(REPORT_FILTERS):
         func = option(func)
     return func
 
 
+REPORT_FILTERS = [
+    click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="Only stories with at least this many articles (or a quoted passage)."),
+    click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many stories."),
+    _when_option("--since", False, "Only stories with an article published at or after DATE "
+                 "(ISO 8601, UTC unless an offset is given)."),
+    _when_option("--until", True, "Only stories with an article published at or before DATE "
+                 "(a bare date includes that whole day)."),
+    click.option("--site", default=None,
+                 help="Only stories with an article from this site (host) or source."),
+    click.option("--story", "story_id", type=int, default=None, help="Only this story (any size)."),
+    click.option("--search", default=None, metavar="TEXT",
+                 help="Only stories with an article whose title or text contains TEXT "
+                 "(case-insensitive)."),
+]
+#: ``report`` renders html too (one self-contained page).
+REPORT_FORMATS = (*FORMATS, "html")
+
+
 @main.command()
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
-              show_default=True, help="Output format (html: one self-contained page).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              default=None, help="Write to this file instead of stdout.")
-@click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Only stories with at least this many articles (or quoted passages).")
-@_when_option("--since", False, "Only stories with an article published at or after DATE "
-              "(ISO 8601, UTC unless an offset is given).")
-@_when_option("--until", True, "Only stories with an article published at or before DATE "
-              "(a bare date includes that whole day).")
-@click.option("--site", default=None, help="Only stories with an article from this site (host) or source.")
-@click.option("--story", "story_id", type=int, default=None, help="Only this story (any size).")
-@click.option("--search", default=None, metavar="TEXT",
-              help="Only stories with an article whose title or text contains TEXT (case-insensitive).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many stories.")
+@output_options(REPORT_FORMATS)
+@report_filter_options
 def report(db_url: str, fmt: str, output: Path | None, **filters: Any) -> None:
-    """Print stories with their members and shared passages.
+    """Print stories with their members and shared passages (read-only: a database that does
+    not exist is an error, never created).
 
     \b
     newsdedup report --since 2026-03-01 --site wire.example
@@ -372,7 +523,11 @@ def report(db_url: str, fmt: str, output: Path | None, **filters: Any) -> None:
     """
     from crawler.report.queries import ReportFilter
 
-    _write_report(db_url, fmt, ReportFilter(**filters), output)
+    engine, sessions = open_existing(db_url)
+    try:
+        _write_report(sessions, fmt, ReportFilter(**filters), output)
+    finally:
+        engine.dispose()
 
 
 @main.group()
@@ -386,8 +541,8 @@ def db_upgrade(db_url: str) -> None:
     """Apply pending migrations. An existing database is upgraded in place, never dropped."""
     from crawler.store.db import migrate_schema
 
+    engine = _engine(db_url, migrate=False)
     try:
-        engine = make_engine(db_url, migrate=False)
         result = migrate_schema(engine)
     except DatabaseError as exc:
         _fail(str(exc))
@@ -406,8 +561,11 @@ def db_current(db_url: str) -> None:
     """Show the database's schema revision and the newest one available."""
     from crawler.store.db import schema_revision
 
+    path = _sqlite_file(db_url)
+    if path is not None and not path.is_file():
+        _fail(f"no database at {path}")
+    engine = _engine(db_url, migrate=False)
     try:
-        engine = make_engine(db_url, migrate=False)
         current, head = schema_revision(engine)
     except DatabaseError as exc:
         _fail(str(exc))
@@ -422,37 +580,94 @@ def db_current(db_url: str) -> None:
 @db_option
 @crawl_options
 @dedup_options
-@with_report_options
+@output_options(REPORT_FORMATS)
+@report_filter_options
 @click.option("--no-report", is_flag=True, help="Crawl and deduplicate only (what `schedule` runs).")
-def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, limit: int | None,
-        no_report: bool, **kwargs: Any) -> None:
-    """The main job: crawl, deduplicate, then print the report.
+def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | None, no_report: bool,
+        min_size: int, limit: int | None, since: Any, until: Any, site: str | None,
+        story_id: int | None, search: str | None, **kwargs: Any) -> None:
+    """The main job: crawl, deduplicate, then print the report (options as `report`'s).
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source could be reached, 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    when no source answered, 130 when stopped by SIGINT/SIGTERM (no dedup then).
     """
+    from crawler.report.queries import ReportFilter
+
+    flt = ReportFilter(since, until, site, min_size, story_id, search, limit)
+    summary = main_job(db_url, "run", level, archive_dir, kwargs)
+    if not no_report:
+        engine, sessions = open_store(db_url)
+        with ExitStack() as stack:
+            stack.callback(engine.dispose)
+            _write_report(sessions, fmt, flt, output)
+    if summary.requested and not summary.reached:
+        click.echo("newsdedup: no source answered (see the failures above)", err=True)
+        sys.exit(1)
+
+
+def main_job(db_url: str, command: str, level: str, archive_dir: Path, crawl: dict[str, Any]) -> Any:
+    """Crawl and dedup under one lock, recorded as ``command``: `run`'s and `demo`'s job; the
+    crawl summary."""
     from crawler.runs import record_duplicates
 
-    check_sources(**kwargs)
-    with recorded_run(db_url, "run") as recorded:
-        summary, status = do_crawl(recorded, db_url, **kwargs)
+    check_sources(**crawl)
+    with recorded_run(db_url, command) as recorded:
+        summary, status = do_crawl(recorded, db_url, **crawl)
         if status != "interrupted":
             do_dedup(db_url, level=level, archive_dir=archive_dir)
             with recorded.sessions() as session:
                 record_duplicates(session, recorded.id)
     if status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
-    if not no_report:
-        _report(db_url, fmt, min_size, limit)
-    if summary.requested and not summary.reached:
-        click.echo("newsdedup: no source could be reached (offline?)", err=True)
+    return summary
+
+
+#: Where `newsdedup demo` writes its HTML report (in the working directory).
+DEMO_HTML = "newsdedup-demo.html"
+
+
+@main.command()
+@click.option("--db", "db_url", default=None,
+              help="Keep the demo's articles in this database (default: a temporary SQLite file, "
+              "removed afterwards; ./newsdedup.db is never touched).")
+@output_options()
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(DEMO_HTML), show_default=True, help="Write the HTML report here.")
+def demo(db_url: str | None, fmt: str, output: Path | None, html_file: Path) -> None:
+    """The whole product offline, on a bundled sample of news sites.
+
+    Four invented outlets (feeds, sitemaps, robots.txt; a wire story copied under a rewritten
+    headline, a quoted paragraph, a digest, one page of mojibake) are served on 127.0.0.1 and
+    crawled by the real spider as the HTTP proxy of this process; the articles are repaired,
+    extracted, deduplicated and reported: the report's table on stdout, the HTML report in
+    newsdedup-demo.html. Nothing leaves the machine.
+    """
+    import tempfile
+
+    from crawler.demo import served_demo
+    from crawler.evaluation.server import LOOPBACK_SETTINGS
+    from crawler.report.queries import ReportFilter
+
+    with tempfile.TemporaryDirectory(prefix="newsdedup-demo-") as tmp, \
+            served_demo(Path(tmp)) as sources_file:
+        url = db_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
+        crawl = {"sources_file": sources_file, "feeds": (), "sitemaps": (), "urls": (),
+                 "refetch": False, "overrides": tuple(f"{k}={v}" for k, v in LOOPBACK_SETTINGS.items())}
+        summary = main_job(url, "demo", LEVELS[0], Path(tmp) / "archive", crawl)
+        engine, sessions = open_store(url)
+        with ExitStack() as stack:
+            stack.callback(engine.dispose)
+            _write_report(sessions, fmt, ReportFilter(), output)
+            _write_report(sessions, "html", ReportFilter(), html_file)
+    if not summary.reached:
+        click.echo("newsdedup: the demo's sites did not answer (see the failures above)", err=True)
         sys.exit(1)
 
 
 @main.command("eval")
 @click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@output_options()
 @click.option("--predictions", "predictions_file", type=click.Path(dir_okay=False, path_type=Path),
               help='Write {"clusters": {"<page url>": "<cluster id>"}} for every crawled page.')
 @click.option("--db", "db_url", default=None,
@@ -460,11 +675,11 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, lim
 @click.option("--level", type=click.Choice(LEVELS), default=LEVELS[0], show_default=True,
               help="The dedup level scored (document: an archive in a temporary directory; "
               "it makes no passage links, so passage recall is 0).")
-def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url: str | None,
-          level: str) -> None:
+def eval_(corpus_dir: Path, fmt: str, output: Path | None, predictions_file: Path | None,
+          db_url: str | None, level: str) -> None:
     """Serve a labelled corpus on 127.0.0.1, crawl it with the real spider, dedup, and score.
 
-    CORPUS_DIR holds manifest.json and sites/<outlet>/ (see ../shared/data/syndication-dev).
+    CORPUS_DIR holds manifest.json and sites/<outlet>/ (the demo's is crawler/demo/corpus).
     """
     import json
 
@@ -476,11 +691,11 @@ def eval_(corpus_dir: Path, as_json: bool, predictions_file: Path | None, db_url
     except (ValueError, RuntimeError, DatabaseError) as exc:
         _fail(str(exc))
     if predictions_file:
-        predictions_file.write_text(json.dumps(predictions_to_json(predictions), indent=1) + "\n")
-    if as_json:
-        click.echo(json.dumps(scores, sort_keys=True))
-    else:
-        click.echo(format_table(scores))
+        with opened_output(predictions_file) as out:
+            out.write(json.dumps(predictions_to_json(predictions), indent=1) + "\n")
+    emit(fmt, output, scores, lambda: format_table(scores),
+         lambda: [{"metric": k, "value": json.dumps(v) if isinstance(v, dict | list) else v}
+                  for k, v in sorted(scores.items())])
 
 
 def _read_page(target: str) -> tuple[bytes, str, str | None]:
@@ -501,17 +716,19 @@ def _read_page(target: str) -> tuple[bytes, str, str | None]:
 
 @main.command()
 @click.argument("targets", nargs=-1, required=True, metavar="PATH_OR_URL...")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per page (JSON lines).")
+@output_options()
 @click.option("--content-type", default=None,
               help="Content-Type to assume for saved files (e.g. 'text/html; charset=gbk').")
-def extract(targets: tuple[str, ...], as_json: bool, content_type: str | None) -> None:
-    """Decode, repair and extract saved pages (.html, .html.gz) or URLs: the crawl's own code path."""
-    import json
+def extract(targets: tuple[str, ...], fmt: str, output: Path | None, content_type: str | None) -> None:
+    """Decode, repair and extract saved pages (.html, .html.gz) or URLs: the crawl's own code path.
+
+    Exit status 1 when a page could not be read or is not an article (it is listed with why).
+    """
     from dataclasses import asdict
 
     from crawler.content.page import NotAnArticle, process_page
 
-    failed = 0
+    records: list[dict[str, Any]] = []
     for target in targets:
         record: dict[str, Any] = {"source": target}
         try:
@@ -521,22 +738,25 @@ def extract(targets: tuple[str, ...], as_json: bool, content_type: str | None) -
             record["repaired"] = list(result.repaired)
         except NotAnArticle as exc:
             record |= {"error": "not an article", "reason": exc.reason}
-            failed += 1
         except (OSError, ValueError) as exc:
             record |= {"error": str(exc)}
-            failed += 1
-        if as_json:
-            click.echo(json.dumps(record, ensure_ascii=False))
-            continue
-        click.echo(f"== {target}")
-        for key in ("title", "author", "published", "sitename", "language", "canonical_url",
-                    "encoding", "repaired", "error", "reason"):
-            if record.get(key) not in (None, [], ""):
-                click.echo(f"{key:>13}: {record[key]}")
-        if "text" in record:
-            click.echo(record["text"])
-        click.echo("")
-    if failed:
+        records.append(record)
+
+    def table() -> str:
+        lines = []
+        for record in records:
+            lines.append(f"== {record['source']}")
+            for key in ("title", "author", "published", "sitename", "language", "canonical_url",
+                        "encoding", "repaired", "error", "reason"):
+                if record.get(key) not in (None, [], ""):
+                    lines.append(f"{key:>13}: {record[key]}")
+            if "text" in record:
+                lines.append(record["text"])
+            lines.append("")
+        return "\n".join(lines)
+
+    emit(fmt, output, records, table, lambda: records)
+    if any("error" in r for r in records):
         sys.exit(1)
 
 
@@ -544,41 +764,70 @@ def extract(targets: tuple[str, ...], as_json: bool, content_type: str | None) -
 @click.argument("first", metavar="URL1")
 @click.argument("second", metavar="URL2")
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
-def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
-    """Why two stored articles are, or are not, one story: similarity, containment both ways,
-    shared passages and the rule that decided."""
-    import json
+@output_options()
+def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None) -> None:
+    """Why two stored articles are, or are not, one story: containment both ways (the report's
+    "contained"), the Jaccard of their texts, shared passages and the rule that decided."""
+    import re
     from dataclasses import asdict
 
+    from sqlalchemy import select
+
     from crawler.dedup_job import DedupStateError, find_document, load_index
+    from crawler.store.models import Article
     from dedup import DedupConfig
     from dedup.explain import explain as explain_pair
 
-    _, sessions = open_store(db_url)
+    engine, sessions = open_existing(db_url)
     with sessions() as session:
         docs = [find_document(session, url) for url in (first, second)]
         missing = [url for url, doc in zip((first, second), docs, strict=True) if doc is None]
         if missing:
             _fail("not a stored article: " + ", ".join(missing))
-        try:
-            index = load_index(session, DedupConfig())
-        except DedupStateError as exc:
-            _fail(str(exc))
-    a, b = docs
-    result = explain_pair(a, b, DedupConfig(), context=index)
-    if as_json:
-        click.echo(json.dumps({"a": a.url, "b": b.url, **asdict(result)}, ensure_ascii=False))
-        return
-    click.echo(f"A: {a.url}\nB: {b.url}")
-    click.echo(f"similarity (Jaccard): {result.similarity:.3f}")
-    click.echo(f"containment A in B:   {result.containment_a_in_b:.3f}")
-    click.echo(f"containment B in A:   {result.containment_b_in_a:.3f}")
-    click.echo(f"verdict: {result.verdict}; same story: {'yes' if result.same_story else 'no'}")
-    click.echo(f"why: {result.reason}")
-    for i, p in enumerate(result.passages, 1):
-        click.echo(f"passage {i} (A {p.a_start}-{p.a_end}, B {p.b_start}-{p.b_end}): "
-                   f"{' '.join(p.text.split())[:300]}")
+        a, b = docs
+        assert a is not None and b is not None
+        if a.id == b.id:
+            data: dict[str, Any] = {
+                "a": {"url": a.url, "title": a.title}, "b": {"url": b.url, "title": b.title},
+                "verdict": "same article", "same_story": True,
+                "reason": "both URLs name one stored article", "passages": []}
+        else:
+            try:
+                index = load_index(session, DedupConfig())
+            except DedupStateError as exc:
+                _fail(str(exc))
+            result = asdict(explain_pair(a, b, DedupConfig(), context=index))
+            reason = (result["reason"].replace(f"{a.id} in {b.id}:", "A in B:")
+                      .replace(f"{b.id} in {a.id}:", "B in A:"))
+            reason = re.sub(r"\bdoc (\d+)\b", lambda m: (
+                session.scalar(select(Article.url).where(Article.id == int(m.group(1))))
+                or m.group()), reason)
+            data = {"a": {"url": a.url, "title": a.title}, "b": {"url": b.url, "title": b.title},
+                    "containment_a_in_b": result["containment_a_in_b"],
+                    "containment_b_in_a": result["containment_b_in_a"],
+                    "jaccard": result["similarity"], "verdict": result["verdict"],
+                    "same_story": result["same_story"], "reason": reason,
+                    "passages": result["passages"]}
+    engine.dispose()
+
+    def table() -> str:
+        lines = [f"A: {data['a']['title'] or '(untitled)'}\n   {data['a']['url']}",
+                 f"B: {data['b']['title'] or '(untitled)'}\n   {data['b']['url']}"]
+        if "jaccard" in data:
+            lines += [f"containment A in B: {data['containment_a_in_b']:.3f}  (share of A's text found in B)",
+                      f"containment B in A: {data['containment_b_in_a']:.3f}  (share of B's text found in A)",
+                      f"Jaccard:            {data['jaccard']:.3f}  (shared text / all text of both)"]
+        lines.append(f"verdict: {data['verdict']}; same story: {'yes' if data['same_story'] else 'no'}")
+        lines.append(f"why: {data['reason']}")
+        for i, p in enumerate(data["passages"], 1):
+            lines.append(f"passage {i} (A {p['a_start']}-{p['a_end']}, B {p['b_start']}-{p['b_end']}): "
+                         f"{' '.join(p['text'].split())[:300]}")
+        return "\n".join(lines)
+
+    emit(fmt, output, data, table,
+         lambda: [{k: v for k, v in data.items() if k not in ("a", "b", "passages")}
+                  | {"a_url": data["a"]["url"], "b_url": data["b"]["url"],
+                     "passages": len(data["passages"])}])
 
 
 def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
@@ -647,15 +896,17 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()
-    argv = [sys.executable, "-m", "crawler", "run", "--no-report", "--db", db_url,
+    log_level = _log_level()
+    argv = [sys.executable, "-m", "crawler", *(["--log-level", log_level] if log_level else []),
+            "run", "--no-report", "--db", db_url,
             "--level", level, "--archive", str(archive_dir.resolve()), *_crawl_argv(**kwargs)]
     stopper = Stopper(threading.Event())
     stopper.install()
 
     def job(n: int) -> int:
-        click.echo(f"schedule: run {n} starting at {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z", err=True)
+        click.echo(f"schedule: turn {n} starting at {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z", err=True)
         code = run_child(argv, stopper)
-        click.echo(f"schedule: run {n} ended: {_CHILD_STATUS.get(code, f'failed (exit status {code})')}",
+        click.echo(f"schedule: turn {n} ended: {_CHILD_STATUS.get(code, f'failed (exit status {code})')}",
                    err=True)
         return code
 
@@ -664,7 +915,7 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
 
     statuses = run_schedule(job, plan, stopper.event, max_runs=max_runs, on_wait=waiting)
     reason = "stopped by signal" if stopper.signals else "done"
-    click.echo(f"schedule: {reason} after {len(statuses)} run(s)", err=True)
+    click.echo(f"schedule: {reason} after {len(statuses)} turn(s)", err=True)
 
 
 def _fmt_time(value: str | None) -> str:
@@ -676,91 +927,98 @@ def _fmt_time(value: str | None) -> str:
 @db_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="How many of the newest runs to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, or one run with RUN_ID).")
-def runs(run_id: int | None, db_url: str, limit: int, as_json: bool) -> None:
+@output_options()
+def runs(run_id: int | None, db_url: str, limit: int, fmt: str, output: Path | None) -> None:
     """The recorded crawl runs, newest first; with RUN_ID, that run per source.
 
     Per source: pages fetched, articles new/changed/unchanged, failed requests, pages dropped
     (with reasons), feeds/sitemaps not modified (304) or not due, duplicates found by the dedup.
     """
-    import json
-
     from crawler.runs import one_run, recent_runs
 
-    _, sessions = open_store(db_url)
+    engine, sessions = open_existing(db_url)
     with sessions() as session:
         data: Any = one_run(session, run_id) if run_id is not None else recent_runs(session, limit)
+    engine.dispose()
     if run_id is not None and data is None:
         _fail(f"no run {run_id}")
-    if as_json:
-        click.echo(json.dumps(data, indent=1))
-        return
     if run_id is None:
-        if not data:
-            click.echo("no runs recorded yet")
-        click.echo(f"{'id':>5}  {'started (UTC)':<19}  {'secs':>6}  {'command':<8} {'status':<11}"
-                   f"{'fetched':>8}{'new':>6}{'changed':>8}{'unchgd':>7}{'failed':>7}{'dropped':>8}"
-                   f"{'304':>5}{'dups':>6}")
-        for r in data:
-            t = r["totals"]
-            dups = "-" if t["duplicates"] is None else t["duplicates"]
-            secs = "-" if r["seconds"] is None else f"{r['seconds']:.0f}"
-            click.echo(f"{r['id']:>5}  {_fmt_time(r['started_at']):<19}  {secs:>6}  {r['command']:<8} "
-                       f"{r['status']:<11}{t['fetched']:>8}{t['new']:>6}{t['changed']:>8}"
-                       f"{t['unchanged']:>7}{t['failed']:>7}{t['dropped']:>8}{t['not_modified']:>5}"
-                       f"{dups:>6}")
-        return
-    click.echo(f"run {data['id']} ({data['command']}, {data['owner']}): {data['status']}, "
-               f"{_fmt_time(data['started_at'])} to {_fmt_time(data['finished_at'])}")
+        emit(fmt, output, data, lambda: _runs_table(data),
+             lambda: [{k: v for k, v in r.items() if k not in ("totals", "sources")} | r["totals"]
+                      for r in data])
+    else:
+        emit(fmt, output, data, lambda: _run_table(data),
+             lambda: [{"run": data["id"], **src} for src in data["sources"]])
+
+
+def _runs_table(data: list[dict[str, Any]]) -> str:
+    lines = [] if data else ["no runs recorded yet"]
+    lines.append(f"{'id':>5}  {'started (UTC)':<19}  {'secs':>6}  {'command':<8} {'status':<11}"
+                 f"{'fetched':>8}{'new':>6}{'changed':>8}{'unchgd':>7}{'failed':>7}{'dropped':>8}"
+                 f"{'304':>5}{'dups':>6}")
+    for r in data:
+        t = r["totals"]
+        dups = "-" if t["duplicates"] is None else t["duplicates"]
+        secs = "-" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        lines.append(f"{r['id']:>5}  {_fmt_time(r['started_at']):<19}  {secs:>6}  {r['command']:<8} "
+                     f"{r['status']:<11}{t['fetched']:>8}{t['new']:>6}{t['changed']:>8}"
+                     f"{t['unchanged']:>7}{t['failed']:>7}{t['dropped']:>8}{t['not_modified']:>5}"
+                     f"{dups:>6}")
+    return "\n".join(lines)
+
+
+def _run_table(data: dict[str, Any]) -> str:
+    lines = [f"run {data['id']} ({data['command']}, {data['owner']}): {data['status']}, "
+             f"{_fmt_time(data['started_at'])} to {_fmt_time(data['finished_at'])}"]
     if data["error"]:
-        click.echo(f"error: {data['error']}")
+        lines.append(f"error: {data['error']}")
     for src in data["sources"]:
         reasons = ", ".join(f"{k} {v}" for k, v in src["dropped_reasons"].items())
         dups = "-" if src["duplicates"] is None else src["duplicates"]
-        click.echo(f"  {src['source']:<24} {src['status']:<7} fetched {src['fetched']:>4}"
-                   f"  new {src['new']:>4}  changed {src['changed']:>3}"
-                   f"  unchanged {src['unchanged']:>3}  failed {src['failed']:>3}"
-                   f"  dropped {src['dropped']:>3}{f' ({reasons})' if reasons else ''}"
-                   f"  304 {src['not_modified']:>2}  not due {src['not_due']:>2}  duplicates {dups}")
-        for error in src["errors"][:3]:
-            click.echo(f"      {error}")
+        lines.append(f"  {src['source']:<24} {src['status']:<7} fetched {src['fetched']:>4}"
+                     f"  new {src['new']:>4}  changed {src['changed']:>3}"
+                     f"  unchanged {src['unchanged']:>3}  failed {src['failed']:>3}"
+                     f"  dropped {src['dropped']:>3}{f' ({reasons})' if reasons else ''}"
+                     f"  304 {src['not_modified']:>2}  not due {src['not_due']:>2}  duplicates {dups}")
+        lines.extend(f"      {error}" for error in src["errors"][:3])
+    return "\n".join(lines)
 
 
 @main.command()
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def sources(db_url: str, as_json: bool) -> None:
+@output_options()
+def sources(db_url: str, fmt: str, output: Path | None) -> None:
     """Health of every source seen in a run: last status, failing streak, feeds due next.
 
     A source that failed (nothing of it answered) in the last 5 runs or more in a row is marked
     FAILING, and the command exits with status 1.
     """
-    import json
     from dataclasses import asdict
 
     from crawler.config import FAILING_RUNS
     from crawler.runs import source_health
 
-    _, sessions = open_store(db_url)
+    engine, sessions = open_existing(db_url)
     with sessions() as session:
         health = source_health(session)
-    failing = [h for h in health if h.failing_streak >= FAILING_RUNS]
-    if as_json:
-        click.echo(json.dumps([{**asdict(h), "failing": h.failing_streak >= FAILING_RUNS}
-                               for h in health], indent=1))
-    else:
-        if not health:
-            click.echo("no sources recorded yet (run `newsdedup crawl` first)")
-        click.echo(f"  {'source':<26} {'runs':>5} {'last':<7} {'streak':>6} {'new':>6} {'docs':>5} "
-                   f"{'last ok (UTC)':<19}  {'next due (UTC)':<19}")
+    engine.dispose()
+    data = [{**asdict(h), "failing": h.failing_streak >= FAILING_RUNS} for h in health]
+
+    def table() -> str:
+        lines = [] if health else ["no sources recorded yet (run `newsdedup crawl` first)"]
+        lines.append(f"  {'source':<26} {'runs':>5} {'last':<7} {'streak':>6} {'new':>6} {'docs':>5} "
+                     f"{'last ok (UTC)':<19}  {'next due (UTC)':<19}")
         for h in health:
             mark = "!" if h.failing_streak >= FAILING_RUNS else " "
-            click.echo(f"{mark} {h.source:<26} {h.runs:>5} {h.last_status or '-':<7} {h.failing_streak:>6} "
-                       f"{h.new_total:>6} {h.documents:>5} {_fmt_time(h.last_ok):<19}  "
-                       f"{_fmt_time(h.next_due):<19}")
+            lines.append(f"{mark} {h.source:<26} {h.runs:>5} {h.last_status or '-':<7} "
+                         f"{h.failing_streak:>6} {h.new_total:>6} {h.documents:>5} "
+                         f"{_fmt_time(h.last_ok):<19}  {_fmt_time(h.next_due):<19}")
             if mark == "!":
-                click.echo(f"    FAILING {h.failing_streak} runs in a row; last error: {h.last_error}")
-    if failing:
+                lines.append(f"    FAILING {h.failing_streak} runs in a row; last error: {h.last_error}")
+        return "\n".join(lines)
+
+    emit(fmt, output, data, table, lambda: data)
+    if any(d["failing"] for d in data):
         sys.exit(1)
 
 
@@ -776,6 +1034,8 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     Pages go through the crawl's own decode/repair/extract and store code; feeds, sitemaps, start
     pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
     """
+    from warcio.exceptions import ArchiveLoadFailed
+
     from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
     from crawler.warc_import import import_warc
 
@@ -784,7 +1044,10 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
         with held_lock(engine, CRAWL_LOCK, ttl=LOCK_TTL_SECONDS, every=LOCK_HEARTBEAT_SECONDS):
             for path in files:
                 with sessions() as session:
-                    counts = import_warc(session, path, source)
+                    try:
+                        counts = import_warc(session, path, source)
+                    except (ArchiveLoadFailed, OSError, EOFError) as exc:
+                        _fail(f"{path}: not a readable WARC file ({exc}); nothing of it was stored")
                 click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
                            ("stored", "changed", "unchanged", "dropped", "skipped")))
     except LockHeld as exc:

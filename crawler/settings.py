@@ -55,7 +55,13 @@ ITEM_PIPELINES = {
 }
 
 TELNETCONSOLE_ENABLED = False
-LOG_LEVEL = "INFO"
+# Quiet by default: warnings only (`newsdedup -v` / `--log-level INFO`, `scrapy crawl -L INFO`
+# bring Scrapy's own log back: settings, middlewares, stats).
+LOG_LEVEL = "WARNING"
+#: Loggers of per-request download errors and retries, silenced at the default log level: the
+#: crawl summary names every failed request's source and reason instead.
+NEWSDEDUP_QUIET_LOGGERS = ["scrapy.core.scraper", "scrapy.downloadermiddlewares.retry",
+                           "crawler.middlewares"]
 FEED_EXPORT_ENCODING = "utf-8"
 
 # newsdedup's own keys.

@@ -18,18 +18,12 @@ from sqlalchemy.orm import Session
 from crawler.archive_job import run_level
 from crawler.evaluation.corpus import Corpus, load_corpus
 from crawler.evaluation.score import PagePrediction, score
-from crawler.evaluation.server import serve_corpus
+from crawler.evaluation.server import LOOPBACK_SETTINGS, proxy_environment, serve_corpus
 from crawler.store.db import make_engine, make_sessionmaker
 from crawler.store.models import Article, PassageLink, StoryMember
 
-#: Politeness tuned for a loopback server; everything else is the product's own settings.
-EVAL_SETTINGS = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_START_DELAY": "0.01",
-    "AUTOTHROTTLE_MAX_DELAY": "0.5",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
-    "LOG_LEVEL": "WARNING",
-}
+#: Politeness tuned for a loopback server, warnings only (the child's log is kept for errors).
+EVAL_SETTINGS = {**LOOPBACK_SETTINGS, "LOG_LEVEL": "WARNING"}
 
 
 def sources_toml(corpus: Corpus) -> str:
@@ -48,8 +42,7 @@ def sources_toml(corpus: Corpus) -> str:
 
 def crawl_subprocess(proxy_url: str, sources_file: Path, db_url: str, log_file: Path) -> int:
     """Run ``newsdedup crawl`` in a child process whose HTTP proxy is the corpus server."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy")}
-    env |= {"http_proxy": proxy_url, "HTTP_PROXY": proxy_url}
+    env = proxy_environment(proxy_url, os.environ)
     cmd = [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources_file),
            "--db", db_url]
     for key, value in EVAL_SETTINGS.items():

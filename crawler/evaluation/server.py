@@ -12,7 +12,7 @@ import hashlib
 import mimetypes
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
@@ -24,6 +24,20 @@ from urllib.parse import unquote, urlsplit
 from crawler.evaluation.corpus import Corpus, load_corpus
 
 RequestRecord = tuple[str, str, int]  # (host, path as requested, status)
+
+#: Politeness tuned for a loopback server; everything else is the product's own settings.
+LOOPBACK_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_START_DELAY": "0.01",
+    "AUTOTHROTTLE_MAX_DELAY": "0.5",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+}
+
+
+def proxy_environment(proxy_url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with every http:// request sent to ``proxy_url`` (no exceptions, no https proxy)."""
+    env = {k: v for k, v in environ.items() if k.lower() not in ("no_proxy", "https_proxy", "http_proxy")}
+    return env | {"http_proxy": proxy_url, "HTTP_PROXY": proxy_url}
 
 _TYPES_BY_SUFFIX = {
     ".html": "text/html",

@@ -40,6 +40,7 @@ class PassageView:
     article_end: int = 0
     source_start: int = 0
     source_end: int = 0
+    copies: int = 1  # copies of the quoted story carrying the quote (one is shown: ``one_copy_each``)
 
 
 @dataclass
@@ -68,7 +69,7 @@ class ReportTotals:
     stories: int
     multi_stories: int
     duplicates: int
-    passage_links: int
+    passage_links: int  # pages quoting a story: (quoting page, quoted story) pairs, not per copy
 
 
 def totals(session: Session) -> ReportTotals:
@@ -77,7 +78,8 @@ def totals(session: Session) -> ReportTotals:
     stories = session.scalar(select(func.count()).select_from(Story)) or 0
     multi = session.scalar(select(func.count()).select_from(Story).where(Story.size > 1)) or 0
     dups = session.scalar(select(func.coalesce(func.sum(Story.size - 1), 0)).where(Story.size > 1))
-    links = session.scalar(select(func.count()).select_from(PassageLink)) or 0
+    pairs = select(PassageLink.article_id, PassageLink.story_id).distinct().subquery()
+    links = session.scalar(select(func.count()).select_from(pairs)) or 0
     return ReportTotals(articles, stories, multi, int(dups or 0), links)
 
 
@@ -206,7 +208,30 @@ def load_story_views(session: Session, flt: ReportFilter) -> list[StoryView]:
                         article_start=link.article_start, article_end=link.article_end,
                         source_start=link.source_start, source_end=link.source_end)
         )
+    for view in views.values():
+        view.passages = one_copy_each(view.passages, view.canonical_article_id)
     return list(views.values())
+
+
+def one_copy_each(links: list[PassageView], canonical_id: int) -> list[PassageView]:
+    """The passages a page quotes from a story, from one copy only: the store links the quote to
+    every copy carrying it, which would show one quotation once per copy. The copy chosen carries
+    the most of the quote (the canonical article on a tie); ``copies`` says how many do."""
+    by_quoter: dict[int, dict[int, list[PassageView]]] = {}
+    for link in links:
+        by_quoter.setdefault(link.article_id, {}).setdefault(link.source_article_id, []).append(link)
+    out: list[PassageView] = []
+    for sources in by_quoter.values():
+        def weight(item: tuple[int, list[PassageView]]) -> tuple[int, bool, float, int]:
+            source_id, found = item
+            return (sum(p.article_end - p.article_start for p in found), source_id == canonical_id,
+                    max(p.similarity for p in found), -source_id)
+
+        _, best = max(sources.items(), key=weight)
+        for link in best:
+            link.copies = len(sources)
+        out.extend(best)
+    return out
 
 
 def load_stories(session: Session, min_size: int = 2, limit: int | None = None, *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TextIO
@@ -43,16 +44,24 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def terminal_width() -> int:
+    """The terminal's width ($COLUMNS, else stdout's terminal), 100 when there is none."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def summary_line(totals: ReportTotals) -> str:
+    return (f"{totals.articles} articles, {totals.stories} stories ({totals.multi_stories} with copies, "
+            f"{totals.duplicates} duplicates), {totals.passage_links} pages quoting a story")
+
+
 def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) -> None:
     """Human-readable report: one table per story. Text is printed literally (no markup)."""
-    console = Console(file=out, width=120, markup=False, highlight=False, emoji=False)
+    console = Console(file=out, width=terminal_width(), markup=False, highlight=False, emoji=False)
     if totals.articles == 0:
         console.print(EMPTY_DATABASE)
         return
-    console.print(
-        f"{totals.articles} articles, {totals.stories} stories, {totals.multi_stories} with copies "
-        f"({totals.duplicates} duplicates), {totals.passage_links} passage links"
-    )
+    console.print(summary_line(totals))
+    console.print("contained: share of the copy's text found in the canonical article (*)")
     if not stories:
         console.print(NO_MATCH)
         return
@@ -65,15 +74,14 @@ def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) ->
             expand=True,
         )
         table.add_column("", width=1)
-        table.add_column("site", max_width=24)
-        table.add_column("published", width=16)
-        table.add_column("sim", justify="right", width=5)
-        table.add_column("title / url", ratio=1)
+        table.add_column("site / published", max_width=24, overflow="fold")
+        table.add_column("contained", justify="right", width=9)
+        table.add_column("title / url", ratio=1, overflow="fold")
         for m in story.members:
-            table.add_row("*" if m.is_canonical else "", _clip(m.site, 40), _date(m.published),
+            table.add_row("*" if m.is_canonical else "", f"{_clip(m.site, 40)}\n{_date(m.published)}",
                           f"{m.similarity:.2f}", f"{_clip(m.title, 70)}\n{_clip(m.url, 500)}")
         for p in story.passages:
-            table.add_row("q", _clip(p.article_site, 40), "", f"{p.similarity:.2f}",
+            table.add_row("q", _clip(p.article_site, 40), "",
                           f"quotes: “{_clip(p.passage, 90)}”\n{_clip(p.article_url, 500)}")
         console.print(table)
 
