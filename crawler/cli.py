@@ -371,7 +371,34 @@ def format_crawl_summary(summary) -> str:
     return "\n".join(out)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors as one line on stderr (click prints usage, a hint and the error: three)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("standalone_mode", None)
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            click.echo(f"newsdedup: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("newsdedup: aborted", err=True)
+            sys.exit(1)
+
+
+def check_writable(*paths: Path | None) -> None:
+    """Output files can be created (their directory exists), checked before a crawl, not after."""
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            _fail(f"cannot write {path}: no directory {path.parent}")
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsdedup")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log (INFO level).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
@@ -595,6 +622,7 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
     from crawler.report.queries import ReportFilter
 
     flt = ReportFilter(since, until, site, min_size, story_id, search, limit)
+    check_writable(output)
     summary = main_job(db_url, "run", level, archive_dir, kwargs)
     if not no_report:
         engine, sessions = open_store(db_url)
@@ -649,6 +677,7 @@ def demo(db_url: str | None, fmt: str, output: Path | None, html_file: Path) -> 
     from crawler.evaluation.server import LOOPBACK_SETTINGS
     from crawler.report.queries import ReportFilter
 
+    check_writable(output, html_file)
     with tempfile.TemporaryDirectory(prefix="newsdedup-demo-") as tmp, \
             served_demo(Path(tmp)) as sources_file:
         url = db_url or f"sqlite:///{Path(tmp) / 'demo.db'}"

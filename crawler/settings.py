@@ -9,6 +9,8 @@ from crawler.config import default_db_url, default_sources_path
 BOT_NAME = "newsdedup"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+#: `scrapy crawl` checks the sources before crawling (crawler/commands/crawl.py).
+COMMANDS_MODULE = "crawler.commands"
 
 USER_AGENT = "newsdedup/0.1 (+https://github.com/newsdedup/newsdedup; news syndication research crawler)"
 ROBOTSTXT_OBEY = True
