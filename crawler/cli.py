@@ -1068,6 +1068,11 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
     from crawler.warc_import import import_warc
 
+    for path in files:
+        with path.open("rb") as fh:
+            head = fh.read(5)
+        if not (head.startswith(b"\x1f\x8b") or head == b"WARC/"):
+            _fail(f"{path}: not a readable WARC file (it starts with neither WARC/ nor gzip)")
     engine, sessions = open_store(db_url)
     try:
         with held_lock(engine, CRAWL_LOCK, ttl=LOCK_TTL_SECONDS, every=LOCK_HEARTBEAT_SECONDS):

@@ -1,65 +1,260 @@
-"""The command line: help, clear errors, empty reports, the main job offline."""
+"""The command line: every command from the click group, one output contract, one-line errors,
+the README's command list, the main job offline."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import main
+from crawler.cli import FORMATS, main
 
-COMMANDS = ["crawl", "dedup", "report", "run", "eval", "extract", "explain", "db"]
-
-
-def test_every_command_has_help() -> None:
-    runner = CliRunner()
-    top = runner.invoke(main, ["--help"])
-    assert top.exit_code == 0
-    for command in COMMANDS:
-        assert command in top.output
-        result = runner.invoke(main, [command, "--help"])
-        assert result.exit_code == 0, result.output
-        assert result.output.startswith("Usage: ")
+REPO = Path(__file__).resolve().parents[1]
 
 
-def test_readme_names_every_command() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    for command in COMMANDS:
-        assert f"newsdedup {command}" in readme
+def command_paths(group: click.Group = main, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], click.Command]:
+    """Every command of the click group (sub-groups' commands too), by its words."""
+    out: dict[tuple[str, ...], click.Command] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out |= command_paths(command, (*prefix, name))
+        else:
+            out[(*prefix, name)] = command
+    return out
 
 
-def test_unopenable_database_is_one_error_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["report", "--db", f"sqlite:///{tmp_path}/no/such/dir/x.db"])
-    assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert lines[0].startswith("newsdedup: error: cannot open database")
+COMMANDS = command_paths()
 
 
-def test_report_on_empty_database_says_so(sqlite_url: str) -> None:
-    result = CliRunner().invoke(main, ["report", "--db", sqlite_url])
-    assert result.exit_code == 0
-    assert "no articles yet" in result.output
-    result = CliRunner().invoke(main, ["report", "--db", sqlite_url, "--format", "json"])
-    assert '"articles": 0' in result.output
+@pytest.mark.parametrize("words", sorted(COMMANDS), ids=" ".join)
+def test_every_command_has_help(words: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*words, "--help"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: ")
 
 
-def test_bad_sources_file_is_a_clear_error(tmp_path: Path, sqlite_url: str) -> None:
-    bad = tmp_path / "s.toml"
-    bad.write_text("[[source]]\nname = 'x'\n")
-    result = CliRunner().invoke(main, ["crawl", "--db", sqlite_url, "--sources", str(bad)])
-    assert result.exit_code == 2
-    assert "no feeds, sitemaps or start_urls" in result.output
+def _readme_block(heading: str) -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```\n", 2)[1]
+
+
+def test_readme_command_list_is_the_click_group() -> None:
+    listed = set()
+    for line in _readme_block("Command line").splitlines():
+        match = re.match(r"newsdedup (\S+)(?: (upgrade|current)\b)?", line)
+        if match:
+            listed.add(match.group(1))
+    assert listed == set(main.commands)
+    # each listing command's formats as the README states them
+    for name, command in main.commands.items():
+        fmt = next((p for p in command.params if p.name == "fmt"), None)
+        if fmt is not None:
+            line = next(x for x in _readme_block("Command line").splitlines()
+                        if x.startswith(f"newsdedup {name} "))
+            block_from_line = _readme_block("Command line").split(line, 1)[1].split("\nnewsdedup ", 1)[0]
+            assert f"--format {'|'.join(fmt.type.choices)}" in line + block_from_line, name
+
+
+def test_listing_commands_share_one_output_contract() -> None:
+    """Every command that prints a listing takes --format table|json|csv (html where it renders)
+    and -o FILE; --json survives only as a hidden, deprecated alias."""
+    listing = {w: c for w, c in COMMANDS.items() if any(p.name == "fmt" for p in c.params)}
+    assert {" ".join(w) for w in listing} == {"demo", "eval", "explain", "extract", "report", "run",
+                                               "runs", "sources"}
+    for words, command in listing.items():
+        params = {p.name: p for p in command.params}
+        assert set(FORMATS) <= set(params["fmt"].type.choices), words
+        assert "output" in params and "-o" in params["output"].opts, words
+        alias = next((p for p in command.params if "--json" in p.opts), None)
+        assert alias is None or alias.hidden, words
+    for words in (("report",), ("run",)):
+        fmt = next(p for p in COMMANDS[words].params if p.name == "fmt")
+        assert set(fmt.type.choices) == {*FORMATS, "html"}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo crawled once into a database kept for the test."""
+    work = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{work / 'demo.db'}"
+    proc = subprocess.run([sys.executable, "-m", "crawler", "demo", "--db", url], cwd=work,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return url
 
 
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[str], int, str]]]:
+    """Per command: (arguments, documented exit status, words of the one error line)."""
+    not_warc = tmp / "notes.warc"
+    not_warc.write_text("these are notes, not a WARC file\n")
+    missing_db = f"sqlite:///{tmp / 'no-such.db'}"
+    mysql = "mysql://user@127.0.0.1/news"
+    typo = "sqlte:///newsdedup.db"
+    return {
+        ("crawl",): [(["--sources", "/missing.toml", "--db", missing_db], 2, "cannot read sources file"),
+                     (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL")],
+        ("run",): [(["--db", mysql, "--feed", "http://127.0.0.1:1/f.xml"], 2, "driver"),
+                   (["--feed", "ftp://x/f.xml"], 2, "not an http(s) URL"),
+                   (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write")],
+        ("schedule",): [(["--every", "5x"], 2, "not a duration"), ([], 2, "exactly one of")],
+        ("dedup",): [(["--db", typo], 2, "invalid database URL")],
+        ("report",): [(["--db", db_url, "-o", "/missing/dir/r.html"], 2, "cannot write"),
+                      (["--db", missing_db], 2, "no database at"),
+                      (["--db", mysql], 2, "driver"),
+                      (["--db", db_url, "--since", "yesterday"], 2, "not an ISO 8601 date")],
+        ("runs",): [(["--db", missing_db], 2, "no database at"), (["999", "--db", db_url], 2, "no run 999")],
+        ("sources",): [(["--db", typo], 2, "invalid database URL")],
+        ("explain",): [(["http://nowhere.test/a", "http://nowhere.test/b", "--db", db_url], 2,
+                        "not a stored article"),
+                       (["a", "b", "--db", missing_db], 2, "no database at")],
+        ("extract",): [([str(tmp / "missing.html")], 1, "No such file")],
+        ("eval",): [([str(tmp / "missing-corpus")], 2, "does not exist"),
+                    ([str(tmp)], 2, "no manifest")],
+        ("import-warc",): [([str(not_warc), "--db", f"sqlite:///{tmp / 'w.db'}"], 2, "not a readable WARC")],
+        ("demo",): [(["--html", "/missing/dir/demo.html"], 2, "cannot write")],
+        ("db", "upgrade"): [(["--db", mysql], 2, "driver")],
+        ("db", "current"): [(["--db", missing_db], 2, "no database at")],
+    }
+
+
+def test_every_command_with_bad_input_is_one_line(demo_db: str, tmp_path: Path) -> None:
+    cases = bad_inputs(tmp_path, demo_db)
+    assert set(cases) == set(COMMANDS), "add the bad input of a new command here"
+    runner = CliRunner()
+    for words, runs in cases.items():
+        for args, status, words_of_error in runs:
+            result = runner.invoke(main, [*words, *args])
+            shown = f"{' '.join(words)} {args}: {result.output}"
+            assert result.exception is None or isinstance(result.exception, SystemExit), shown
+            assert "Traceback" not in result.output, shown
+            assert result.exit_code == status, shown
+            if status == 2:
+                assert result.stderr.count("\n") == 1 and result.stderr.startswith("newsdedup: error: "), shown
+            assert words_of_error in result.output, shown
+    assert not (tmp_path / "no-such.db").exists()
+
+
+def test_usage_errors_and_scrapy_crawl_are_one_line(tmp_path: Path) -> None:
+    for argv in (["-m", "crawler", "--log-level", "LOUD", "report"], ["-m", "crawler", "frobnicate"],
+                 ["-m", "scrapy", "crawl", "news", "-a", "sources_file=/missing.toml"],
+                 ["-m", "scrapy", "crawl", "news", "-a", "feeds=file:///etc/passwd"]):
+        proc = subprocess.run([sys.executable, *argv], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert "Traceback" not in proc.stdout + proc.stderr, argv
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("newsdedup: error: "), proc.stderr
+
+
+def test_json_alias_and_csv(demo_db: str) -> None:
+    runner = CliRunner()
+    alias = runner.invoke(main, ["runs", "--db", demo_db, "--json"])
+    assert alias.exit_code == 0 and "deprecated" in alias.stderr
+    assert [r["command"] for r in json.loads(alias.stdout)] == ["demo"]
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(main, ["sources", "--db", demo_db, "--format",
+                                                                "csv"]).stdout)))
+    assert sorted(r["source"] for r in rows) == ["circuit-daily", "loopback-wire", "morning-digest",
+                                                 "pacific-mirror"]
+
+
+def test_explain_speaks_in_urls_and_titles(demo_db: str) -> None:
+    runner = CliRunner()
+    wire = "http://loopback-wire.test/2026/11/02/harbor-labs-opens-rotterdam-chip-plant.html"
+    same = runner.invoke(main, ["explain", wire, wire, "--db", demo_db])
+    assert same.exit_code == 0 and "same article" in same.stdout and "0.000" not in same.stdout
+    copy = "http://circuit-daily.test/news/rotterdam-chip-plant-opens-harbor-labs.html"
+    result = runner.invoke(main, ["explain", copy, wire, "--db", demo_db])
+    assert result.exit_code == 0, result.output
+    assert "Rotterdam chip plant opens as Harbor Labs starts production" in result.stdout
+    assert "verdict: copy; same story: yes" in result.stdout
+    why = next(line for line in result.stdout.splitlines() if line.startswith("why: "))
+    assert why.startswith("why: A in B: ") and not re.search(r"\b\d+ in \d+\b", why)
+    doc = json.loads(runner.invoke(main, ["explain", copy, wire, "--db", demo_db, "--format", "json"]).stdout)
+    assert doc["a"]["url"] == copy and doc["containment_a_in_b"] > 0.5 and "similarity" not in doc
+
+
+@pytest.mark.slow
+def test_demo_offline_quiet_and_in_its_own_database(tmp_path: Path) -> None:
+    """The README's first command: bundled sites through the real spider, dedup and report."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+    env["NEWSDEDUP_DB"] = f"sqlite:///{tmp_path / 'mine.db'}"  # must not be touched
+    proc = subprocess.run([sys.executable, "-m", "crawler", "demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (tmp_path / "mine.db").exists() and not (tmp_path / "newsdedup.db").exists()
+    # the report's table: 10 pages, copies and quotes found
+    assert proc.stdout.startswith("10 articles, 6 stories (3 with copies, 4 duplicates), "
+                                  "4 pages quoting a story")
+    assert "Story 1: Harbor Labs opens its first chip plant in Rotterdam" in proc.stdout
+    # stderr: the crawl summary, the dedup line, the report file; no Scrapy or alembic log
+    for noise in ("Overridden settings", "Enabled", "Context impl", "Telnet", "Dumping Scrapy stats",
+                  "Traceback", "[scrapy"):
+        assert noise not in proc.stderr, noise
+    assert len(proc.stderr.splitlines()) <= 10, proc.stderr
+    assert "crawl: 10 new" in proc.stderr and "run 1: ok" in proc.stderr
+    page = (tmp_path / "newsdedup-demo.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<section class="story" id="story-\d+">', page)) == 4
+    assert "Tallinn’s transport department" in page and "â€" not in page  # mojibake repaired
+    assert "3 copies of the story carry it" in page  # the digest quotes the wire story once
+
+
+def test_demo_report_shows_each_quotation_once(demo_db: str) -> None:
+    result = CliRunner().invoke(main, ["report", "--db", demo_db, "--format", "json"])
+    doc = json.loads(result.stdout)
+    assert doc["totals"]["passage_links"] == 4
+    by_title = {s["canonical_title"]: s for s in doc["stories"]}
+    chips = by_title["Harbor Labs opens its first chip plant in Rotterdam"]
+    (quote,) = chips["passages"]  # stored once per copy (3), shown once
+    assert quote["article_url"] == "http://morning-digest.test/digest/2026-11-06.html"
+    assert quote["copies"] == 3 and quote["source_url"] == chips["canonical_url"]
+    pledge = by_title["Package registries agree on a shared security pledge"]
+    assert [p["article_url"] for p in pledge["passages"]] == [
+        "http://circuit-daily.test/news/maintainers-weigh-registry-pledge.html"]
+
+
+def test_table_fits_the_terminal(demo_db: str) -> None:
+    for columns in (80, 150):
+        result = CliRunner().invoke(main, ["report", "--db", demo_db], env={"COLUMNS": str(columns)})
+        widths = {len(line) for line in result.stdout.splitlines()}
+        assert max(widths) <= columns and columns in widths, (columns, sorted(widths)[-3:])
+
+
+@pytest.mark.slow
+def test_failed_feed_says_what_happened_quietly(tmp_path: Path) -> None:
+    """A feed that answers 404 is named with its status, not as unreachable; -v brings the log."""
+    from crawler.demo import CORPUS
+    from crawler.evaluation.server import proxy_environment, serve_corpus
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    with serve_corpus(CORPUS) as server:
+        env = proxy_environment(server.proxy_url, os.environ)
+        args = ["crawl", "--db", db, "--feed", "http://loopback-wire.test/no-such-feed.xml",
+                "-s", "RETRY_TIMES=0"]
+        quiet = subprocess.run([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300, check=False)
+        loud = subprocess.run([sys.executable, "-m", "crawler", "-v", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert "Traceback" not in quiet.stderr + loud.stderr
+    assert "HTTP 404" in quiet.stderr and "FAILED" in quiet.stderr
+    assert "UNREACHABLE" not in quiet.stderr and "offline" not in quiet.stderr
+    assert len(quiet.stderr.splitlines()) <= 8, quiet.stderr
+    assert "Overridden settings" in loud.stderr or "Enabled extensions" in loud.stderr
 
 
 @pytest.mark.slow
@@ -72,11 +267,11 @@ def test_run_without_network_ends_with_a_plain_summary(tmp_path: Path) -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-m", "crawler", "run", "--db", f"sqlite:///{tmp_path / 'x.db'}",
-         "--sources", str(sources), "-s", "RETRY_TIMES=0", "-s", "LOG_LEVEL=ERROR"],
+         "--sources", str(sources), "-s", "RETRY_TIMES=0"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.returncode == 1
-    assert "could not reach: down-outlet, dead-sitemap" in proc.stdout
-    assert "Connection refused" in proc.stdout or "refused" in proc.stdout.lower()
-    assert "no source could be reached" in proc.stderr
+    assert "failed (nothing answered): down-outlet, dead-sitemap" in proc.stderr
+    assert "refused" in proc.stderr.lower()
+    assert "no source answered" in proc.stderr

@@ -114,7 +114,20 @@ def test_html_contents(store: tuple[Session, Sample]) -> None:
 
 
 def test_empty_database_says_so(any_db_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
     runner = CliRunner()
+    for command in (["report"], ["runs"], ["sources"], ["explain", "http://a.test/", "http://b.test/"]):
+        result = runner.invoke(main, [*command, "--db", any_db_url])
+        assert result.exit_code == 2 and "no database at" in result.stderr, result.output
+        assert len(result.stderr.splitlines()) == 1
+    if any_db_url.startswith("sqlite:///"):
+        assert not Path(any_db_url.removeprefix("sqlite:///")).exists()
+    else:  # nothing was created in the (empty) PostgreSQL schema
+        engine = create_engine(any_db_url)
+        assert inspect(engine).get_table_names() == []
+        engine.dispose()
+    assert runner.invoke(main, ["db", "upgrade", "--db", any_db_url]).exit_code == 0
     for fmt in ("table", "json", "csv", "html"):
         result = runner.invoke(main, ["report", "--db", any_db_url, "--format", fmt])
         assert result.exit_code == 0, result.output
