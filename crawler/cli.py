@@ -48,8 +48,7 @@ FORMATS = ("table", "json", "csv")
 def output_options(formats: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
     """--format, -o FILE and the deprecated --json alias: one contract for every listing command."""
     def json_alias(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            click.echo("newsdedup: --json is deprecated: use --format json", err=True)
+        if value:  # deprecated (README), hidden from --help, kept working for scripts
             ctx.meta["json_alias"] = True
         return value
 
@@ -476,7 +475,8 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
             s = run_level(session, level, db_url, archive_dir or default_archive_dir(), rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
-    links = f"{s.links} passage links" if level == "passage" else "document level, no passage links"
+    links = (f"{s.links} passage links (one per copy quoted)" if level == "passage"
+             else "document level, no passage links")
     click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
                f"({s.multi_stories} with copies), {links}", err=True)
 

@@ -134,6 +134,8 @@ def test_db_commands(any_db_url: str) -> None:
     result = runner.invoke(main, ["db", "current", "--db", any_db_url])
     assert result.output.strip() == f"{head_revision()} (newest)"
     result = runner.invoke(main, ["db", "current", "--db", "sqlite:////nonexistent-dir/x.db"])
+    assert result.exit_code == 2 and "no database at /nonexistent-dir/x.db" in result.output
+    result = runner.invoke(main, ["db", "upgrade", "--db", "sqlite:////nonexistent-dir/x.db"])
     assert result.exit_code == 2 and "cannot open database" in result.output
 
 

@@ -103,6 +103,9 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(sqlite_url: st
 
 @pytest.mark.parametrize("command", ["runs", "sources"])
 def test_empty_database(sqlite_url: str, command: str) -> None:
+    missing = CliRunner().invoke(main, [command, "--db", sqlite_url])
+    assert missing.exit_code == 2 and "no database at" in missing.output  # read-only: not created
+    assert CliRunner().invoke(main, ["db", "upgrade", "--db", sqlite_url]).exit_code == 0
     result = CliRunner().invoke(main, [command, "--db", sqlite_url])
     assert result.exit_code == 0 and "no " in result.output
 

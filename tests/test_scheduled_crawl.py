@@ -71,7 +71,7 @@ def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 def test_two_runs_complete(scheduled: dict) -> None:
     proc = scheduled["proc"]
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "run 2 ended: ok" in proc.stderr and "done after 2 run(s)" in proc.stderr
+    assert "turn 2 ended: ok" in proc.stderr and "done after 2 turn(s)" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
@@ -187,7 +187,7 @@ def test_sigterm_stops_the_run_cleanly(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert proc.returncode == 0, err[-3000:]
-    assert "run 1 ended: interrupted" in err and "stopped by signal after 1 run(s)" in err
+    assert "turn 1 ended: interrupted" in err and "stopped by signal after 1 turn(s)" in err
     runs = json.loads(CliRunner().invoke(main, ["runs", "--db", db_url, "--json"]).output)
     assert [r["status"] for r in runs] == ["interrupted"]
     engine = make_engine(db_url)
