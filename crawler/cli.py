@@ -326,16 +326,23 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
     return summary, status
 
 
+def _drop(_record: Any) -> bool:
+    return False
+
+
 def quiet_loggers(settings: Any) -> None:
     """At the default log level, per-request errors are left to the crawl summary (which names
-    every failure): the loggers in NEWSDEDUP_QUIET_LOGGERS only speak with -v / --log-level."""
+    every failure): the loggers in NEWSDEDUP_QUIET_LOGGERS only speak with -v / --log-level.
+    A filter, not a level: Scrapy's logging set-up resets the levels of its loggers."""
     import logging
 
     from scrapy.settings import SETTINGS_PRIORITIES
 
     if settings.getpriority("LOG_LEVEL") == SETTINGS_PRIORITIES["project"]:  # not overridden
         for name in settings.getlist("NEWSDEDUP_QUIET_LOGGERS"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+            logger = logging.getLogger(name)
+            if _drop not in logger.filters:
+                logger.addFilter(_drop)
 
 
 def _log_level() -> str | None:

@@ -63,7 +63,7 @@ LOG_LEVEL = "WARNING"
 #: Loggers of per-request download errors and retries, silenced at the default log level: the
 #: crawl summary names every failed request's source and reason instead.
 NEWSDEDUP_QUIET_LOGGERS = ["scrapy.core.scraper", "scrapy.downloadermiddlewares.retry",
-                           "crawler.middlewares"]
+                           "scrapy.downloadermiddlewares.robotstxt", "crawler.middlewares"]
 FEED_EXPORT_ENCODING = "utf-8"
 
 # newsdedup's own keys.
