@@ -88,13 +88,14 @@ def opened_output(output: Path | None) -> Iterator[TextIO]:
 
 def emit(fmt: str, output: Path | None, data: Any, table: Callable[[], str],
          rows: Callable[[], list[dict[str, Any]]]) -> None:
-    """Write ``data`` as JSON, ``rows()`` as CSV or ``table()`` as text, to ``output`` or stdout."""
+    """Write ``data`` as JSON (one line), ``rows()`` as CSV or ``table()`` as text, to ``output``
+    or stdout."""
     import csv
     import json
 
     with opened_output(output) as out:
         if fmt == "json":
-            out.write(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
+            out.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")  # one line
         elif fmt == "csv":
             records = rows()
             columns = list(dict.fromkeys(k for r in records for k in r))
