@@ -205,7 +205,8 @@ def open_existing(db_url: str):
 
     path = _sqlite_file(db_url)
     if path is not None and (str(path) in (":memory:", "") or not path.is_file()):
-        _fail(f"no database at {path} (crawl into it first, e.g. `newsdedup demo --db {db_url}`)")
+        _fail(f"no database at {path} (`newsdedup run --db {db_url}` or `newsdedup demo --db "
+              f"{db_url}` fills one)")
     engine = _engine(db_url, migrate=False)
     try:
         current, head = schema_revision(engine)
