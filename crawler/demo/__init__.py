@@ -1,10 +1,10 @@
 """The bundled sample of news sites behind ``newsdedup demo``.
 
 ``corpus/`` is a labelled corpus (the format of :mod:`crawler.evaluation.corpus`): four invented
-outlets whose text was written for the demo. A wire story is republished twice (once under a
-rewritten headline), a follow-up quotes a paragraph of another story, a digest quotes three
-stories, and one republished page arrives as mojibake (UTF-8 read as Windows-1252 and saved
-again as UTF-8).
+outlets whose text was written for the demo (10 pages, 6 stories). Wire stories are republished
+(one twice, once under a rewritten headline), a follow-up quotes a paragraph of another story, a
+digest quotes three stories, and one republished page arrives as mojibake (UTF-8 read as
+Windows-1252 and saved again as UTF-8).
 """
 
 from __future__ import annotations
