@@ -160,11 +160,13 @@ def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool
         index, mode = DedupIndex(config), "rebuild"
     new = [doc for doc_id, doc in docs.items() if doc_id not in index]
     run = DedupRun(mode=mode, params=json.dumps({"level": "passage", **asdict(config)},
-                                                sort_keys=True, default=str))
-    session.add(run)
-    session.flush()
+                                                sort_keys=True, default=str), started_at=utcnow())
     index.add(new)
     result = index.result()
+    # Written only now: a write transaction open during the matching (numba compiles its kernels
+    # on a machine's first run) would lock SQLite against the crawl lock's heartbeat.
+    session.add(run)
+    session.flush()
     save_result(session, result, run, {d.id: d.published for d in docs.values()})
     save_index(session, index)
     run.articles = len(docs)
