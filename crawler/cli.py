@@ -15,6 +15,7 @@ from crawler.config import (
     ARCHIVE_ENV,
     DB_URL_ENV,
     DEFAULT_ARCHIVE_DIR,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     LEVEL_ENV,
@@ -128,22 +129,33 @@ class RecordedRun:
 
 
 @contextmanager
-def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
-    """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
-    as ``failed`` if the block raises before it was recorded as finished."""
-    from crawler.lock import CRAWL_LOCK, LockHeld, default_owner, held_lock
-    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
+def run_lock(engine: Any, owner: str | None = None) -> Iterator[Any]:
+    """Hold the database lock every crawl, run, dedup and import takes; exit status 3 when
+    another run holds it."""
+    from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
 
-    engine, sessions = open_store(db_url)
-    owner = default_owner()
     with ExitStack() as stack:
-        stack.callback(engine.dispose)
         try:
             beat = stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
                                                  LOCK_HEARTBEAT_SECONDS))
         except LockHeld as exc:
             click.echo(f"newsdedup: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
+        yield beat
+
+
+@contextmanager
+def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
+    """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
+    as ``failed`` if the block raises before it was recorded as finished."""
+    from crawler.lock import default_owner
+    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
+
+    engine, sessions = open_store(db_url)
+    owner = default_owner()
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        beat = stack.enter_context(run_lock(engine, owner))
         with sessions() as session:
             abandon_stale_runs(session)
             run_id = start_run(session, command, owner)
@@ -245,13 +257,29 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 
     Articles already stored are not fetched again (use --refetch to override); feeds, sitemaps and
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
-    another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130).
+    another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
+    source could be reached or an article could not be stored (the next run fetches it again).
     """
     check_sources(**kwargs)
     with recorded_run(db_url, "crawl") as recorded:
-        _, status = do_crawl(recorded, db_url, **kwargs)
-    if status == "interrupted":
-        sys.exit(EXIT_INTERRUPTED)
+        summary, status = do_crawl(recorded, db_url, **kwargs)
+    _exit_for(summary, status)
+
+
+def _exit_for(summary: Any, status: str) -> None:
+    """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
+    why on stderr."""
+    from crawler.runs import exit_status
+
+    lost = summary.count("store_failed")
+    if lost:
+        click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
+                   "again", err=True)
+    if status == "failed":
+        click.echo("newsdedup: no source could be reached (offline?)", err=True)
+    code = exit_status(status, lost)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -271,8 +299,15 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
       the index is kept in the --archive directory (about 9 KB an article on disk), only new
       articles are read, only stories that changed are rewritten. An archived article that
       was changed or deleted makes the next run rebuild the archive.
+
+    Takes the database lock crawls take (exit status 3 when another run holds it).
     """
-    do_dedup(db_url, rebuild, level, archive_dir)
+    engine, _ = open_store(db_url)
+    try:
+        with run_lock(engine):
+            do_dedup(db_url, rebuild, level, archive_dir)
+    finally:
+        engine.dispose()
 
 
 def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
@@ -430,7 +465,8 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, lim
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source could be reached, 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    when no source could be reached or an article could not be stored, 130 when stopped by
+    SIGINT/SIGTERM (no dedup then).
     """
     from crawler.runs import record_duplicates
 
@@ -445,9 +481,7 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, min_size: int, lim
         sys.exit(EXIT_INTERRUPTED)
     if not no_report:
         _report(db_url, fmt, min_size, limit)
-    if summary.requested and not summary.reached:
-        click.echo("newsdedup: no source could be reached (offline?)", err=True)
-        sys.exit(1)
+    _exit_for(summary, status)
 
 
 @main.command("eval")
@@ -604,7 +638,8 @@ def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tup
 
 
 #: What the scheduler says about a child's exit status.
-_CHILD_STATUS = {0: "ok", 1: "no source reachable", EXIT_LOCKED: "skipped: another run holds the lock",
+_CHILD_STATUS = {0: "ok", EXIT_FAILED: "failed or incomplete (see `newsdedup runs`)",
+                 EXIT_LOCKED: "skipped: another run holds the lock",
                  EXIT_INTERRUPTED: "interrupted"}
 
 
@@ -776,19 +811,15 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     Pages go through the crawl's own decode/repair/extract and store code; feeds, sitemaps, start
     pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
     """
-    from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
     from crawler.warc_import import import_warc
 
     engine, sessions = open_store(db_url)
     try:
-        with held_lock(engine, CRAWL_LOCK, ttl=LOCK_TTL_SECONDS, every=LOCK_HEARTBEAT_SECONDS):
+        with run_lock(engine):
             for path in files:
                 with sessions() as session:
                     counts = import_warc(session, path, source)
                 click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
                            ("stored", "changed", "unchanged", "dropped", "skipped")))
-    except LockHeld as exc:
-        click.echo(f"newsdedup: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     finally:
         engine.dispose()
