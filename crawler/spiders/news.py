@@ -379,6 +379,9 @@ class NewsSpider(scrapy.Spider):
                 errback=self.on_error,
                 meta={"source": source.name, "hint_title": link.title,
                       "hint_published": link.published, "doc": doc},
+                # self.queued already keeps repeats out; Scrapy's duplicate filter would also
+                # end a redirect loop silently, where it must count as a failed page
+                dont_filter=True,
             )
 
     # -- articles --------------------------------------------------------------------------
