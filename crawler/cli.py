@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import (
     ARCHIVE_ENV,
@@ -29,7 +30,7 @@ from crawler.config import (
     default_sources_path,
 )
 from crawler.sources import SourcesError, adhoc_sources, load_sources
-from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 
 
 def _fail(message: str) -> None:
@@ -162,9 +163,16 @@ def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
         try:
             yield RecordedRun(run_id, sessions)
         except BaseException as exc:
-            with sessions() as session:
-                fail_run(session, run_id, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            try:
+                with sessions() as session:
+                    fail_run(session, run_id, "failed", f"{type(exc).__name__}: {one_line(exc)}")
+            except SQLAlchemyError:
+                pass  # still unreachable: the next run marks this one abandoned
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            click.echo(f"newsdedup: error: the database failed during the run ({one_line(exc)}); "
+                       "what was not stored is fetched again by the next run", err=True)
+            sys.exit(EXIT_FAILED)
         if beat.lost:
             with sessions() as session:
                 note_run_error(session, run_id, "the lock expired during the run and was taken over")

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from crawler.config import LOCK_BUSY_SECONDS
+from crawler.store.db import one_line
 from crawler.store.models import RunLock
 
 logger = logging.getLogger(__name__)
@@ -186,4 +187,8 @@ def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
     finally:
         beat.stopped.set()
         beat.join(timeout=5)
-        release(engine, name, owner)
+        try:
+            release(engine, name, owner)
+        except SQLAlchemyError as exc:
+            # the database is unreachable: the next run takes the lock over (its owner is gone)
+            logger.warning("lock %r not released: %s", name, one_line(exc))

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.items import Article, RawPage
-from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 from crawler.store.repo import record_seen, storable, upsert_article
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class StorePipeline:
                 return
             self.crawler.stats.inc_value("newsdedup/store_batch_retried")
             logger.warning("store: a batch of %d failed (%s); writing each alone", len(batch),
-                           _one_line(exc))
+                           one_line(exc))
             for article in batch.articles:
                 self._flush_one(_Batch(articles=[article]))
             for entry in batch.dropped:
@@ -150,10 +150,10 @@ class StorePipeline:
         spider = self.crawler.spider
         for item in batch.articles:
             self._count(item.source, "store_failed")
-            logger.error("store failed for %s: %s", item.url, _one_line(exc))
+            logger.error("store failed for %s: %s", item.url, one_line(exc))
             if hasattr(spider, "store_failed"):
                 spider.store_failed(item.source, item.requested_url or item.url,
-                                    f"store failed: {_one_line(exc)}")
+                                    f"store failed: {one_line(exc)}")
 
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article) or self.sessions is None:
@@ -173,9 +173,3 @@ class StorePipeline:
         self.crawler.stats.inc_value(f"newsdedup/source/{item.source}/dropped/{reason}")
         if item.url not in getattr(self.crawler.spider, "listing_urls", ()):
             self._add(dropped=(item.source, item.url, f"dropped:{reason}"))
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first line of a database error (SQLAlchemy appends the statement and parameters)."""
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -44,7 +44,7 @@ from crawler.fetchstate import (
 )
 from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
-from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 from crawler.store.repo import load_fetch_states, save_fetch_states, seen_urls, url_key
 from crawler.urls import canonical_url
 
@@ -259,7 +259,7 @@ class NewsSpider(scrapy.Spider):
             with make_sessionmaker(engine)() as session, session.begin():
                 save_fetch_states(session, new_states)
         except SQLAlchemyError as exc:
-            self.logger.error("fetch state not saved: %s", str(exc.orig or exc).splitlines()[0])
+            self.logger.error("fetch state not saved: %s", one_line(exc))
         finally:
             engine.dispose()
 

@@ -25,6 +25,12 @@ class DatabaseError(RuntimeError):
     """The database cannot be opened or used; the message is one clear line."""
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of a driver's error (SQLAlchemy appends the statement and parameters)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
