@@ -10,8 +10,8 @@ Scenarios (each on a fresh database; "recovery" is the next ordinary `newsdedup 
   hostile     every feed, sitemap and home page also links a local file (file://)
   bad-rows    PostgreSQL; three pages carry a NUL (JSON-LD author), three a canonical URL of
               2,100+ characters
-  pg-outage   PostgreSQL (a cluster of our own) stopped after a quarter of the articles were
-              served, started again after three quarters
+  pg-outage   PostgreSQL (a cluster of our own) stopped for 21 s once a fifth of the articles
+              were served, in a crawl at the default 1 s politeness (about 30 s long)
   full-disk   SQLite on a 6 MB tmpfs with room for about a third of the crawl; the ballast is
               removed before recovery
   kill-9      the crawl is killed (SIGKILL) after a third of the articles; recovery starts at once
@@ -222,18 +222,21 @@ class Bench:
     def pg_outage(self, expected: set[str], cluster: pgcluster.Cluster) -> Outcome:
         started = time.monotonic()
         db_url = self.fresh_pg(cluster)
+        polite = ("-s", "DOWNLOAD_DELAY=1")
+
+        def outage() -> None:
+            cluster.stop()
+            time.sleep(21)
+            cluster.start()
+
         with serve_corpus(self.corpus_dir) as server:
             sources = self.sources(self.corpus_dir, "pg")
             stop = threading.Event()
-            watchers = [self._when_served(server, 0.25, len(expected), cluster.stop, stop),
-                        self._when_served(server, 0.75, len(expected), cluster.start, stop)]
-            code = self.crawl(server, db_url, sources)
+            watcher = self._when_served(server, 0.2, len(expected), outage, stop)
+            code = self.crawl(server, db_url, sources, *polite)
             stop.set()
-            for w in watchers:
-                w.join()
-            if not cluster.running():
-                cluster.start()
-            again = self.crawl(server, db_url, sources)
+            watcher.join()
+            again = self.crawl(server, db_url, sources, *polite)
         return self.outcome("pg-outage", expected, db_url, code, again, started)
 
     def full_disk(self, expected: set[str]) -> Outcome | None:
