@@ -46,6 +46,7 @@ from crawler.evaluation.corpus import load_corpus
 from crawler.evaluation.runner import EVAL_SETTINGS, sources_toml
 from crawler.evaluation.server import CorpusServer, serve_corpus
 from tests import pgcluster
+from tests.procs import alive, descendants
 
 MARKER = "CANARY-local-file-7f3a"
 
@@ -273,17 +274,17 @@ class Bench:
             family: set[int] = set()
 
             def kill() -> None:
-                family.update(_descendants(proc.pid))
+                family.update(descendants(proc.pid))
                 proc.send_signal(signal.SIGKILL)
                 killed.set()
 
             self._when_served(server, 1 / 3, len(expected), kill, stop).join(timeout=600)
             proc.wait()
             time.sleep(5)
-            orphans = [p for p in family if _alive(p)]
+            orphans = [p for p in family if alive(p)]
             again = self.crawl(server, db_url, sources)
             for pid in orphans:  # ours: started by this bench
-                if _alive(pid):
+                if alive(pid):
                     os.kill(pid, signal.SIGKILL)
         return self.outcome("kill-9", expected, db_url, -9 if killed.is_set() else proc.returncode,
                             again, started, orphans=len(orphans))
@@ -305,27 +306,6 @@ class Bench:
             holder.close()
             again = self.crawl(server, db_url, sources)
         return self.outcome("busy", expected, db_url, code, again, started)
-
-
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {c for c, p in parents.items() if p in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def main() -> None:

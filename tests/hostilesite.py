@@ -9,11 +9,14 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from tests.faultserver import _Handler as FaultHandler
+from tests.faultserver import serving
 
 _WORDS = ["cloud", "chip", "server", "market", "launch", "model", "network", "device", "battery",
           "startup", "funding", "data", "security", "update", "release", "vendor", "platform",
@@ -97,22 +100,8 @@ class HostileServer(ThreadingHTTPServer):
         return f"{self.base}/a/long-{'x' * 2100}.html"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: HostileServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes = b"", ctype: str = "text/html; charset=utf-8",
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+class _Handler(FaultHandler):
+    server: HostileServer  # type: ignore[assignment]
 
     def do_GET(self) -> None:
         srv, path = self.server, self.path
@@ -151,10 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
                              f'type="application/rss+xml" href="{can.uri("feed")}"></head><body>'
                              f'<a href="{can.uri("page")}">local</a> {links}</body></html>').encode())
         elif path == "/redirect-file.html":
-            self._send(302, headers={"Location": can.uri("page")})
+            self._send(302, b"", headers={"Location": can.uri("page")})
         elif path in ("/loop-a.html", "/loop-b.html"):
             other = "/loop-b.html" if path == "/loop-a.html" else "/loop-a.html"
-            self._send(302, headers={"Location": other})
+            self._send(302, b"", headers={"Location": other})
         elif path == "/a/nul.html":
             # JSON-LD escapes survive extraction: a NUL in the author and the headline
             page = article_page("Headline with a NUL", article_text(10_001),
@@ -175,16 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
 
 
-@contextmanager
-def hostile_site(folder: Path, articles: int = 20, delay: float = 0.0) -> Iterator[HostileServer]:
-    server = HostileServer(articles, Canaries(folder / "local"), delay)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+def hostile_site(folder: Path, articles: int = 20,
+                 delay: float = 0.0) -> AbstractContextManager[HostileServer]:
+    return serving(HostileServer(articles, Canaries(folder / "local"), delay))
 
 
 def sources_toml(server: HostileServer, feeds: tuple[str, ...] = ("/feed.xml",),

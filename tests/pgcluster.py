@@ -10,8 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -102,12 +101,3 @@ def own_cluster() -> Iterator[Cluster]:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0, every: float = 0.05) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return bool(predicate())

@@ -28,6 +28,7 @@ from crawler.store.models import Article, CrawlRun, SeenUrl
 from tests import pgcluster
 from tests.conftest import require_services
 from tests.hostilesite import HostileServer, hostile_site, sources_toml
+from tests.procs import alive, descendants, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -240,29 +241,6 @@ def test_a_second_run_while_sqlite_is_busy_exits_3(tmp_path: Path) -> None:
     assert "busy" in proc.stderr and waited < 25
 
 
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
 def test_kill_9_leaves_no_workers_and_no_lock(tmp_path: Path) -> None:
     """The killed crawl's extraction workers exit with it; the next run takes its lock at once
     (its owner is gone from this host), marks it abandoned and stores every article once."""
@@ -273,13 +251,13 @@ def test_kill_9_leaves_no_workers_and_no_lock(tmp_path: Path) -> None:
         args = crawl_args(db_url, sources, "-s", "NEWSDEDUP_EXTRACT_WORKERS=1",
                           "-s", "NEWSDEDUP_STORE_BATCH=2", "-s", "CONCURRENT_REQUESTS=2")
         proc = start(*args)
-        assert pgcluster.wait_for(lambda: len([p for p in server.hits if p.startswith("/a/")]) >= 8,
+        assert wait_for(lambda: len([p for p in server.hits if p.startswith("/a/")]) >= 8,
                                   timeout=120)
-        workers = _descendants(proc.pid)
+        workers = descendants(proc.pid)
         assert workers, "the crawl started no worker processes"
         proc.kill()
         proc.wait()
-        assert pgcluster.wait_for(lambda: not [p for p in workers if _alive(p)], timeout=10), \
+        assert wait_for(lambda: not [p for p in workers if alive(p)], timeout=10), \
             "extraction workers outlived the killed crawl"
         engine = make_engine(db_url)
         info = lock_info(engine, CRAWL_LOCK)
