@@ -196,8 +196,8 @@ def _mount_tmpfs(folder: Path, size: str) -> None:
 
 
 def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
-    """SQLite on a 4 MB tmpfs that fills up mid-crawl; after space is freed the next run stores
-    every article once."""
+    """SQLite on a 4 MB tmpfs that fills up mid-crawl and has room again before the crawl ends
+    (the fetch state is saved): the next run stores every article once."""
     disk = tmp_path / "disk"
     _mount_tmpfs(disk, "4m")
     try:
@@ -209,12 +209,20 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
             ballast = disk / "ballast"
             free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
             ballast.write_bytes(b"\0" * (free - 300_000))  # room for a few articles only
-            first = newsdedup(*crawl_args(db_url, sources, "-s", "NEWSDEDUP_STORE_BATCH=5"))
+
+            def make_room(path: str, article_hits: int) -> None:
+                if path.startswith("/a/") and article_hits == 50 and ballast.exists():
+                    ballast.unlink()
+
+            server.on_request = make_room
+            first = newsdedup(*crawl_args(db_url, sources, "-s", "NEWSDEDUP_STORE_BATCH=5",
+                                          "-s", "CONCURRENT_REQUESTS=1"))
+            server.on_request = None
             no_traceback(first)
             assert first.returncode == 1, first.stderr[-2000:]
             paths, _ = stored(db_url)
             assert len(paths) < len(server.article_paths())
-            ballast.unlink()
+            assert last_run(db_url).status == "partial"
             second = newsdedup(*crawl_args(db_url, sources))
             no_traceback(second)
             assert second.returncode == 0, second.stderr[-2000:]
