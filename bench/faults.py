@@ -186,23 +186,12 @@ class Bench:
                 path.write_bytes(data)
 
         corpus = self.derived("bad-rows", edit)
-        db_url = self.fresh_pg(cluster)
+        db_url = cluster.reset()
         with serve_corpus(corpus) as server:
             sources = self.sources(corpus, "bad-rows")
             code = self.crawl(server, db_url, sources)
             again = self.crawl(server, db_url, sources)
         return self.outcome("bad-rows", expected, db_url, code, again, started)
-
-    @staticmethod
-    def fresh_pg(cluster: pgcluster.Cluster) -> str:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        return cluster.url
 
     def _when_served(self, server: CorpusServer, share: float, total: int, action: Callable[[], None],
                      stop: threading.Event) -> threading.Thread:
@@ -222,7 +211,7 @@ class Bench:
 
     def pg_outage(self, expected: set[str], cluster: pgcluster.Cluster) -> Outcome:
         started = time.monotonic()
-        db_url = self.fresh_pg(cluster)
+        db_url = cluster.reset()
         polite = ("-s", "DOWNLOAD_DELAY=1")
 
         def outage() -> None:

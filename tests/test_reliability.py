@@ -155,7 +155,14 @@ def cluster():
         yield pg
 
 
-def test_postgresql_stopped_mid_crawl_loses_nothing(tmp_path: Path, cluster) -> None:
+@pytest.fixture
+def own_pg(cluster):
+    """The own cluster with an empty database."""
+    cluster.reset()
+    return cluster
+
+
+def test_postgresql_stopped_mid_crawl_loses_nothing(tmp_path: Path, own_pg) -> None:
     """The server stops while articles are being stored and comes back before the crawl ends:
     the run says so (partial, exit 1) and the next ordinary run stores what was missed, once."""
     with hostile_site(tmp_path, articles=24) as server:
@@ -164,27 +171,57 @@ def test_postgresql_stopped_mid_crawl_loses_nothing(tmp_path: Path, cluster) -> 
 
         def outage(path: str, article_hits: int) -> None:
             if path.startswith("/a/") and article_hits == 5:
-                cluster.stop()
+                own_pg.stop()
             elif path.startswith("/a/") and article_hits == 20:
-                cluster.start()
+                own_pg.start()
 
         server.on_request = outage
-        first = newsdedup(*crawl_args(cluster.url, sources, "-s", "NEWSDEDUP_STORE_BATCH=2",
+        first = newsdedup(*crawl_args(own_pg.url, sources, "-s", "NEWSDEDUP_STORE_BATCH=2",
                                       "-s", "CONCURRENT_REQUESTS=1"))
         server.on_request = None
-        assert cluster.running(), "\n".join(server.hits) + first.stderr[-6000:]
+        assert own_pg.running(), "\n".join(server.hits) + first.stderr[-6000:]
         no_traceback(first)
         assert first.returncode == 1, first.stderr[-2000:]
         assert "could not be stored; the next run fetches them again" in first.stderr
-        run = last_run(cluster.url)
+        run = last_run(own_pg.url)
         assert run.status == "partial" and json.loads(run.stats)["newsdedup/store_failed"] > 0
-        paths, _ = stored(cluster.url)
+        paths, _ = stored(own_pg.url)
         assert len(paths) < len(server.article_paths())
-        second = newsdedup(*crawl_args(cluster.url, sources))
+        second = newsdedup(*crawl_args(own_pg.url, sources))
         no_traceback(second)
         assert second.returncode == 0, second.stderr[-2000:]
-        assert last_run(cluster.url).status == "ok"
-        assert_once_each(cluster.url, server)
+        assert last_run(own_pg.url).status == "ok"
+        assert_once_each(own_pg.url, server)
+
+
+def test_postgresql_gone_until_the_crawl_ends_is_one_error_line(tmp_path: Path, own_pg) -> None:
+    """The server stops mid-crawl and is still down when the run ends: one error line, exit 1;
+    once it is back, the next run takes the dead run's lock at once, marks it abandoned and
+    stores every article once."""
+    with hostile_site(tmp_path, articles=12) as server:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(sources_toml(server))
+
+        def outage(path: str, article_hits: int) -> None:
+            if path.startswith("/a/") and article_hits == 5:
+                own_pg.stop()
+
+        server.on_request = outage
+        first = newsdedup(*crawl_args(own_pg.url, sources, "-s", "CONCURRENT_REQUESTS=1"))
+        server.on_request = None
+        own_pg.start()
+        no_traceback(first)
+        assert first.returncode == 1
+        assert "newsdedup: error: the database failed during the run" in first.stderr
+        second = newsdedup(*crawl_args(own_pg.url, sources))
+        no_traceback(second)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert_once_each(own_pg.url, server)
+    engine = make_engine(own_pg.url)
+    with make_sessionmaker(engine)() as session:
+        statuses = list(session.scalars(select(CrawlRun.status).order_by(CrawlRun.id)))
+    engine.dispose()
+    assert statuses[-2:] == ["abandoned", "ok"]
 
 
 def _mount_tmpfs(folder: Path, size: str) -> None:
