@@ -96,6 +96,19 @@ class HostileServer(ThreadingHTTPServer):
         """Every article the site lists (the NUL and over-long-canonical ones included)."""
         return [f"/a/{i}.html" for i in range(self.articles)] + ["/a/nul.html", "/a/long.html"]
 
+    def act_at(self, actions: dict[int, Callable[[], object]] | None) -> None:
+        """Run ``actions[n]`` when the n-th article request arrives (before it is answered);
+        None: no more actions."""
+        if actions is None:
+            self.on_request = None
+            return
+
+        def hook(path: str, article_hits: int) -> None:
+            if path.startswith("/a/") and article_hits in actions:
+                actions[article_hits]()
+
+        self.on_request = hook
+
     def long_canonical(self) -> str:
         return f"{self.base}/a/long-{'x' * 2100}.html"
 

@@ -169,16 +169,10 @@ def test_postgresql_stopped_mid_crawl_loses_nothing(tmp_path: Path, own_pg) -> N
         sources = tmp_path / "sources.toml"
         sources.write_text(sources_toml(server))
 
-        def outage(path: str, article_hits: int) -> None:
-            if path.startswith("/a/") and article_hits == 5:
-                own_pg.stop()
-            elif path.startswith("/a/") and article_hits == 20:
-                own_pg.start()
-
-        server.on_request = outage
+        server.act_at({5: own_pg.stop, 20: own_pg.start})
         first = newsdedup(*crawl_args(own_pg.url, sources, "-s", "NEWSDEDUP_STORE_BATCH=2",
                                       "-s", "CONCURRENT_REQUESTS=1"))
-        server.on_request = None
+        server.act_at(None)
         assert own_pg.running(), "\n".join(server.hits) + first.stderr[-6000:]
         no_traceback(first)
         assert first.returncode == 1, first.stderr[-2000:]
@@ -202,13 +196,9 @@ def test_postgresql_gone_until_the_crawl_ends_is_one_error_line(tmp_path: Path, 
         sources = tmp_path / "sources.toml"
         sources.write_text(sources_toml(server))
 
-        def outage(path: str, article_hits: int) -> None:
-            if path.startswith("/a/") and article_hits == 5:
-                own_pg.stop()
-
-        server.on_request = outage
+        server.act_at({5: own_pg.stop})
         first = newsdedup(*crawl_args(own_pg.url, sources, "-s", "CONCURRENT_REQUESTS=1"))
-        server.on_request = None
+        server.act_at(None)
         own_pg.start()
         no_traceback(first)
         assert first.returncode == 1
@@ -247,14 +237,10 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
             free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
             ballast.write_bytes(b"\0" * (free - 300_000))  # room for a few articles only
 
-            def make_room(path: str, article_hits: int) -> None:
-                if path.startswith("/a/") and article_hits == 50 and ballast.exists():
-                    ballast.unlink()
-
-            server.on_request = make_room
+            server.act_at({50: ballast.unlink})  # room again before the crawl ends
             first = newsdedup(*crawl_args(db_url, sources, "-s", "NEWSDEDUP_STORE_BATCH=5",
                                           "-s", "CONCURRENT_REQUESTS=1"))
-            server.on_request = None
+            server.act_at(None)
             no_traceback(first)
             assert first.returncode == 1, first.stderr[-2000:]
             paths, _ = stored(db_url)
