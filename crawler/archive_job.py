@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from crawler.dedup_job import DedupStateError, DedupSummary, run_dedup, to_document
 from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
 from dedup import DedupConfig, Document
-from dedup.archive import Archive, ArchiveMismatch
+from dedup.archive import Archive, ArchiveMismatch, write_atomically
 
 #: ``dedup_runs.params["level"]`` of the runs this job records.
 LEVEL = "document"
@@ -287,7 +287,7 @@ class DocumentJob:
         run.finished_at = utcnow()
         self.session.flush()
         archive.save()
-        (self.folder / STATE_FILE).write_text(json.dumps(
+        write_atomically(self.folder / STATE_FILE, json.dumps(
             {"database": self.database, "started": started.isoformat(), "run": run.id},
             sort_keys=True))
         self.session.commit()

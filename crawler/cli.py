@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import (
     ARCHIVE_ENV,
     DB_URL_ENV,
     DEFAULT_ARCHIVE_DIR,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     LEVEL_ENV,
@@ -28,7 +30,7 @@ from crawler.config import (
     default_sources_path,
 )
 from crawler.sources import SourcesError, adhoc_sources, load_sources
-from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 
 #: Exit statuses (README "Exit status"): 0 done; 1 nothing reachable, a FAILING source or a page
 #: that could not be extracted; 2 bad input (usage, files, database); 3 and 130 in crawler.config.
@@ -254,31 +256,49 @@ class RecordedRun:
 
 
 @contextmanager
-def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
-    """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
-    as ``failed`` if the block raises before it was recorded as finished."""
-    from crawler.lock import CRAWL_LOCK, LockHeld, default_owner, held_lock
-    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
+def run_lock(engine: Any, owner: str | None = None) -> Iterator[Any]:
+    """Hold the database lock every crawl, run, dedup and import takes; exit status 3 when
+    another run holds it."""
+    from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
 
-    engine, sessions = open_store(db_url)
-    owner = default_owner()
     with ExitStack() as stack:
-        stack.callback(engine.dispose)
         try:
             beat = stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
                                                  LOCK_HEARTBEAT_SECONDS))
         except LockHeld as exc:
             click.echo(f"newsdedup: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
+        yield beat
+
+
+@contextmanager
+def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
+    """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
+    as ``failed`` if the block raises before it was recorded as finished."""
+    from crawler.lock import default_owner
+    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
+
+    engine, sessions = open_store(db_url)
+    owner = default_owner()
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        beat = stack.enter_context(run_lock(engine, owner))
         with sessions() as session:
             abandon_stale_runs(session)
             run_id = start_run(session, command, owner)
         try:
             yield RecordedRun(run_id, sessions)
         except BaseException as exc:
-            with sessions() as session:
-                fail_run(session, run_id, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            try:
+                with sessions() as session:
+                    fail_run(session, run_id, "failed", f"{type(exc).__name__}: {one_line(exc)}")
+            except SQLAlchemyError:
+                pass  # still unreachable: the next run marks this one abandoned
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            click.echo(f"newsdedup: error: the database failed during the run ({one_line(exc)}); "
+                       "what was not stored is fetched again by the next run", err=True)
+            sys.exit(EXIT_FAILED)
         if beat.lost:
             with sessions() as session:
                 note_run_error(session, run_id, "the lock expired during the run and was taken over")
@@ -441,13 +461,29 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 
     Articles already stored are not fetched again (use --refetch to override); feeds, sitemaps and
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
-    another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130).
+    another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
+    source could be reached or an article could not be stored (the next run fetches it again).
     """
     check_sources(**kwargs)
     with recorded_run(db_url, "crawl") as recorded:
-        _, status = do_crawl(recorded, db_url, **kwargs)
-    if status == "interrupted":
-        sys.exit(EXIT_INTERRUPTED)
+        summary, status = do_crawl(recorded, db_url, **kwargs)
+    _exit_for(summary, status)
+
+
+def _exit_for(summary: Any, status: str) -> None:
+    """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
+    why on stderr."""
+    from crawler.runs import exit_status
+
+    lost = summary.count("store_failed")
+    if lost:
+        click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
+                   "again", err=True)
+    if status == "failed":
+        click.echo("newsdedup: no source answered (see the failures above)", err=True)
+    code = exit_status(status, lost)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -467,8 +503,15 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
       the index is kept in the --archive directory (about 9 KB an article on disk), only new
       articles are read, only stories that changed are rewritten. An archived article that
       was changed or deleted makes the next run rebuild the archive.
+
+    Takes the database lock crawls take (exit status 3 when another run holds it).
     """
-    do_dedup(db_url, rebuild, level, archive_dir)
+    engine, _ = open_store(db_url)
+    try:
+        with run_lock(engine):
+            do_dedup(db_url, rebuild, level, archive_dir)
+    finally:
+        engine.dispose()
 
 
 def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
@@ -626,26 +669,26 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source answered, 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    when no source answered or an article could not be stored, 130 when stopped by
+    SIGINT/SIGTERM (no dedup then).
     """
     from crawler.report.queries import ReportFilter
 
     flt = ReportFilter(since, until, site, min_size, story_id, search, limit)
     check_writable(output)
-    summary = main_job(db_url, "run", level, archive_dir, kwargs)
+    summary, status = main_job(db_url, "run", level, archive_dir, kwargs)
     if not no_report:
         engine, sessions = open_store(db_url)
         with ExitStack() as stack:
             stack.callback(engine.dispose)
             _write_report(sessions, fmt, flt, output)
-    if summary.requested and not summary.reached:
-        click.echo("newsdedup: no source answered (see the failures above)", err=True)
-        sys.exit(1)
+    _exit_for(summary, status)
 
 
-def main_job(db_url: str, command: str, level: str, archive_dir: Path, crawl: dict[str, Any]) -> Any:
+def main_job(db_url: str, command: str, level: str, archive_dir: Path,
+             crawl: dict[str, Any]) -> tuple[Any, str]:
     """Crawl and dedup under one lock, recorded as ``command``: `run`'s and `demo`'s job; the
-    crawl summary."""
+    crawl summary and the run's status (for ``_exit_for``, once the report is out)."""
     from crawler.runs import record_duplicates
 
     check_sources(**crawl)
@@ -657,7 +700,7 @@ def main_job(db_url: str, command: str, level: str, archive_dir: Path, crawl: di
                 record_duplicates(session, recorded.id)
     if status == "interrupted":
         sys.exit(EXIT_INTERRUPTED)
-    return summary
+    return summary, status
 
 
 #: Where `newsdedup demo` writes its HTML report (in the working directory).
@@ -692,15 +735,13 @@ def demo(db_url: str | None, fmt: str, output: Path | None, html_file: Path) -> 
         url = db_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
         crawl = {"sources_file": sources_file, "feeds": (), "sitemaps": (), "urls": (),
                  "refetch": False, "overrides": tuple(f"{k}={v}" for k, v in LOOPBACK_SETTINGS.items())}
-        summary = main_job(url, "demo", LEVELS[0], Path(tmp) / "archive", crawl)
+        summary, status = main_job(url, "demo", LEVELS[0], Path(tmp) / "archive", crawl)
         engine, sessions = open_store(url)
         with ExitStack() as stack:
             stack.callback(engine.dispose)
             _write_report(sessions, fmt, ReportFilter(), output)
             _write_report(sessions, "html", ReportFilter(), html_file)
-    if not summary.reached:
-        click.echo("newsdedup: the demo's sites did not answer (see the failures above)", err=True)
-        sys.exit(1)
+    _exit_for(summary, status)
 
 
 @main.command("eval")
@@ -891,7 +932,8 @@ def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tup
 
 
 #: What the scheduler says about a child's exit status.
-_CHILD_STATUS = {0: "ok", 1: "no source reachable", EXIT_LOCKED: "skipped: another run holds the lock",
+_CHILD_STATUS = {0: "ok", EXIT_FAILED: "failed or incomplete (see `newsdedup runs`)",
+                 EXIT_LOCKED: "skipped: another run holds the lock",
                  EXIT_INTERRUPTED: "interrupted"}
 
 
@@ -1074,7 +1116,6 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     """
     from warcio.exceptions import ArchiveLoadFailed
 
-    from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
     from crawler.warc_import import import_warc
 
     for path in files:
@@ -1084,7 +1125,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
             _fail(f"{path}: not a readable WARC file (it starts with neither WARC/ nor gzip)")
     engine, sessions = open_store(db_url)
     try:
-        with held_lock(engine, CRAWL_LOCK, ttl=LOCK_TTL_SECONDS, every=LOCK_HEARTBEAT_SECONDS):
+        with run_lock(engine):
             for path in files:
                 with sessions() as session:
                     try:
@@ -1093,8 +1134,5 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
                         _fail(f"{path}: not a readable WARC file ({exc}); nothing of it was stored")
                 click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
                            ("stored", "changed", "unchanged", "dropped", "skipped")))
-    except LockHeld as exc:
-        click.echo(f"newsdedup: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     finally:
         engine.dispose()

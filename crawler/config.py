@@ -49,10 +49,16 @@ def default_sources_path() -> Path:
 #: The database lock every crawl takes: expires this many seconds after the last heartbeat (a run
 #: killed without releasing it is taken over then).
 LOCK_TTL_SECONDS = 300.0
+#: Taking the lock waits at most this long for SQLite's write lock; a run writing for longer holds
+#: the database, and the new run exits as when the lock is held.
+LOCK_BUSY_SECONDS = 5.0
 #: A running crawl renews its lock this often.
 LOCK_HEARTBEAT_SECONDS = 60.0
 #: A source that failed this many runs in a row is flagged by `newsdedup sources`.
 FAILING_RUNS = 5
+#: Exit status of a crawl that reached no source, or could not store some article (the next run
+#: fetches it again): the run is recorded ``failed`` or ``partial``.
+EXIT_FAILED = 1
 #: Exit status of a crawl that found the lock held by another run.
 EXIT_LOCKED = 3
 #: Exit status of a crawl stopped by SIGINT/SIGTERM (what it stored is committed).

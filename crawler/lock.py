@@ -3,7 +3,8 @@
 One row per lock name in ``run_locks``: owner, heartbeat, expiry. Taking it is one conditional
 statement (an INSERT of the row, else an UPDATE that only matches a free or expired row), so it is
 atomic on SQLite and PostgreSQL alike. The holder renews the expiry from a heartbeat thread; a
-holder that died is replaced once its expiry has passed (stale-lock recovery).
+holder that died is replaced once its expiry has passed (stale-lock recovery), at once when it
+was a process of this host that no longer runs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from crawler.config import LOCK_BUSY_SECONDS
+from crawler.store.db import one_line
 from crawler.store.models import RunLock
 
 logger = logging.getLogger(__name__)
@@ -39,11 +43,11 @@ class LockInfo:
 class LockHeld(RuntimeError):
     """Another live owner holds the lock."""
 
-    def __init__(self, name: str, info: LockInfo | None) -> None:
+    def __init__(self, name: str, info: LockInfo | None, who: str = "another process") -> None:
         self.info = info
-        who = (f"{info.owner} since {info.acquired_at:%Y-%m-%d %H:%M:%S}Z, expires "
-               f"{info.expires_at:%H:%M:%S}Z unless renewed") if info and info.acquired_at and \
-            info.expires_at else "another process"
+        if info and info.acquired_at and info.expires_at:
+            who = (f"{info.owner} since {info.acquired_at:%Y-%m-%d %H:%M:%S}Z, expires "
+                   f"{info.expires_at:%H:%M:%S}Z unless renewed")
         super().__init__(f"another run holds the '{name}' lock: {who}")
 
 
@@ -56,24 +60,60 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
+def owner_gone(owner: str | None, host: str | None = None) -> bool:
+    """Whether ``owner`` (``host:pid``) is a process of this host that no longer runs (a zombie
+    counts as gone). Owners on other hosts are never judged: their lock expires instead."""
+    name, sep, pid = (owner or "").rpartition(":")
+    if not sep or name != (host or socket.gethostname()) or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that waits at most LOCK_BUSY_SECONDS for SQLite's write lock (another run
+    writing for longer means it is running: the caller reports the lock as held)."""
+    with engine.begin() as conn:
+        if engine.dialect.name != "sqlite":
+            yield conn
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(LOCK_BUSY_SECONDS * 1000)}")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+
+
 def try_acquire(engine: Engine, name: str, owner: str, ttl: float,
                 now: datetime | None = None) -> bool:
-    """Take the lock if it is free, expired or already ours. True when we hold it now."""
+    """Take the lock if it is free, expired, already ours or held by a process of this host
+    that is gone. True when we hold it now."""
     now = _now(now)
     values = {"owner": owner, "acquired_at": now, "heartbeat_at": now,
               "expires_at": now + timedelta(seconds=ttl)}
     try:
-        with engine.begin() as conn:
+        with _writing(engine) as conn:
             conn.execute(insert(RunLock).values(name=name, **values))
         return True
     except IntegrityError:
         pass  # the row exists: take it only if nobody live holds it
-    with engine.begin() as conn:
+    holder = lock_info(engine, name)
+    free = [RunLock.owner.is_(None), RunLock.owner == owner, RunLock.expires_at < now]
+    if holder is not None and owner_gone(holder.owner):
+        free.append(RunLock.owner == holder.owner)
+    with _writing(engine) as conn:
         result = conn.execute(
-            update(RunLock)
-            .where(RunLock.name == name)
-            .where(or_(RunLock.owner.is_(None), RunLock.owner == owner, RunLock.expires_at < now))
-            .values(**values)
+            update(RunLock).where(RunLock.name == name).where(or_(*free)).values(**values)
         )
         return result.rowcount == 1
 
@@ -131,7 +171,14 @@ def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
               ttl: float = 300.0, every: float = 60.0) -> Iterator[_Heartbeat]:
     """Hold the lock for the block, renewing it in a background thread; raises LockHeld."""
     owner = owner or default_owner()
-    if not try_acquire(engine, name, owner, ttl):
+    try:
+        acquired = try_acquire(engine, name, owner, ttl)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorname", None) not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            raise
+        raise LockHeld(name, None, f"the database stayed busy for {LOCK_BUSY_SECONDS:.0f} s "
+                       "(another run is writing to it)") from None
+    if not acquired:
         raise LockHeld(name, lock_info(engine, name))
     beat = _Heartbeat(engine, name, owner, ttl, every)
     beat.start()
@@ -140,4 +187,8 @@ def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
     finally:
         beat.stopped.set()
         beat.join(timeout=5)
-        release(engine, name, owner)
+        try:
+            release(engine, name, owner)
+        except SQLAlchemyError as exc:
+            # the database is unreachable: the next run takes the lock over (its owner is gone)
+            logger.warning("lock %r not released: %s", name, one_line(exc))

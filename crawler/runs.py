@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from crawler.config import EXIT_FAILED, EXIT_INTERRUPTED
 from crawler.store.models import Article, CrawlRun, CrawlRunSource, FetchState, Story, StoryMember, utcnow
 
 #: Per-source counters copied from the crawl stats (``newsdedup/source/<name>/<key>``).
@@ -51,15 +52,24 @@ def source_rows(stats: Mapping[str, Any], sources: Iterable[str], requested: Ite
     return rows
 
 
-def run_status(finish_reason: str | None, rows: list[dict[str, Any]]) -> str:
+def run_status(finish_reason: str | None, rows: list[dict[str, Any]], store_failed: int = 0) -> str:
     """"interrupted" (stopped before its end), "failed" (no source answered), "partial" (some did
-    not), else "ok"."""
+    not, or some articles could not be stored), else "ok"."""
     if finish_reason not in FINISHED:
         return "interrupted"
     statuses = [r["status"] for r in rows]
-    if "failed" in statuses:
-        return "failed" if "ok" not in statuses else "partial"
-    return "ok"
+    if "failed" in statuses and "ok" not in statuses:
+        return "failed"
+    return "partial" if "failed" in statuses or store_failed else "ok"
+
+
+def exit_status(status: str, store_failed: int = 0) -> int:
+    """The exit status of a crawl that ended with run status ``status``: 130 interrupted; 1 when
+    no source answered or an article could not be stored (the next run fetches it again);
+    else 0 (a partial run whose sources partly failed is retried by the next run anyway)."""
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if status == "failed" or store_failed else 0
 
 
 # -- store ------------------------------------------------------------------------------------
@@ -94,7 +104,7 @@ def finish_crawl(session: Session, run_id: int, stats: Mapping[str, Any], rows: 
     run.finish_reason = finish_reason
     run.stats = json.dumps({k: v for k, v in stats.items() if k.startswith("newsdedup/")
                             and "/source/" not in k}, sort_keys=True, default=str)
-    run.status = run_status(finish_reason, rows)
+    run.status = run_status(finish_reason, rows, int(stats.get("newsdedup/store_failed", 0)))
     run.finished_at = utcnow()
     session.commit()
     return run.status

@@ -32,6 +32,8 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
+# Only HTTP(S) is ever fetched: the handlers that read local files, FTP, S3 and data: URLs are off.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 DOWNLOADER_MIDDLEWARES = {
@@ -80,8 +82,9 @@ NEWSDEDUP_MAX_URLS_PER_DOCUMENT = 50_000
 #: Worker processes that run extraction (decode, repair, trafilatura) off the reactor; 0: in a
 #: thread of the crawling process. Default: one per core but one, left to the reactor and the store.
 NEWSDEDUP_EXTRACT_WORKERS = max(1, (os.cpu_count() or 2) - 1)
-#: Articles kept per store transaction.
+#: Articles kept per store transaction, and the longest an article waits for its batch's commit.
 NEWSDEDUP_STORE_BATCH = 50
+NEWSDEDUP_STORE_BATCH_SECONDS = 10.0
 #: Feeds, sitemaps and start pages are revalidated with If-None-Match / If-Modified-Since (304: not
 #: parsed again). Off with --refetch.
 NEWSDEDUP_REVALIDATE = True

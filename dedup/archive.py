@@ -559,6 +559,7 @@ class Archive:
         self._pending: list[np.ndarray] = []  # candidate row pairs found since the last result()
         self._dirty_sites: set[int] = set()
         self._runs: dict[int, int] = {}  # per site: count runs on disk
+        self._generation = 0  # the saved arrays' generation (0: files of archives before it)
         if (self.root / "archive.json").exists():
             self._load()
         else:
@@ -861,9 +862,14 @@ class Archive:
         if shingles.stat().st_size > 8 * head["shingles"]:
             os.truncate(shingles, 8 * head["shingles"])
 
+    def _array_path(self, name: str, generation: int) -> Path:
+        return self.root / (f"{name}.{generation}.npy" if generation else f"{name}.npy")
+
     def save(self) -> None:
         """Write the in-memory arrays (after ``result``); the shingle file and site counts are
-        already on disk."""
+        already on disk. Crash-safe: the arrays go to new files of the next generation, the
+        header naming that generation replaces the old one atomically, and only then are the old
+        generation's files removed; a crash at any point leaves one complete generation."""
         if self._pending or self._dirty_sites:
             raise ValueError("call result() before save(): documents are not counted yet")
         arrays = {"ids": self._ids, "site": self._site, "published": self._published,
@@ -872,11 +878,25 @@ class Archive:
                   "lsh_rows": self._lsh.rows}
         boiler, b_off = self._site_sets(self._boiler)
         arrays |= {"boiler": boiler, "boiler_off": b_off}
+        generation = self._generation + 1
         for name, arr in arrays.items():
-            np.save(self.root / f"{name}.npy", arr)
-        tmp = self.root / "archive.json.tmp"
-        tmp.write_text(json.dumps(self._header(), sort_keys=True))
-        os.replace(tmp, self.root / "archive.json")
+            with self._array_path(name, generation).open("wb") as f:
+                np.save(f, arr)
+                f.flush()
+                os.fsync(f.fileno())
+        header = json.dumps({**self._header(), "generation": generation}, sort_keys=True)
+        write_atomically(self.root / "archive.json", header)
+        self._generation = generation
+        self._drop_other_generations()
+
+    def _drop_other_generations(self) -> None:
+        """Remove array files that are not of the saved generation (the old one after a save,
+        a half-written new one after a crash)."""
+        keep = {self._array_path(p.name.split(".")[0], self._generation).name
+                for p in self.root.glob("*.npy")}
+        for path in self.root.glob("*.npy"):
+            if path.name not in keep:
+                path.unlink()
 
     def _load(self) -> None:
         head = json.loads((self.root / "archive.json").read_text())
@@ -886,9 +906,11 @@ class Archive:
             raise ArchiveMismatch("archive built with other fingerprint parameters: rebuild it")
         self._drop_unsaved(head)
         self._runs = {int(s): n for s, n in head["runs"].items()}
+        self._generation = int(head.get("generation", 0))
+        self._drop_other_generations()
 
         def arr(name: str) -> np.ndarray:
-            return np.load(self.root / f"{name}.npy")
+            return np.load(self._array_path(name, self._generation))
 
         self._ids, self._site, self._published = arr("ids"), arr("site"), arr("published")
         self._sizes, self._content, self._story = arr("sizes"), arr("content"), arr("story")
@@ -898,6 +920,21 @@ class Archive:
         boiler, b_off = arr("boiler"), arr("boiler_off")
         self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)
                         if b_off[s + 1] > b_off[s]}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def build(root: Path | str, batches: Iterable[Sequence[Document]],

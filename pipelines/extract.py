@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -26,6 +27,7 @@ from crawler import settings
 from crawler.content.page import NotAnArticle, PageResult, process_page
 from crawler.items import Article, RawPage
 from crawler.urls import canonical_url, host_of, same_site
+from crawler.workers import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,8 @@ class ExtractPipeline:
         context = multiprocessing.get_context(_START_METHOD)
         if _START_METHOD == "forkserver":
             context.set_forkserver_preload(_PRELOAD)
-        return ProcessPoolExecutor(self.workers, mp_context=context)
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
 
     def _start(self) -> ProcessPoolExecutor:
         """A pool whose workers are all running (each answered once). Blocks: runs in a thread."""

@@ -6,14 +6,16 @@ import gzip
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 ARTICLE = (Path(__file__).parent / "fixtures" / "pages" / "article.html").read_bytes()
 ARTICLE_PATHS = ["/ok.html", "/flaky.html", "/slow.html", "/big.html", "/binary.html", "/bomb.html",
                  "/reset.html", "/loop-a.html", "/toolong429.html", "/always500.html",
                  "/private/secret.html"]
+S = TypeVar("S", bound=ThreadingHTTPServer)
 BOMB = gzip.compress(b"<html>" + b" " * (40 * 1024 * 1024), compresslevel=9)
 
 
@@ -106,12 +108,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def fault_server() -> Iterator[FaultServer]:
-    server = FaultServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serving(server: S) -> Iterator[S]:
+    """Serve in a background thread for the block."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+def fault_server() -> AbstractContextManager[FaultServer]:
+    return serving(FaultServer())

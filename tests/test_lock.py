@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,9 +15,11 @@ from crawler.config import EXIT_LOCKED
 from crawler.lock import (
     CRAWL_LOCK,
     LockHeld,
+    default_owner,
     heartbeat,
     held_lock,
     lock_info,
+    owner_gone,
     release,
     try_acquire,
 )
@@ -90,3 +94,21 @@ def test_crawl_and_run_refuse_while_another_run_holds_the_lock(sqlite_url: str) 
                                            "--feed", "http://127.0.0.1:9/feed.xml"])
         assert result.exit_code == EXIT_LOCKED, result.output
         assert "elsewhere:42" in result.output
+
+
+def test_a_lock_whose_owner_is_gone_from_this_host_is_taken_over_at_once(engine) -> None:
+    """Not after the expiry: a killed run's process is known to be gone on its own host. Owners
+    that run, and owners on other hosts (not ours to judge), keep it until it expires."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = default_owner().rpartition(":")[0]
+    gone = f"{host}:{dead.pid}"
+    assert owner_gone(gone) and not owner_gone(default_owner())
+    assert not owner_gone(f"elsewhere.example:{dead.pid}") and not owner_gone("no-pid")
+    assert try_acquire(engine, CRAWL_LOCK, gone, ttl=3600)
+    assert try_acquire(engine, CRAWL_LOCK, default_owner(), ttl=60)
+    assert lock_info(engine, CRAWL_LOCK).owner == default_owner()
+    assert not try_acquire(engine, CRAWL_LOCK, gone, ttl=60)  # a live owner keeps it
+    release(engine, CRAWL_LOCK, default_owner())
+    assert try_acquire(engine, CRAWL_LOCK, f"elsewhere.example:{dead.pid}", ttl=3600)
+    assert not try_acquire(engine, CRAWL_LOCK, default_owner(), ttl=60)

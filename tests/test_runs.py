@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from crawler.cli import main
 from crawler.runs import (
     abandon_stale_runs,
+    exit_status,
     failing_streak,
     finish_crawl,
     recent_runs,
@@ -41,6 +42,10 @@ def test_source_rows_and_status() -> None:
     assert run_status("finished", [wire, quiet]) == "ok"
     assert run_status("finished", [down]) == "failed"
     assert run_status("shutdown", [wire]) == "interrupted"
+    # an article that could not be stored makes an otherwise good run partial, exit status 1
+    assert run_status("finished", [wire, quiet], store_failed=2) == "partial"
+    assert [exit_status(s, lost) for s, lost in (("ok", 0), ("partial", 0), ("partial", 2),
+                                                  ("failed", 0), ("interrupted", 2))] == [0, 0, 1, 1, 130]
 
 
 def test_failing_streak_skips_idle_runs() -> None:

@@ -11,11 +11,14 @@ from crawler.items import Article as ArticleItem
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
 from crawler.store.models import Article, SeenUrl
 from crawler.store.repo import (
+    MAX_URL,
     content_hash,
     decompress_html,
     record_seen,
     seen_urls,
+    storable,
     upsert_article,
+    url_key,
 )
 
 
@@ -78,3 +81,27 @@ def test_seen_urls_skip_stored_and_dropped_but_not_errors(any_db_url: str) -> No
 def test_unusable_database_is_one_clear_error(url: str, message: str) -> None:
     with pytest.raises(DatabaseError, match=message):
         make_engine(url)
+
+
+def test_a_row_no_backend_takes_is_made_storable(any_db_url: str) -> None:
+    """NUL and lone surrogates removed, an over-long URL keyed by its hash (the same key every
+    run), an over-long declared canonical dropped, short columns cut: all backends store it."""
+    long = "https://a.example/" + "x" * 2100
+    item = make_item(long)
+    item.text, item.title, item.author = "Body\x00 text\ud800 here.", "T\x00itle", "A\x00u"
+    item.declared_canonical = long
+    item.language, item.repairs = "en-" + "x" * 40, tuple(f"repair-{i:03d}" for i in range(60))
+    clean = storable(item)
+    assert clean.text == "Body text here." and clean.title == "Title" and clean.author == "Au"
+    assert len(clean.url) == MAX_URL and clean.url == url_key(long) == url_key(long)
+    assert url_key(long + "y") != clean.url and url_key("https://a.example/1") == "https://a.example/1"
+    assert clean.declared_canonical is None and len(clean.language) == 20
+    assert len(",".join(clean.repairs)) <= 400 and clean.repairs == item.repairs[:len(clean.repairs)]
+    engine = make_engine(any_db_url)
+    with make_sessionmaker(engine)() as session:
+        assert upsert_article(session, clean)[0] == "new"
+        record_seen(session, long, "stored")
+        session.commit()
+        assert session.scalars(select(Article.title)).one() == "Title"
+        assert url_key(long) in seen_urls(session)
+    engine.dispose()

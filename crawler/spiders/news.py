@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
 from crawler.config import default_sources_path
@@ -42,14 +44,17 @@ from crawler.fetchstate import (
 )
 from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
-from crawler.store.db import DatabaseError, make_engine, make_sessionmaker
-from crawler.store.repo import load_fetch_states, save_fetch_states, seen_urls
+from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
+from crawler.store.repo import load_fetch_states, save_fetch_states, seen_urls, url_key
 from crawler.urls import canonical_url
 
 #: Sitemaps nest; deeper indexes than this are ignored.
 MAX_SITEMAP_DEPTH = 3
 #: Largest decompressed .xml.gz sitemap accepted (a gzip bomb stops here).
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+#: The only schemes requested for a URL found in remote content (feeds, sitemaps, pages): a
+#: file:// or ftp:// link in someone else's sitemap must never make the crawler read it.
+FETCHABLE_SCHEMES = ("http", "https")
 
 
 def _split(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -95,6 +100,7 @@ class NewsSpider(scrapy.Spider):
         self.states: dict[str, DocState] = {}  # feeds, sitemaps, start pages: from earlier runs
         self.outcomes: dict[str, FetchOutcome] = {}  # the same, fetched in this run
         self.incomplete: set[str] = set()  # documents some of whose listed URLs failed
+        self.doc_of: dict[str, str] = {}  # article URL fetched (url_key) -> the document listing it
         self.now = datetime.now(UTC)
 
     # -- start -----------------------------------------------------------------------------
@@ -157,7 +163,7 @@ class NewsSpider(scrapy.Spider):
         """A conditional request for a feed, sitemap or start page, unless it was already
         requested this run or (with NEWSDEDUP_ONLY_DUE) is not due yet."""
         key = (source.name, url)
-        if key in self.queued_docs:
+        if key in self.queued_docs or not self._fetchable(url, source.name):
             return
         self.queued_docs.add(key)
         state = self.states.get(url)
@@ -171,6 +177,24 @@ class NewsSpider(scrapy.Spider):
     def _count(self, source: str, key: str) -> None:
         self.crawler.stats.inc_value(f"newsdedup/{key}")
         self.crawler.stats.inc_value(f"newsdedup/source/{source}/{key}")
+
+    def _fetchable(self, url: str, source: str) -> bool:
+        """Only http(s) URLs are requested; any other found in a feed, sitemap or page is
+        counted and logged, never fetched."""
+        if urlsplit(url).scheme.lower() in FETCHABLE_SCHEMES:
+            return True
+        self._count(source, "refused_scheme")
+        self.logger.warning("not fetched (only http and https are): %.200s (%s)", url, source)
+        return False
+
+    def store_failed(self, source: str, url: str, reason: str) -> None:
+        """The store pipeline could not store the article fetched from ``url``: the document
+        that listed it is saved without validators, so the next run reads it in full and
+        fetches the article again (its URL was not remembered as seen)."""
+        self.failures[source].append(f"{url}: {reason}")
+        doc = self.doc_of.get(url)
+        if doc is not None:
+            self.incomplete.add(doc)
 
     @staticmethod
     def _origin(response: Response) -> str:
@@ -228,11 +252,14 @@ class NewsSpider(scrapy.Spider):
         try:
             engine = make_engine(self.settings.get("NEWSDEDUP_DB_URL"))
         except DatabaseError as exc:
+            # The previous states stay: a document they validate was read in full by then.
             self.logger.error("fetch state not saved: %s", exc)
             return
         try:
             with make_sessionmaker(engine)() as session, session.begin():
                 save_fetch_states(session, new_states)
+        except SQLAlchemyError as exc:
+            self.logger.error("fetch state not saved: %s", one_line(exc))
         finally:
             engine.dispose()
 
@@ -335,11 +362,13 @@ class NewsSpider(scrapy.Spider):
             if self._too_old(link):
                 stats.inc_value("newsdedup/skipped_too_old")
                 continue
+            if not self._fetchable(link.url, source.name):
+                continue
             url = canonical_url(link.url)
             if url in self.queued:
                 continue
             self.queued.add(url)
-            if url in self.seen:
+            if url_key(url) in self.seen:
                 stats.inc_value("newsdedup/skipped_seen")
                 stats.inc_value(f"newsdedup/source/{source.name}/skipped_seen")
                 continue
@@ -350,14 +379,23 @@ class NewsSpider(scrapy.Spider):
                 errback=self.on_error,
                 meta={"source": source.name, "hint_title": link.title,
                       "hint_published": link.published, "doc": doc},
+                # self.queued already keeps repeats out; Scrapy's duplicate filter would also
+                # end a redirect loop silently, where it must count as a failed page
+                dont_filter=True,
             )
 
     # -- articles --------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         """Yield the fetched bytes; extraction happens in the pipelines."""
-        self.crawler.stats.inc_value(f"newsdedup/source/{response.meta['source']}/fetched")
+        meta = response.meta
+        self.crawler.stats.inc_value(f"newsdedup/source/{meta['source']}/fetched")
+        url = canonical_url(response.request.url if response.request else response.url)
+        # the feed or sitemap that listed it (a start page lists itself): see store_failed
+        doc = meta.get("doc") or (self._origin(response) if meta.get("doc_kind") else None)
+        if doc is not None:
+            self.doc_of[url_key(url)] = doc
         yield RawPage(
-            url=canonical_url(response.request.url if response.request else response.url),
+            url=url,
             final_url=response.url,
             source=response.meta["source"],
             status=response.status,
@@ -372,7 +410,8 @@ class NewsSpider(scrapy.Spider):
         """Count and remember a failed request; the crawl goes on."""
         request = failure.request  # type: ignore[attr-defined]
         source = request.meta.get("source", "?")
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        if failure.check(IgnoreRequest) and not failure.check(HttpError) \
+                and not _redirect_loop(failure):
             # robots.txt and the download-size cap end up here: counted, not a failure.
             self.crawler.stats.inc_value(f"newsdedup/source/{source}/ignored")
             return
@@ -392,3 +431,9 @@ class NewsSpider(scrapy.Spider):
                 parent=request.meta.get("doc_parent"), status=getattr(response, "status", None),
                 error=reason)
         self.logger.warning("failed %s (%s): %s", request.url, source, reason)
+
+
+def _redirect_loop(failure: Failure) -> bool:
+    """Scrapy gives up a redirect chain (a loop, or longer than REDIRECT_MAX_TIMES) with an
+    IgnoreRequest: the page was not fetched, which is a failure to retry next run."""
+    return failure.check(IgnoreRequest) is not None and "max redirections" in str(failure.value)

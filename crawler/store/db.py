@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -23,12 +25,32 @@ class DatabaseError(RuntimeError):
     """The database cannot be opened or used; the message is one clear line."""
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of a driver's error (SQLAlchemy appends the statement and parameters)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _read_only(engine: Engine) -> str | None:
+    """For a SQLite file that cannot be written: which of the file or its directory is read-only
+    (SQLite itself says only "unable to open database file")."""
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name).resolve()
+    for target, what in ((path, "file"), (path.parent, "directory")):
+        if target.exists() and not os.access(target, os.W_OK):
+            return (f"the database {what} {target} is read-only (newsdedup writes the file and "
+                    "its -wal and -shm files beside it)")
+    return None
 
 
 @contextmanager
@@ -38,8 +60,9 @@ def _one_line_errors(engine: Engine) -> Iterator[None]:
         yield
     except OperationalError as exc:
         engine.dispose()
+        reason = _read_only(engine) or exc.orig
         raise DatabaseError(
-            f"cannot open database {engine.url.render_as_string(hide_password=True)}: {exc.orig}"
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
     except SQLAlchemyError as exc:
         engine.dispose()

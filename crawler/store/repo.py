@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from collections.abc import Iterable
+from dataclasses import fields, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -16,6 +18,43 @@ from crawler.store.models import Article, FetchState, SeenUrl, utcnow
 
 #: Outcomes that mean "do not fetch this URL again".
 FINAL_OUTCOMES = ("stored", "unchanged", "changed", "dropped:")
+
+
+#: Longest URL a key column holds (``String(2048)``); a longer one is stored as a cut-and-hashed key.
+MAX_URL = 2048
+#: Characters no database text column takes: NUL (PostgreSQL refuses it) and lone surrogates
+#: (not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: Short columns of ``articles`` besides the URLs: longer values are cut to fit.
+_SHORT_FIELDS = {"source": 200, "site": 255, "language": 20, "encoding": 40}
+
+
+def url_key(url: str) -> str:
+    """``url`` as stored and looked up: itself when it fits the key columns, else its start and
+    the SHA-256 of the whole URL (one key per URL, the same in every run)."""
+    if len(url) <= MAX_URL:
+        return url
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{url[:MAX_URL - len(digest) - 1]}#{digest}"
+
+
+def storable(art: items.Article) -> items.Article:
+    """The article as every backend can store it: unstorable characters removed from every text
+    field, URLs keyed by ``url_key``, a too-long declared canonical dropped (a cut URL would
+    point elsewhere), short fields and the repairs list cut to their columns."""
+    values = {f.name: _UNSTORABLE.sub("", getattr(art, f.name)) for f in fields(art)
+              if isinstance(getattr(art, f.name), str)}
+    for name in ("url", "fetched_url", "requested_url"):
+        values[name] = url_key(values[name])
+    if values.get("declared_canonical") and len(values["declared_canonical"]) > MAX_URL:
+        values["declared_canonical"] = None
+    for name, limit in _SHORT_FIELDS.items():
+        if values.get(name):
+            values[name] = values[name][:limit]
+    repairs = tuple(_UNSTORABLE.sub("", r) for r in art.repairs)
+    while len(",".join(repairs)) > 400:
+        repairs = repairs[:-1]
+    return replace(art, **values, repairs=repairs)
 
 
 def content_hash(text: str) -> str:
@@ -41,6 +80,7 @@ def seen_urls(session: Session) -> set[str]:
 def record_seen(session: Session, url: str, outcome: str, article_id: int | None = None) -> None:
     """Remember that ``url`` was fetched and what came of it."""
     now = utcnow()
+    url = url_key(url)
     row = session.get(SeenUrl, url)
     if row is None:
         session.add(SeenUrl(url=url, outcome=outcome, article_id=article_id, first_seen=now,
