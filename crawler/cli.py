@@ -777,7 +777,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
     """
     from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
-    from crawler.warc_import import import_warc
+    from crawler.warc_import import import_warc, summary_line
 
     engine, sessions = open_store(db_url)
     try:
@@ -785,8 +785,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
             for path in files:
                 with sessions() as session:
                     counts = import_warc(session, path, source)
-                click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
-                           ("stored", "changed", "unchanged", "dropped", "skipped")))
+                click.echo(f"{path}: {summary_line(counts)}")
     except LockHeld as exc:
         click.echo(f"newsdedup: {exc}", err=True)
         sys.exit(EXIT_LOCKED)

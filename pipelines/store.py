@@ -71,7 +71,9 @@ class StorePipeline:
             return item
         try:
             outcome, article_id = upsert_article(self.session, item)
-            outcome = "stored" if outcome == "new" else outcome
+            if outcome == "collided":  # stored beside another page that claimed its key
+                self._count(item.source, "collided")
+            outcome = "stored" if outcome in ("new", "collided") else outcome
             for url in {item.url, item.fetched_url, item.requested_url} - {""}:
                 record_seen(self.session, url, outcome, article_id)
         except SQLAlchemyError as exc:
