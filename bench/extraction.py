@@ -67,12 +67,12 @@ def _single_pass() -> Iterator[None]:
         extraction.PRECISION_MIN_CHARS,
         extraction.misses_lead,
         extraction.coverage,
-        extraction.recall_body,
+        extraction.rescue_body,
     )
     extraction.PRECISION_MIN_CHARS = 0
     extraction.misses_lead = lambda text, paragraphs: False
     extraction.coverage = lambda text, paragraphs: (1.0, 0)
-    extraction.recall_body = lambda tree, url, link_texts, title: ""
+    extraction.rescue_body = lambda *args: ""
     try:
         yield
     finally:
@@ -80,7 +80,7 @@ def _single_pass() -> Iterator[None]:
             extraction.PRECISION_MIN_CHARS,
             extraction.misses_lead,
             extraction.coverage,
-            extraction.recall_body,
+            extraction.rescue_body,
         ) = saved
 
 
