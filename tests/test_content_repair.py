@@ -211,9 +211,9 @@ KEPT_BYTES: dict[str, Callable[[int], bool]] = {
     "cp874-dropped": lambda b: b in _CP874_DECODE, "cp1251": readable("cp1251"),
 }
 # Where the wrong decoding dropped bytes without a trace, a segment is repaired only when 75 % of
-# its bytes still form whole sequences: 0x81 is dropped from every hiragana, 0x8F/0x9D from
-# these emoji, so these two stay as they are (not half repaired).
-NOT_REPAIRED = {("cp874-dropped", "japanese"), ("cp874-dropped", "emoji")}
+# its bytes still form sequences: 0x81 is dropped from every hiragana, so this one stays as it
+# is (not half repaired).
+NOT_REPAIRED = {("cp874-dropped", "japanese")}
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))

@@ -176,14 +176,29 @@ def _splice(text: str, fixes: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
+# A UTF-8 sequence one byte short: what is left when the wrong reading dropped a byte that
+# neither Windows-874 nor Windows-1252 defines (0x81, 0x8D, 0x8F, 0x90, 0x9D). Only leads of
+# punctuation/symbols (E2: U+2000-2FFF) and emoji (F0) are taken: a lone two-letter Thai word
+# can read as a truncated CJK sequence (ไป = E4 BB), but not as these.
+_TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
+
+
+def _inside_latin_word(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] has an ASCII letter on both sides ("pรกgina"): the code page's
+    own script is not written inside Latin words."""
+    return (start > 0 and end < len(text) and text[start - 1].isascii() and text[start - 1].isalpha()
+            and text[end].isascii() and text[end].isalpha())
+
+
 class SingleByteRepair:
     """UTF-8 read as a single-byte code page (Windows-874, Windows-1251), run by run.
 
     A run is a stretch of characters of the code page's upper half (or U+FFFD, a lost byte).
     Runs holding a UTF-8 lead byte or a lost byte are the evidence: their known bytes must be at
-    least MIN_UTF8_COVERAGE in sequences, one sequence at least read whole with a continuation
-    byte in 0x80-0x9F (Windows-1252 punctuation or a C1 control in the code page, which its own
-    script does not put after a letter), and the characters plausible.
+    least MIN_UTF8_COVERAGE in sequences, one sequence at least (whole, or missing a byte) with
+    a continuation byte in 0x80-0x9F (Windows-1252 punctuation or a C1 control in the code
+    page, which its own script does not put after a letter) or a whole one inside a Latin word
+    ("pรกgina": the UTF-8 of "á"), and the characters plausible.
     """
 
     def __init__(self, table: dict[str, int]) -> None:
@@ -195,21 +210,26 @@ class SingleByteRepair:
         """The repaired segment, or None if it is clean. `shown`: the page is known to be this
         mojibake, so no 0x80-0x9F byte is asked for."""
         fixes: list[tuple[int, int, str]] = []
-        total = covered = whole = c1 = 0
+        total = covered = whole = c1 = inside_word = 0
         for run in self.run_re.finditer(segment):
             chars = run.group()
             raw = [self.table.get(ch) for ch in chars]
             if not any(b is None or _lead_size(b) for b in raw):
                 continue  # lone punctuation: not evidence either way
             pieces, run_covered, run_whole = read_utf8(raw)
+            if None not in raw and _TRUNCATED_UTF8_RE.fullmatch(bytes(raw)):  # type: ignore[arg-type]
+                run_covered = len(raw)  # one sequence that lost its last byte ("โ€" of ”)
             total += sum(b is not None for b in raw)
             covered += run_covered
             whole += run_whole
-            c1 += sum(1 for text, start, end in pieces if text and text != LOST
+            c1 += sum(1 for text, start, end in pieces if text and raw[start] is not None
                       for b in raw[start + 1:end] if b in _HIGH_C1)
+            inside_word += bool(run_whole) and _inside_latin_word(segment, run.start(), run.end())
             fixes.append((run.start(), run.end(),
                           render(pieces, raw, chars, [(k, k + 1) for k in range(len(chars))])))
-        if not whole or covered / total < MIN_UTF8_COVERAGE or not (shown or c1):
+        if not (whole or c1) or covered / total < MIN_UTF8_COVERAGE:
+            return None
+        if not (shown or c1 or inside_word):
             return None
         if not _plausible("".join(new for _, _, new in fixes).replace(LOST, "")):
             return None
@@ -218,13 +238,6 @@ class SingleByteRepair:
 
 repair_cp874 = SingleByteRepair(CP874_HYBRID)
 repair_cp1251 = SingleByteRepair(CP1251)
-
-# A UTF-8 sequence one byte short: what is left when the wrong reading dropped a byte that
-# neither Windows-874 nor Windows-1252 defines (0x81, 0x8D, 0x8F, 0x90, 0x9D). Only leads of
-# punctuation/symbols (E2: U+2000-2FFF) and emoji (F0) are taken: a lone two-letter Thai word
-# can read as a truncated CJK sequence (ไป = E4 BB), but not as these.
-_TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
-
 
 def mark_lost_bytes(text: str) -> str:
     """On a page shown to be UTF-8 read as Windows-874, replace each run that is exactly one UTF-8
