@@ -416,7 +416,7 @@ def is_layout_table(table: HtmlElement) -> bool:
         return True
     for row in rows:
         for cell in row:
-            if is_body_like(clean_text(cell.text_content())) or any(cell.iter("table")):
+            if is_body_like(clean_text(cell.text_content())) or next(cell.iter("table"), None) is not None:
                 return True
     return False
 
