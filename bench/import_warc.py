@@ -32,7 +32,7 @@ from warcio.warcwriter import WARCWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import trafeval_pages
+from bench._common import ROOT, trafeval_pages
 from crawler.content import NotAnArticle, process_page
 from crawler.content.extraction import MIN_WORDS, count_words
 from crawler.warc import write_response
@@ -83,11 +83,11 @@ def drop_is_true(reason: str, raw: bytes, item: dict) -> bool:
 
 
 def import_with_cli(warc: Path, db: Path) -> str:
-    """`newsdedup import-warc` in a child process (the user's path); its output line."""
-    exe = Path(sys.executable).with_name("newsdedup")
-    done = subprocess.run([str(exe), "import-warc", str(warc), "--db", f"sqlite:///{db}"],
-                          capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    """`newsdedup import-warc` (``python -m crawler``, this checkout's code) in a child process,
+    as a user runs it; its output line."""
+    done = subprocess.run([sys.executable, "-m", "crawler", "import-warc", str(warc),
+                           "--db", f"sqlite:///{db}"], capture_output=True, text=True, check=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
     return done.stdout.strip()
 
 
