@@ -97,3 +97,14 @@ def test_trafilatura_eval_warc_loses_no_article() -> None:
     assert summary["fates"]["rows"] == summary["fates"]["stored"]
     assert summary["fates"]["stored"] + sum(
         n for fate, n in summary["fates"].items() if fate.startswith("dropped:")) == summary["pages"]
+
+
+def test_home_page_canonical_is_not_a_storage_key(tmp_path: Path, sqlite_url: str) -> None:
+    """Stories that all declare the site's front page as rel=canonical keep their own URLs."""
+    home = "http://cms.example/"
+    pages = [("http://cms.example/news/view.php?id=1", article("Council budget", 0, home)),
+             ("http://cms.example/news/view.php?id=2", article("Bridge repairs", 3, home))]
+    write(tmp_path / "a.warc.gz", pages)
+    output, rows = import_and_rows(tmp_path / "a.warc.gz", sqlite_url)
+    assert "2 stored" in output and "claimed the same URL" not in output
+    assert rows == {url: url for url, _ in pages}
