@@ -3,9 +3,11 @@
 1. Clean-text check: decode every page of trafilatura-eval (990) and the Zyte benchmark
    (181), run repair_text on the decoded HTML and count pages it changes, printing each
    changed segment so a human can judge it (the pages that change carry real mojibake).
-2. Mojibake corpus: clean paragraphs (Zyte ground truth plus CJK/Thai/emoji samples) are
-   encoded as UTF-8 and wrongly decoded with each scheme, then repaired; reports the share
-   restored exactly and the share left untouched but still broken.
+2. Mojibake corpus: clean paragraphs (Zyte ground truth plus CJK/Thai/Cyrillic/Greek/Arabic/
+   Hebrew/Devanagari/emoji samples) are encoded as UTF-8 and wrongly decoded with each scheme
+   (lossless, and lossy: bytes a codec cannot read dropped or shown as U+FFFD), then repaired;
+   reports the share restored exactly, the share restored with each character that lost a byte
+   marked U+FFFD (the best a lossy reading allows), and the share changed at all.
 3. False positives of the custom repairers on clean CJK/Thai runs of the corpora.
 
 Usage: python bench/repair.py [--limit N]. The last line is one JSON object.
@@ -40,11 +42,25 @@ EXTRA_PARAGRAPHS = [
     "Joe Tsai 🇭🇰 said China’s “power grid” is an edge 💡 — and open source… too ⚡",
     "Die Größe der Straße überraschte die Bürger – „wirklich“, sagte sie.",
     "L’équipe a présenté « l’été » à Genève ; c’était très réussi.",
+    "Правительство России объявило о новых мерах поддержки малого бизнеса в этом году.",
+    "Уряд України оголосив про нові заходи підтримки малого бізнесу цього року.",
+    "Η κυβέρνηση ανακοίνωσε νέα μέτρα στήριξης για τις μικρές επιχειρήσεις φέτος.",
+    "أعلنت الحكومة اليوم عن إجراءات جديدة لدعم الشركات الصغيرة هذا العام.",
+    "הממשלה הודיעה היום על צעדים חדשים לתמיכה בעסקים קטנים השנה.",
+    "सरकार ने आज छोटे व्यवसायों के लिए नए उपायों की घोषणा की।",
+    "Launch day 🚀 went well 🎉 — thanks to everyone 🙏 who helped ❤️ today!",
 ]
 
 
 def as_cp874_hybrid(text: str) -> str:
+    """Windows-874 (0x80-0x9F from Windows-1252), undefined bytes dropped."""
     return "".join(chr(b) if b < 0x80 else _CP874_DECODE.get(b, "") for b in text.encode())
+
+
+def as_cp874_whatwg(text: str) -> str:
+    """Windows-874 as browsers read it: undefined bytes 0x80-0x9F as C1 controls."""
+    return "".join(chr(b) if b < 0x80 else _CP874_DECODE.get(b, chr(b) if b < 0xA0 else "\ufffd")
+                   for b in text.encode())
 
 
 SCHEMES: dict[str, Callable[[str], str]] = {
@@ -54,7 +70,11 @@ SCHEMES: dict[str, Callable[[str], str]] = {
     .decode("sloppy-windows-1252")
     .encode()
     .decode("sloppy-windows-1252"),
+    "utf8-as-cp1252-lossy": lambda t: t.encode().decode("cp1252", errors="replace"),
     "utf8-as-cp874": as_cp874_hybrid,
+    "utf8-as-cp874-whatwg": as_cp874_whatwg,
+    "utf8-as-cp874-lossy": lambda t: t.encode().decode("cp874", errors="replace"),
+    "utf8-as-cp1251": lambda t: t.encode().decode("cp1251", errors="replace"),
     "utf8-as-gbk": lambda t: t.encode().decode("gbk", errors="replace"),
     "utf8-as-gb18030": lambda t: t.encode().decode("gb18030", errors="replace"),
 }
@@ -104,20 +124,28 @@ def _lossless(name: str, para: str) -> bool:
     raw = para.encode()
     if name == "utf8-as-cp874":
         return all(b < 0x80 or b in _CP874_DECODE for b in raw)
-    if name.startswith("utf8-as-gb"):
+    codec = {"utf8-as-cp1252-lossy": "cp1252", "utf8-as-cp874-lossy": "cp874",
+             "utf8-as-cp1251": "cp1251", "utf8-as-gbk": "gbk", "utf8-as-gb18030": "gb18030"}
+    if name in codec:
         try:
-            raw.decode(name.removeprefix("utf8-as-"))
+            raw.decode(codec[name])
         except UnicodeDecodeError:
             return False
     return True
 
 
+def restored(fixed: str, para: str) -> bool:
+    """Every character back, or U+FFFD where the wrong decoding lost its bytes."""
+    return len(fixed) == len(para) and all(a == b or a == "\ufffd" for a, b in zip(fixed, para, strict=True))
+
+
 def mojibake_corpus(paras: list[str]) -> dict[str, dict[str, float]]:
     report: dict[str, dict[str, float]] = {}
     print(f"\nmojibake corpus: {len(paras)} non-ASCII paragraphs per scheme")
-    print(f"{'scheme':18}{'cases':>7}{'exact':>8}{'changed':>9}{'lossless':>10}{'exact':>8}")
+    print(f"{'scheme':22}{'cases':>7}{'exact':>8}{'restored':>9}{'changed':>9}{'lossless':>10}"
+          f"{'exact':>8}")
     for name, breaker in SCHEMES.items():
-        cases = exact = changed = lossless = lossless_exact = 0
+        cases = exact = marked = changed = lossless = lossless_exact = 0
         for para in paras:
             try:
                 broken = breaker(para)
@@ -129,6 +157,7 @@ def mojibake_corpus(paras: list[str]) -> dict[str, dict[str, float]]:
             fixed, _ = repair_text(f"<p>{broken}</p>")
             ok = fixed == f"<p>{para}</p>"
             exact += ok
+            marked += restored(fixed[3:-4], para)
             changed += fixed != f"<p>{broken}</p>"
             if _lossless(name, para):
                 lossless += 1
@@ -136,11 +165,12 @@ def mojibake_corpus(paras: list[str]) -> dict[str, dict[str, float]]:
         report[name] = {
             "cases": cases,
             "exact": exact / cases,
+            "restored": marked / cases,
             "changed": changed / cases,
             "lossless_cases": lossless,
             "lossless_exact": lossless_exact / lossless if lossless else 1.0,
         }
-        print(f"{name:18}{cases:>7}{exact / cases:>8.3f}{changed / cases:>9.3f}"
+        print(f"{name:22}{cases:>7}{exact / cases:>8.3f}{marked / cases:>9.3f}{changed / cases:>9.3f}"
               f"{lossless:>10}{report[name]['lossless_exact']:>8.3f}")
     return report
 
@@ -168,6 +198,7 @@ def main() -> None:
         "changed_files": clean["changed_files"],
         **fps,
         "repair_exact": {k: round(v["exact"], 4) for k, v in corpus.items()},
+        "repair_restored": {k: round(v["restored"], 4) for k, v in corpus.items()},
         "repair_changed": {k: round(v["changed"], 4) for k, v in corpus.items()},
         "repair_exact_lossless": {k: round(v["lossless_exact"], 4) for k, v in corpus.items()},
     }

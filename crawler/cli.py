@@ -1116,7 +1116,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     """
     from warcio.exceptions import ArchiveLoadFailed
 
-    from crawler.warc_import import import_warc
+    from crawler.warc_import import import_warc, summary_line
 
     for path in files:
         with path.open("rb") as fh:
@@ -1132,7 +1132,6 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
                         counts = import_warc(session, path, source)
                     except (ArchiveLoadFailed, OSError, EOFError) as exc:
                         _fail(f"{path}: not a readable WARC file ({exc}); nothing of it was stored")
-                click.echo(f"{path}: " + ", ".join(f"{counts[k]} {k}" for k in
-                           ("stored", "changed", "unchanged", "dropped", "skipped")))
+                click.echo(f"{path}: {summary_line(counts)}")
     finally:
         engine.dispose()

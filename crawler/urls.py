@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 from w3lib.url import canonicalize_url
 
+# Query parameters that only say how a reader arrived (campaign, click and session ids): every
+# other parameter may identify the article (index.jsp?storyID=331300, ?p=, ?newsid=, ?xml=/news/...).
+# courlan's strict mode keeps only the few it knows and its lax mode drops any name starting
+# with "ga", "gl" or "ref" (gallery, global, reference): neither is safe for a storage key.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid", "igshid", "wbraid",
+    "gbraid", "mkt_tok", "_ga", "_gl", "xtor", "ocid", "ref_src", "ref_url", "spm", "smid",
+    "cmpid", "s_cid", "_hsenc", "_hsmi", "phpsessid", "jsessionid", "aspsessionid",
+})
+TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "mtm_", "matomo_", "hsa_", "ns_", "oly_", "vero_",
+                     "itm_", "ga_", "fb_", "wt.")
+
+
+def is_tracking_param(name: str) -> bool:
+    """Whether a query parameter is a known tracker (it never identifies content)."""
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
 
 def canonical_url(url: str) -> str:
     """Normalise ``url`` for fetching and storing: tracking parameters and fragment removed,
-    host lower-cased, query sorted. Unparseable URLs are returned unchanged."""
+    host lower-cased, default port dropped, query sorted; every other parameter kept.
+    Unparseable URLs are returned unchanged."""
     try:
-        cleaned = courlan.normalize_url(url, strict=True)
+        parts = urlsplit(url)
+        base = courlan.normalize_url(urlunsplit(parts._replace(query="", fragment="")))
     except (ValueError, TypeError):
         return url
-    return canonicalize_url(cleaned, keep_fragments=False)
+    query = "&".join(pair for pair in parts.query.split("&")
+                     if pair and not is_tracking_param(pair.split("=", 1)[0]))
+    return canonicalize_url(f"{base}?{query}" if query else base, keep_fragments=False)
 
 
 def host_of(url: str) -> str:

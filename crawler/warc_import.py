@@ -27,7 +27,9 @@ def to_raw_page(page: WarcPage, source: str | None = None) -> RawPage:
 
 def import_warc(session: Session, path: Path, source: str | None = None) -> Counter[str]:
     """Extract and store every 2xx article response of ``path`` (feeds, sitemaps, start pages and
-    robots.txt of our own WARCs are skipped); counts of stored/changed/unchanged/dropped/skipped."""
+    robots.txt of our own WARCs are skipped); counts of stored/changed/unchanged/dropped/skipped,
+    of drops by reason ("dropped:<reason>") and of articles stored beside another page that
+    claimed the same key ("collided", also counted as stored)."""
     counts: Counter[str] = Counter()
     for page in read_pages(path):
         if page.kind not in (None, "article") or not 200 <= page.status < 300:
@@ -39,12 +41,27 @@ def import_warc(session: Session, path: Path, source: str | None = None) -> Coun
         except NotAnArticle as exc:
             record_seen(session, raw.url, f"dropped:{exc.reason}")
             counts["dropped"] += 1
+            counts[f"dropped:{exc.reason}"] += 1
             continue
         article = to_article(raw, result)
         outcome, article_id = upsert_article(session, article)
-        outcome = "stored" if outcome == "new" else outcome
+        if outcome == "collided":  # stored beside another page that claimed its key
+            counts["collided"] += 1
+        outcome = "stored" if outcome in ("new", "collided") else outcome
         for url in {article.url, article.fetched_url, article.requested_url} - {""}:
             record_seen(session, url, outcome, article_id)
         counts[outcome] += 1
     session.commit()
     return counts
+
+
+def summary_line(counts: Counter[str]) -> str:
+    """One line for the user: the outcomes, drops by reason, and key collisions if any."""
+    line = ", ".join(f"{counts[k]} {k}" for k in ("stored", "changed", "unchanged", "dropped", "skipped"))
+    reasons = [f"{n} {k.removeprefix('dropped:')}" for k, n in sorted(counts.items())
+               if k.startswith("dropped:")]
+    if reasons:
+        line += f" (dropped: {', '.join(reasons)})"
+    if counts["collided"]:
+        line += f"; {counts['collided']} stored beside another page that claimed the same URL"
+    return line

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -47,11 +48,20 @@ def parse_published(value: str | None) -> datetime | None:
         return None
 
 
+def declared_key(declared: str | None, final: str) -> str | None:
+    """The page's rel=canonical as a storage key: only on the same site, and never the site's
+    home page (CMSs that point every story at the front page would make them one article)."""
+    if not declared or not same_site(declared, final):
+        return None
+    parts = urlsplit(declared)
+    return None if parts.path in ("", "/") and not parts.query else canonical_url(declared)
+
+
 def to_article(page: RawPage, result: PageResult) -> Article:
     """Combine the fetched page and its extraction; the storage key is the same-site canonical URL."""
     final = canonical_url(page.final_url)
     declared = result.canonical_url
-    key = canonical_url(declared) if declared and same_site(declared, final) else final
+    key = declared_key(declared, final) or final
     published = parse_published(result.published) or parse_published(page.hint_published)
     return Article(
         url=key,

@@ -98,7 +98,7 @@ class StorePipeline:
         outcomes = []
         for item in articles:
             outcome, article_id = upsert_article(session, item)
-            outcome = "stored" if outcome == "new" else outcome
+            outcome = "stored" if outcome == "new" else outcome  # "collided": stored, counted apart
             for url in {item.url, item.fetched_url, item.requested_url} - {""}:
                 record_seen(session, url, outcome, article_id)
             outcomes.append(outcome)

@@ -363,3 +363,83 @@ def test_short_article_keeps_precision_body_without_site_navigation() -> None:
         assert item in body
     for junk in ("Home", "Startups", "By Maria Santos", "Tags:"):
         assert junk not in body
+
+
+# Issue 14, class 2: 2008-era table layouts and articles in containers named like boilerplate.
+STORY = [
+    "The city's football club won the regional title on Saturday after a tense two-one victory "
+    "over their closest rivals, in front of a record crowd of more than eleven thousand supporters "
+    "who had queued outside the ground since early in the morning.",
+    "Goals from the captain, a header from a corner in the fifty-second minute, and a young "
+    "substitute who had come on only moments earlier turned the match around after the visitors "
+    "had taken an early lead through their experienced striker.",
+    '"It is the best day of my career, and the players deserve every bit of it," said the '
+    "manager, who took charge of the club only three seasons ago, when it was bottom of the "
+    "division, and rebuilt the squad around local players.",
+    "The club will now play in the national cup competition next spring, their first appearance "
+    "at that level for more than twenty years, and the board said it would invest the prize money "
+    "in the youth academy and the stadium roof.",
+]
+SECTIONS = ["Football", "Cricket", "Rugby Union", "Tennis", "Golf", "Athletics", "Motorsport"]
+NAV = "".join(f'<a href="/sport/{s.lower()}/">{s}</a><br>' for s in SECTIONS)
+
+
+def table_layout(story_cell: str) -> str:
+    """A 2008-style page: banner, navigation, story and promo columns, footer, all in tables."""
+    return f"""<html><head><title>SPORT | Football | Local team wins title</title></head><body>
+<table width="770" border="0"><tr><td><a href="/"><img src="/logo.gif" alt="Sport"></a>
+<a href="/news/">News</a> <a href="/weather/">Weather</a></td></tr></table>
+<table width="770" cellpadding="0" cellspacing="0" border="0"><tr>
+<td class="nav" width="110" valign="top">{NAV}</td><td width="10"><img src="/s.gif"></td>
+<td valign="top" width="416">{story_cell}</td>
+<td width="226" valign="top"><a href="/live/">Watch the live coverage of every weekend game</a><br>
+<a href="/tables/">Full league tables and fixtures</a></td></tr></table>
+<table width="770"><tr><td><a href="/help/">Help</a> | <a href="/privacy/">Privacy policy</a></td>
+</tr></table></body></html>"""
+
+
+@pytest.mark.parametrize(
+    "story_cell",
+    [
+        '<font size="2"><b>Local team wins title</b><br><br>' + "<br><br>".join(STORY) + "</font>",
+        "<h1>Local team wins title</h1>" + "".join(f"<p>{p}</p>" for p in STORY),
+        '<table><tr><td><h1>Local team wins title</h1></td></tr>'
+        + "".join(f'<tr><td class="storybody">{p}</td></tr>' for p in STORY) + "</table>",
+    ],
+)
+def test_table_layout_gives_the_story_without_navigation(story_cell: str) -> None:
+    """trafilatura kept a layout table whole (navigation, promos and footer as table cells)."""
+    text = extract_article(table_layout(story_cell), URL).text
+    for para in STORY:
+        assert para in text
+    for boilerplate in ("Cricket", "Rugby Union", "Weather", "live coverage", "Privacy policy", "|"):
+        assert boilerplate not in text
+
+
+def test_data_tables_stay_tables() -> None:
+    rows = "".join(f"<tr><td>{team}</td><td>{pts}</td></tr>"
+                   for team, pts in [("United", 71), ("City", 68), ("Rovers", 64)])
+    html = (f"<html><body><article><h1>Table</h1><p>{STORY[0]}</p><table>{rows}</table>"
+            f"<p>{STORY[1]}</p></article></body></html>")
+    tree = lxml.html.fromstring(html)
+    assert extraction.unwrap_layout_tables(tree) == 0
+    assert "| United | 71 |" in extract_article(html, URL).text
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        '<div class="comment">{}</div>',  # a CMS naming its story box like a comment
+        '<table><tr><td class="comment">{}</td></tr><tr><td>x</td><td>y</td></tr></table>',
+        '<table><tr><td class="footer">{}</td></tr><tr><td>x</td><td>y</td></tr></table>',
+    ],
+)
+def test_story_trafilatura_discards_is_rescued_before_a_drop(container: str) -> None:
+    """When trafilatura (all its settings) leaves too little, readability, jusText and the page's
+    own prose paragraphs are tried before the page is dropped as too_short."""
+    joined = "".join(f"<p>{p}</p>" for p in STORY) if "div" in container else "<br><br>".join(STORY)
+    html = (f"<html><head><title>Local team wins title</title></head><body><div>{NAV}</div>"
+            f"{container.format(joined)}<div class='footer'>Copyright 2008</div></body></html>")
+    text = extract_article(html, URL).text
+    for para in STORY:
+        assert para in text

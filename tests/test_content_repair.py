@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401 - registers "sloppy-windows-1252"
@@ -157,3 +159,118 @@ def test_seed_001_repaired() -> None:
     # ⏳ (E2 8F B3) lost its 0x8F in the original mis-decoding: marked, not guessed
     assert THAI_RE.findall(fixed) == []
     assert "\ufffd Time" in fixed
+
+
+# Issue 14: mojibake of any script, from each common wrong decoding. Our own sentences.
+SCRIPTS = {
+    "russian": "Правительство России объявило о новых мерах поддержки малого бизнеса.",
+    "ukrainian": "Уряд України оголосив про нові заходи підтримки малого бізнесу цього року.",
+    "greek": "Η κυβέρνηση ανακοίνωσε νέα μέτρα στήριξης για τις μικρές επιχειρήσεις φέτος.",
+    "chinese": "政府今天宣布了一系列支持小企业发展的新措施，包括减税和贷款担保。",
+    "japanese": "政府は今年、中小企業を支援するための新しい対策を発表しました。",
+    "korean": "정부는 올해 중소기업 지원을 위한 새로운 대책을 발표했다.",
+    "arabic": "أعلنت الحكومة اليوم عن إجراءات جديدة لدعم الشركات الصغيرة هذا العام.",
+    "hebrew": "הממשלה הודיעה היום על צעדים חדשים לתמיכה בעסקים קטנים השנה.",
+    "thai": "รัฐบาลประกาศมาตรการใหม่เพื่อสนับสนุนธุรกิจขนาดเล็กในปีนี้",
+    "hindi": "सरकार ने आज छोटे व्यवसायों के लिए नए उपायों की घोषणा की।",
+    "emoji": "Launch day 🚀 went well 🎉 — thanks to everyone 🙏 who helped ❤️ today!",
+}
+
+
+def as_cp874_whatwg(text: str) -> str:
+    """UTF-8 read as windows-874 the way browsers do: bytes it leaves undefined are C1 controls."""
+    return "".join(chr(b) if b < 0x80 else _CP874_DECODE.get(b, chr(b) if b < 0xA0 else "\ufffd")
+                   for b in text.encode())
+
+
+def readable(codec: str) -> Callable[[int], bool]:
+    def read(byte: int) -> bool:
+        try:
+            bytes([byte]).decode(codec)
+        except UnicodeDecodeError:
+            return False
+        return True
+    return read
+
+
+MISREADINGS = {
+    "cp1252": lambda t: t.encode().decode("sloppy-windows-1252"),
+    "latin-1": lambda t: t.encode().decode("latin-1"),
+    "cp1252-replace": lambda t: t.encode().decode("cp1252", "replace"),
+    "cp874": as_cp874_whatwg,
+    "cp874-replace": lambda t: t.encode().decode("cp874", "replace"),
+    "cp874-dropped": as_cp874_hybrid,
+    "cp1251": lambda t: t.encode().decode("cp1251", "replace"),
+    "gbk": lambda t: t.encode().decode("gbk", "replace"),
+    "gb18030": lambda t: t.encode().decode("gb18030", "replace"),
+}
+# single-byte readings: which bytes they keep (the others are lost)
+KEPT_BYTES: dict[str, Callable[[int], bool]] = {
+    "cp1252": lambda b: True, "latin-1": lambda b: True, "cp874": lambda b: True,
+    "cp1252-replace": readable("cp1252"), "cp874-replace": readable("cp874"),
+    "cp874-dropped": lambda b: b in _CP874_DECODE, "cp1251": readable("cp1251"),
+}
+# Where the wrong decoding dropped bytes without a trace, a segment is repaired only when 75 % of
+# its bytes still form sequences: 0x81 is dropped from every hiragana, so this one stays as it
+# is (not half repaired).
+NOT_REPAIRED = {("cp874-dropped", "japanese")}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+@pytest.mark.parametrize("misreading", sorted(MISREADINGS))
+def test_mojibake_of_every_script_repaired(misreading: str, script: str) -> None:
+    """Every character comes back, or U+FFFD where the wrong decoding lost one of its bytes; no
+    character of the wrong reading is left inside a word (the Russian read as Windows-874 that
+    kept Thai letters)."""
+    text = SCRIPTS[script]
+    broken = MISREADINGS[misreading](text)
+    assert broken != text
+    fixed, names = repair_text(f"<p>{broken}</p>")
+    if (misreading, script) in NOT_REPAIRED:
+        assert fixed == f"<p>{broken}</p>" and names == ()
+        return
+    fixed = fixed[3:-4]
+    if misreading in KEPT_BYTES:  # exactly: each character that lost a byte is one U+FFFD
+        kept = KEPT_BYTES[misreading]
+        assert fixed == "".join(ch if all(b < 0x80 or kept(b) for b in ch.encode()) else "\ufffd"
+                                for ch in text)
+    else:  # GBK: a byte it could not read (one U+FFFD) cost one character, or two at a boundary
+        assert len(fixed) == len(text), fixed
+        assert all(a == b or a == "\ufffd" for a, b in zip(fixed, text, strict=True)), fixed
+        assert fixed.count("\ufffd") <= 2 * broken.count("\ufffd")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_clean_text_of_every_script_untouched(script: str) -> None:
+    text = SCRIPTS[script]
+    page = f"<p>{text}</p>\n<p>“{text}” — {text[:20]}…</p>"
+    assert repair_text(page) == (page, ())
+    # also on a page shown to hold Windows-874 mojibake elsewhere
+    mixed = f"<p>{as_cp874_whatwg('Read — 💡 now')}</p><p>{text}</p>"
+    assert repair_text(mixed)[0] == f"<p>Read — 💡 now</p><p>{text}</p>"
+
+
+def test_clean_pages_of_the_real_sets_untouched() -> None:
+    """Every page of trafilatura-eval and the Zyte benchmark, decoded as the crawl does: repair
+    changes a segment only where ftfy's own detector sees mojibake in it (or it holds C1
+    controls, which no clean text has); a page without such a segment is never changed."""
+    from ftfy.badness import is_bad
+
+    from crawler.content.decoding import decode_html
+    from tests.conftest import shared_dataset
+
+    pages = [*sorted((shared_dataset("trafilatura-eval") / "html").glob("*.html.gz")),
+             *sorted((shared_dataset("article-extraction-benchmark") / "html").glob("*.html.gz"))]
+    assert len(pages) > 1000
+    split = re.compile(r"[<>\n]+")
+    changed = 0
+    for path in pages:
+        text = decode_html(gzip.decompress(path.read_bytes())).text
+        fixed, _ = repair_text(text)
+        if fixed == text:
+            continue
+        changed += 1
+        for before, after in zip(split.split(text), split.split(fixed), strict=True):
+            if before != after:
+                assert is_bad(before) or re.search("[\x80-\x9f]", before), (path.name, before)
+    assert changed < len(pages) / 20

@@ -31,7 +31,14 @@ _BINARY_MAGIC = (
     b"ID3",
 )
 _SNIFF_BYTES = 4096
-_MARKUP_RE = re.compile(rb"<\s*(?:!doctype|html|head|body|meta|title|div|p|article)\b", re.I)
+# WHATWG MIME sniffing's HTML signatures (and a few more tags): a page may open with a comment,
+# a script, a style block or a PHP warning ("<br />\n<b>Deprecated</b>") before <html>.
+_MARKUP_RE = re.compile(
+    rb"<(?:!--|\s*(?:!doctype|html|head|body|meta|title|div|p|article|script|style|table|iframe"
+    rb"|h1|font|a|b|br|span|link)\b)",
+    re.I,
+)
+_DECLARED_HTML = frozenset({"text/html", "application/xhtml+xml"})
 
 
 class UndecodableError(ValueError):
@@ -52,7 +59,11 @@ class Decoded:
 
 
 def check_html(body: bytes, content_type: str | None) -> None:
-    """Raise UndecodableError("binary"|"not_html") for bodies that are not HTML."""
+    """Raise UndecodableError("binary"|"not_html") for bodies that are not HTML.
+
+    A body served as text/html is HTML if markup appears anywhere in it (whatever text, script
+    or comment comes first); without that header the first bytes must show markup.
+    """
     head = body[:_SNIFF_BYTES]
     bom_enc, _ = read_bom(head)
     if head.startswith(_BINARY_MAGIC) or (bom_enc is None and b"\x00" in head):
@@ -60,7 +71,7 @@ def check_html(body: bytes, content_type: str | None) -> None:
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime and not mime.startswith(_HTML_TYPES):
         raise UndecodableError("not_html")
-    if bom_enc is None and not _MARKUP_RE.search(head if len(body) > _SNIFF_BYTES else body):
+    if bom_enc is None and not _MARKUP_RE.search(body if mime in _DECLARED_HTML else head):
         raise UndecodableError("not_html")
 
 

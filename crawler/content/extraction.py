@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 
 import trafilatura
 from htmldate import find_date
 from lxml.html import HtmlElement, fromstring
+from trafilatura.external import try_justext
 from trafilatura.metadata import extract_sitename
 from trafilatura.readability_lxml import Document
 from trafilatura.settings import set_date_params
@@ -265,13 +268,37 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     return text
 
 
-def recall_body(tree: HtmlElement, url: str, link_texts: set[str], title: str | None) -> str:
-    """trafilatura with recall settings, for a page whose extraction came out too short;
-    "" unless it finds prose (a body-like line), so galleries and login walls stay short."""
-    lines = _normalize_lines(_trafilatura(tree, url, precision=False, recall=True))
-    if not any(is_body_like(line) for line in lines):
-        return ""
-    return drop_title_line(drop_cross_references("\n".join(lines), link_texts), title)
+def justext_paragraphs(tree: HtmlElement, url: str, language: str | None) -> list[str]:
+    """Paragraphs jusText (through trafilatura's own call) keeps as content."""
+    body = try_justext(deepcopy(tree), url, language)
+    return [text for node in body.iter("p") if (text := clean_text("".join(node.itertext())))]
+
+
+def rescue_candidates(tree: HtmlElement, url: str, html: str,
+                      language: str | None) -> Iterator[list[str]]:
+    """Other extractors' bodies, most trusted first, for a page whose extraction came out
+    too short: trafilatura's recall mode, readability, jusText, the page's own body-like <p>."""
+    yield _normalize_lines(_trafilatura(tree, url, precision=False, recall=True))
+    yield readability_paragraphs(html)
+    yield justext_paragraphs(tree, url, language)
+    yield body_paragraphs(tree)
+
+
+def rescue_body(tree: HtmlElement, url: str, html: str, link_texts: set[str], title: str | None,
+                language: str | None) -> str:
+    """The first fallback body of MIN_WORDS words, else the longest; only bodies with prose
+    (a body-like line) count, so galleries and login walls stay short ("" if none)."""
+    best, best_words = "", 0
+    for lines in rescue_candidates(tree, url, html, language):
+        if not any(is_body_like(line) for line in lines):
+            continue
+        body = drop_title_line(drop_cross_references("\n".join(lines), link_texts), title)
+        words = count_words(body)
+        if words >= MIN_WORDS:
+            return body
+        if words > best_words:
+            best, best_words = body, words
+    return best
 
 
 def is_cross_reference(line: str, link_texts: set[str]) -> bool:
@@ -371,11 +398,54 @@ def page_metadata(
     }
 
 
+def _table_cells(table: HtmlElement) -> list[list[HtmlElement]]:
+    """The rows of `table` (not of tables inside it), each as its list of cells."""
+    rows = []
+    for child in table.iterchildren("tr", "tbody", "thead", "tfoot"):
+        for row in [child] if child.tag == "tr" else child.iterchildren("tr"):
+            rows.append(list(row.iterchildren("td", "th")))
+    return rows
+
+
+def is_layout_table(table: HtmlElement) -> bool:
+    """A table used to lay out the page, not to hold data: a cell holds another table or reads
+    as article prose (body-like), or the table is a single row or column (a banner, a
+    navigation bar, a column of the page). Infoboxes and price lists keep their table."""
+    rows = _table_cells(table)
+    if len(rows) < 2 or max((len(row) for row in rows), default=0) < 2:
+        return True
+    for row in rows:
+        for cell in row:
+            if is_body_like(clean_text(cell.text_content())) or next(cell.iter("table"), None) is not None:
+                return True
+    return False
+
+
+def unwrap_layout_tables(tree: HtmlElement) -> int:
+    """Turn layout tables (2008-era pages: navigation, article and promos side by side in
+    cells) into <div>s, so trafilatura separates the article from the rest instead of
+    keeping the whole table as one; data tables stay. Returns how many were turned."""
+    turned = 0
+    for table in reversed(list(tree.iter("table"))):  # inner tables first
+        if not is_layout_table(table):
+            continue
+        turned += 1
+        for child in list(table.iterchildren("tr", "tbody", "thead", "tfoot")):
+            for row in [child] if child.tag == "tr" else list(child.iterchildren("tr")):
+                for cell in row.iterchildren("td", "th"):
+                    cell.tag = "div"
+                row.tag = "div"
+            child.tag = "div"
+        table.tag = "div"
+    return turned
+
+
 def extract_article(html: str, url: str) -> Extracted:
     """Extract an article from decoded, repaired HTML; raise NotAnArticle if there is none."""
     tree = trafilatura.load_html(html)
     if tree is None:
         raise NotAnArticle("empty", "unparseable HTML")
+    unwrap_layout_tables(tree)
     link_texts = _link_texts(tree)
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
@@ -384,9 +454,9 @@ def extract_article(html: str, url: str) -> Extracted:
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     words = count_words(body)
     if words < MIN_WORDS:
-        recalled = recall_body(tree, url, link_texts, merged["title"])
-        if count_words(recalled) > words:
-            body, words = recalled, count_words(recalled)
+        rescued = rescue_body(tree, url, html, link_texts, merged["title"], merged["language"])
+        if count_words(rescued) > words:
+            body, words = rescued, count_words(rescued)
     if not body:
         raise NotAnArticle("no_text")
     if words < MIN_WORDS:

@@ -1,25 +1,26 @@
 """Mojibake repair on decoded HTML, run by run, without touching clean text.
 
-Three repairers, each applied per segment (text between markup delimiters):
+Four repairers, each applied per segment (text between markup delimiters), for UTF-8 of any
+script (Cyrillic, Greek, CJK, Arabic, Hebrew, Thai, Indic, emoji) read with the wrong codec:
 
-* ftfy's encoding fixes (UTF-8 read as Windows-1252 / Latin-1, double encoding),
-  with an explicit config that disables every style normalisation;
-* UTF-8 read as Windows-874 whose 0x80-0x9F bytes came from Windows-1252
-  ("๐Ÿ’ก" -> "💡"), which ftfy 6.3 does not know;
-* UTF-8 read as GBK/GB18030 ("鍏\ue4c6徃" -> "公司").
+* ftfy's encoding fixes (read as Windows-1252 / Latin-1, double encoding), with an explicit
+  config that disables every style normalisation;
+* read as Windows-874 ("๐Ÿ’ก" -> "💡", "ะŸั€ะฐะฒะดะฐ" -> "Правда") and as Windows-1251
+  ("ОљО±О»О·" -> "Καλη"), which ftfy 6.3 does not know or does not dare;
+* read as GBK/GB18030 ("鍏\ue4c6徃" -> "公司").
 
-The two custom repairers re-encode a run of suspect characters to the bytes the
-wrong codec read and accept the UTF-8 reading only when those bytes are (almost)
-entirely well-formed multi-byte UTF-8 sequences, which natural Thai or Chinese
-text practically never is. Bytes the wrong decoding dropped are never invented:
-characters that do not belong to a complete sequence are left as they were.
+The custom repairers re-encode each run of suspect characters to the bytes the wrong codec
+read and accept the UTF-8 reading only when those bytes are (almost) entirely well-formed
+multi-byte UTF-8 sequences, which natural text in that codec's own script practically never
+is. A byte the wrong decoding lost (dropped, or shown as U+FFFD) is never invented: each
+character that lost one becomes one U+FFFD, so no mojibake is left half repaired.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from typing import Protocol
 
 from ftfy import TextFixerConfig, fix_encoding_and_explain
 
@@ -51,36 +52,37 @@ _CODE_BLOCK_RE = re.compile(
 )
 # Segments never span markup or lines: mojibake of a character never contains these.
 _SEGMENT_SPLIT_RE = re.compile(r"([<>\n]+)")
-_UTF8_SEQ_RE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]"
-    rb"|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
-    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
-)
 # Share of a segment's suspect bytes that must form UTF-8 sequences for a re-decoding.
-MIN_UTF8_COVERAGE_CP874 = 0.75
+MIN_UTF8_COVERAGE = 0.75
+MIN_UTF8_COVERAGE_GBK = 0.9  # a double-byte reading resynchronises: natural Chinese never gets close
 MIN_GBK_RUN_BYTES = 6
+LOST = "\ufffd"  #: what a lossy decoding shows for a byte it could not read; what we mark a loss with
 
 
-def _cp874_hybrid_table() -> dict[str, int]:
-    """Char -> byte for Windows-874 with 0x80-0x9F taken from Windows-1252."""
+def _single_byte_table(codec: str) -> dict[str, int]:
+    """Char -> byte for a single-byte code page, with 0x80-0x9F from Windows-1252 where the code
+    page has nothing there (Windows-874). Bytes neither defines are absent."""
     table: dict[str, int] = {}
     for byte in range(0x80, 0x100):
-        codecs = ("cp1252", "cp874") if byte < 0xA0 else ("cp874",)
-        for codec in codecs:
+        for name in (codec, "cp1252") if byte < 0xA0 else (codec,):
             try:
-                table[bytes([byte]).decode(codec)] = byte
+                table[bytes([byte]).decode(name)] = byte
                 break
             except UnicodeDecodeError:
                 continue
     return table
 
 
-CP874_HYBRID = _cp874_hybrid_table()
-_CP874_RUN_RE = re.compile("[" + re.escape("".join(CP874_HYBRID)) + "]+")
+CP874_HYBRID = _single_byte_table("cp874")
+CP1251 = _single_byte_table("cp1251")
+_CONTINUATION = range(0x80, 0xC0)
+_HIGH_C1 = range(0x80, 0xA0)
+# Second-byte ranges of the leads that restrict it (no overlongs, surrogates or > U+10FFFF).
+_SECOND = {0xE0: range(0xA0, 0xC0), 0xED: range(0x80, 0xA0), 0xF0: range(0x90, 0xC0),
+           0xF4: range(0x80, 0x90)}
 _THAI_RE = re.compile("[\u0e01-\u0e5b]")
-_HIGH_C1_RE = re.compile(rb"[\x80-\x9f]")
 # Characters GBK mojibake of UTF-8 consists of: CJK, PUA (unassigned GBK codes),
-# full-width forms, and the replacement char for a lost trailing byte.
+# full-width forms, and the replacement char for a lost byte.
 _NON_ASCII_RUN_RE = re.compile(r"[^\x00-\x7f]+")
 _PUNCT_RE = re.compile("[\u2010-\u205e]")
 _CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
@@ -91,152 +93,77 @@ def _plausible(text: str) -> bool:
     return all(unicodedata.category(ch) not in {"Cn", "Co", "Cc", "Cs"} for ch in text)
 
 
-def _redecode_bytes(
-    raw: bytes, chars: str, byte_spans: list[tuple[int, int]]
-) -> tuple[str, int]:
-    """Decode well-formed UTF-8 sequences in `raw`, keep other chars of `chars` as is.
+def _lead_size(byte: int) -> int:
+    """Length of the UTF-8 sequence `byte` starts (0: not a lead byte)."""
+    return 2 if 0xC2 <= byte < 0xE0 else 3 if 0xE0 <= byte < 0xF0 else 4 if 0xF0 <= byte < 0xF5 else 0
 
-    `byte_spans[i]` is the byte range of `chars[i]` in `raw`. Returns the new text
-    and the number of bytes covered by sequences.
+
+def _is_continuation(byte: int | None) -> bool:
+    return byte is None or byte in _CONTINUATION
+
+
+def read_utf8(raw: list[int | None]) -> tuple[list[tuple[str | None, int, int]], int, int]:
+    """Greedy UTF-8 reading of bytes in which None is a byte the wrong decoding lost.
+
+    Returns pieces (text, start, end) over `raw`: a decoded character, U+FFFD for a sequence
+    missing a byte, or None for a byte in no sequence (an orphan); then the known bytes inside
+    sequences and the number of sequences read whole.
     """
+    pieces: list[tuple[str | None, int, int]] = []
+    covered = whole = 0
+    i, n = 0, len(raw)
+    while i < n:
+        byte = raw[i]
+        size = 0 if byte is None else _lead_size(byte)
+        seq = raw[i:i + size]
+        if size and len(seq) == size and all(_is_continuation(b) for b in seq[1:]) and (
+            seq[1] is None or seq[1] in _SECOND.get(byte, _CONTINUATION)
+        ):
+            known = [b for b in seq if b is not None]
+            pieces.append((bytes(known).decode("utf-8") if len(known) == size else LOST, i, i + size))
+            covered += len(known)
+            whole += len(known) == size
+            i += size
+        elif byte is None:  # a lost byte and the continuation bytes that went with it
+            j = i + 1
+            while j < n and j - i < 4 and raw[j] is not None and raw[j] in _CONTINUATION:
+                j += 1
+            pieces.append((LOST, i, j))
+            covered += j - i - 1
+            i = j
+        elif byte < 0x80:  # ASCII a double-byte reading took as the second byte of a pair
+            pieces.append((chr(byte), i, i + 1))
+            covered += 1
+            i += 1
+        else:
+            pieces.append((None, i, i + 1))
+            i += 1
+    return pieces, covered, whole
+
+
+def render(pieces: list[tuple[str | None, int, int]], raw: list[int | None], chars: str,
+           spans: list[tuple[int, int]]) -> str:
+    """The UTF-8 reading of a run: decoded characters, one U+FFFD for each character that lost a
+    byte (an orphan lead byte starts one, orphan continuation bytes join it) and, where an
+    orphan byte is one whole character of typographic punctuation, that character."""
+    whole_chars = {span: ch for ch, span in zip(chars, spans, strict=True)}
     out: list[str] = []
-    covered = 0
-    ci = 0
-    pos = 0
-    for m in _UTF8_SEQ_RE.finditer(raw):
-        start, end = m.span()
-        # A sequence must start and end on character boundaries of the wrong reading.
-        while ci < len(chars) and byte_spans[ci][1] <= start:
-            if byte_spans[ci][0] >= pos:
-                out.append(chars[ci])
-            ci += 1
-        if ci < len(chars) and byte_spans[ci][0] != start:
+    open_loss = False
+    for text, start, end in pieces:
+        if text is not None:
+            out.append(text)
+            open_loss = text == LOST
             continue
-        cj = ci
-        while cj < len(chars) and byte_spans[cj][1] < end:
-            cj += 1
-        if cj >= len(chars) or byte_spans[cj][1] != end:
-            continue
-        out.append(m.group().decode("utf-8"))
-        covered += end - start
-        ci = cj + 1
-        pos = end
-    out.extend(chars[ci:])
-    return "".join(out), covered
-
-
-def _spans(widths: list[int]) -> list[tuple[int, int]]:
-    spans, pos = [], 0
-    for w in widths:
-        spans.append((pos, pos + w))
-        pos += w
-    return spans
-
-
-def repair_cp874(segment: str) -> str | None:
-    """Repair UTF-8 that was read as Windows-874 (+ Windows-1252 C1 range); None if clean."""
-    if not _THAI_RE.search(segment):
-        return None
-    runs = list(_CP874_RUN_RE.finditer(segment))
-    total = covered = c1_hits = 0
-    fixed: list[tuple[int, int, str]] = []
-    lost: list[tuple[int, int, str]] = []  # runs that are a UTF-8 sequence missing a lost byte
-    for run in runs:
-        chars = run.group()
-        if not _THAI_RE.search(chars):
-            continue  # lone Windows-1252 punctuation: not evidence either way
-        raw = bytes(CP874_HYBRID[ch] for ch in chars)
-        new, cov = _redecode_bytes(raw, chars, _spans([1] * len(chars)))
-        total += len(raw)
-        covered += cov
-        if cov:
-            c1_hits += len(_HIGH_C1_RE.findall(raw))
-            fixed.append((run.start(), run.end(), new))
-        elif _TRUNCATED_UTF8_RE.fullmatch(raw):
-            lost.append((run.start(), run.end(), "\ufffd"))
-    if not fixed or c1_hits == 0 or covered / total < MIN_UTF8_COVERAGE_CP874:
-        return None
-    if not _plausible("".join(new for _, _, new in fixed)):
-        return None
-    return _splice(segment, sorted(fixed + lost))
-
-
-# A UTF-8 sequence one byte short: what is left when the wrong reading dropped a byte that
-# neither Windows-874 nor Windows-1252 defines (0x81, 0x8D, 0x8F, 0x90, 0x9D). Only leads of
-# punctuation/symbols (E2: U+2000-2FFF) and emoji (F0) are taken: a lone two-letter Thai word
-# can read as a truncated CJK sequence (ไป = E4 BB), but not as these.
-_TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
-
-
-def mark_lost_bytes(text: str) -> str:
-    """On a page shown to be UTF-8 read as Windows-874, replace each run that is exactly one UTF-8
-    sequence missing one (lost, unrecoverable) byte by U+FFFD: the loss is marked, no character
-    is invented, and no mojibake Thai is left behind."""
-    fixes = [
-        (run.start(), run.end(), "\ufffd")
-        for run in _CP874_RUN_RE.finditer(text)
-        if _THAI_RE.search(run.group())
-        and _TRUNCATED_UTF8_RE.fullmatch(bytes(CP874_HYBRID[ch] for ch in run.group()))
-    ]
-    return _splice(text, fixes) if fixes else text
-
-
-def repair_gbk(segment: str) -> str | None:
-    """Repair UTF-8 that was read as GBK/GB18030; None if clean.
-
-    Every non-ASCII run of the segment is re-encoded to GB18030. The UTF-8 reading
-    is taken only if *all* runs are then strictly valid UTF-8 (a lost final byte,
-    shown as U+FFFD, is allowed), together they hold at least MIN_GBK_RUN_BYTES
-    bytes, and the result is plausible text. Natural Chinese fails the first test.
-    """
-    if not _CJK_RE.search(segment):
-        return None
-    fixed: list[tuple[int, int, str]] = []
-    total = 0
-    for run in _NON_ASCII_RUN_RE.finditer(segment):
-        new = _gbk_redecode(run.group())
-        if new is None:
-            return None
-        core = new.replace("\ufffd", "")
-        if core and (not _CJK_OR_COMMON_RE.fullmatch(core) or not _plausible(core)):
-            return None
-        total += len(run.group()) * 2
-        fixed.append((run.start(), run.end(), new))
-    # Short evidence is accepted only when every run comes back as typographic
-    # punctuation (’ “ — …), the non-ASCII of English text, never Chinese words.
-    if total < MIN_GBK_RUN_BYTES and not all(
-        _PUNCT_RE.search(new) for _, _, new in fixed
-    ):
-        return None
-    return _splice(segment, fixed)
-
-
-def _gbk_redecode(chars: str) -> str | None:
-    """UTF-8 reading of the GB18030 bytes of `chars`, or None if not valid UTF-8."""
-    lost_tail = chars.endswith("\ufffd")
-    body = chars.rstrip("\ufffd")
-    try:
-        raw = body.encode("gb18030")
-    except UnicodeEncodeError:
-        return None
-    if lost_tail:
-        # The wrong decoding lost the last byte(s) of the final UTF-8 sequence.
-        for cut in range(len(raw), len(raw) - 3, -1):
-            try:
-                return raw[:cut].decode("utf-8") + "\ufffd"
-            except UnicodeDecodeError:
-                continue
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-_CJK_OR_COMMON_RE = re.compile(
-    "[\u0020-\u007e\u00a0-\u024f\u0370-\u04ff\u2000-\u206f\u2100-\u27bf\u3000-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef\U0001f000-\U0001faff]+"
-)
+        lead = _lead_size(raw[start] or 0)
+        if open_loss and not lead:
+            continue  # a continuation byte of the character already marked lost
+        punct = whole_chars.get((start, end), "")
+        if not lead and _PUNCT_RE.fullmatch(punct):
+            out.append(punct)
+        else:
+            out.append(LOST)
+            open_loss = True
+    return "".join(out)
 
 
 def _splice(text: str, fixes: list[tuple[int, int, str]]) -> str:
@@ -249,6 +176,140 @@ def _splice(text: str, fixes: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
+# A UTF-8 sequence one byte short: what is left when the wrong reading dropped a byte that
+# neither Windows-874 nor Windows-1252 defines (0x81, 0x8D, 0x8F, 0x90, 0x9D). Only leads of
+# punctuation/symbols (E2: U+2000-2FFF) and emoji (F0) are taken: a lone two-letter Thai word
+# can read as a truncated CJK sequence (ไป = E4 BB), but not as these.
+_TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
+
+
+def _inside_latin_word(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] has an ASCII letter on both sides ("pรกgina"): the code page's
+    own script is not written inside Latin words."""
+    return (start > 0 and end < len(text) and text[start - 1].isascii() and text[start - 1].isalpha()
+            and text[end].isascii() and text[end].isalpha())
+
+
+class SingleByteRepair:
+    """UTF-8 read as a single-byte code page (Windows-874, Windows-1251), run by run.
+
+    A run is a stretch of characters of the code page's upper half (or U+FFFD, a lost byte).
+    Runs holding a UTF-8 lead byte or a lost byte are the evidence: their known bytes must be at
+    least MIN_UTF8_COVERAGE in sequences, one sequence at least (whole, or missing a byte) with
+    a continuation byte in 0x80-0x9F (Windows-1252 punctuation or a C1 control in the code
+    page, which its own script does not put after a letter) or a whole one inside a Latin word
+    ("pรกgina": the UTF-8 of "á"), and the characters plausible.
+    """
+
+    def __init__(self, table: dict[str, int]) -> None:
+        # a byte the code page leaves undefined may also show as its C1 control (WHATWG's reading)
+        self.table = {chr(b): b for b in _HIGH_C1} | table
+        self.run_re = re.compile("[" + re.escape("".join(sorted(self.table))) + LOST + "]+")
+
+    def __call__(self, segment: str, shown: bool = False) -> str | None:
+        """The repaired segment, or None if it is clean. `shown`: the page is known to be this
+        mojibake, so no 0x80-0x9F byte is asked for."""
+        fixes: list[tuple[int, int, str]] = []
+        total = covered = whole = c1 = inside_word = 0
+        for run in self.run_re.finditer(segment):
+            chars = run.group()
+            raw = [self.table.get(ch) for ch in chars]
+            if not any(b is None or _lead_size(b) for b in raw):
+                continue  # lone punctuation: not evidence either way
+            pieces, run_covered, run_whole = read_utf8(raw)
+            if None not in raw and _TRUNCATED_UTF8_RE.fullmatch(bytes(raw)):  # type: ignore[arg-type]
+                run_covered = len(raw)  # one sequence that lost its last byte ("โ€" of ”)
+            total += sum(b is not None for b in raw)
+            covered += run_covered
+            whole += run_whole
+            c1 += sum(1 for text, start, end in pieces if text and raw[start] is not None
+                      for b in raw[start + 1:end] if b in _HIGH_C1)
+            inside_word += bool(run_whole) and _inside_latin_word(segment, run.start(), run.end())
+            fixes.append((run.start(), run.end(),
+                          render(pieces, raw, chars, [(k, k + 1) for k in range(len(chars))])))
+        if not (whole or c1) or covered / total < MIN_UTF8_COVERAGE:
+            return None
+        if not (shown or c1 or inside_word):
+            return None
+        if not _plausible("".join(new for _, _, new in fixes).replace(LOST, "")):
+            return None
+        return _splice(segment, fixes)
+
+
+repair_cp874 = SingleByteRepair(CP874_HYBRID)
+repair_cp1251 = SingleByteRepair(CP1251)
+
+def mark_lost_bytes(text: str) -> str:
+    """On a page shown to be UTF-8 read as Windows-874, replace each run that is exactly one UTF-8
+    sequence missing one (lost, unrecoverable) byte by U+FFFD: the loss is marked, no character
+    is invented, and no mojibake Thai is left behind."""
+    fixes = [
+        (run.start(), run.end(), LOST)
+        for run in repair_cp874.run_re.finditer(text)
+        if _THAI_RE.search(run.group()) and LOST not in run.group()
+        and _TRUNCATED_UTF8_RE.fullmatch(bytes(CP874_HYBRID[ch] for ch in run.group()))
+    ]
+    return _splice(text, fixes) if fixes else text
+
+
+def _gb_bytes(chars: str) -> tuple[list[int | None], list[tuple[int, int]]] | None:
+    """The GB18030 bytes of `chars` (U+FFFD: one lost byte) and each character's byte span."""
+    raw: list[int | None] = []
+    spans = []
+    for ch in chars:
+        if ch == LOST:
+            encoded: bytes | list[None] = [None]
+        else:
+            try:
+                encoded = ch.encode("gb18030")
+            except UnicodeEncodeError:
+                return None
+        spans.append((len(raw), len(raw) + len(encoded)))
+        raw.extend(encoded)
+    return raw, spans
+
+
+def repair_gbk(segment: str, shown: bool = False) -> str | None:
+    """Repair UTF-8 that was read as GBK/GB18030; None if clean.
+
+    Every non-ASCII run of the segment is re-encoded to GB18030 (U+FFFD: a byte the reading
+    lost). The UTF-8 reading is taken only if at least MIN_UTF8_COVERAGE_GBK of the known bytes
+    are in sequences, they hold at least MIN_GBK_RUN_BYTES bytes (or come back as typographic
+    punctuation, the non-ASCII of English text, or the page is `shown` to be GBK mojibake), and
+    the result is plausible text in common scripts. Natural Chinese fails the first test.
+    """
+    if not _CJK_RE.search(segment):
+        return None
+    fixed: list[tuple[int, int, str]] = []
+    total = covered = 0
+    for run in _NON_ASCII_RUN_RE.finditer(segment):
+        encoded = _gb_bytes(run.group())
+        if encoded is None:
+            return None
+        raw, spans = encoded
+        pieces, run_covered, _ = read_utf8(raw)
+        new = render(pieces, raw, run.group(), spans)
+        core = new.replace(LOST, "")
+        if core and (not _CJK_OR_COMMON_RE.fullmatch(core) or not _plausible(core)):
+            return None
+        total += sum(b is not None for b in raw)
+        covered += run_covered
+        fixed.append((run.start(), run.end(), new))
+    if not total or covered / total < MIN_UTF8_COVERAGE_GBK:
+        return None
+    if not shown and covered < MIN_GBK_RUN_BYTES and not all(_PUNCT_RE.search(new)
+                                                             for _, _, new in fixed):
+        return None
+    return _splice(segment, fixed)
+
+
+_CJK_OR_COMMON_RE = re.compile(
+    "[\u0020-\u007e\u00a0-\u024f\u0370-\u04ff\u0590-\u06ff\u0900-\u0dff\u0e00-\u0e7f"
+    "\u2000-\u206f\u2100-\u27bf\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\ufe00-\ufe0f\uff00-\uffef\U0001f000-\U0001faff]+"
+)
+
+
 def repair_ftfy(segment: str) -> tuple[str, list[str]]:
     """ftfy encoding repair of one segment; returns text and repair names."""
     result = fix_encoding_and_explain(segment, FTFY_CONFIG)
@@ -257,9 +318,22 @@ def repair_ftfy(segment: str) -> tuple[str, list[str]]:
     return result.text, ["ftfy:mojibake"]
 
 
-Repairer = Callable[[str], "str | None"]
+class Repairer(Protocol):
+    def __call__(self, segment: str, shown: bool = False) -> str | None: ...
+
+
+def _repair_cp874_page(segment: str, shown: bool = False) -> str | None:
+    """Windows-874; on a page shown to be such mojibake, byte-lost runs are marked too."""
+    fixed = repair_cp874(segment, shown)
+    if shown:
+        marked = mark_lost_bytes(fixed or segment)
+        return None if marked == segment else marked
+    return fixed
+
+
 _CUSTOM: tuple[tuple[str, Repairer], ...] = (
-    ("utf8-as-cp874", repair_cp874),
+    ("utf8-as-cp874", _repair_cp874_page),
+    ("utf8-as-cp1251", repair_cp1251),
     ("utf8-as-gbk", repair_gbk),
 )
 
@@ -269,37 +343,38 @@ def repair_text(text: str) -> tuple[str, tuple[str, ...]]:
 
     Script and style blocks are left untouched. Returns the repaired text and the
     sorted names of the repairs applied, ``()`` when the text was left unchanged.
+    A page shown to hold one kind of mojibake is read once more from the original with that
+    kind taken as known: segments with less evidence of their own (no 0x80-0x9F byte, only
+    a byte-lost sequence) are then repaired too.
     """
     if text.isascii():
         return text, ()
     names: set[str] = set()
+    repaired = _repair_blocks(text, names, frozenset())
+    if not names:
+        return text, ()
+    shown = frozenset(names) & {name for name, _ in _CUSTOM}
+    if shown:
+        repaired = _repair_blocks(text, names, shown)
+    return repaired, tuple(sorted(names))
+
+
+def _repair_blocks(text: str, names: set[str], shown: frozenset[str]) -> str:
     blocks = _CODE_BLOCK_RE.split(text)
     for b in range(0, len(blocks), 2):
         if not blocks[b].isascii():
-            blocks[b] = _repair_segments(blocks[b], names)
-    if not names:
-        return text, ()
-    if "utf8-as-cp874" in names:
-        # The page is shown to be UTF-8 read as Windows-874: once more from the original, now
-        # also marking byte-lost runs in segments that had nothing else to repair.
-        blocks = _CODE_BLOCK_RE.split(text)
-        for b in range(0, len(blocks), 2):
-            if not blocks[b].isascii():
-                blocks[b] = _repair_segments(blocks[b], names, cp874_page=True)
-    return "".join(blocks), tuple(sorted(names))
+            blocks[b] = _repair_segments(blocks[b], names, shown)
+    return "".join(blocks)
 
 
-def _repair_segments(text: str, names: set[str], cp874_page: bool = False) -> str:
+def _repair_segments(text: str, names: set[str], shown: frozenset[str]) -> str:
     parts = _SEGMENT_SPLIT_RE.split(text)
     for i in range(0, len(parts), 2):
         segment = parts[i]
         if segment.isascii():
             continue
         for name, repairer in _CUSTOM:
-            fixed = repairer(segment)
-            if fixed is None and cp874_page and name == "utf8-as-cp874":
-                fixed = mark_lost_bytes(segment)
-                fixed = None if fixed == segment else fixed
+            fixed = repairer(segment, name in shown)
             if fixed is not None:
                 segment = fixed
                 names.add(name)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crawler import items
 from crawler.fetchstate import DocState
 from crawler.store.models import Article, FetchState, SeenUrl, utcnow
+from crawler.urls import canonical_url, host_of
 
 #: Outcomes that mean "do not fetch this URL again".
 FINAL_OUTCOMES = ("stored", "unchanged", "changed", "dropped:")
@@ -93,11 +94,23 @@ def record_seen(session: Session, url: str, outcome: str, article_id: int | None
 
 
 def upsert_article(session: Session, art: items.Article) -> tuple[str, int]:
-    """Insert or update by canonical URL. Returns ("new" | "changed" | "unchanged", article id)."""
+    """Insert or update by canonical URL. Returns ("new" | "changed" | "unchanged" | "collided",
+    article id).
+
+    "collided": another page already holds ``art.url`` with other text (pages sharing one
+    rel=canonical, say); both are kept: ``art`` is re-keyed to its own fetched URL (``art.url``
+    and ``art.site`` change) and inserted there. Different text at the same fetched URL is an
+    update ("changed").
+    """
     digest = content_hash(art.text)
     row = session.scalars(select(Article).where(Article.url == art.url)).one_or_none()
     if row is not None and row.content_hash == digest:
         return "unchanged", row.id
+    own = canonical_url(art.fetched_url)
+    if row is not None and own != art.url and canonical_url(row.fetched_url) != own:
+        art.url, art.site = own, host_of(own)
+        outcome, article_id = upsert_article(session, art)
+        return ("collided" if outcome == "new" else outcome), article_id
     values = {
         "fetched_url": art.fetched_url,
         "source": art.source,
