@@ -203,7 +203,8 @@ def test_demo_offline_quiet_and_in_its_own_database(tmp_path: Path) -> None:
     # the report's table: 10 pages, copies and quotes found
     assert proc.stdout.startswith("10 articles, 6 stories (3 with copies, 4 duplicates), "
                                   "4 pages quoting a story")
-    assert "Story 1: Harbor Labs opens its first chip plant in Rotterdam" in proc.stdout
+    # story ids follow the order pages were stored in, which the crawl does not fix
+    assert re.search(r"Story \d+: Harbor Labs opens its first chip plant in Rotterdam", proc.stdout)
     # stderr: the crawl summary, the dedup line, the report file; no Scrapy or alembic log
     for noise in ("Overridden settings", "Enabled", "Context impl", "Telnet", "Dumping Scrapy stats",
                   "Traceback", "[scrapy"):
