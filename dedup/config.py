@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-4"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
-#: 4: shingle hashes combine token hashes (no xxHash64 per shingle)
+ALGORITHM_VERSION = "passages-5"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+#: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: windows are sentences,
+#: not paragraphs
+
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -25,7 +27,8 @@ class DedupConfig:
             characters, so 8 characters carry about as much as 4-5 words. Chosen per shingle,
             not per page, so quoted CJK text matches its source inside a Latin-script page.
 
-    Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
+    Candidates (MinHash LSH over passages, i.e. sentences merged up to ``min_window_shingles``,
+    whatever the line breaks):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
             ``kperm32``: classic k-permutation MinHash over hashes folded to 32 bits, affine
@@ -53,10 +56,16 @@ class DedupConfig:
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
             a story (>= 0.29).
-        min_title_overlap: when both headlines are known, a copy keeps at least this share of
-            the shorter headline's words (syndicated copies keep the headline, at most adding
-            "(analysis)" or dropping a word: >= 0.93 measured; pages merely quoting another
-            story have their own headline: <= 0.29). 0 disables the check.
+        min_title_overlap: headlines share at least this share of the shorter one's words when
+            they agree (syndicated copies keep the headline, at most adding "(analysis)" or
+            dropping a word: >= 0.93 measured; pages merely quoting another story have their
+            own: <= 0.29). Agreeing headlines support a copy whose shared text starts past
+            ``lead_share`` (a copy wrapped below other stories, or missing its top); a
+            rewritten headline never vetoes one (republishers rewrite them).
+        whole_copy: a page at least this much contained in another is a copy whatever opens it
+            (a teaser, another wire story in the same box); below it, another story's passage
+            opening the page makes it a follow-up or round-up (those quote 0.54-0.68 of
+            themselves from one story on syndication-dev and the generated corpora).
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -76,6 +85,7 @@ class DedupConfig:
     copy_containment: float = 0.5
     lead_share: float = 0.25
     min_title_overlap: float = 0.5
+    whole_copy: float = 0.75
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:
@@ -87,8 +97,9 @@ class DedupConfig:
         if (self.scheme in NUMPY_SCHEMES) != (self.signature_backend == "numpy"):
             raise ValueError(f"scheme {self.scheme!r} does not belong to backend "
                              f"{self.signature_backend!r}")
-        if not 0.0 < self.copy_containment <= 1.0 or not 0.0 < self.lead_share <= 1.0:
-            raise ValueError("copy_containment and lead_share must lie in (0, 1]")
+        if not all(0.0 < x <= 1.0 for x in (self.copy_containment, self.lead_share,
+                                             self.whole_copy)):
+            raise ValueError("copy_containment, lead_share and whole_copy must lie in (0, 1]")
         if min(self.shingle_size, self.cjk_shingle_size, self.min_passage_shingles) < 1:
             raise ValueError("shingle sizes and min_passage_shingles must be >= 1")
 

@@ -62,7 +62,7 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
         if third == outer:
             continue
         for r in other.ranges(inner):
-            if r[0] < start and not _overlaps(r, shared):
+            if not _overlaps(r, shared) and r[0] < start:
                 return third
     return None
 
@@ -83,7 +83,14 @@ def _title_words(title: str) -> frozenset[str]:
 
 def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupConfig,
                  titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
-    """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?"""
+    """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
+
+    The text decides. Headlines only support: when they agree, the shared text may start past
+    the lead (a page that wraps the copy below other wire stories or teasers, a copy whose
+    top the extraction lost); a rewritten headline never vetoes. Another story's passage
+    opening the page (``foreign_opening``) makes a partial copy a follow-up or round-up; a
+    near-whole copy (``whole_copy``) is a copy whatever wraps it.
+    """
     al = graph.get(inner, outer)
     if al is None:
         return CopyVerdict(inner, outer, False, "no shared passage")
@@ -93,25 +100,24 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
                            f"{config.copy_containment:.0%})")
-    if max(lead_outer, lead_inner) > config.lead_share:
+    overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
+    same_headline = overlap is not None and overlap >= config.min_title_overlap
+    if max(lead_outer, lead_inner) > config.lead_share and not same_headline:
         where = "the other page" if lead_outer >= lead_inner else "it"
         return CopyVerdict(inner, outer, False,
                            f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
-                           f"{where}, past the lead ({config.lead_share:.0%}): re-used "
-                           "background, not a copy")
-    overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
-    if overlap is not None and overlap < config.min_title_overlap:
-        return CopyVerdict(inner, outer, False,
-                           f"headlines share only {overlap:.0%} of their words: another article "
-                           "quoting it")
-    third = foreign_opening(graph, inner, outer)
+                           f"{where}, past the lead ({config.lead_share:.0%}), under another "
+                           "headline: re-used background, not a copy")
+    third = foreign_opening(graph, inner, outer) if cover < config.whole_copy else None
     if third is not None:
         return CopyVerdict(inner, outer, False,
-                           f"it opens with a passage shared with doc {third} before the shared "
-                           "text: a follow-up or round-up, not a copy")
+                           f"{cover:.0%} of it is contained and it opens with a passage shared "
+                           f"with doc {third} before that text: a follow-up or round-up, not a "
+                           "copy")
     return CopyVerdict(inner, outer, True,
                        f"{cover:.0%} of it is contained, from the other page's lead "
-                       f"(starts {lead_outer:.0%} in)")
+                       f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
+                                                           else ""))
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,

@@ -35,6 +35,7 @@ from dedup.text import (
     _NOTE_MAX_WORDS,
     CJK,
     NOTE_ANY,
+    STOPS,
     char_tables,
     is_cjk,
     is_note_line,
@@ -53,6 +54,8 @@ _U_M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _FLAG_CJK = np.uint8(1)
 _FLAG_SLOW = np.uint8(2)
+_FLAG_STOP = np.uint8(4)  # a sentence stop follows the token on its line
+_STOPS = np.asarray([ord(c) for c in STOPS], dtype=np.uint32)
 
 
 @njit(cache=True, inline="always")
@@ -246,7 +249,8 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
     non-blank line repeating the title (``heads``: the titles' tokens, their offsets, each
     document's title or -1). ``notes``: (max words of a note line, ``_note_hints()``). Lines
     Python decides on go to ``asks`` (doc, line, start, end, 0: may be a note / 1: may be the
-    title) from row ``n_asks`` on. Returns (status, k, n_asks)."""
+    title) from row ``n_asks`` on. A token followed on its line by a sentence stop (``STOPS``)
+    gets flag ``_FLAG_STOP``. Returns (status, k, n_asks)."""
     t_start, t_end, t_line, t_hash, t_flag = toks
     max_words, hints, hint_first = notes
     head_tok, head_row = heads[5], heads[6]
@@ -297,9 +301,15 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
                     in_word = False
                 elif e & _B_SPACE:
                     in_word = False
-                elif not in_word:
-                    words += 1
-                    in_word = True
+                else:
+                    if not in_word:
+                        words += 1
+                        in_word = True
+                    if k > line_tok:
+                        for stop in _STOPS:
+                            if c == stop:
+                                t_flag[k - 1] |= _FLAG_STOP
+                                break
                 i += 1
                 continue
             if not in_word:
@@ -410,8 +420,16 @@ def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no co
     return hashes, last, doc_sh
 
 
+#: A window also ends at a line break once it holds this many times ``min_window_shingles``
+#: (text without sentence stops, such as lists and tables, is not signed as one window).
+_LONG_WINDOW = 4
+
+
 @njit(cache=True)
-def _windows_kernel(t_line, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
+def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
+    """Passage windows: sentences (shingles up to one starting on a token followed by a stop),
+    merged forward until they hold ``min_size`` shingles; line breaks end a window only past
+    ``_LONG_WINDOW * min_size``. A short tail is folded into the previous window."""
     n_docs = doc_sh.shape[0] - 1
     out = np.empty((doc_sh[n_docs] + n_docs, 2), np.int32)
     doc_win = np.empty(n_docs + 1, np.int64)
@@ -423,19 +441,17 @@ def _windows_kernel(t_line, doc_tok, doc_sh, min_size):  # pragma: no cover - co
             continue
         t0 = doc_tok[d]
         first = w
-        cur = -1
-        s = 0
+        cur = 0
         for i in range(n):
-            if i == n - 1 or t_line[t0 + i + 1] != t_line[t0 + i]:  # paragraph s..i ends
-                if cur < 0:
-                    cur = s
-                if i - cur + 1 >= min_size:
-                    out[w, 0] = cur
-                    out[w, 1] = i
-                    w += 1
-                    cur = -1
-                s = i + 1
-        if cur >= 0:
+            size = i - cur + 1
+            if size >= min_size and (
+                    i == n - 1 or t_flag[t0 + i] & _FLAG_STOP
+                    or (size >= _LONG_WINDOW * min_size and t_line[t0 + i + 1] != t_line[t0 + i])):
+                out[w, 0] = cur
+                out[w, 1] = i
+                w += 1
+                cur = i + 1
+        if cur < n:
             if w > first:  # fold a short tail into the previous window
                 out[w - 1, 1] = n - 1
             else:
@@ -454,7 +470,7 @@ class Fingerprint:
 
     ``hashes`` are 64-bit hashes of the normalised tokens (seeded, stable across processes);
     ``windows`` are the (first, last) shingle indexes of the passages signed for LSH:
-    paragraphs, merged forward until they hold ``min_window_shingles`` shingles.
+    sentences, merged forward until they hold ``min_window_shingles`` shingles (``_windows_kernel``).
     """
 
     hashes: np.ndarray  # uint64, one per shingle, in text order
@@ -687,7 +703,7 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
     k, cjk_k = config.shingle_size, config.cjk_shingle_size
     hashes, last, doc_sh = _shingle(t_hash, flag, doc_tok, k, cjk_k, np.uint64(config.seed),
                                     _weights(max(k, cjk_k)))
-    win, doc_win = _windows_kernel(line, doc_tok, doc_sh, config.min_window_shingles)
+    win, doc_win = _windows_kernel(line, flag, doc_tok, doc_sh, config.min_window_shingles)
     return FingerprintBatch(doc_sh, hashes, last, doc_tok, start, end, doc_win, win)
 
 
