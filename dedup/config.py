@@ -9,7 +9,6 @@ from typing import Literal
 ALGORITHM_VERSION = "passages-5"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: windows are sentences,
 #: not paragraphs
-
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -27,8 +26,8 @@ class DedupConfig:
             characters, so 8 characters carry about as much as 4-5 words. Chosen per shingle,
             not per page, so quoted CJK text matches its source inside a Latin-script page.
 
-    Candidates (MinHash LSH over passages, i.e. sentences merged up to ``min_window_shingles``,
-    whatever the line breaks):
+    Candidates (MinHash LSH over passages, i.e. sentences merged up to ``min_window_shingles``:
+    a story as one block or as paragraphs gets the same windows):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
             ``kperm32``: classic k-permutation MinHash over hashes folded to 32 bits, affine
@@ -62,10 +61,6 @@ class DedupConfig:
             own: <= 0.29). Agreeing headlines support a copy whose shared text starts past
             ``lead_share`` (a copy wrapped below other stories, or missing its top); a
             rewritten headline never vetoes one (republishers rewrite them).
-        whole_copy: a page at least this much contained in another is a copy whatever opens it
-            (a teaser, another wire story in the same box); below it, another story's passage
-            opening the page makes it a follow-up or round-up (those quote 0.54-0.68 of
-            themselves from one story on syndication-dev and the generated corpora).
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -85,7 +80,6 @@ class DedupConfig:
     copy_containment: float = 0.5
     lead_share: float = 0.25
     min_title_overlap: float = 0.5
-    whole_copy: float = 0.75
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:
@@ -97,9 +91,8 @@ class DedupConfig:
         if (self.scheme in NUMPY_SCHEMES) != (self.signature_backend == "numpy"):
             raise ValueError(f"scheme {self.scheme!r} does not belong to backend "
                              f"{self.signature_backend!r}")
-        if not all(0.0 < x <= 1.0 for x in (self.copy_containment, self.lead_share,
-                                             self.whole_copy)):
-            raise ValueError("copy_containment, lead_share and whole_copy must lie in (0, 1]")
+        if not 0.0 < self.copy_containment <= 1.0 or not 0.0 < self.lead_share <= 1.0:
+            raise ValueError("copy_containment and lead_share must lie in (0, 1]")
         if min(self.shingle_size, self.cjk_shingle_size, self.min_passage_shingles) < 1:
             raise ValueError("shingle sizes and min_passage_shingles must be >= 1")
 

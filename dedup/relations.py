@@ -46,11 +46,15 @@ def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
     return any(r[0] <= last and first <= r[1] for first, last in ranges)
 
 
-def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None:
+def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
+                    anywhere: bool = False) -> int | None:
     """A third page whose passage opens ``inner`` before any text shared with ``outer``.
 
     A copy begins with its source's text (at most after a new lede of its own); a follow-up or
     round-up that opens with another story's passage is not a copy of the story it quotes later.
+    ``anywhere``: also a passage after the shared text, of a page sharing nothing with
+    ``outer`` (another story quoted or continued further down; a copy's own later paragraphs are
+    shared only by the copies of its story, which share text with ``outer`` too).
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -62,7 +66,8 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
         if third == outer:
             continue
         for r in other.ranges(inner):
-            if not _overlaps(r, shared) and r[0] < start:
+            if (r[0] < start or (anywhere and graph.get(third, outer) is None)) \
+                    and not _overlaps(r, shared):
                 return third
     return None
 
@@ -85,11 +90,11 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                  titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
 
-    The text decides. Headlines only support: when they agree, the shared text may start past
-    the lead (a page that wraps the copy below other wire stories or teasers, a copy whose
-    top the extraction lost); a rewritten headline never vetoes. Another story's passage
-    opening the page (``foreign_opening``) makes a partial copy a follow-up or round-up; a
-    near-whole copy (``whole_copy``) is a copy whatever wraps it.
+    The text decides; a headline only supports. A page opening with another story's passage
+    before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
+    starting past the lead, or another story's passage further down, says "quote, not copy"
+    unless the headlines agree (a page wrapping the copy below other wire stories or teasers, a
+    copy whose top the extraction lost); a rewritten headline alone never vetoes a copy.
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -102,18 +107,23 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"{config.copy_containment:.0%})")
     overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
     same_headline = overlap is not None and overlap >= config.min_title_overlap
-    if max(lead_outer, lead_inner) > config.lead_share and not same_headline:
-        where = "the other page" if lead_outer >= lead_inner else "it"
-        return CopyVerdict(inner, outer, False,
-                           f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
-                           f"{where}, past the lead ({config.lead_share:.0%}), under another "
-                           "headline: re-used background, not a copy")
-    third = foreign_opening(graph, inner, outer) if cover < config.whole_copy else None
+    third = foreign_opening(graph, inner, outer)
     if third is not None:
         return CopyVerdict(inner, outer, False,
-                           f"{cover:.0%} of it is contained and it opens with a passage shared "
-                           f"with doc {third} before that text: a follow-up or round-up, not a "
-                           "copy")
+                           f"it opens with a passage shared with doc {third} before the shared "
+                           "text: a follow-up or round-up, not a copy")
+    if not same_headline:
+        if max(lead_outer, lead_inner) > config.lead_share:
+            where = "the other page" if lead_outer >= lead_inner else "it"
+            return CopyVerdict(inner, outer, False,
+                               f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
+                               f"{where}, past the lead ({config.lead_share:.0%}), under another "
+                               "headline: re-used background, not a copy")
+        third = foreign_opening(graph, inner, outer, anywhere=True)
+        if third is not None:
+            return CopyVerdict(inner, outer, False,
+                               f"it also carries a passage of doc {third}, which shares nothing "
+                               "with the other page, under another headline: a page quoting it")
     return CopyVerdict(inner, outer, True,
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline

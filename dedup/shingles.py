@@ -420,16 +420,12 @@ def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no co
     return hashes, last, doc_sh
 
 
-#: A window also ends at a line break once it holds this many times ``min_window_shingles``
-#: (text without sentence stops, such as lists and tables, is not signed as one window).
-_LONG_WINDOW = 4
-
-
 @njit(cache=True)
 def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
-    """Passage windows: sentences (shingles up to one starting on a token followed by a stop),
-    merged forward until they hold ``min_size`` shingles; line breaks end a window only past
-    ``_LONG_WINDOW * min_size``. A short tail is folded into the previous window."""
+    """Passage windows: sentences (shingles up to one starting on a token followed by a stop,
+    or on the last token of a line), merged forward until they hold ``min_size`` shingles; a
+    short tail is folded into the previous window. A paragraph ends with a stop, so a story
+    written as one block or as paragraphs gets the same windows."""
     n_docs = doc_sh.shape[0] - 1
     out = np.empty((doc_sh[n_docs] + n_docs, 2), np.int32)
     doc_win = np.empty(n_docs + 1, np.int64)
@@ -444,9 +440,8 @@ def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no co
         cur = 0
         for i in range(n):
             size = i - cur + 1
-            if size >= min_size and (
-                    i == n - 1 or t_flag[t0 + i] & _FLAG_STOP
-                    or (size >= _LONG_WINDOW * min_size and t_line[t0 + i + 1] != t_line[t0 + i])):
+            if size >= min_size and (i == n - 1 or t_flag[t0 + i] & _FLAG_STOP
+                                     or t_line[t0 + i + 1] != t_line[t0 + i]):
                 out[w, 0] = cur
                 out[w, 1] = i
                 w += 1

@@ -68,8 +68,8 @@ def _real_texts(limit: int = 400) -> tuple[list[str], list[str | None]]:
 
 
 def _reference_windows(ref: Tokens, n_shingles: int, min_size: int) -> list[tuple]:
-    """Sentences merged forward to ``min_size`` shingles; a line break ends a window only
-    from four times ``min_size`` on; a short tail joins the previous window."""
+    """Sentences (a stop or a line break ends one) merged forward to ``min_size`` shingles;
+    a short tail joins the previous window."""
     if n_shingles == 0:
         return []
     out: list[tuple[int, int]] = []
@@ -77,8 +77,7 @@ def _reference_windows(ref: Tokens, n_shingles: int, min_size: int) -> list[tupl
     for i in range(n_shingles):
         size = i - cur + 1
         line_end = i + 1 < len(ref) and ref.paragraphs[i + 1] != ref.paragraphs[i]
-        if size >= min_size and (i == n_shingles - 1 or ref.stops[i]
-                                 or (size >= 4 * min_size and line_end)):
+        if size >= min_size and (i == n_shingles - 1 or ref.stops[i] or line_end):
             out.append((cur, i))
             cur = i + 1
     if cur < n_shingles:
