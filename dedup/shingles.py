@@ -241,6 +241,12 @@ def _title_code(toks, a0, a1, heads, b0, b1):  # pragma: no cover - compiled
     return 2 if min(la, lb) >= 0.8 * max(la, lb) else 0
 
 
+@njit(cache=True, inline="always")
+def _digit_or_lower(c):  # pragma: no cover - compiled
+    """An ASCII digit or lower-case letter (after a ".", which then is no stop: ``_is_stop``)."""
+    return 48 <= c <= 57 or 97 <= c <= 122
+
+
 @njit(cache=True)
 def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
           n_asks):  # pragma: no cover - compiled
@@ -249,8 +255,8 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
     non-blank line repeating the title (``heads``: the titles' tokens, their offsets, each
     document's title or -1). ``notes``: (max words of a note line, ``_note_hints()``). Lines
     Python decides on go to ``asks`` (doc, line, start, end, 0: may be a note / 1: may be the
-    title) from row ``n_asks`` on. A token followed on its line by a sentence stop (``STOPS``)
-    gets flag ``_FLAG_STOP``. Returns (status, k, n_asks)."""
+    title) from row ``n_asks`` on. A token followed on its line by a sentence stop
+    (``dedup.text._is_stop``) gets flag ``_FLAG_STOP``. Returns (status, k, n_asks)."""
     t_start, t_end, t_line, t_hash, t_flag = toks
     max_words, hints, hint_first = notes
     head_tok, head_row = heads[5], heads[6]
@@ -308,7 +314,8 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
                     if k > line_tok:
                         for stop in _STOPS:
                             if c == stop:
-                                t_flag[k - 1] |= _FLAG_STOP
+                                if c != 46 or i + 1 >= end or not _digit_or_lower(cps[i + 1]):
+                                    t_flag[k - 1] |= _FLAG_STOP
                                 break
                 i += 1
                 continue

@@ -33,10 +33,19 @@ RIGHTS_NOTE = re.compile(
 )
 _NOTE_MAX_WORDS = 30
 #: Sentence stops: full stops, question and exclamation marks (Latin, CJK, fullwidth, Arabic,
-#: Devanagari) and the ellipsis. Passage windows end at them, not at line breaks, so the same
+#: Devanagari) and the ellipsis. Passage windows end at them (and at line ends), so the same
 #: story extracted as one block or as twelve paragraphs, with any quote style or dateline
-#: punctuation, is cut into the same windows.
+#: punctuation, is cut into the same windows. A "." directly followed by an ASCII digit or
+#: lower-case letter ("2.26", "example.com", "e.g.") is no stop; "ocean.The" is one.
 STOPS = ".!?\u2026\u3002\uff01\uff1f\uff0e\uff61\u061f\u0964"
+
+
+def _is_stop(line: str, p: int) -> bool:
+    """Whether ``line[p]`` ends a sentence (``STOPS``)."""
+    if line[p] not in STOPS:
+        return False
+    return line[p] != "." or p + 1 == len(line) or not ("0" <= line[p + 1] <= "9"
+                                                         or "a" <= line[p + 1] <= "z")
 
 
 def is_cjk(token: str) -> bool:
@@ -118,7 +127,7 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             starts.append(line_start + m.start())
             ends.append(line_start + m.end())
             paras.append(para)
-            stops.append(any(ch in STOPS for ch in line[m.end():after]))
+            stops.append(any(_is_stop(line, p) for p in range(m.end(), after)))
         para += 1
     return Tokens(tuple(words), tuple(starts), tuple(ends), tuple(paras), tuple(stops),
                   cjk=bool(words) and n_cjk >= 0.5 * len(words))
