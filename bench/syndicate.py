@@ -39,6 +39,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -236,14 +237,17 @@ def _wire_edits(title: str, text: list[str], city: str | None, edits: random.Ran
         text = [edits.choice(DATELINES).format(city) + text[0], *text[1:]]
     if edits.random() < 0.2 and len(text) > 4:
         text = [*text[:3], f"Read more at {source_name}"]
+        return title, text if edits.random() < 0.5 else [*text, CREDIT]
     if edits.random() < 0.3:
         text = [*text, CREDIT]
     others = [(k, p) for k, p in stories[-10:-1] if k not in passages]
     if edits.random() < 0.2 and len(others) >= 2:
         picked = edits.sample(others, 2)
         teasers = [p.own[0] for _, p in picked]
-        text = [*teasers, *text] if edits.random() < 0.5 else [*text, *teasers]
-        passages.extend(k for k, _ in picked)
+        if 3 * sum(len(t.split()) for t in teasers) <= sum(len(t.split()) for t in text):
+            # the copy stays >= 3/4 of the page: the page's own story
+            text = [*teasers, *text] if edits.random() < 0.5 else [*text, *teasers]
+            passages.extend(k for k, _ in picked)
     return title, text
 
 
@@ -265,13 +269,28 @@ def _container(root: html.HtmlElement) -> html.HtmlElement | None:
     return best if score >= 500 else None
 
 
+def _template_files() -> list[tuple[Path, str]]:
+    """(page file, its publisher: the host's first label) of trafilatura-eval and Zyte."""
+    out = []
+    for root, labels, name in ((TRAFEVAL, "annotations.json", None),
+                               (ZYTE, "ground-truth.json", "{}.html.gz")):
+        for key, item in sorted(json.loads((root / labels).read_text()).items()):
+            path = root / "html" / name.format(key) if name else root / key
+            host = urlsplit(item.get("url") or "").netloc.lower().removeprefix("www.")
+            out.append((path, host.split(".")[0]))  # bbc.com and bbc.co.uk: one publisher
+    return out
+
+
 def templates(rng: random.Random, n: int) -> list[tuple[str, str]]:
     """``n`` page templates (text before ``<html>``, the document) of real pages with an
-    article container, drawn from trafilatura-eval and the Zyte benchmark."""
-    files = sorted(TRAFEVAL.glob("html/*.html.gz")) + sorted(ZYTE.glob("html/*.html.gz"))
+    article container, from distinct hosts (a template's leftovers are one site's
+    boilerplate), drawn from trafilatura-eval and the Zyte benchmark."""
+    files = _template_files()
     rng.shuffle(files)
-    out = []
-    for f in files:
+    out, hosts = [], set()
+    for f, host in files:
+        if host in hosts or not f.exists():
+            continue
         text = read_gz(f).decode("utf-8", errors="replace")
         at = text.lower().find("<html")
         try:
@@ -280,6 +299,7 @@ def templates(rng: random.Random, n: int) -> list[tuple[str, str]]:
             continue
         if _container(root) is not None and root.find("head") is not None:
             out.append((text[:max(at, 0)], text))
+            hosts.add(host)
         if len(out) == n:
             break
     return out

@@ -61,6 +61,11 @@ class DedupConfig:
             own: <= 0.29). Agreeing headlines support a copy whose shared text starts past
             ``lead_share`` (a copy wrapped below other stories, or missing its top); a
             rewritten headline never vetoes one (republishers rewrite them).
+        other_story_share: unless the headlines agree, a page holding at least this share of
+            another story (a page sharing nothing with the candidate source) besides the shared
+            text quotes both rather than copying one (syndication-dev's copy 62: 0.29 of a
+            calendar page around a 0.66 quote; a credit line, a teaser or a template scrap
+            shared with another page: <= 0.12 on the generated real-layout corpora).
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -80,6 +85,7 @@ class DedupConfig:
     copy_containment: float = 0.5
     lead_share: float = 0.25
     min_title_overlap: float = 0.5
+    other_story_share: float = 0.25
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:

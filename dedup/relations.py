@@ -46,15 +46,11 @@ def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
     return any(r[0] <= last and first <= r[1] for first, last in ranges)
 
 
-def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
-                    anywhere: bool = False) -> int | None:
+def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None:
     """A third page whose passage opens ``inner`` before any text shared with ``outer``.
 
     A copy begins with its source's text (at most after a new lede of its own); a follow-up or
     round-up that opens with another story's passage is not a copy of the story it quotes later.
-    ``anywhere``: also a passage after the shared text, of a page sharing nothing with
-    ``outer`` (another story quoted or continued further down; a copy's own later paragraphs are
-    shared only by the copies of its story, which share text with ``outer`` too).
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -66,9 +62,18 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
         if third == outer:
             continue
         for r in other.ranges(inner):
-            if (r[0] < start or (anywhere and graph.get(third, outer) is None)) \
-                    and not _overlaps(r, shared):
+            if r[0] < start and not _overlaps(r, shared):
                 return third
+    return None
+
+
+def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> int | None:
+    """A third page sharing nothing with ``outer`` whose passages cover at least ``share`` of
+    ``inner``: ``inner`` carries a good part of another story besides ``outer``'s text."""
+    for other in sorted(graph.of[inner], key=lambda x: (x.a, x.b)):
+        third = other.b if other.a == inner else other.a
+        if third != outer and other.side(inner)[0] >= share and graph.get(third, outer) is None:
+            return third
     return None
 
 
@@ -92,7 +97,7 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
 
     The text decides; a headline only supports. A page opening with another story's passage
     before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead, or another story's passage further down, says "quote, not copy"
+    starting past the lead, or a good part of another story (``other_story``), says "quote"
     unless the headlines agree (a page wrapping the copy below other wire stories or teasers, a
     copy whose top the extraction lost); a rewritten headline alone never vetoes a copy.
     """
@@ -119,11 +124,12 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                                f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
                                f"{where}, past the lead ({config.lead_share:.0%}), under another "
                                "headline: re-used background, not a copy")
-        third = foreign_opening(graph, inner, outer, anywhere=True)
+        third = other_story(graph, inner, outer, config.other_story_share)
         if third is not None:
             return CopyVerdict(inner, outer, False,
-                               f"it also carries a passage of doc {third}, which shares nothing "
-                               "with the other page, under another headline: a page quoting it")
+                               f"{config.other_story_share:.0%} or more of it is shared with doc "
+                               f"{third}, which shares nothing with the other page, under another "
+                               "headline: a page quoting both")
     return CopyVerdict(inner, outer, True,
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
