@@ -41,6 +41,7 @@ from dedup_quality import DATA, baseline_labels, jsonl_docs  # noqa: E402
 
 from dedup import DedupConfig, Document, deduplicate  # noqa: E402
 from dedup.archive import build  # noqa: E402
+from dedup.cluster import components  # noqa: E402
 
 CORPORA = ("giveme5w1h-news-cluster", "multinews-longbench")
 _WORD = re.compile(r"\w+")
@@ -72,24 +73,10 @@ def half(rows: Sequence[dict], pair: tuple[int, int]) -> str:
     return "dev" if hashlib.sha256(url.encode()).digest()[0] % 2 == 0 else "held-out"
 
 
-def _components(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[find(a)] = find(b)
-    return [find(i) for i in range(n)]
-
-
 def score(rows: Sequence[dict], truth: dict[tuple[int, int], float],
           labels: Sequence[int]) -> dict[str, object]:
     """Recall per half, pair precision against the truth's components, merges across events."""
-    comp = _components(len(rows), list(truth))
+    comp = {m: g[0] for g in components(range(len(rows)), truth) for m in g}
     scored = [i for i, r in enumerate(rows) if not r.get("cross_cluster_duplicate")]
     predicted = [(a, b) for a, b in combinations(scored, 2) if labels[a] == labels[b]]
     good = sum(comp[a] == comp[b] for a, b in predicted)

@@ -62,10 +62,11 @@ class DedupConfig:
             ``lead_share`` (a copy wrapped below other stories, or missing its top); a
             rewritten headline never vetoes one (republishers rewrite them).
         other_story_share: unless the headlines agree, a page holding at least this share of
-            another story (a page sharing nothing with the candidate source) besides the shared
-            text quotes both rather than copying one (syndication-dev's copy 62: 0.29 of a
-            calendar page around a 0.66 quote; a credit line, a teaser or a template scrap
-            shared with another page: <= 0.12 on the generated real-layout corpora).
+            other stories (pages sharing nothing with the candidate source) besides the shared
+            text quotes several rather than copying one (syndication-dev's copy 62: 0.29 of a
+            calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
+            ledes around one long lede; a credit line, a teaser or a template scrap shared
+            with another page: <= 0.12 on the generated real-layout corpora).
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.

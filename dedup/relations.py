@@ -68,13 +68,20 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
 
 
 def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> int | None:
-    """A third page sharing nothing with ``outer`` whose passages cover at least ``share`` of
-    ``inner``: ``inner`` carries a good part of another story besides ``outer``'s text."""
-    for other in sorted(graph.of[inner], key=lambda x: (x.a, x.b)):
-        third = other.b if other.a == inner else other.a
-        if third != outer and other.side(inner)[0] >= share and graph.get(third, outer) is None:
-            return third
-    return None
+    """The page (of the largest share) of other stories that together cover at least ``share``
+    of ``inner``: pages sharing nothing with ``outer``, one per story (pages sharing text with
+    each other count once, by their largest share). ``inner`` then carries a good part of
+    other stories besides ``outer``'s text: a digest, a page quoting several."""
+    thirds = sorted(((other.side(inner)[0], other.b if other.a == inner else other.a)
+                     for other in graph.of[inner]), reverse=True)
+    counted: list[int] = []
+    total = 0.0
+    for cover, third in thirds:
+        if third != outer and graph.get(third, outer) is None and \
+                all(graph.get(third, c) is None for c in counted):
+            counted.append(third)
+            total += cover
+    return counted[0] if counted and total >= share else None
 
 
 def title_overlap(a: str | None, b: str | None) -> float | None:
@@ -97,7 +104,8 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
 
     The text decides; a headline only supports. A page opening with another story's passage
     before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead, or a good part of another story (``other_story``), says "quote"
+    starting past the lead, or a good part of other stories on either page (``other_story``),
+    says "quote"
     unless the headlines agree (a page wrapping the copy below other wire stories or teasers, a
     copy whose top the extraction lost); a rewritten headline alone never vetoes a copy.
     """
@@ -125,11 +133,13 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                                f"{where}, past the lead ({config.lead_share:.0%}), under another "
                                "headline: re-used background, not a copy")
         third = other_story(graph, inner, outer, config.other_story_share)
+        if third is None:  # the other page quotes several stories: a digest quoting this one
+            third = other_story(graph, outer, inner, config.other_story_share)
         if third is not None:
             return CopyVerdict(inner, outer, False,
-                               f"{config.other_story_share:.0%} or more of it is shared with doc "
-                               f"{third}, which shares nothing with the other page, under another "
-                               "headline: a page quoting both")
+                               f"{config.other_story_share:.0%} or more of one page is other "
+                               f"stories' text (doc {third}...), under another headline: a page "
+                               "quoting several stories")
     return CopyVerdict(inner, outer, True,
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
