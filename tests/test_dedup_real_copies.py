@@ -115,3 +115,11 @@ def test_real_wire_copies_are_found_without_merging_events(name: str) -> None:
     assert len(found) >= 0.95 * len(truth), sorted(set(truth) - set(found))
     for s in result.stories:
         assert len({rows[m]["cluster"] for m in s.members}) == 1, s.members
+
+
+def test_sentence_stops_ignore_decimals_and_domains_but_not_glued_sentences() -> None:
+    from dedup.text import tokenize
+
+    tokens = tokenize("Version 2.26 of example.com shipped.Then U.S. users waited! Done?")
+    stopped = [w for w, stop in zip(tokens.words, tokens.stops, strict=True) if stop]
+    assert stopped == ["shipped", "u", "s", "waited", "done"]  # not "2" (2.26), not "example"
