@@ -18,7 +18,7 @@ after its source), unlike syndication-dev's, where 20 of 87 quoting pages predat
 With ``--layouts`` every page is published the way real sites publish: rendered into the
 template of a real page (one per outlet, drawn from ``../shared/data/trafilatura-eval`` and the
 Zyte ``article-extraction-benchmark`` at run time, never stored: their navigation, tables,
-comments, scripts before ``<html>``, the original article's leftovers), as ``<p>`` paragraphs,
+comments, scripts before ``<html>``; the article container emptied), as ``<p>`` paragraphs,
 ``<br>`` breaks, one block or table cells, and read back by the product's extraction
 (``process_page``). Wire copies get real copy edits: a rewritten headline, a credit line, a
 dateline variant ("WASHINGTON (AP) —" / "WASHINGTON (AP) -" / "WASHINGTON (AP)"), teasers of
@@ -281,13 +281,18 @@ def _template_files() -> list[tuple[Path, str]]:
     return out
 
 
-def templates(rng: random.Random, n: int) -> list[tuple[str, str]]:
-    """``n`` page templates (text before ``<html>``, the document) of real pages with an
-    article container, from distinct hosts (a template's leftovers are one site's
-    boilerplate), drawn from trafilatura-eval and the Zyte benchmark."""
+def templates(rng: random.Random, n: int, probe: list[str]) -> list[tuple[str, str]]:
+    """``n`` page templates (text before ``<html>``, the document) of real pages from distinct
+    publishers, drawn from trafilatura-eval and the Zyte benchmark: pages with an article
+    container that, holding ``probe`` as ``<p>`` paragraphs, is the article the extraction
+    reads (>= 80 % of the probe's words, < 1.5x as many: not another article of the page)."""
+    from crawler.content.page import NotAnArticle, process_page
+
     files = _template_files()
     rng.shuffle(files)
     out, hosts = [], set()
+    words = sum(len(p.split()) for p in probe)
+    page = Page("probe", "Probe", probe, T0, "original", None)
     for f, host in files:
         if host in hosts or not f.exists():
             continue
@@ -297,8 +302,17 @@ def templates(rng: random.Random, n: int) -> list[tuple[str, str]]:
             root = html.document_fromstring(text)
         except (etree.ParserError, ValueError):
             continue
-        if _container(root) is not None and root.find("head") is not None:
-            out.append((text[:max(at, 0)], text))
+        if _container(root) is None or root.find("head") is None:
+            continue
+        template = (text[:max(at, 0)], text)
+        try:
+            got = process_page(render(page, template), "http://probe.test/", "text/html")
+        except NotAnArticle:
+            continue
+        found = set(got.text.split())
+        if sum(w in found for p in probe for w in p.split()) >= 0.8 * words and \
+                len(got.text.split()) < 1.5 * words:
+            out.append(template)
             hosts.add(host)
         if len(out) == n:
             break
@@ -329,17 +343,17 @@ def _p(text: str) -> html.HtmlElement:
 
 
 def render(page: Page, template: tuple[str, str]) -> bytes:
-    """``page`` inside a real page: its article's paragraphs replaced by the page's body (in
+    """``page`` inside a real page: its article container emptied and given the page's body (in
     the page's style), its headline in ``<title>``, ``og:title`` and ``<h1>``, its date in
     ``article:published_time``; the template's own metadata dropped."""
     prefix, doc = template
     root = html.document_fromstring(doc)
     box = _container(root)
     assert box is not None
-    old = [c for c in box if c.tag == "p"]
-    at = box.index(old[0])
-    for c in old:
+    for c in list(box):  # the template's own article goes, whatever its markup
         box.remove(c)
+    box.text = None
+    at = 0
     new = _body(page.paragraphs, page.style)
     h1s = root.findall(".//h1")
     if not h1s:
@@ -372,7 +386,8 @@ def extracted_documents(pages: list[Page], seed: int) -> tuple[list[Document], l
     from crawler.content.page import NotAnArticle, process_page
 
     sites = sorted({p.site for p in pages})
-    chosen = dict(zip(sites, templates(random.Random(seed), len(sites)), strict=True))
+    probe = real_bodies()[0][1]
+    chosen = dict(zip(sites, templates(random.Random(seed), len(sites), probe), strict=True))
     docs, labels = to_documents(pages)
     refused = 0
     for i, page in enumerate(pages):
