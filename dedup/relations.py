@@ -105,9 +105,8 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
     The text decides; a headline only supports. A page opening with another story's passage
     before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
     starting past the lead, or a good part of other stories on either page (``other_story``),
-    says "quote"
-    unless the headlines agree (a page wrapping the copy below other wire stories or teasers, a
-    copy whose top the extraction lost); a rewritten headline alone never vetoes a copy.
+    says "quote" unless the headlines agree (a page wrapping the copy below other wire stories
+    or teasers, a copy whose top the extraction lost); a rewritten headline never vetoes.
     """
     al = graph.get(inner, outer)
     if al is None:
