@@ -427,12 +427,20 @@ def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no co
     return hashes, last, doc_sh
 
 
+#: A line of more than this many tokens is a block (a story extracted as one paragraph, or a
+#: table row): its windows end at sentence stops too. Ordinary paragraphs (news paragraphs
+#: hold 20-80 words) stay whole windows: sentence windows everywhere find as many chance
+#: matches of stock phrases as quotes (bench/scale.py: 7x the links, 10x the time).
+_BLOCK_TOKENS = 150
+
+
 @njit(cache=True)
 def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
-    """Passage windows: sentences (shingles up to one starting on a token followed by a stop,
-    or on the last token of a line), merged forward until they hold ``min_size`` shingles; a
-    short tail is folded into the previous window. A paragraph ends with a stop, so a story
-    written as one block or as paragraphs gets the same windows."""
+    """Passage windows: paragraphs (lines), and inside a block (a line of more than
+    ``_BLOCK_TOKENS`` tokens) sentences (up to a token followed by a stop), merged forward
+    until they hold ``min_size`` shingles; a short tail is folded into the previous window.
+    A story as one block is cut at its sentences, as paragraphs at its paragraphs: windows
+    of one hold whole windows of the other, so a copy is a candidate either way."""
     n_docs = doc_sh.shape[0] - 1
     out = np.empty((doc_sh[n_docs] + n_docs, 2), np.int32)
     doc_win = np.empty(n_docs + 1, np.int64)
@@ -443,12 +451,21 @@ def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no co
         if n == 0:
             continue
         t0 = doc_tok[d]
+        t1 = doc_tok[d + 1]
         first = w
         cur = 0
+        line_start = 0  # token index (in the document) where the current line starts
+        line_end = 0  # one past its last token
         for i in range(n):
+            if i >= line_end:
+                line_start = i
+                line_end = i + 1
+                while t0 + line_end < t1 and t_line[t0 + line_end] == t_line[t0 + i]:
+                    line_end += 1
             size = i - cur + 1
-            if size >= min_size and (i == n - 1 or t_flag[t0 + i] & _FLAG_STOP
-                                     or t_line[t0 + i + 1] != t_line[t0 + i]):
+            block = line_end - line_start > _BLOCK_TOKENS
+            if size >= min_size and (i == n - 1 or i == line_end - 1
+                                     or (block and t_flag[t0 + i] & _FLAG_STOP)):
                 out[w, 0] = cur
                 out[w, 1] = i
                 w += 1
@@ -472,7 +489,8 @@ class Fingerprint:
 
     ``hashes`` are 64-bit hashes of the normalised tokens (seeded, stable across processes);
     ``windows`` are the (first, last) shingle indexes of the passages signed for LSH:
-    sentences, merged forward until they hold ``min_window_shingles`` shingles (``_windows_kernel``).
+    paragraphs, and sentences inside a block, merged forward until they hold
+    ``min_window_shingles`` shingles (``_windows_kernel``).
     """
 
     hashes: np.ndarray  # uint64, one per shingle, in text order

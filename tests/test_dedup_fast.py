@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -68,16 +69,18 @@ def _real_texts(limit: int = 400) -> tuple[list[str], list[str | None]]:
 
 
 def _reference_windows(ref: Tokens, n_shingles: int, min_size: int) -> list[tuple]:
-    """Sentences (a stop or a line break ends one) merged forward to ``min_size`` shingles;
-    a short tail joins the previous window."""
+    """Lines, and sentences inside lines of more than 150 tokens, merged forward to
+    ``min_size`` shingles; a short tail joins the previous window."""
     if n_shingles == 0:
         return []
+    line_len = Counter(ref.paragraphs)
     out: list[tuple[int, int]] = []
     cur = 0
     for i in range(n_shingles):
         size = i - cur + 1
         line_end = i + 1 < len(ref) and ref.paragraphs[i + 1] != ref.paragraphs[i]
-        if size >= min_size and (i == n_shingles - 1 or ref.stops[i] or line_end):
+        block = line_len[ref.paragraphs[i]] > 150
+        if size >= min_size and (i == n_shingles - 1 or line_end or (block and ref.stops[i])):
             out.append((cur, i))
             cur = i + 1
     if cur < n_shingles:
