@@ -7,8 +7,8 @@ from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
 ALGORITHM_VERSION = "passages-5"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
-#: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: windows are sentences,
-#: not paragraphs
+#: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
+#: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -26,8 +26,9 @@ class DedupConfig:
             characters, so 8 characters carry about as much as 4-5 words. Chosen per shingle,
             not per page, so quoted CJK text matches its source inside a Latin-script page.
 
-    Candidates (MinHash LSH over passages, i.e. sentences merged up to ``min_window_shingles``:
-    a story as one block or as paragraphs gets the same windows):
+    Candidates (MinHash LSH over passages, i.e. paragraphs, and sentences inside a block of
+    > 150 tokens, merged up to ``min_window_shingles``: a story as one block or as paragraphs
+    is a candidate either way):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
             ``kperm32``: classic k-permutation MinHash over hashes folded to 32 bits, affine
