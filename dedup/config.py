@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-4"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
-#: 4: shingle hashes combine token hashes (no xxHash64 per shingle)
+ALGORITHM_VERSION = "passages-5"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+#: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
+#: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -25,7 +26,9 @@ class DedupConfig:
             characters, so 8 characters carry about as much as 4-5 words. Chosen per shingle,
             not per page, so quoted CJK text matches its source inside a Latin-script page.
 
-    Candidates (MinHash LSH over passages, i.e. paragraphs merged up to ``min_window_shingles``):
+    Candidates (MinHash LSH over passages, i.e. paragraphs, and sentences inside a block of
+    > 150 tokens, merged up to ``min_window_shingles``: a story as one block or as paragraphs
+    is a candidate either way):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme
             ``kperm32``: classic k-permutation MinHash over hashes folded to 32 bits, affine
@@ -53,10 +56,18 @@ class DedupConfig:
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
             a story (>= 0.29).
-        min_title_overlap: when both headlines are known, a copy keeps at least this share of
-            the shorter headline's words (syndicated copies keep the headline, at most adding
-            "(analysis)" or dropping a word: >= 0.93 measured; pages merely quoting another
-            story have their own headline: <= 0.29). 0 disables the check.
+        min_title_overlap: headlines share at least this share of the shorter one's words when
+            they agree (syndicated copies keep the headline, at most adding "(analysis)" or
+            dropping a word: >= 0.93 measured; pages merely quoting another story have their
+            own: <= 0.29). Agreeing headlines support a copy whose shared text starts past
+            ``lead_share`` (a copy wrapped below other stories, or missing its top); a
+            rewritten headline never vetoes one (republishers rewrite them).
+        other_story_share: unless the headlines agree, a page holding at least this share of
+            other stories (pages sharing nothing with the candidate source) besides the shared
+            text quotes several rather than copying one (syndication-dev's copy 62: 0.29 of a
+            calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
+            ledes around one long lede; a credit line, a teaser or a template scrap shared
+            with another page: <= 0.12 on the generated real-layout corpora).
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -76,6 +87,7 @@ class DedupConfig:
     copy_containment: float = 0.5
     lead_share: float = 0.25
     min_title_overlap: float = 0.5
+    other_story_share: float = 0.25
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:

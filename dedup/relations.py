@@ -67,6 +67,23 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
     return None
 
 
+def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> int | None:
+    """The page (of the largest share) of other stories that together cover at least ``share``
+    of ``inner``: pages sharing nothing with ``outer``, one per story (pages sharing text with
+    each other count once, by their largest share). ``inner`` then carries a good part of
+    other stories besides ``outer``'s text: a digest, a page quoting several."""
+    thirds = sorted(((other.side(inner)[0], other.b if other.a == inner else other.a)
+                     for other in graph.of[inner]), reverse=True)
+    counted: list[int] = []
+    total = 0.0
+    for cover, third in thirds:
+        if third != outer and graph.get(third, outer) is None and \
+                all(graph.get(third, c) is None for c in counted):
+            counted.append(third)
+            total += cover
+    return counted[0] if counted and total >= share else None
+
+
 def title_overlap(a: str | None, b: str | None) -> float | None:
     """Share of the shorter headline's words found in the other; None if one is unknown."""
     wa, wb = _title_words(a or ""), _title_words(b or "")
@@ -83,7 +100,14 @@ def _title_words(title: str) -> frozenset[str]:
 
 def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupConfig,
                  titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
-    """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?"""
+    """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
+
+    The text decides; a headline only supports. A page opening with another story's passage
+    before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
+    starting past the lead, or a good part of other stories on either page (``other_story``),
+    says "quote" unless the headlines agree (a page wrapping the copy below other wire stories
+    or teasers, a copy whose top the extraction lost); a rewritten headline never vetoes.
+    """
     al = graph.get(inner, outer)
     if al is None:
         return CopyVerdict(inner, outer, False, "no shared passage")
@@ -93,25 +117,32 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
                            f"{config.copy_containment:.0%})")
-    if max(lead_outer, lead_inner) > config.lead_share:
-        where = "the other page" if lead_outer >= lead_inner else "it"
-        return CopyVerdict(inner, outer, False,
-                           f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
-                           f"{where}, past the lead ({config.lead_share:.0%}): re-used "
-                           "background, not a copy")
     overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
-    if overlap is not None and overlap < config.min_title_overlap:
-        return CopyVerdict(inner, outer, False,
-                           f"headlines share only {overlap:.0%} of their words: another article "
-                           "quoting it")
+    same_headline = overlap is not None and overlap >= config.min_title_overlap
     third = foreign_opening(graph, inner, outer)
     if third is not None:
         return CopyVerdict(inner, outer, False,
                            f"it opens with a passage shared with doc {third} before the shared "
                            "text: a follow-up or round-up, not a copy")
+    if not same_headline:
+        if max(lead_outer, lead_inner) > config.lead_share:
+            where = "the other page" if lead_outer >= lead_inner else "it"
+            return CopyVerdict(inner, outer, False,
+                               f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
+                               f"{where}, past the lead ({config.lead_share:.0%}), under another "
+                               "headline: re-used background, not a copy")
+        third = other_story(graph, inner, outer, config.other_story_share)
+        if third is None:  # the other page quotes several stories: a digest quoting this one
+            third = other_story(graph, outer, inner, config.other_story_share)
+        if third is not None:
+            return CopyVerdict(inner, outer, False,
+                               f"{config.other_story_share:.0%} or more of one page is other "
+                               f"stories' text (doc {third}...), under another headline: a page "
+                               "quoting several stories")
     return CopyVerdict(inner, outer, True,
                        f"{cover:.0%} of it is contained, from the other page's lead "
-                       f"(starts {lead_outer:.0%} in)")
+                       f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
+                                                           else ""))
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,

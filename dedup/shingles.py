@@ -35,6 +35,7 @@ from dedup.text import (
     _NOTE_MAX_WORDS,
     CJK,
     NOTE_ANY,
+    STOPS,
     char_tables,
     is_cjk,
     is_note_line,
@@ -53,6 +54,8 @@ _U_M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _FLAG_CJK = np.uint8(1)
 _FLAG_SLOW = np.uint8(2)
+_FLAG_STOP = np.uint8(4)  # a sentence stop follows the token on its line
+_STOPS = np.asarray([ord(c) for c in STOPS], dtype=np.uint32)
 
 
 @njit(cache=True, inline="always")
@@ -238,6 +241,12 @@ def _title_code(toks, a0, a1, heads, b0, b1):  # pragma: no cover - compiled
     return 2 if min(la, lb) >= 0.8 * max(la, lb) else 0
 
 
+@njit(cache=True, inline="always")
+def _digit_or_lower(c):  # pragma: no cover - compiled
+    """An ASCII digit or lower-case letter (after a ".", which then is no stop: ``_is_stop``)."""
+    return 48 <= c <= 57 or 97 <= c <= 122
+
+
 @njit(cache=True)
 def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
           n_asks):  # pragma: no cover - compiled
@@ -246,7 +255,8 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
     non-blank line repeating the title (``heads``: the titles' tokens, their offsets, each
     document's title or -1). ``notes``: (max words of a note line, ``_note_hints()``). Lines
     Python decides on go to ``asks`` (doc, line, start, end, 0: may be a note / 1: may be the
-    title) from row ``n_asks`` on. Returns (status, k, n_asks)."""
+    title) from row ``n_asks`` on. A token followed on its line by a sentence stop
+    (``dedup.text._is_stop``) gets flag ``_FLAG_STOP``. Returns (status, k, n_asks)."""
     t_start, t_end, t_line, t_hash, t_flag = toks
     max_words, hints, hint_first = notes
     head_tok, head_row = heads[5], heads[6]
@@ -297,9 +307,16 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
                     in_word = False
                 elif e & _B_SPACE:
                     in_word = False
-                elif not in_word:
-                    words += 1
-                    in_word = True
+                else:
+                    if not in_word:
+                        words += 1
+                        in_word = True
+                    if k > line_tok:
+                        for stop in _STOPS:
+                            if c == stop:
+                                if c != 46 or i + 1 >= end or not _digit_or_lower(cps[i + 1]):
+                                    t_flag[k - 1] |= _FLAG_STOP
+                                break
                 i += 1
                 continue
             if not in_word:
@@ -410,8 +427,20 @@ def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no co
     return hashes, last, doc_sh
 
 
+#: A line of more than this many tokens is a block (a story extracted as one paragraph, or a
+#: table row): its windows end at sentence stops too. Ordinary paragraphs (news paragraphs
+#: hold 20-80 words) stay whole windows: sentence windows everywhere find as many chance
+#: matches of stock phrases as quotes (bench/scale.py: 7x the links, 10x the time).
+_BLOCK_TOKENS = 150
+
+
 @njit(cache=True)
-def _windows_kernel(t_line, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
+def _windows_kernel(t_line, t_flag, doc_tok, doc_sh, min_size):  # pragma: no cover - compiled
+    """Passage windows: paragraphs (lines), and inside a block (a line of more than
+    ``_BLOCK_TOKENS`` tokens) sentences (up to a token followed by a stop), merged forward
+    until they hold ``min_size`` shingles; a short tail is folded into the previous window.
+    A story as one block is cut at its sentences, as paragraphs at its paragraphs: windows
+    of one hold whole windows of the other, so a copy is a candidate either way."""
     n_docs = doc_sh.shape[0] - 1
     out = np.empty((doc_sh[n_docs] + n_docs, 2), np.int32)
     doc_win = np.empty(n_docs + 1, np.int64)
@@ -422,20 +451,26 @@ def _windows_kernel(t_line, doc_tok, doc_sh, min_size):  # pragma: no cover - co
         if n == 0:
             continue
         t0 = doc_tok[d]
+        t1 = doc_tok[d + 1]
         first = w
-        cur = -1
-        s = 0
+        cur = 0
+        line_start = 0  # token index (in the document) where the current line starts
+        line_end = 0  # one past its last token
         for i in range(n):
-            if i == n - 1 or t_line[t0 + i + 1] != t_line[t0 + i]:  # paragraph s..i ends
-                if cur < 0:
-                    cur = s
-                if i - cur + 1 >= min_size:
-                    out[w, 0] = cur
-                    out[w, 1] = i
-                    w += 1
-                    cur = -1
-                s = i + 1
-        if cur >= 0:
+            if i >= line_end:
+                line_start = i
+                line_end = i + 1
+                while t0 + line_end < t1 and t_line[t0 + line_end] == t_line[t0 + i]:
+                    line_end += 1
+            size = i - cur + 1
+            block = line_end - line_start > _BLOCK_TOKENS
+            if size >= min_size and (i == n - 1 or i == line_end - 1
+                                     or (block and t_flag[t0 + i] & _FLAG_STOP)):
+                out[w, 0] = cur
+                out[w, 1] = i
+                w += 1
+                cur = i + 1
+        if cur < n:
             if w > first:  # fold a short tail into the previous window
                 out[w - 1, 1] = n - 1
             else:
@@ -454,7 +489,8 @@ class Fingerprint:
 
     ``hashes`` are 64-bit hashes of the normalised tokens (seeded, stable across processes);
     ``windows`` are the (first, last) shingle indexes of the passages signed for LSH:
-    paragraphs, merged forward until they hold ``min_window_shingles`` shingles.
+    paragraphs, and sentences inside a block, merged forward until they hold
+    ``min_window_shingles`` shingles (``_windows_kernel``).
     """
 
     hashes: np.ndarray  # uint64, one per shingle, in text order
@@ -687,7 +723,7 @@ def fingerprint_batch(texts: list[str], titles: list[str | None],
     k, cjk_k = config.shingle_size, config.cjk_shingle_size
     hashes, last, doc_sh = _shingle(t_hash, flag, doc_tok, k, cjk_k, np.uint64(config.seed),
                                     _weights(max(k, cjk_k)))
-    win, doc_win = _windows_kernel(line, doc_tok, doc_sh, config.min_window_shingles)
+    win, doc_win = _windows_kernel(line, flag, doc_tok, doc_sh, config.min_window_shingles)
     return FingerprintBatch(doc_sh, hashes, last, doc_tok, start, end, doc_win, win)
 
 

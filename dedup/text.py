@@ -32,6 +32,20 @@ RIGHTS_NOTE = re.compile(
     re.IGNORECASE,
 )
 _NOTE_MAX_WORDS = 30
+#: Sentence stops: full stops, question and exclamation marks (Latin, CJK, fullwidth, Arabic,
+#: Devanagari) and the ellipsis. Inside a block (a story extracted as one paragraph) passage
+#: windows end at them (``dedup.shingles._windows_kernel``), so it matches the same story in
+#: paragraphs, whatever its quote style or dateline punctuation. A "." directly followed by an
+#: ASCII digit or lower-case letter ("2.26", "example.com", "e.g.") is no stop; "ocean.The" is.
+STOPS = ".!?\u2026\u3002\uff01\uff1f\uff0e\uff61\u061f\u0964"
+
+
+def _is_stop(line: str, p: int) -> bool:
+    """Whether ``line[p]`` ends a sentence (``STOPS``)."""
+    if line[p] not in STOPS:
+        return False
+    return line[p] != "." or p + 1 == len(line) or not ("0" <= line[p + 1] <= "9"
+                                                         or "a" <= line[p + 1] <= "z")
 
 
 def is_cjk(token: str) -> bool:
@@ -41,12 +55,14 @@ def is_cjk(token: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Normalised tokens of a text with their character spans and paragraph numbers."""
+    """Normalised tokens of a text with their character spans, paragraph numbers and whether a
+    sentence stop (``STOPS``) follows each on its line before the next token."""
 
     words: tuple[str, ...]
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     paragraphs: tuple[int, ...]
+    stops: tuple[bool, ...]
     cjk: bool  # mostly CJK: shingled by characters
 
     def __len__(self) -> int:
@@ -83,6 +99,7 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
     starts: list[int] = []
     ends: list[int] = []
     paras: list[int] = []
+    stops: list[bool] = []
     offset = 0
     para = 0
     first_content = True
@@ -100,7 +117,9 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             SYNDICATION_NOTE.search(line) or RIGHTS_NOTE.search(line)
         ):
             continue
-        for m in _TOKEN.finditer(line):
+        matches = list(_TOKEN.finditer(line))
+        nexts = [x.start() for x in matches[1:]] + [len(line)] if matches else []
+        for m, after in zip(matches, nexts, strict=True):
             tok = m.group()
             if _CJK_CHAR.fullmatch(tok):
                 n_cjk += 1
@@ -108,8 +127,9 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             starts.append(line_start + m.start())
             ends.append(line_start + m.end())
             paras.append(para)
+            stops.append(any(_is_stop(line, p) for p in range(m.end(), after)))
         para += 1
-    return Tokens(tuple(words), tuple(starts), tuple(ends), tuple(paras),
+    return Tokens(tuple(words), tuple(starts), tuple(ends), tuple(paras), tuple(stops),
                   cjk=bool(words) and n_cjk >= 0.5 * len(words))
 
 

@@ -1,0 +1,126 @@
+"""Copies as real sites publish them (issue 14, classes 3 and 4): line breaks, table cells,
+quote styles and datelines do not change matching; rewritten headlines and wrapped pages do
+not veto a copy; real wire copies of giveme5w1h are found without merging events."""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import combinations
+
+import pytest
+
+from dedup import Document, deduplicate
+from dedup.config import DedupConfig
+from dedup.shingles import fingerprint
+from tests.conftest import shared_dataset
+from tests.fixtures.dedup.synth import doc, paragraph, story
+
+
+def _same_story(result, a: int, b: int) -> bool:
+    story = result.story_of()
+    return story[a] == story[b]
+
+
+def _sentences(seed: int, n: int = 12) -> list[str]:
+    return [paragraph(seed * 100 + i, 22) for i in range(n)]
+
+
+def test_one_block_and_twelve_paragraphs_get_the_same_windows_and_match() -> None:
+    """A block (a line of > 100 tokens) is windowed by sentences, like one-sentence
+    paragraphs; glued sentences and table cells on one line too."""
+    sents = _sentences(1)
+    paragraphed = "\n".join(sents)
+    block = " ".join(sents)
+    glued = "".join(sents)  # "...word.Next": sentences glued without a space
+    cells = "\t|\t".join(sents)  # one table row, a sentence a cell
+    config = DedupConfig()
+    want = fingerprint(paragraphed, None, config).windows
+    assert len(want) >= 10  # sentence windows, not one window per text
+    for text in (block, glued, cells):
+        assert fingerprint(text, None, config).windows == want
+    docs = [Document(id=i, url=f"https://s{i}.test/a", site=f"s{i}.test", text=t)
+            for i, t in enumerate((paragraphed, block, glued, cells))]
+    result = deduplicate(docs)
+    assert all(_same_story(result, 0, i) for i in (1, 2, 3))
+
+
+def test_quote_styles_and_dateline_punctuation_do_not_matter() -> None:
+    sents = _sentences(2)
+    a = "TORONTO (AP) - " + " ".join(sents[:3]) + " ``We will not stop,'' he said.\n" + \
+        "\n".join(sents[3:])
+    b = "TORONTO (AP) \u2014 " + "\n".join(sents[:3]) + "\n\u201cWe will not stop,\u201d he said. " + \
+        " ".join(sents[3:])
+    config = DedupConfig()
+    assert fingerprint(a, None, config).hashes.tolist() == \
+        fingerprint(b, None, config).hashes.tolist()
+    result = deduplicate([doc(1, "a.test", [a]), doc(2, "b.test", [b], hours=3)])
+    assert _same_story(result, 1, 2)
+
+
+def test_a_rewritten_headline_does_not_veto_a_copy() -> None:
+    body = story(3, paragraphs=8)
+    original = doc(1, "wire.test", body,
+                   title="For the first time in a decade, former winner Jim McGovern back on tour")
+    copy = doc(2, "paper.test", [*body[:6], "(c) 2008 The Associated Press. All rights reserved.",
+                                 "Read more at wire.test"],
+               hours=5, title="Veteran returns to the fairway")
+    result = deduplicate([original, copy])
+    assert _same_story(result, 1, 2)
+    assert not result.links
+
+
+def test_a_copy_wrapped_below_other_wire_stories_is_found() -> None:
+    """A page boxing teasers of three other wire stories above a whole copy (same headline):
+    the copy starts past the lead, yet it is the page's story; the teasers' stories stay
+    apart and are linked as passages, not merged."""
+    main = story(4, paragraphs=8)
+    others = [story(10 + i, paragraphs=8) for i in range(3)]
+    pages = [doc(1, "wire.test", main, title="Storm closes the coast road")]
+    pages += [doc(2 + i, "wire.test", body, hours=1 + i, title=f"Other story {i}")
+              for i, body in enumerate(others)]
+    wrapped = [*(body[0] for body in others), *main,
+               "(c) 2008 The Associated Press. All rights reserved."]
+    pages.append(doc(9, "portal.test", wrapped, hours=6, title="Storm closes the coast road"))
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 9)
+    assert not any(_same_story(result, 9, other) for other in (2, 3, 4))
+    assert {link.source_doc for link in result.links if link.doc == 9} == {2, 3, 4}
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _grams(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i:i + 5]) for i in range(max(1, len(words) - 4))}
+
+
+@pytest.mark.parametrize("name", ["giveme5w1h-news-cluster"])
+def test_real_wire_copies_are_found_without_merging_events(name: str) -> None:
+    """Pairs of one event whose texts (as news-please extracted them) hold >= 50 % of each
+    other's word 5-grams are AP/Reuters copies on other sites: each must be one story, and no
+    story may span two events."""
+    rows = [json.loads(line) for line in
+            (shared_dataset(name) / "articles.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if not r.get("cross_cluster_duplicate")]
+    docs = [Document(id=i, url=r["url"], site=r["source"], text=r["text"], title=r["title"])
+            for i, r in enumerate(rows)]
+    grams = [_grams(r["text"]) for r in rows]
+    truth = [(a, b) for a, b in combinations(range(len(rows)), 2)
+             if rows[a]["cluster"] == rows[b]["cluster"]
+             and len(grams[a] & grams[b]) >= 0.5 * min(len(grams[a]), len(grams[b]))]
+    assert len(truth) >= 10
+    result = deduplicate(docs)
+    found = [p for p in truth if _same_story(result, *p)]
+    assert len(found) >= 0.95 * len(truth), sorted(set(truth) - set(found))
+    for s in result.stories:
+        assert len({rows[m]["cluster"] for m in s.members}) == 1, s.members
+
+
+def test_sentence_stops_ignore_decimals_and_domains_but_not_glued_sentences() -> None:
+    from dedup.text import tokenize
+
+    tokens = tokenize("Version 2.26 of example.com shipped.Then U.S. users waited! Done?")
+    stopped = [w for w, stop in zip(tokens.words, tokens.stops, strict=True) if stop]
+    assert stopped == ["shipped", "u", "s", "waited", "done"]  # not "2" (2.26), not "example"
