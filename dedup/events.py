@@ -404,3 +404,44 @@ def cluster_events(stories: Iterable[EventStory], config: EventConfig | None = N
     index = EventIndex(config)
     index.add(stories)
     return index.events()
+
+
+# -- explanation ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class EventComparison:
+    """Why two stories are or are not one event, feature by feature.
+
+    ``similarity`` is the pair's score (the same measure the clustering averages); ``shared``
+    lists the features both have with their contribution to it, largest first (entities are
+    prefixed "name/number: "); ``hours_apart`` is None when a date is missing.
+    """
+
+    similarity: float
+    threshold: float
+    shared: tuple[tuple[str, float], ...]
+    hours_apart: float | None
+    window_hours: float
+
+    @property
+    def within_window(self) -> bool:
+        return self.hours_apart is None or self.hours_apart <= self.window_hours
+
+    @property
+    def similar(self) -> bool:
+        return self.similarity >= self.threshold and self.within_window
+
+
+def compare(a: EventStory, b: EventStory, config: EventConfig | None = None,
+            top: int = 8) -> EventComparison:
+    """The pairwise view of the event decision for two stories."""
+    config = config or EventConfig()
+    va, vb = features(a, config), features(b, config)
+    contributions = sorted(((k, w * vb[k]) for k, w in va.items() if k in vb),
+                           key=lambda kv: (-kv[1], kv[0]))
+    shared = tuple((f"name/number: {k[1:]}" if k.startswith("\x00") else k, round(c, 4))
+                   for k, c in contributions[:top])
+    hours = (abs((a.published - b.published).total_seconds()) / 3600
+             if a.published is not None and b.published is not None else None)
+    return EventComparison(similarity=sum(c for _, c in contributions), threshold=config.threshold,
+                           shared=shared, hours_apart=hours, window_hours=config.window_hours)
