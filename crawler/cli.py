@@ -282,15 +282,21 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
     from crawler.archive_job import run_level
     from crawler.dedup_job import DedupStateError
 
+    from crawler.events_job import article_events, assign_events
+
     _, sessions = open_store(db_url)
     with sessions() as session:
+        previous = article_events(session)  # before the dedup rewrites the stories
         try:
             s = run_level(session, level, db_url, archive_dir or default_archive_dir(), rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
+        e = assign_events(session, previous, rebuild=rebuild)
     links = f"{s.links} passage links" if level == "passage" else "document level, no passage links"
     click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
                f"({s.multi_stories} with copies), {links}")
+    click.echo(f"events ({e.mode}): {e.stories} stories ({e.new} placed) -> {e.events} events "
+               f"({e.multi_events} of several stories)")
 
 
 def _report(db_url: str, fmt: str, min_size: int, limit: int | None) -> None:

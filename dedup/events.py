@@ -386,10 +386,15 @@ class EventIndex:
                 continue
             central = max(ev.members, key=lambda k: (_dot(self._vectors[k], ev.total), -k))
             story = self._stories[central]
-            label = story.title or _lead(story.text, 12)
-            out.append(Event(stories=tuple(ev.members), central=central, label=label,
+            out.append(Event(stories=tuple(ev.members), central=central,
+                             label=event_label(story.title, story.text),
                              first=ev.first, last=ev.last, outlets=tuple(ev.outlets)))
         return out
+
+
+def event_label(title: str | None, text: str) -> str:
+    """An event is labelled by its central story's headline, or lacking one its opening words."""
+    return title or _lead(text, 12)
 
 
 def _order(story: EventStory) -> tuple[bool, datetime | float, int]:
