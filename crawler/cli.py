@@ -277,11 +277,10 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
 
 def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
              archive_dir: Path | None = None) -> None:
-    """Run the dedup job at ``level`` and print one summary line; a stale index is one clear
-    error."""
+    """Run the dedup job at ``level``, then assign events, and print a summary line for each; a
+    stale index is one clear error."""
     from crawler.archive_job import run_level
     from crawler.dedup_job import DedupStateError
-
     from crawler.events_job import article_events, assign_events
 
     _, sessions = open_store(db_url)
@@ -369,16 +368,38 @@ def with_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--search", default=None, metavar="TEXT",
               help="Only stories with an article whose title or text contains TEXT (case-insensitive).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many stories.")
-def report(db_url: str, fmt: str, output: Path | None, **filters: Any) -> None:
+@click.option("--by", type=click.Choice(["story", "event"]), default="story", show_default=True,
+              help="event: group stories about the same happening (events, with a timeline); "
+              "--min-size then counts an event's articles, --limit its events.")
+def report(db_url: str, fmt: str, output: Path | None, by: str, **filters: Any) -> None:
     """Print stories with their members and shared passages.
 
     \b
     newsdedup report --since 2026-03-01 --site wire.example
     newsdedup report --format html -o report.html
+    newsdedup report --by event --format html -o events.html
     """
     from crawler.report.queries import ReportFilter
 
+    if by == "event":
+        _write_event_report(db_url, fmt, ReportFilter(**filters), output)
+        return
     _write_report(db_url, fmt, ReportFilter(**filters), output)
+
+
+def _write_event_report(db_url: str, fmt: str, flt: Any, output: Path | None) -> None:
+    """The report grouped by event (``crawler.report.events``), to ``output`` or stdout."""
+    from crawler.report.events import load_event_report, render_events
+
+    _, sessions = open_store(db_url)
+    with sessions() as session:
+        report = load_event_report(session, flt)
+    if output is None:
+        render_events(fmt, report, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            render_events(fmt, report, out)
+        click.echo(f"report: {len(report.events)} events written to {output}", err=True)
 
 
 @main.group()
@@ -553,11 +574,12 @@ def extract(targets: tuple[str, ...], as_json: bool, content_type: str | None) -
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
     """Why two stored articles are, or are not, one story: similarity, containment both ways,
-    shared passages and the rule that decided."""
+    shared passages and the rule that decided; and whether their stories are one event."""
     import json
     from dataclasses import asdict
 
     from crawler.dedup_job import DedupStateError, find_document, load_index
+    from crawler.events_job import explain_events
     from dedup import DedupConfig
     from dedup.explain import explain as explain_pair
 
@@ -571,10 +593,12 @@ def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
             index = load_index(session, DedupConfig())
         except DedupStateError as exc:
             _fail(str(exc))
+        event = explain_events(session, docs[0].id, docs[1].id)
     a, b = docs
     result = explain_pair(a, b, DedupConfig(), context=index)
     if as_json:
-        click.echo(json.dumps({"a": a.url, "b": b.url, **asdict(result)}, ensure_ascii=False))
+        click.echo(json.dumps({"a": a.url, "b": b.url, **asdict(result), "event": event},
+                              ensure_ascii=False))
         return
     click.echo(f"A: {a.url}\nB: {b.url}")
     click.echo(f"similarity (Jaccard): {result.similarity:.3f}")
@@ -585,6 +609,7 @@ def explain(first: str, second: str, db_url: str, as_json: bool) -> None:
     for i, p in enumerate(result.passages, 1):
         click.echo(f"passage {i} (A {p.a_start}-{p.a_end}, B {p.b_start}-{p.b_end}): "
                    f"{' '.join(p.text.split())[:300]}")
+    click.echo(f"event: {event['summary']}")
 
 
 def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],

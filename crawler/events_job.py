@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.store.models import Article, Event, Story, StoryMember, utcnow
-from dedup.events import EventConfig, EventIndex, EventStory, event_label
+from dedup.events import EventConfig, EventIndex, EventStory, compare, event_label
 
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 
@@ -198,3 +198,38 @@ def _labels(session: Session, article_ids: Sequence[int]) -> dict[int, str]:
                 .where(Article.id.in_(chunk))):
             out[art_id] = event_label(title, text or "")
     return out
+
+
+def explain_events(session: Session, first: int, second: int,
+                   config: EventConfig | None = None) -> dict[str, object]:
+    """Whether the stories of two stored articles are one event, and why: the stored events,
+    the pair's similarity (what the clustering averages over an event's stories), the features
+    they share and their distance in time."""
+    config = config or EventConfig()
+    stories = _load_stories(session)
+    of_article = {a: row for row in stories.values() for a in row.members}
+    rows = [of_article.get(first), of_article.get(second)]
+    if rows[0] is None or rows[1] is None:
+        return {"same_event": None, "summary": "not in a story yet: run `newsdedup dedup`"}
+    events = dict(session.execute(select(Story.id, Story.event_id)
+                                  .where(Story.id.in_([r.id for r in rows]))).all())
+    a_event, b_event = events.get(rows[0].id), events.get(rows[1].id)
+    texts = {s.key: s for s in _event_stories(session, rows)}
+    cmp = compare(texts[rows[0].canonical], texts[rows[1].canonical], config)
+    shared = ", ".join(name for name, _ in cmp.shared) or "nothing"
+    apart = ("no date" if cmp.hours_apart is None else
+             f"{cmp.hours_apart:.0f} h apart (window {config.window_hours:.0f} h)")
+    if rows[0].id == rows[1].id:
+        verdict = f"one story, so one event ({a_event})"
+    elif a_event is None or b_event is None:
+        verdict = "not assigned to events yet: run `newsdedup dedup`"
+    elif a_event == b_event:
+        verdict = f"same event {a_event}"
+    else:
+        verdict = f"different events ({a_event} and {b_event})"
+    summary = (f"{verdict}; pair similarity {cmp.similarity:.3f} (a story joins an event at an "
+               f"average of {cmp.threshold:.2f} over its stories); {apart}; shared: {shared}")
+    return {"same_event": a_event is not None and a_event == b_event, "event_a": a_event,
+            "event_b": b_event, "similarity": cmp.similarity, "threshold": cmp.threshold,
+            "hours_apart": cmp.hours_apart, "shared": [list(x) for x in cmp.shared],
+            "summary": summary}
