@@ -418,8 +418,8 @@ class EventComparison:
     """Why two stories are or are not one event, feature by feature.
 
     ``similarity`` is the pair's score (the same measure the clustering averages); ``shared``
-    lists the features both have with their contribution to it, largest first (entities are
-    prefixed "name/number: "); ``hours_apart`` is None when a date is missing.
+    lists the features both have with their contribution to it, largest first (names, numbers
+    and amounts marked); ``hours_apart`` is None when a date is missing.
     """
 
     similarity: float
@@ -442,11 +442,17 @@ def compare(a: EventStory, b: EventStory, config: EventConfig | None = None,
     """The pairwise view of the event decision for two stories."""
     config = config or EventConfig()
     va, vb = features(a, config), features(b, config)
-    contributions = sorted(((k, w * vb[k]) for k, w in va.items() if k in vb),
-                           key=lambda kv: (-kv[1], kv[0]))
-    shared = tuple((f"name/number: {k[1:]}" if k.startswith("\x00") else k, round(c, 4))
-                   for k, c in contributions[:top])
+    by_feature: dict[str, float] = defaultdict(float)  # a name's word and entity parts together
+    names: set[str] = set()
+    for key, weight in va.items():
+        if key in vb:
+            base = key.removeprefix("\x00")
+            by_feature[base] += weight * vb[key]
+            if base != key:
+                names.add(base)
+    ranked = sorted(by_feature.items(), key=lambda kv: (-kv[1], kv[0]))
+    shared = tuple((f"{k} (name/number)" if k in names else k, round(c, 4)) for k, c in ranked[:top])
     hours = (abs((a.published - b.published).total_seconds()) / 3600
              if a.published is not None and b.published is not None else None)
-    return EventComparison(similarity=sum(c for _, c in contributions), threshold=config.threshold,
+    return EventComparison(similarity=sum(by_feature.values()), threshold=config.threshold,
                            shared=shared, hours_apart=hours, window_hours=config.window_hours)
