@@ -1,6 +1,6 @@
 """Event quality and speed: copy dedup + the event layer vs a TF-IDF average-link baseline.
 
-    python bench/events.py PATH.jsonl [--semantic]
+    python bench/events.py PATH.jsonl
 
 PATH.jsonl has one article per line (``id, cluster, text, title, url, source, date``: the format
 of shared/data/giveme5w1h-news-cluster and multinews-longbench). Runs the product's copy dedup
@@ -25,8 +25,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -65,9 +64,7 @@ def documents(rows: list[dict]) -> list[Document]:
             for i, r in enumerate(rows)]
 
 
-def event_labels(docs: list[Document], config: EventConfig,
-                 semantic: Callable[[list[EventStory]], None] | None = None,
-                 ) -> tuple[list[int], dict[str, float]]:
+def event_labels(docs: list[Document], config: EventConfig) -> tuple[list[int], dict[str, float]]:
     """Article -> event index, and timings (copy dedup, then the event layer one story at a time)."""
     t0 = time.perf_counter()
     result = deduplicate(docs)
@@ -190,14 +187,11 @@ def _line(m: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)
-    parser.add_argument("--semantic", action="store_true", help="add the sentence-embedding signal")
     args = parser.parse_args(argv)
     if not args.path.is_file():
         print(f"error: no such file: {args.path}", file=sys.stderr)
         return 2
     config = EventConfig()
-    if args.semantic:
-        config = replace(config, semantic=True)
     rows = load(args.path)
     out: dict[str, object] = {"path": str(args.path), "config": config.__repr__()}
     results = {}
