@@ -120,13 +120,13 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
     if new:
         dated = [r.published for r in new if r.published is not None]
         since = min(dated) - timedelta(hours=config.window_hours) if dated else None
-        open_ids = sorted(e.id for e in existing.values()
-                          if since is None or e.last_published is None or e.last_published >= since)
+        open_ids = {e.id for e in existing.values()
+                    if since is None or e.last_published is None or e.last_published >= since}
         members: dict[int, list[_StoryRow]] = defaultdict(list)
         for canonical, event in event_of.items():
             if event in open_ids:
                 members[event].append(stories[canonical])
-        restored = [e for e in open_ids if members[e]]
+        restored = sorted(members)
         texts = {s.key: s for s in _event_stories(session, [r for e in restored for r in members[e]])}
         index.restore([[texts[r.canonical] for r in members[e]] for e in restored])
         index.add(_event_stories(session, new))
