@@ -1,6 +1,6 @@
 """Event quality and speed: copy dedup + the event layer vs a TF-IDF average-link baseline.
 
-    python bench/events.py PATH.jsonl
+    python bench/events.py PATH.jsonl [--semantic]
 
 PATH.jsonl has one article per line (``id, cluster, text, title, url, source, date``: the format
 of shared/data/giveme5w1h-news-cluster and multinews-longbench). Runs the product's copy dedup
@@ -12,7 +12,8 @@ clustering, at its best threshold on the same articles (scipy, measured in the s
 
 The clusters are split by a hash of the cluster id (second byte of sha256 even: "tune", odd:
 "check"); the fixed setting was chosen on the tune halves, both are reported. The last line is
-one JSON object.
+one JSON object. ``--semantic`` adds the sentence embeddings of ``dedup.embed`` (the
+``.[semantic]`` extra) and reports their CPU cost per story.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def documents(rows: list[dict]) -> list[Document]:
             for i, r in enumerate(rows)]
 
 
-def event_labels(docs: list[Document], config: EventConfig) -> tuple[list[int], dict[str, float]]:
+def event_labels(docs: list[Document], config: EventConfig,
+                 semantic: bool = False) -> tuple[list[int], dict[str, float]]:
     """Article -> event index, and timings (copy dedup, then the event layer one story at a time)."""
     t0 = time.perf_counter()
     result = deduplicate(docs)
@@ -76,6 +78,13 @@ def event_labels(docs: list[Document], config: EventConfig) -> tuple[list[int], 
         stories.append(EventStory(key=story.canonical, title=canon.title, text=canon.text,
                                   published=min(dates) if dates else None,
                                   sites=tuple(dict.fromkeys(docs[m].site for m in story.members))))
+    embed_s = 0.0
+    if semantic:
+        from dedup.embed import embed
+
+        t = time.process_time()
+        stories = embed(stories, config)
+        embed_s = time.process_time() - t
     index = EventIndex(config)
     t2 = time.perf_counter()
     for s in sorted(stories, key=lambda s: (s.published is None, s.published or 0, s.key)):
@@ -84,7 +93,7 @@ def event_labels(docs: list[Document], config: EventConfig) -> tuple[list[int], 
     event_of = {key: i for i, event in enumerate(index.events()) for key in event.stories}
     label = {m: event_of[story.canonical] for story in result.stories for m in story.members}
     return [label[i] for i in range(len(docs))], {"dedup_s": t1 - t0, "events_s": t3 - t2,
-                                                   "stories": len(stories)}
+                                                   "stories": len(stories), "embed_cpu_s": embed_s}
 
 
 def copy_pairs_across(docs: list[Document], rows: list[dict]) -> int:
@@ -161,11 +170,12 @@ def stream_speed(rows: list[dict], config: EventConfig, passes: int = 10) -> flo
     return len(stream) / (time.process_time() - t0)
 
 
-def evaluate(rows: list[dict], config: EventConfig, name: str) -> dict[str, object]:
+def evaluate(rows: list[dict], config: EventConfig, name: str,
+             semantic: bool = False) -> dict[str, object]:
     docs = documents(rows)
     truth = [r["cluster"] for r in rows]
     keep = [i for i, r in enumerate(rows) if not _flagged(r)]
-    pred, timing = event_labels(docs, config)
+    pred, timing = event_labels(docs, config, semantic)
     ours = scores([truth[i] for i in keep], [pred[i] for i in keep])
     threshold, base = baseline_best(docs, truth, keep)
     return {"name": name, "docs": len(rows), "scored": len(keep), "clusters": len(set(truth)),
@@ -187,6 +197,8 @@ def _line(m: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)
+    parser.add_argument("--semantic", action="store_true",
+                        help="add sentence embeddings (needs the .[semantic] extra)")
     args = parser.parse_args(argv)
     if not args.path.is_file():
         print(f"error: no such file: {args.path}", file=sys.stderr)
@@ -197,13 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     for name, subset in (("all", rows), ("tune", [r for r in rows if half_of(r["cluster"]) == "tune"]),
                          ("check", [r for r in rows if half_of(r["cluster"]) == "check"])):
-        results[name] = evaluate(subset, config, name)
+        results[name] = evaluate(subset, config, name, args.semantic)
         print(_line(results[name]))
     speed = stream_speed(rows, config)
     whole = results["all"]
     print(f"event layer: {speed:,.0f} stories/s incremental, one story at a time "
           f"({len(rows) * 10} stories, 10 time-shifted passes); copy dedup + events on the set: "
           f"{whole['docs'] / (whole['dedup_s'] + whole['events_s']):,.0f} docs/s")
+    if args.semantic:
+        per_story = whole["embed_cpu_s"] / whole["stories"]
+        print(f"semantic signal: {per_story * 1000:,.0f} ms CPU per story (embedding)")
+        out["semantic_cpu_s_per_story"] = per_story
     out.update({k: whole[k] for k in ("ari", "pair_precision", "pair_recall", "ari_baseline",
                                       "baseline_threshold", "copy_pairs_across_clusters")})
     out.update({"ari_tune": results["tune"]["ari"], "ari_check": results["check"]["ari"],

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
+import numpy as np
+
 from dedup.text import _CJK
 
 #: Sparse vector: feature -> weight. Term features are plain strings; entity features start "\x00".
@@ -81,6 +83,12 @@ class EventConfig:
     entity_weight: share of the vector's squared norm given to names, numbers and amounts.
     threshold: least average-link similarity for a story to join an event.
     language: wordfreq language for texts whose language is not known.
+    semantic_weight, semantic_floor: when stories carry sentence embeddings (the optional
+        ``.[semantic]`` signal, ``dedup.embed``), the score is (1 - weight) x the lexical score
+        + weight x (mean embedding cosine - floor) / (1 - floor). The floor recentres the
+        embedding: multilingual-e5-small gives any two news leads a cosine of 0.80-0.90
+        (measured: 0.85-0.95 for the five seeds, two events). Averages of an affine function
+        are the function of the average, so average link still runs on sums.
     """
 
     window_hours: float = 336.0
@@ -89,6 +97,8 @@ class EventConfig:
     entity_weight: float = 0.3
     threshold: float = 0.12
     language: str = "en"
+    semantic_weight: float = 0.5
+    semantic_floor: float = 0.85
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.entity_weight < 1.0:
@@ -111,6 +121,7 @@ class EventStory:
     published: datetime | None
     sites: tuple[str, ...] = ()
     language: str | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)  # unit length
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +257,7 @@ class _Open:
     first: datetime | None = None
     last: datetime | None = None
     outlets: dict[str, None] = field(default_factory=dict)
+    dense: np.ndarray | None = None  # sum of the members' embeddings
 
 
 class EventIndex:
@@ -280,7 +292,7 @@ class EventIndex:
                 raise ValueError(f"story {story.key} is already assigned to an event")
             self._close_before(story.published)
             vector = features(story, self.config)
-            scores = self._scores(vector)
+            scores = self._scores(vector, story.embedding)
             best = max(scores, key=lambda e: (scores[e], -e)) if scores else None
             if best is None or scores[best] < self.config.threshold:
                 best = len(self._events)
@@ -304,9 +316,9 @@ class EventIndex:
     def scores(self, story: EventStory) -> dict[int, float]:
         """Average-link similarity of a story to every open event sharing a feature with it
         (keys: positions in ``events()``'s creation order, merged events included)."""
-        return self._scores(features(story, self.config))
+        return self._scores(features(story, self.config), story.embedding)
 
-    def _scores(self, vector: Vector) -> dict[int, float]:
+    def _scores(self, vector: Vector, embedding: np.ndarray | None) -> dict[int, float]:
         dots: dict[int, float] = defaultdict(float)
         for feature, weight in vector.items():
             postings = self._postings.get(feature)
@@ -314,7 +326,17 @@ class EventIndex:
                 for event, total in postings.items():
                     dots[event] += weight * total
         events = self._events
-        return {e: dot / len(events[e].members) for e, dot in dots.items()}
+        return {e: self._mix(dot / len(events[e].members), embedding, events[e].dense,
+                             len(events[e].members)) for e, dot in dots.items()}
+
+    def _mix(self, lexical: float, a: np.ndarray | None, b: np.ndarray | None, pairs: int) -> float:
+        """The lexical average, blended with the recentred mean embedding cosine when both
+        sides carry embeddings (``pairs``: how many story pairs the sums span)."""
+        if a is None or b is None:
+            return lexical
+        c = self.config
+        semantic = (float(a @ b) / pairs - c.semantic_floor) / (1.0 - c.semantic_floor)
+        return (1.0 - c.semantic_weight) * lexical + c.semantic_weight * semantic
 
     def _close_before(self, published: datetime | None) -> None:
         """Take events whose window ended before ``published`` out of the inverted index."""
@@ -345,6 +367,8 @@ class EventIndex:
                                                                              story.published)
         for site in story.sites:
             ev.outlets.setdefault(site, None)
+        if story.embedding is not None:
+            ev.dense = story.embedding.copy() if ev.dense is None else ev.dense + story.embedding
         self._vectors[story.key] = vector
         self._stories[story.key] = story
 
@@ -354,8 +378,9 @@ class EventIndex:
         the story is at least half as similar to as needed to join them (no bridge without that)."""
         while candidates:
             ev = self._events[event]
-            link = {f: _dot(ev.total, self._events[f].total)
-                    / (len(ev.members) * len(self._events[f].members)) for f in candidates}
+            pairs = {f: len(ev.members) * len(self._events[f].members) for f in candidates}
+            link = {f: self._mix(_dot(ev.total, self._events[f].total) / pairs[f], ev.dense,
+                                 self._events[f].dense, pairs[f]) for f in candidates}
             other = max(link, key=lambda e: (link[e], -e))
             if link[other] < self.config.threshold:
                 return
@@ -375,7 +400,9 @@ class EventIndex:
                 ev.first = when if ev.first is None else min(ev.first, when)
                 ev.last = when if ev.last is None else max(ev.last, when)
         ev.outlets.update(gone.outlets)
-        gone.members, gone.total = [], {}
+        if gone.dense is not None:
+            ev.dense = gone.dense if ev.dense is None else ev.dense + gone.dense
+        gone.members, gone.total, gone.dense = [], {}, None
         del self._open[other]
 
     def events(self) -> list[Event]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,3 +137,24 @@ def test_a_story_is_added_once() -> None:
     index.add([_story(1, QUAKE, 0)])
     with pytest.raises(ValueError, match="already assigned"):
         index.add([_story(1, QUAKE, 0)])
+
+
+def test_embeddings_blend_into_the_average_link() -> None:
+    """Two leads in different words sharing one word: the lexical score alone keeps them
+    apart, the same embedding (recentred above the floor) brings them together; a far embedding does not."""
+    import numpy as np
+
+    config = EventConfig()
+    a = _story(1, "Regulators in Brussels fined the carmaker heavily over emissions software hidden "
+                  "inside diesel engines sold across Europe for six years.", 0)
+    b = _story(2, "Washington authorities penalised the automaker after investigators found emissions "
+                  "cheating devices fitted to motors shipped to American dealers.", 0)
+    assert compare(a, b, config).similarity < config.threshold
+    assert [e.stories for e in cluster_events([a, b], config)] == [(1,), (2,)]
+    same = np.ones(4) / 2.0
+    other = np.array([1.0, 0.0, 0.0, 0.0]) @ np.eye(4)  # cosine 0.5 with ``same``: below the floor
+    with_same = [replace(a, embedding=same), replace(b, embedding=same)]
+    assert [e.stories for e in cluster_events(with_same, config)] == [(1, 2)]
+    with_far = [replace(a, embedding=same), replace(b, embedding=other)]
+    assert [e.stories for e in cluster_events(with_far, config)] == [(1,), (2,)]
+
