@@ -28,6 +28,10 @@ unrelated events, a story or event must resemble the other event as a whole. Mea
 bench/events.py on giveme5w1h and multinews (tune halves and whole sets, mean ARI): average link
 0.85, cosine to the event's centroid 0.82 (with term counts, before the binary weights). An
 event stays open for ``window_hours`` after its latest story.
+
+Optionally stories carry sentence embeddings (``EventStory.embedding``, from ``dedup.embed``,
+the ``.[semantic]`` extra); the recentred mean cosine is then blended into the same average
+link (``EventConfig.semantic_weight``). Candidates still come from the lexical index.
 """
 
 from __future__ import annotations
