@@ -516,21 +516,26 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
 
 def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
              archive_dir: Path | None = None) -> None:
-    """Run the dedup job at ``level`` and print one summary line; a stale index is one clear
-    error."""
+    """Run the dedup job at ``level``, then assign events, and print a summary line for each; a
+    stale index is one clear error."""
     from crawler.archive_job import run_level
     from crawler.dedup_job import DedupStateError
+    from crawler.events_job import article_events, assign_events
 
     _, sessions = open_store(db_url)
     with sessions() as session:
+        previous = article_events(session)  # before the dedup rewrites the stories
         try:
             s = run_level(session, level, db_url, archive_dir or default_archive_dir(), rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
+        e = assign_events(session, previous, rebuild=rebuild)
     links = (f"{s.links} passage links (one per copy quoted)" if level == "passage"
              else "document level, no passage links")
     click.echo(f"dedup ({s.mode}): {s.articles} articles ({s.new} new) -> {s.stories} stories "
                f"({s.multi_stories} with copies), {links}", err=True)
+    click.echo(f"events ({e.mode}): {e.stories} stories ({e.new} placed) -> {e.events} events "
+               f"({e.multi_events} of several stories)", err=True)
 
 
 def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
@@ -592,21 +597,38 @@ REPORT_FORMATS = (*FORMATS, "html")
 @db_option
 @output_options(REPORT_FORMATS)
 @report_filter_options
-def report(db_url: str, fmt: str, output: Path | None, **filters: Any) -> None:
-    """Print stories with their members and shared passages (read-only: a database that does
-    not exist is an error, never created).
+@click.option("--by", type=click.Choice(["story", "event"]), default="story", show_default=True,
+              help="event: group stories about the same happening (events, with a timeline); "
+              "--min-size then counts an event's articles, --limit its events.")
+def report(db_url: str, fmt: str, output: Path | None, by: str, **filters: Any) -> None:
+    """Print stories (or events: --by event) with their members and shared passages (read-only:
+    a database that does not exist is an error, never created).
 
     \b
     newsdedup report --since 2026-03-01 --site wire.example
     newsdedup report --format html -o report.html
+    newsdedup report --by event --format html -o events.html
     """
     from crawler.report.queries import ReportFilter
 
     engine, sessions = open_existing(db_url)
     try:
-        _write_report(sessions, fmt, ReportFilter(**filters), output)
+        write = _write_event_report if by == "event" else _write_report
+        write(sessions, fmt, ReportFilter(**filters), output)
     finally:
         engine.dispose()
+
+
+def _write_event_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
+    """The report grouped by event (``crawler.report.events``), to ``output`` or stdout."""
+    from crawler.report.events import load_event_report, render_events
+
+    with sessions() as session:
+        report = load_event_report(session, flt)
+    with opened_output(output) as out:
+        render_events(fmt, report, out)
+    if output is not None:
+        click.echo(f"report: {len(report.events)} events written to {output}", err=True)
 
 
 @main.group()
@@ -846,13 +868,15 @@ def extract(targets: tuple[str, ...], fmt: str, output: Path | None, content_typ
 @output_options()
 def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None) -> None:
     """Why two stored articles are, or are not, one story: containment both ways (the report's
-    "contained"), the Jaccard of their texts, shared passages and the rule that decided."""
+    "contained"), the Jaccard of their texts, shared passages and the rule that decided; and
+    whether their stories are one event."""
     import re
     from dataclasses import asdict
 
     from sqlalchemy import select
 
     from crawler.dedup_job import DedupStateError, find_document, load_index
+    from crawler.events_job import explain_events
     from crawler.store.models import Article
     from dedup import DedupConfig
     from dedup.explain import explain as explain_pair
@@ -887,6 +911,7 @@ def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None)
                     "jaccard": result["similarity"], "verdict": result["verdict"],
                     "same_story": result["same_story"], "reason": reason,
                     "passages": result["passages"]}
+        data["event"] = explain_events(session, a.id, b.id)
     engine.dispose()
 
     def table() -> str:
@@ -901,12 +926,13 @@ def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None)
         for i, p in enumerate(data["passages"], 1):
             lines.append(f"passage {i} (A {p['a_start']}-{p['a_end']}, B {p['b_start']}-{p['b_end']}): "
                          f"{' '.join(p['text'].split())[:300]}")
+        lines.append(f"event: {data['event']['summary']}")
         return "\n".join(lines)
 
     emit(fmt, output, data, table,
-         lambda: [{k: v for k, v in data.items() if k not in ("a", "b", "passages")}
+         lambda: [{k: v for k, v in data.items() if k not in ("a", "b", "passages", "event")}
                   | {"a_url": data["a"]["url"], "b_url": data["b"]["url"],
-                     "passages": len(data["passages"])}])
+                     "passages": len(data["passages"]), "event": data["event"]["summary"]}])
 
 
 def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],

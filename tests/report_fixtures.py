@@ -102,6 +102,9 @@ def seed_sample(session: Session) -> Sample:
     session.add(DedupRun(mode="rebuild", params='{"level": "passage"}', articles=len(a), stories=4,
                          links=1, started_at=when(6, 10), finished_at=when(6, 10)))
     session.commit()
+    from crawler.events_job import assign_events
+
+    assign_events(session, {})  # the event stage runs after every dedup
     return s
 
 

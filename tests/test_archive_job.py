@@ -184,7 +184,7 @@ def test_cli_document_level_and_report(sqlite_url: str, tmp_path: Path) -> None:
     got = runner.invoke(main, ["dedup", "--db", sqlite_url, "--level", "document",
                                "--archive", str(folder)])
     assert got.exit_code == 0, got.output
-    assert got.output.strip() == ("dedup (rebuild): 4 articles (4 new) -> 2 stories (1 with "
+    assert got.output.splitlines()[0] == ("dedup (rebuild): 4 articles (4 new) -> 2 stories (1 with "
                                   "copies), document level, no passage links")
     assert (folder / "archive.json").exists()
     env = {"NEWSDEDUP_LEVEL": "document", "NEWSDEDUP_ARCHIVE": str(folder)}

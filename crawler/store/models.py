@@ -118,11 +118,30 @@ class Story(Base):
     first_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     dedup_run_id: Mapped[int | None] = mapped_column(ForeignKey("dedup_runs.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"),
+                                                 index=True)
 
     members: Mapped[list[StoryMember]] = relationship(
         back_populates="story", cascade="all, delete-orphan"
     )
     canonical: Mapped[Article] = relationship(foreign_keys=[canonical_article_id])
+
+
+class Event(Base):
+    """Stories about one happening in different words (``dedup.events``): one level above copies."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(Text)  # the most central story's headline
+    central_article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"))
+    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    story_count: Mapped[int] = mapped_column(Integer, default=0)
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    site_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StoryMember(Base):

@@ -142,8 +142,34 @@ VIEWS_0002: tuple[View, ...] = (
          "one row per source: articles, originals, duplicates, quoting articles, duplicate rate"),
 )
 
+def _event_overview(d: str) -> str:
+    return f"""SELECT e.id AS event_id,
+       e.label,
+       e.central_article_id,
+       c.url AS central_url,
+       e.first_published,
+       e.last_published,
+       {seconds_between(d, "e.first_published", "e.last_published")} AS spread_seconds,
+       COUNT(DISTINCT s.id) AS story_count,
+       COUNT(m.article_id) AS article_count,
+       COUNT(DISTINCT a.site) AS site_count
+FROM events e
+LEFT JOIN articles c ON c.id = e.central_article_id
+JOIN stories s ON s.event_id = e.id
+JOIN story_members m ON m.story_id = s.id
+JOIN articles a ON a.id = m.article_id
+GROUP BY e.id, e.label, e.central_article_id, c.url, e.first_published, e.last_published"""
+
+
+#: Views added by revision 0005 (the 0002 set is unchanged).
+VIEWS_0005: tuple[View, ...] = (
+    View("event_overview", _event_overview,
+         "one row per event: label, central article, first/last publication, stories, articles, "
+         "outlets"),
+)
+
 #: The views the newest migration leaves in place.
-CURRENT_VIEWS = VIEWS_0002
+CURRENT_VIEWS = VIEWS_0002 + VIEWS_0005
 
 
 def create_views(executor: Executor, dialect: str, views: Iterable[View]) -> None:

@@ -1,0 +1,235 @@
+"""The event stage as a job: after dedup, group the stored stories into events (``dedup.events``).
+
+Stories are rewritten by every dedup run (new ids), so what an incremental run continues from is
+the event of each *article*, read before the dedup (``article_events``). A story keeps the event
+most of its articles had; stories of new articles are the new ones. Only events still open for
+them (last story within the window before the oldest new story) are loaded back into the
+clustering, as they are (``EventIndex.restore``), and the new stories join them or start new
+events, in publication order. Stories that arrive in publication order therefore get the same
+events as ``--rebuild``, which clusters every story from scratch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from crawler.store.models import Article, Event, Story, StoryMember, utcnow
+from dedup.events import EventConfig, EventIndex, EventStory, compare, event_label
+
+_IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    mode: str  #: "incremental" or "rebuild"
+    stories: int
+    new: int  #: stories clustered this run (all of them on a rebuild)
+    events: int
+    multi_events: int  #: events of more than one story
+
+
+@dataclass
+class _StoryRow:
+    id: int
+    canonical: int
+    members: list[int] = field(default_factory=list)
+    sites: dict[str, None] = field(default_factory=dict)
+    published: datetime | None = None  # earliest member's publication (or fetch) time
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(values), _IN_CHUNK):
+        yield values[i: i + _IN_CHUNK]
+
+
+def article_events(session: Session) -> dict[int, int]:
+    """Article id -> event id as stored (read it before a dedup run rewrites the stories)."""
+    rows = session.execute(select(StoryMember.article_id, Story.event_id)
+                           .join(Story, Story.id == StoryMember.story_id)
+                           .where(Story.event_id.is_not(None)))
+    return {article: event for article, event in rows}
+
+
+def _load_stories(session: Session) -> dict[int, _StoryRow]:
+    """Stories keyed by canonical article id (stable across dedup runs, unlike story ids)."""
+    when = func.coalesce(Article.published, Article.fetched_at)
+    rows = session.execute(
+        select(Story.id, Story.canonical_article_id, StoryMember.article_id, Article.site, when)
+        .join(StoryMember, StoryMember.story_id == Story.id)
+        .join(Article, Article.id == StoryMember.article_id)
+        .order_by(Story.id, StoryMember.article_id))
+    stories: dict[int, _StoryRow] = {}
+    for story_id, canonical, article, site, published in rows:
+        row = stories.setdefault(canonical, _StoryRow(story_id, canonical))
+        row.members.append(article)
+        row.sites.setdefault(site, None)
+        if published is not None and (row.published is None or published < row.published):
+            row.published = published
+    return stories
+
+
+def _event_stories(session: Session, rows: Iterable[_StoryRow]) -> Iterator[EventStory]:
+    """What the event layer reads of each story: its canonical article's headline and text."""
+    by_canonical = {row.canonical: row for row in rows}
+    for chunk in _chunks(sorted(by_canonical)):
+        for art in session.execute(select(Article.id, Article.title, Article.text, Article.language)
+                                   .where(Article.id.in_(chunk))):
+            row = by_canonical[art.id]
+            yield EventStory(key=row.canonical, title=art.title, text=art.text,
+                             published=row.published, sites=tuple(row.sites),
+                             language=(art.language or "").split("-")[0].lower() or None)
+
+
+def _kept_event(row: _StoryRow, previous: dict[int, int], alive: set[int]) -> int | None:
+    """The event most of the story's articles were in (ties: the older event), if any."""
+    votes = Counter(previous[a] for a in row.members if previous.get(a) in alive)
+    return min(votes, key=lambda e: (-votes[e], e)) if votes else None
+
+
+def assign_events(session: Session, previous: dict[int, int], config: EventConfig | None = None,
+                  rebuild: bool = False) -> EventSummary:
+    """Assign every stored story to an event and store the events, in one transaction.
+
+    ``previous``: ``article_events`` as read before the dedup run. With ``rebuild`` (or nothing
+    stored yet) every story is clustered from scratch.
+    """
+    config = config or EventConfig()
+    stories = _load_stories(session)
+    existing = {e.id: e for e in session.scalars(select(Event))}
+    event_of: dict[int, int | None] = {}  # canonical -> event id (None: clustered now)
+    if not rebuild and previous and existing:
+        mode = "incremental"
+        alive = set(existing)
+        for canonical, row in stories.items():
+            event_of[canonical] = _kept_event(row, previous, alive)
+    else:
+        mode = "rebuild"
+        session.execute(update(Story).values(event_id=None))
+        session.execute(delete(Event))
+        existing = {}
+        event_of = dict.fromkeys(stories)
+    new = [stories[c] for c, e in event_of.items() if e is None]
+    index = EventIndex(config)
+    restored: list[int] = []
+    if new:
+        dated = [r.published for r in new if r.published is not None]
+        since = min(dated) - timedelta(hours=config.window_hours) if dated else None
+        open_ids = {e.id for e in existing.values()
+                    if since is None or e.last_published is None or e.last_published >= since}
+        members: dict[int, list[_StoryRow]] = defaultdict(list)
+        for canonical, event in event_of.items():
+            if event in open_ids:
+                members[event].append(stories[canonical])
+        restored = sorted(members)
+        texts = {s.key: s for s in _event_stories(session, [r for e in restored for r in members[e]])}
+        index.restore([[texts[r.canonical] for r in members[e]] for e in restored])
+        index.add(_event_stories(session, new))
+    central: dict[int, int] = {}
+    restored_ids = set(restored)
+    start_of = {c: e for c, e in event_of.items() if e in restored_ids}  # restored story -> event
+    for ev in index.events():
+        olds = sorted({start_of[k] for k in ev.stories if k in start_of})
+        if olds:
+            target = olds[0]
+            for gone in olds[1:]:  # merged: a new story bridged two stored events
+                session.delete(existing.pop(gone))
+        else:
+            row = Event(label=ev.label, story_count=0, article_count=0, site_count=0)
+            session.add(row)
+            session.flush()
+            existing[row.id] = row
+            target = row.id
+        central[target] = ev.central
+        for key in ev.stories:
+            event_of[key] = target
+    session.flush()
+    _write(session, stories, event_of, existing, central)
+    session.commit()
+    sizes = Counter(event_of.values())
+    return EventSummary(mode=mode, stories=len(stories), new=len(new), events=len(sizes),
+                        multi_events=sum(1 for n in sizes.values() if n > 1))
+
+
+def _write(session: Session, stories: dict[int, _StoryRow], event_of: dict[int, int | None],
+           events: dict[int, Event], central: dict[int, int]) -> None:
+    """Point every story at its event; recompute each event's times, counts and label."""
+    by_event: dict[int, list[_StoryRow]] = defaultdict(list)
+    for canonical, event in event_of.items():
+        assert event is not None, "every story is in an event"
+        by_event[event].append(stories[canonical])
+    for event_id, rows in by_event.items():
+        for chunk in _chunks([r.id for r in rows]):
+            session.execute(update(Story).where(Story.id.in_(chunk)).values(event_id=event_id))
+    for event_id in [e for e in events if e not in by_event]:
+        session.delete(events.pop(event_id))
+    picks = {}
+    for event_id, rows in by_event.items():
+        pick = central.get(event_id) or events[event_id].central_article_id
+        if pick not in {r.canonical for r in rows}:  # its story is gone: the earliest one labels it
+            pick = min(rows, key=lambda r: (r.published is None, r.published or 0, r.canonical)).canonical
+        picks[event_id] = pick
+    titles = _labels(session, list(picks.values()))
+    for event_id, rows in by_event.items():
+        row = events[event_id]
+        pick = picks[event_id]
+        dates = [r.published for r in rows if r.published is not None]
+        row.central_article_id = pick
+        row.label = titles.get(pick, "")
+        row.first_published = min(dates) if dates else None
+        row.last_published = max(dates) if dates else None
+        row.story_count = len(rows)
+        row.article_count = sum(len(r.members) for r in rows)
+        row.site_count = len({s for r in rows for s in r.sites})
+        row.updated_at = utcnow()
+
+
+def _labels(session: Session, article_ids: Sequence[int]) -> dict[int, str]:
+    """The event label of each article (its headline, or its opening words)."""
+    out: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(article_ids))):
+        for art_id, title, text in session.execute(
+                select(Article.id, Article.title, func.substr(Article.text, 1, 400))
+                .where(Article.id.in_(chunk))):
+            out[art_id] = event_label(title, text or "")
+    return out
+
+
+def explain_events(session: Session, first: int, second: int,
+                   config: EventConfig | None = None) -> dict[str, object]:
+    """Whether the stories of two stored articles are one event, and why: the stored events,
+    the pair's similarity (what the clustering averages over an event's stories), the features
+    they share and their distance in time."""
+    config = config or EventConfig()
+    stories = _load_stories(session)
+    of_article = {a: row for row in stories.values() for a in row.members}
+    rows = [of_article.get(first), of_article.get(second)]
+    if rows[0] is None or rows[1] is None:
+        return {"same_event": None, "summary": "not in a story yet: run `newsdedup dedup`"}
+    events = dict(session.execute(select(Story.id, Story.event_id)
+                                  .where(Story.id.in_([r.id for r in rows]))).all())
+    a_event, b_event = events.get(rows[0].id), events.get(rows[1].id)
+    texts = {s.key: s for s in _event_stories(session, rows)}
+    cmp = compare(texts[rows[0].canonical], texts[rows[1].canonical], config)
+    shared = ", ".join(name for name, _ in cmp.shared) or "nothing"
+    apart = ("no date" if cmp.hours_apart is None else
+             f"{cmp.hours_apart:.0f} h apart (window {config.window_hours:.0f} h)")
+    if rows[0].id == rows[1].id:
+        verdict = f"one story, so one event ({a_event})"
+    elif a_event is None or b_event is None:
+        verdict = "not assigned to events yet: run `newsdedup dedup`"
+    elif a_event == b_event:
+        verdict = f"same event {a_event}"
+    else:
+        verdict = f"different events ({a_event} and {b_event})"
+    summary = (f"{verdict}; event similarity {cmp.similarity:.3f} (a story joins an event at an "
+               f"average of {cmp.threshold:.2f} over its stories); {apart}; shared: {shared}")
+    return {"same_event": a_event is not None and a_event == b_event, "event_a": a_event,
+            "event_b": b_event, "similarity": cmp.similarity, "threshold": cmp.threshold,
+            "hours_apart": cmp.hours_apart, "shared": [list(x) for x in cmp.shared],
+            "summary": summary}
