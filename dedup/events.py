@@ -19,15 +19,16 @@ How two stories are compared: each story becomes one sparse, L2-normalised vecto
   from sharing ordinary words.
 
 Clustering is a single pass in publication order (incremental by nature): a story joins the open
-event whose members it is most similar to on average (average link: its dot product with the
-sum of the members' vectors over their number) when that mean is at least ``threshold``, else
-it starts an event; then open events whose average link to the grown event reaches the threshold
-are merged into it (the story bridged two halves of one happening). This is average-link
-agglomeration done incrementally: unlike single link, a chain of weak neighbours does not merge
-unrelated events, a story or event must resemble the other event as a whole. Measured with
-bench/events.py on giveme5w1h and multinews (tune halves and whole sets, mean ARI): average link
-0.85, cosine to the event's centroid 0.82 (with term counts, before the binary weights). An
-event stays open for ``window_hours`` after its latest story.
+event whose members it is most similar to on average (average link: its dot product with the sum
+of the members' vectors over their number) when that mean is at least ``threshold``, else it
+starts an event; then open events whose average link to the grown event reaches the threshold
+are merged into it when they are at least half that similar without the story (it bridged two
+halves of one happening; a round-up naming two happenings joins one, it does not weld them).
+This is average-link agglomeration done incrementally: unlike single link, a chain of weak
+neighbours does not merge unrelated events, a story or event must resemble the other event as a
+whole. Measured with bench/events.py on giveme5w1h and multinews (tune halves and whole sets,
+mean ARI): average link 0.85, cosine to the event's centroid 0.82 (with term counts, before the
+binary weights). An event stays open for ``window_hours`` after its latest story.
 
 Optionally stories carry sentence embeddings (``EventStory.embedding``, from ``dedup.embed``,
 the ``.[semantic]`` extra); the recentred mean cosine is then blended into the same average
@@ -304,7 +305,7 @@ class EventIndex:
                 self._open[best] = None
             self._join(best, story, vector)
             bridge = self.config.threshold / 2
-            self._merge_into(best, [e for e, v in scores.items() if e != best and v >= bridge])
+            self._merge_into(best, vector, [e for e, v in scores.items() if e != best and v >= bridge])
 
     def restore(self, events: Iterable[Iterable[EventStory]]) -> None:
         """Re-create stored events as they are (no clustering): the state an incremental run
@@ -376,10 +377,12 @@ class EventIndex:
         self._vectors[story.key] = vector
         self._stories[story.key] = story
 
-    def _merge_into(self, event: int, candidates: list[int]) -> None:
-        """Merge open events whose average link to ``event`` (which just grew) reaches the
-        threshold: the new story bridged two halves of one happening. Candidates are the events
-        the story is at least half as similar to as needed to join them (no bridge without that)."""
+    def _merge_into(self, event: int, vector: Vector, candidates: list[int]) -> None:
+        """Merge open events whose average link to ``event`` (which just grew by the story of
+        ``vector``) reaches the threshold: the new story bridged two halves of one happening.
+        Candidates are the events the story is at least half as similar to as needed to join
+        them (no bridge without that), and the halves must be that similar without the story: a
+        digest or round-up naming two happenings joins one of them, it does not weld them."""
         while candidates:
             ev = self._events[event]
             pairs = {f: len(ev.members) * len(self._events[f].members) for f in candidates}
@@ -388,6 +391,12 @@ class EventIndex:
             other = max(link, key=lambda e: (link[e], -e))
             if link[other] < self.config.threshold:
                 return
+            gone = self._events[other]
+            without = (len(ev.members) - 1) * len(gone.members)
+            if not without or ((_dot(ev.total, gone.total) - _dot(vector, gone.total)) / without
+                               < self.config.threshold / 2):
+                candidates = [f for f in candidates if f != other]
+                continue
             self._absorb(event, other)
             candidates = [f for f in candidates if f != other]
 

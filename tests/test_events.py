@@ -158,3 +158,28 @@ def test_embeddings_blend_into_the_average_link() -> None:
     with_far = [replace(a, embedding=same), replace(b, embedding=other)]
     assert [e.stories for e in cluster_events(with_far, config)] == [(1,), (2,)]
 
+
+
+CHIPS = ("Harbor Labs switched on the first production line of its chip plant in the port of "
+         "Rotterdam on Monday, the Dutch company said, with 400 engineers making power chips for "
+         "electric buses and wind turbines from next spring.")
+BUSES = ("Tallinn published every bus and tram timetable of the Estonian capital through an open "
+         "API on Tuesday, and the city's transport board said journey planners can read the feed "
+         "in the GTFS format without a licence fee.")
+DIGEST = ("Morning round-up. Harbor Labs opened its Rotterdam chip plant, with 400 engineers "
+          "making power chips for electric buses. Tallinn put every bus and tram timetable behind "
+          "an open API in the GTFS format that journey planners read.")
+
+
+def test_a_digest_of_two_happenings_joins_one_event_without_welding_them() -> None:
+    """A round-up story resembling two events is a bridge only if the events resemble each
+    other without it: otherwise one weak story would chain two unrelated happenings."""
+    stories = [_story(1, CHIPS, 0), _story(2, BUSES, 0.5), _story(3, DIGEST, 1)]
+    index = EventIndex()
+    index.add(stories[:2])
+    bridge = EventConfig().threshold / 2
+    scores = index.scores(stories[2])
+    assert len(scores) == 2 and min(scores.values()) >= bridge  # it is a candidate bridge
+    events = cluster_events(stories)
+    assert not any({1, 2} <= set(e.stories) for e in events)
+    assert sorted(k for e in events for k in e.stories) == [1, 2, 3]
