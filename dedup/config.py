@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-5"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-6"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
-#: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto
+#: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
+#: is a line of > 100 tokens
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -27,7 +28,7 @@ class DedupConfig:
             not per page, so quoted CJK text matches its source inside a Latin-script page.
 
     Candidates (MinHash LSH over passages, i.e. paragraphs, and sentences inside a block of
-    > 150 tokens, merged up to ``min_window_shingles``: a story as one block or as paragraphs
+    > 100 tokens, merged up to ``min_window_shingles``: a story as one block or as paragraphs
     is a candidate either way):
         num_perm, seed, scheme, signature_backend: MinHash parameters, pinned in every index
             (an index built with other values is refused). Default: backend ``numpy``, scheme

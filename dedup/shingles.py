@@ -430,8 +430,10 @@ def _shingle(t_hash, t_flag, doc_tok, k, cjk_k, seed, weights):  # pragma: no co
 #: A line of more than this many tokens is a block (a story extracted as one paragraph, or a
 #: table row): its windows end at sentence stops too. Ordinary paragraphs (news paragraphs
 #: hold 20-80 words) stay whole windows: sentence windows everywhere find as many chance
-#: matches of stock phrases as quotes (bench/scale.py: 7x the links, 10x the time).
-_BLOCK_TOKENS = 150
+#: matches of stock phrases as quotes (bench/scale.py: 7x the links, 10x the time). 100, not
+#: 150: a short copy published as one block (100-150 tokens: two paragraphs, a promo and a
+#: footer) was one window, a fifth of any paragraph window of its source: never a candidate.
+_BLOCK_TOKENS = 100
 
 
 @njit(cache=True)

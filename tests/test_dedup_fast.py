@@ -17,7 +17,7 @@ from dedup import DedupConfig, DedupIndex, Document, IndexMismatch, deduplicate
 from dedup.align import Alignment, Passage, _union_content, align, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
-from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.shingles import _BLOCK_TOKENS, fingerprint_batch, normalized_tokens, shingle_hashes
 from dedup.text import (
     RIGHTS_NOTE,
     SYNDICATION_NOTE,
@@ -69,7 +69,7 @@ def _real_texts(limit: int = 400) -> tuple[list[str], list[str | None]]:
 
 
 def _reference_windows(ref: Tokens, n_shingles: int, min_size: int) -> list[tuple]:
-    """Lines, and sentences inside lines of more than 150 tokens, merged forward to
+    """Lines, and sentences inside lines of more than _BLOCK_TOKENS tokens, merged forward to
     ``min_size`` shingles; a short tail joins the previous window."""
     if n_shingles == 0:
         return []
@@ -79,7 +79,7 @@ def _reference_windows(ref: Tokens, n_shingles: int, min_size: int) -> list[tupl
     for i in range(n_shingles):
         size = i - cur + 1
         line_end = i + 1 < len(ref) and ref.paragraphs[i + 1] != ref.paragraphs[i]
-        block = line_len[ref.paragraphs[i]] > 150
+        block = line_len[ref.paragraphs[i]] > _BLOCK_TOKENS
         if size >= min_size and (i == n_shingles - 1 or line_end or (block and ref.stops[i])):
             out.append((cur, i))
             cur = i + 1

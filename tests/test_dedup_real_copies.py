@@ -45,6 +45,25 @@ def test_one_block_and_twelve_paragraphs_get_the_same_windows_and_match() -> Non
     assert all(_same_story(result, 0, i) for i in (1, 2, 3))
 
 
+def test_short_copies_in_one_block_match_their_sources_in_paragraphs() -> None:
+    """Copies of 100-150 tokens published as one block (three paragraphs and the outlet's own
+    line run together) are windowed by sentences, so they meet their sources' two-sentence
+    paragraphs (one window of the whole block is a fifth of any of them: as a whole it found
+    5 of these 10)."""
+    docs = []
+    for k in range(10):
+        seed = 1000 * k
+        paras = [f"{paragraph(seed + 500 + i, 16)} {paragraph(seed + 600 + i, 16)}"
+                 for i in range(10)]
+        block = " ".join([*paras[:3], paragraph(seed + 700, 28)])
+        assert 100 < len(block.split()) <= 150
+        docs += [doc(2 * k, "wire.test", paras, hours=k),
+                 doc(2 * k + 1, "paper.test", [block], hours=k + 4)]
+    result = deduplicate(docs)
+    assert all(_same_story(result, 2 * k, 2 * k + 1) for k in range(10))
+    assert len(result.stories) == 10
+
+
 def test_quote_styles_and_dateline_punctuation_do_not_matter() -> None:
     sents = _sentences(2)
     a = "TORONTO (AP) - " + " ".join(sents[:3]) + " ``We will not stop,'' he said.\n" + \
