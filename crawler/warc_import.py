@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crawler.content.page import NotAnArticle, process_page
 from crawler.items import RawPage
-from crawler.store.repo import record_seen, upsert_article
+from crawler.store.repo import record_seen, store_article
 from crawler.urls import canonical_url, host_of
 from crawler.warc import WarcPage, read_pages
 from pipelines.extract import to_article
@@ -44,13 +44,8 @@ def import_warc(session: Session, path: Path, source: str | None = None) -> Coun
             counts[f"dropped:{exc.reason}"] += 1
             continue
         article = to_article(raw, result)
-        outcome, article_id = upsert_article(session, article)
-        if outcome == "collided":  # stored beside another page that claimed its key
-            counts["collided"] += 1
-        outcome = "stored" if outcome in ("new", "collided") else outcome
-        for url in {article.url, article.fetched_url, article.requested_url} - {""}:
-            record_seen(session, url, outcome, article_id)
-        counts[outcome] += 1
+        outcome = store_article(session, article)[0]
+        counts.update(("collided", "stored") if outcome == "collided" else (outcome,))
     session.commit()
     return counts
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from crawler.items import Article, RawPage
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
-from crawler.store.repo import record_seen, storable, upsert_article
+from crawler.store.repo import record_seen, storable, store_article
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,12 @@ class StorePipeline:
             self.engine.dispose()
 
     def _count(self, source: str, outcome: str) -> None:
+        """Count an outcome; a "collided" article (kept beside another page that claimed its key)
+        is a stored one too."""
         stats = self.crawler.stats
-        stats.inc_value(f"newsdedup/{outcome}")
-        stats.inc_value(f"newsdedup/source/{source}/{outcome}")
+        for name in ("collided", "stored") if outcome == "collided" else (outcome,):
+            stats.inc_value(f"newsdedup/{name}")
+            stats.inc_value(f"newsdedup/source/{source}/{name}")
 
     def _add(self, article: Article | None = None, dropped: tuple[str, str, str] | None = None) -> None:
         if not len(self.batch):
@@ -97,11 +100,7 @@ class StorePipeline:
         """Write in the session's transaction; the outcome of each article."""
         outcomes = []
         for item in articles:
-            outcome, article_id = upsert_article(session, item)
-            outcome = "stored" if outcome == "new" else outcome  # "collided": stored, counted apart
-            for url in {item.url, item.fetched_url, item.requested_url} - {""}:
-                record_seen(session, url, outcome, article_id)
-            outcomes.append(outcome)
+            outcomes.append(store_article(session, item)[0])
         for _, url, outcome in dropped:
             record_seen(session, url, outcome)
         session.flush()

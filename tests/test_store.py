@@ -17,6 +17,7 @@ from crawler.store.repo import (
     record_seen,
     seen_urls,
     storable,
+    store_article,
     upsert_article,
     url_key,
 )
@@ -69,6 +70,26 @@ def test_seen_urls_skip_stored_and_dropped_but_not_errors(any_db_url: str) -> No
         record_seen(session, "https://a.example/listing", "dropped:too_short")
         session.commit()
         assert session.get(SeenUrl, "https://a.example/listing").outcome == "dropped:too_short"
+    engine.dispose()
+
+
+def test_a_collided_article_is_stored_and_its_urls_seen_as_stored(any_db_url: str) -> None:
+    """Two pages claiming one key with different text: the second is stored under its own URL
+    ("collided"), and every URL it was fetched under is remembered as stored, so the next crawl
+    does not fetch it again (the crawl's store pipeline and import-warc share this path)."""
+    engine = make_engine(any_db_url)
+    with make_sessionmaker(engine)() as session:
+        first = make_item()
+        assert store_article(session, first)[0] == "stored"
+        other = make_item(text="Another article entirely.")
+        other.fetched_url = other.requested_url = "https://a.example/2"
+        outcome, article_id = store_article(session, other)
+        session.commit()
+        assert outcome == "collided"
+        assert session.get(Article, article_id).url == "https://a.example/2"
+        assert session.get(SeenUrl, "https://a.example/2").outcome == "stored"
+        assert "https://a.example/2" in seen_urls(session)
+        assert session.scalar(select(func.count()).select_from(Article)) == 2
     engine.dispose()
 
 

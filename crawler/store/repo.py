@@ -93,6 +93,18 @@ def record_seen(session: Session, url: str, outcome: str, article_id: int | None
             row.article_id = article_id
 
 
+def store_article(session: Session, art: items.Article) -> tuple[str, int]:
+    """Upsert ``art`` and remember every URL it was fetched under as seen: the crawl's and the
+    WARC import's one way of storing an article. Returns ("stored" | "changed" | "unchanged" |
+    "collided", article id); a "collided" article is stored too (see ``upsert_article``)."""
+    outcome, article_id = upsert_article(session, art)
+    outcome = "stored" if outcome == "new" else outcome
+    seen = "stored" if outcome == "collided" else outcome
+    for url in {art.url, art.fetched_url, art.requested_url} - {""}:
+        record_seen(session, url, seen, article_id)
+    return outcome, article_id
+
+
 def upsert_article(session: Session, art: items.Article) -> tuple[str, int]:
     """Insert or update by canonical URL. Returns ("new" | "changed" | "unchanged" | "collided",
     article id).
