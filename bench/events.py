@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from crawler.evaluation import metrics  # noqa: E402
 from dedup import Document, deduplicate  # noqa: E402
-from dedup.events import EventConfig, EventIndex, EventStory  # noqa: E402
+from dedup.events import DocumentFrequency, EventConfig, EventIndex, EventStory  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 
@@ -85,8 +85,8 @@ def event_labels(docs: list[Document], config: EventConfig,
         t = time.process_time()
         stories = embed(stories, config)
         embed_s = time.process_time() - t
-    index = EventIndex(config)
     t2 = time.perf_counter()
+    index = EventIndex(config, DocumentFrequency.count(stories, config))
     for s in sorted(stories, key=lambda s: (s.published is None, s.published or 0, s.key)):
         index.add([s])
     t3 = time.perf_counter()
@@ -162,8 +162,9 @@ def stream_speed(rows: list[dict], config: EventConfig, passes: int = 10) -> flo
                          published=base[i] + p * span, sites=(r.get("source") or "",))
               for p in range(passes) for i, r in enumerate(rows)]
     stream.sort(key=lambda s: (s.published, s.key))
-    EventIndex(config).add(stream[:5])  # load the frequency tables outside the timing
-    index = EventIndex(config)
+    df = DocumentFrequency.count(stream[:len(rows)], config)  # the store's, before the stream
+    EventIndex(config, df).add(stream[:5])  # load the frequency tables outside the timing
+    index = EventIndex(config, df)
     t0 = time.process_time()  # CPU time of this process: the machine may be shared
     for story in stream:
         index.add([story])

@@ -2,11 +2,12 @@
 
 Stories are rewritten by every dedup run (new ids), so what an incremental run continues from is
 the event of each *article*, read before the dedup (``article_events``). A story keeps the event
-most of its articles had; stories of new articles are the new ones. Only events still open for
-them (last story within the window before the oldest new story) are loaded back into the
-clustering, as they are (``EventIndex.restore``), and the new stories join them or start new
-events, in publication order. Stories that arrive in publication order therefore get the same
-events as ``--rebuild``, which clusters every story from scratch.
+most of its articles had; stories of new articles are the new ones. The stories of events still
+open for them (last story within the window before the oldest new story) are clustered again
+with the new ones (``dedup.events`` gives the same events whatever the order the stories came
+in); closed events stay as they are. An open event keeps its id when its stories stay together
+(the first piece of a split keeps it), and an event merged into another one is deleted. The
+store's document frequencies are counted over the stories clustered in the run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.store.models import Article, Event, Story, StoryMember, utcnow
-from dedup.events import EventConfig, EventIndex, EventStory, compare, event_label
+from dedup.events import DocumentFrequency, EventConfig, EventIndex, EventStory, compare, event_label
 
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 
@@ -115,39 +116,31 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
         existing = {}
         event_of = dict.fromkeys(stories)
     new = [stories[c] for c, e in event_of.items() if e is None]
-    index = EventIndex(config)
-    restored: list[int] = []
+    central: dict[int, int] = {}
     if new:
         dated = [r.published for r in new if r.published is not None]
         since = min(dated) - timedelta(hours=config.window_hours) if dated else None
         open_ids = {e.id for e in existing.values()
                     if since is None or e.last_published is None or e.last_published >= since}
-        members: dict[int, list[_StoryRow]] = defaultdict(list)
-        for canonical, event in event_of.items():
-            if event in open_ids:
-                members[event].append(stories[canonical])
-        restored = sorted(members)
-        texts = {s.key: s for s in _event_stories(session, [r for e in restored for r in members[e]])}
-        index.restore([[texts[r.canonical] for r in members[e]] for e in restored])
-        index.add(_event_stories(session, new))
-    central: dict[int, int] = {}
-    restored_ids = set(restored)
-    start_of = {c: e for c, e in event_of.items() if e in restored_ids}  # restored story -> event
-    for ev in index.events():
-        olds = sorted({start_of[k] for k in ev.stories if k in start_of})
-        if olds:
-            target = olds[0]
-            for gone in olds[1:]:  # merged: a new story bridged two stored events
-                session.delete(existing.pop(gone))
-        else:
-            row = Event(label=ev.label, story_count=0, article_count=0, site_count=0)
-            session.add(row)
-            session.flush()
-            existing[row.id] = row
-            target = row.id
-        central[target] = ev.central
-        for key in ev.stories:
-            event_of[key] = target
+        start_of = {c: e for c, e in event_of.items() if e in open_ids}  # reopened story -> event
+        texts = list(_event_stories(session, [stories[c] for c in start_of] + new))
+        index = EventIndex(config, DocumentFrequency.count(texts, config))
+        index.add(texts)
+        used: set[int] = set()
+        for ev in index.events():
+            olds = sorted({start_of[k] for k in ev.stories if k in start_of} - used)
+            if olds:  # the oldest stored event it holds stories of; others merged into it go
+                target = olds[0]
+            else:
+                row = Event(label=ev.label, story_count=0, article_count=0, site_count=0)
+                session.add(row)
+                session.flush()
+                existing[row.id] = row
+                target = row.id
+            used.add(target)
+            central[target] = ev.central
+            for key in ev.stories:
+                event_of[key] = target
     session.flush()
     _write(session, stories, event_of, existing, central)
     session.commit()
@@ -214,8 +207,12 @@ def explain_events(session: Session, first: int, second: int,
     events = dict(session.execute(select(Story.id, Story.event_id)
                                   .where(Story.id.in_([r.id for r in rows]))).all())
     a_event, b_event = events.get(rows[0].id), events.get(rows[1].id)
-    texts = {s.key: s for s in _event_stories(session, rows)}
-    cmp = compare(texts[rows[0].canonical], texts[rows[1].canonical], config)
+    # the store's document frequencies as the clustering saw them: over both events' stories
+    peers = {row.id for row in rows} | set(session.scalars(
+        select(Story.id).where(Story.event_id.in_([e for e in (a_event, b_event) if e is not None]))))
+    texts = {s.key: s for s in _event_stories(session, [r for r in stories.values() if r.id in peers])}
+    cmp = compare(texts[rows[0].canonical], texts[rows[1].canonical], config,
+                  DocumentFrequency.count(texts.values(), config))
     shared = ", ".join(name for name, _ in cmp.shared) or "nothing"
     apart = ("no date" if cmp.hours_apart is None else
              f"{cmp.hours_apart:.0f} h apart (window {config.window_hours:.0f} h)")
