@@ -336,7 +336,8 @@ class EventIndex:
             other = self._stories[key]
             if _apart(story, other) > self._window:
                 continue
-            out[key] = self._mix(dot, story.embedding, other.embedding)
+            # rounded: the sum runs over the newer story's terms, the same whichever came first
+            out[key] = round(self._mix(dot, story.embedding, other.embedding), 12)
         return out
 
     def _mix(self, lexical: float, a: np.ndarray | None, b: np.ndarray | None) -> float:
@@ -379,15 +380,16 @@ class EventIndex:
         threshold = self.config.threshold
         while True:
             best: tuple[float, int, int] | None = None
+            best_key = (0.0, 0, 0)
             for i, row in sums.items():
                 size = len(clusters[i])
                 for j, total in row.items():
                     if i < j:
                         link = total / (size * len(clusters[j]))
-                        if link < threshold or (best is not None and (link, -j, -i) <= (best[0], -best[2], -best[1])):
+                        if link < threshold or (best is not None and (link, -j, -i) <= best_key):
                             continue
                         if self._every_member_links(clusters[i], clusters[j]):
-                            best = (link, i, j)
+                            best, best_key = (link, i, j), (link, -j, -i)
             if best is None:
                 break
             _, i, j = best
