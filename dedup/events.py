@@ -192,38 +192,52 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     store's idf is applied by ``DocumentFrequency.vector``)."""
     language = story.language or config.language
     min_idf = config.min_idf
-    cache = _IDF_CACHE.setdefault(language, {})
+    get = _IDF_CACHE.setdefault(language, {}).get
+    log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
-    counts = Counter(_WORD.findall(part.lower()))
-    idf_of: dict[str, float] = {}
-    for word in counts:
-        if not word.isascii() and _CJK_RUN.search(word):
-            continue  # bigrams below
-        idf = cache.get(word)
-        idf_of[word] = idf if idf is not None else _idf(word, language)
-    for run in () if part.isascii() else _CJK_RUN.findall(part):
-        lang = _cjk_language(run, language)
-        grams = [run[i: i + 2] for i in range(len(run) - 1)] or [run]
-        counts.update(grams)
-        for gram in grams:
-            idf_of[gram] = _idf(gram, lang)
+    out: Vector = {}
+    for word, n in Counter(_WORD.findall(part.lower())).items():
+        idf = get(word)
+        if idf is None:
+            if not word.isascii() and _CJK_RUN.search(word):
+                continue  # bigrams below
+            idf = _idf(word, language)
+        if idf >= min_idf:
+            out[word] = idf if n == 1 else (1.0 + log(n)) * idf
+    if not part.isascii():
+        grams: Counter[str] = Counter()
+        for run in _CJK_RUN.findall(part):
+            lang = _cjk_language(run, language)
+            for gram in [run[i: i + 2] for i in range(len(run) - 1)] or [run]:
+                grams[gram] += 1
+                if gram not in out and (idf := _idf(gram, lang)) >= min_idf:
+                    out[gram] = idf
+        for gram, n in grams.items():
+            if n > 1 and gram in out:
+                out[gram] *= 1.0 + log(n)
+    amounts: Counter[str] = Counter()
     for number, glued, following in _NUMBER.findall(part):
         scale = glued or following
         amount = _amount(number, scale if scale in _SCALES else None)
-        counts[amount] += 1
-        idf_of[amount] = _number_idf(number.replace(",", ""), language)
-    return {t: (1.0 + math.log(counts[t])) * idf for t, idf in idf_of.items() if idf >= min_idf}
+        if amount not in amounts and (idf := _number_idf(number.replace(",", ""), language)) >= min_idf:
+            out[amount] = idf
+        amounts[amount] += 1
+    for amount, n in amounts.items():
+        if n > 1 and amount in out:
+            out[amount] *= 1.0 + log(n)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentFrequency:
-    """How many of the store's stories carry each term: the store-specific half of the idf.
+    """The store-specific half of the idf: log((1 + stories) / (1 + stories with the term)) + 1,
+    over the store's stories (``count``).
 
-    Fixed while an index clusters (a rebuild and any sequence of increments then see the same
-    vectors); the caller counts it over the stories of the store (``count``)."""
+    Fixed while an index clusters: a rebuild and any sequence of increments see the same vectors.
+    """
 
-    counts: Mapping[str, int]
-    stories: int
+    idf: Mapping[str, float]
+    unseen: float  #: the idf of a term no story of the store has
 
     @classmethod
     def count(cls, stories: Iterable[EventStory], config: EventConfig) -> DocumentFrequency:
@@ -232,16 +246,18 @@ class DocumentFrequency:
         for story in stories:
             df.update(terms(story, config).keys())
             n += 1
-        return cls(df, n)
+        by_count = {c: math.log((1 + n) / (1 + c)) + 1.0 for c in set(df.values())}
+        return cls({t: by_count[c] for t, c in df.items()}, math.log(1 + n) + 1.0)
 
     def vector(self, weights: Vector) -> Vector:
-        """Weights times the smoothed store idf, L2-normalised."""
-        n, counts = self.stories, self.counts
-        out = {t: w * (math.log((1 + n) / (1 + counts.get(t, 0))) + 1.0) for t, w in weights.items()}
+        """Weights times the store idf, L2-normalised."""
+        get, unseen = self.idf.get, self.unseen
+        out = {t: w * get(t, unseen) for t, w in weights.items()}
         norm = math.sqrt(sum(w * w for w in out.values()))
         if norm:
+            scale = 1.0 / norm
             for t in out:
-                out[t] /= norm
+                out[t] *= scale
         return out
 
 
@@ -279,33 +295,35 @@ class _Window:
         self.starts: list[int] = []
         self.ends: list[int] = []
 
-    def _ids(self, vector: Vector) -> np.ndarray:
+    def encode(self, vector: Vector) -> tuple[np.ndarray, np.ndarray]:
+        """The vector as (term ids, weights)."""
         term_id = self.term_id
-        ids = np.fromiter((term_id.setdefault(t, len(term_id)) for t in vector), np.int64, len(vector))
-        if len(term_id) > len(self.query):
-            self.query = np.zeros(2 * len(term_id))
-        return ids
+        get = term_id.get
+        ids = [get(t, -1) for t in vector]
+        if -1 in ids:
+            ids = [term_id.setdefault(t, len(term_id)) for t in vector]
+            if len(term_id) > len(self.query):
+                self.query = np.zeros(2 * len(term_id))
+        return np.array(ids, dtype=np.int64), np.fromiter(vector.values(), np.float64, len(vector))
 
-    def dots(self, vector: Vector) -> tuple[list[int], np.ndarray]:
-        """(keys, dot products) of the window's stories with ``vector``."""
-        ids = self._ids(vector)
+    def dots(self, ids: np.ndarray, weights: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """(keys, dot products) of the window's stories with the encoded vector."""
         query = self.query
-        query[ids] = np.fromiter(vector.values(), np.float64, len(vector))
+        query[ids] = weights
         out = np.empty(len(self.keys))
         _window_dots(query, self.ids, self.weights, np.array(self.starts, dtype=np.int64),
                      np.array(self.ends, dtype=np.int64), out)
         query[ids] = 0.0
         return self.keys, out
 
-    def append(self, key: int, vector: Vector) -> None:
-        ids = self._ids(vector)
+    def append(self, key: int, ids: np.ndarray, weights: np.ndarray) -> None:
         end = self.used + len(ids)
         if end > len(self.ids):
             size = 2 * end
             self.ids = np.resize(self.ids, size)
             self.weights = np.resize(self.weights, size)
         self.ids[self.used: end] = ids
-        self.weights[self.used: end] = np.fromiter(vector.values(), np.float64, len(vector))
+        self.weights[self.used: end] = weights
         self.keys.append(key)
         self.starts.append(self.used)
         self.ends.append(end)
@@ -337,7 +355,7 @@ class EventIndex:
 
     def __init__(self, config: EventConfig | None = None, df: DocumentFrequency | None = None) -> None:
         self.config = config or EventConfig()
-        self.df = df or DocumentFrequency({}, 0)
+        self.df = df or DocumentFrequency({}, 1.0)
         self._window_span = timedelta(hours=self.config.window_hours)
         self._window = _Window()
         self._stories: dict[int, EventStory] = {}
@@ -365,16 +383,16 @@ class EventIndex:
             if story.key in self._stories:
                 raise ValueError(f"story {story.key} is already assigned to an event")
             self._prune(story.published)
-            vector = self.vector(story)
+            ids, weights = self._window.encode(self.vector(story))
             key = story.key
             self._stories[key] = story
             self._group[key] = key
             self._members[key] = [key]
-            for other, score in self._similar(story, vector, floor):
+            for other, score in self._similar(story, ids, weights, floor):
                 self._pairs[key][other] = self._pairs[other][key] = score
                 if score >= threshold:
                     self._union(key, other)
-            self._window.append(key, vector)
+            self._window.append(key, ids, weights)
             if story.published is not None:
                 heapq.heappush(self._dated, (story.published, key))
             touched.add(key)
@@ -396,10 +414,11 @@ class EventIndex:
             self._members[keep].extend(self._members.pop(gone))
             self._clusters.pop(gone, None)
 
-    def _similar(self, story: EventStory, vector: Vector, floor: float) -> list[tuple[int, float]]:
+    def _similar(self, story: EventStory, ids: np.ndarray, weights: np.ndarray,
+                 floor: float) -> list[tuple[int, float]]:
         """(key, similarity) of the window's stories within the story's window reaching
         ``floor``."""
-        keys, dots = self._window.dots(vector)
+        keys, dots = self._window.dots(ids, weights)
         if story.embedding is None:
             rows = np.flatnonzero(dots >= floor - 1e-9)
         else:
