@@ -66,6 +66,10 @@ _SCALES: dict[str, float] = {
     "b": 1e9, "trillion": 1e12, "tn": 1e12, "万": 1e4, "亿": 1e8, "億": 1e8, "만": 1e4, "억": 1e8,
 }
 _IDF_CACHE: dict[str, dict[str, float]] = {}
+#: (language, min_idf) -> word -> its idf if at least min_idf, else 0 (words not read as words too)
+_KEPT: dict[tuple[str, float], dict[str, float]] = {}
+#: 1 + log(count): a term's weight for its count in the text (counts below the words read).
+_TF = [0.0] + [1.0 + math.log(n) for n in range(1, 1 << 15)]
 #: Idf of a term wordfreq has never seen: as rare as its rarest listed words (1e-9).
 _UNSEEN_IDF = 9.0
 
@@ -192,18 +196,21 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     store's idf is applied by ``DocumentFrequency.vector``)."""
     language = story.language or config.language
     min_idf = config.min_idf
-    get = _IDF_CACHE.setdefault(language, {}).get
+    kept = _KEPT.setdefault((language, min_idf), {})
     log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
-    out: Vector = {}
-    for word, n in Counter(_WORD.findall(part.lower())).items():
-        idf = get(word)
-        if idf is None:
-            if not word.isascii() and _CJK_RUN.search(word):
-                continue  # bigrams below
-            idf = _idf(word, language)
-        if idf >= min_idf:
-            out[word] = idf if n == 1 else (1.0 + log(n)) * idf
+    counts = Counter(_WORD.findall(part.lower()))
+    weights = list(map(kept.get, counts))
+    if None in weights:  # words met for the first time
+        for i, word in enumerate(counts):
+            if weights[i] is None:
+                cjk = not word.isascii() and _CJK_RUN.search(word)  # read as bigrams below
+                idf = 0.0 if cjk else _idf(word, language)
+                weights[i] = kept[word] = idf if idf >= min_idf else 0.0
+    tf = _TF
+    if (total := sum(counts.values())) >= len(tf):
+        tf = tf + [1.0 + log(n) for n in range(len(tf), total + 1)]
+    out: Vector = {w: idf * tf[n] for w, idf, n in zip(counts, weights, counts.values(), strict=True) if idf}
     if not part.isascii():
         grams: Counter[str] = Counter()
         for run in _CJK_RUN.findall(part):
