@@ -256,16 +256,18 @@ class DocumentFrequency:
         by_count = {c: math.log((1 + n) / (1 + c)) + 1.0 for c in set(df.values())}
         return cls({t: by_count[c] for t, c in df.items()}, math.log(1 + n) + 1.0)
 
-    def vector(self, weights: Vector) -> Vector:
-        """Weights times the store idf, L2-normalised."""
-        get, unseen = self.idf.get, self.unseen
-        out = {t: w * get(t, unseen) for t, w in weights.items()}
-        norm = math.sqrt(sum(w * w for w in out.values()))
+    def weights(self, terms: Vector) -> np.ndarray:
+        """The terms' weights times the store idf, L2-normalised, in the terms' order."""
+        n = len(terms)
+        out = np.fromiter(terms.values(), np.float64, n)
+        out *= np.fromiter(map(self.idf.get, terms, itertools.repeat(self.unseen, n)), np.float64, n)
+        norm = math.sqrt(float(out @ out))
         if norm:
-            scale = 1.0 / norm
-            for t in out:
-                out[t] *= scale
+            out /= norm
         return out
+
+    def vector(self, terms: Vector) -> Vector:
+        return dict(zip(terms, self.weights(terms).tolist(), strict=True))
 
 
 def _dot(a: Vector, b: Vector) -> float:
@@ -299,31 +301,31 @@ class _Window:
         self.weights = np.zeros(4096)
         self.used = 0
         self.keys: list[int] = []
+        self.times: list[float] = []  # publication timestamps (nan: undated)
         self.starts: list[int] = []
         self.ends: list[int] = []
 
-    def encode(self, vector: Vector) -> tuple[np.ndarray, np.ndarray]:
-        """The vector as (term ids, weights)."""
+    def encode(self, terms: Iterable[str]) -> np.ndarray:
+        """Term ids (new terms get the next ids)."""
         term_id = self.term_id
-        get = term_id.get
-        ids = [get(t, -1) for t in vector]
-        if -1 in ids:
-            ids = [term_id.setdefault(t, len(term_id)) for t in vector]
+        ids = list(map(term_id.get, terms))
+        if None in ids:
+            ids = [term_id.setdefault(t, len(term_id)) for t in terms]
             if len(term_id) > len(self.query):
                 self.query = np.zeros(2 * len(term_id))
-        return np.array(ids, dtype=np.int64), np.fromiter(vector.values(), np.float64, len(vector))
+        return np.array(ids, dtype=np.int64)
 
-    def dots(self, ids: np.ndarray, weights: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """(keys, dot products) of the window's stories with the encoded vector."""
+    def dots(self, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Dot products of the window's stories (in ``keys`` order) with the encoded vector."""
         query = self.query
         query[ids] = weights
         out = np.empty(len(self.keys))
         _window_dots(query, self.ids, self.weights, np.array(self.starts, dtype=np.int64),
                      np.array(self.ends, dtype=np.int64), out)
         query[ids] = 0.0
-        return self.keys, out
+        return out
 
-    def append(self, key: int, ids: np.ndarray, weights: np.ndarray) -> None:
+    def append(self, key: int, when: datetime | None, ids: np.ndarray, weights: np.ndarray) -> None:
         end = self.used + len(ids)
         if end > len(self.ids):
             size = 2 * end
@@ -332,6 +334,7 @@ class _Window:
         self.ids[self.used: end] = ids
         self.weights[self.used: end] = weights
         self.keys.append(key)
+        self.times.append(math.nan if when is None else when.timestamp())
         self.starts.append(self.used)
         self.ends.append(end)
         self.used = end
@@ -345,6 +348,7 @@ class _Window:
         self.weights[: len(order)] = self.weights[order]
         lengths = [self.ends[i] - self.starts[i] for i in keep]
         self.keys = [self.keys[i] for i in keep]
+        self.times = [self.times[i] for i in keep]
         self.ends = list(itertools.accumulate(lengths))
         self.starts = [e - n for e, n in zip(self.ends, lengths, strict=True)]
         self.used = len(order)
@@ -390,7 +394,8 @@ class EventIndex:
             if story.key in self._stories:
                 raise ValueError(f"story {story.key} is already assigned to an event")
             self._prune(story.published)
-            ids, weights = self._window.encode(self.vector(story))
+            found = terms(story, self.config)
+            ids, weights = self._window.encode(found), self.df.weights(found)
             key = story.key
             self._stories[key] = story
             self._group[key] = key
@@ -399,7 +404,7 @@ class EventIndex:
                 self._pairs[key][other] = self._pairs[other][key] = score
                 if score >= threshold:
                     self._union(key, other)
-            self._window.append(key, ids, weights)
+            self._window.append(key, story.published, ids, weights)
             if story.published is not None:
                 heapq.heappush(self._dated, (story.published, key))
             touched.add(key)
@@ -425,21 +430,20 @@ class EventIndex:
                  floor: float) -> list[tuple[int, float]]:
         """(key, similarity) of the window's stories within the story's window reaching
         ``floor``."""
-        keys, dots = self._window.dots(ids, weights)
-        if story.embedding is None:
-            rows = np.flatnonzero(dots >= floor - 1e-9)
-        else:
-            rows = np.flatnonzero(dots > 0.0)
-        out = []
-        for row in rows.tolist():
-            other = self._stories[keys[row]]
-            if _apart(story, other) > self._window_span:
-                continue
-            # rounded: the sum runs over one story's terms, whichever came first
-            score = round(self._mix(float(dots[row]), story.embedding, other.embedding), 12)
-            if score >= floor:
-                out.append((other.key, score))
-        return out
+        window = self._window
+        dots = window.dots(ids, weights)
+        rows = np.flatnonzero(dots >= floor - 1e-9 if story.embedding is None else dots > 0.0)
+        if story.published is not None and rows.size:  # undated stories (nan) are never apart
+            apart = np.abs(np.array(window.times)[rows] - story.published.timestamp())
+            rows = rows[~(apart > self._window_span.total_seconds())]
+        keys = [window.keys[r] for r in rows.tolist()]
+        scores = dots[rows]
+        if story.embedding is not None:
+            scores = np.array([self._mix(float(d), story.embedding, self._stories[k].embedding)
+                               for d, k in zip(scores.tolist(), keys, strict=True)])
+        # rounded: the sum runs over one story's terms, whichever came first
+        scores = np.round(scores, 12)
+        return [(k, v) for k, v in zip(keys, scores.tolist(), strict=True) if v >= floor]
 
     def _mix(self, lexical: float, a: np.ndarray | None, b: np.ndarray | None) -> float:
         """The lexical similarity, blended with the recentred embedding cosine when both sides
@@ -533,12 +537,6 @@ class EventIndex:
         return Event(stories=tuple(members), central=central, label=event_label(story.title, story.text),
                      first=min(dates) if dates else None, last=max(dates) if dates else None,
                      outlets=tuple(outlets))
-
-
-def _apart(a: EventStory, b: EventStory) -> timedelta:
-    if a.published is None or b.published is None:
-        return timedelta(0)
-    return abs(a.published - b.published)
 
 
 def event_label(title: str | None, text: str) -> str:
