@@ -92,6 +92,7 @@ class EventConfig:
         ``.[semantic]`` signal, ``dedup.embed``), their similarity is (1 - weight) x the
         lexical one + weight x (embedding cosine - floor) / (1 - floor). The floor recentres
         the embedding: multilingual-e5-small gives any two news leads 0.80-0.90.
+    semantic_words: words of the lead the embedding reads (e5 stops at 512 tokens; ~300 here).
     """
 
     window_hours: float = 336.0
@@ -101,6 +102,7 @@ class EventConfig:
     language: str = "en"
     semantic_weight: float = 0.5
     semantic_floor: float = 0.85
+    semantic_words: int = 200
 
     def __post_init__(self) -> None:
         if self.window_hours <= 0 or self.lead_words < 1:

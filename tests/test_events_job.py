@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -53,12 +54,8 @@ def _event_groups(sessions) -> set[frozenset[str]]:
     return {frozenset(v) for v in out.values()}
 
 
-@pytest.fixture
-def filled(sqlite_url: str):
-    """The store after three dedup runs over articles arriving in publication order."""
-    engine = make_engine(sqlite_url)
-    sessions = make_sessionmaker(engine)
-    rows = _rows()
+def _fill(sessions, sqlite_url: str, rows: list[dict]) -> list[str]:
+    """Store the rows eight at a time, a dedup run after each batch; the runs' outputs."""
     runner = CliRunner()
     outputs = []
     for start in range(0, len(rows), 8):
@@ -69,7 +66,16 @@ def filled(sqlite_url: str):
         result = runner.invoke(main, ["dedup", "--db", sqlite_url])
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
-    yield sessions, rows, outputs
+    return outputs
+
+
+@pytest.fixture
+def filled(sqlite_url: str):
+    """The store after three dedup runs over articles arriving in publication order."""
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    rows = _rows()
+    yield sessions, rows, _fill(sessions, sqlite_url, rows)
     engine.dispose()
 
 
@@ -93,6 +99,23 @@ def test_incremental_events_equal_a_rebuild_and_follow_the_clusters(filled, sqli
                                     "FROM event_overview ORDER BY event_id")).all()
         assert [(v[0], v[1], v[2], v[3]) for v in view] == sorted(
             (e.id, e.story_count, e.article_count, e.site_count) for e in events)
+
+
+def test_articles_arriving_out_of_order_give_the_rebuild_events(sqlite_url: str) -> None:
+    """Late articles (a shuffled arrival) reopen their events: the runs end where a rebuild does."""
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    rows = _rows()
+    random.Random(18).shuffle(rows)
+    outputs = _fill(sessions, sqlite_url, rows)
+    assert "events (incremental)" in outputs[-1]
+    incremental = _event_groups(sessions)
+    result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert _event_groups(sessions) == incremental
+    truth = {r["url"]: r["cluster"] for r in rows}
+    assert all(len({truth[u] for u in group}) == 1 for group in incremental)
+    engine.dispose()
 
 
 def test_report_by_event_in_every_format(filled, sqlite_url: str) -> None:
