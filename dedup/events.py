@@ -528,11 +528,15 @@ class EventIndex:
         return [self._event(members) for members in groups]
 
     def _event(self, members: list[int]) -> Event:
-        """The event of some stories: labelled by the one most similar to the others."""
-        def centrality(key: int) -> tuple[float, int]:
-            pairs = self._pairs.get(key, {})
-            return sum(pairs.get(o, 0.0) for o in members if o != key), -key
-        central = max(members, key=centrality)
+        """The event of some stories (in publication order), labelled by its most central one:
+        the most similar to the other stories of the event less its similarity to stories of
+        other events (a digest resembles several events: it does not label the one it joined)."""
+        inside = set(members)
+
+        def centrality(key: int) -> float:
+            return sum(score if other in inside else -score
+                       for other, score in self._pairs.get(key, {}).items())
+        central = max(members, key=centrality)  # ties: the earliest story
         story = self._stories[central]
         dates = [d for k in members if (d := self._stories[k].published) is not None]
         outlets = dict.fromkeys(site for k in members for site in self._stories[k].sites)

@@ -190,3 +190,24 @@ def test_a_digest_of_two_happenings_joins_one_event_without_welding_them() -> No
     events = cluster_events(stories)
     assert not any({1, 2} <= set(e.stories) for e in events)
     assert sorted(k for e in events for k in e.stories) == [1, 2, 3]
+
+
+QUAKE_3 = ("Sapporo residents felt strong shaking when the magnitude 6.8 quake hit Hokkaido; Shinkansen "
+           "services were halted and the Tomari nuclear plant was checked, the Meteorological Agency said.")
+BRIEFING = ("Your morning briefing. A 6.8 quake shook Hokkaido and stopped Shinkansen trains near Sapporo. "
+            "Harbor Labs opened its Rotterdam chip plant. Tallinn opened its bus timetables.")
+
+
+def test_an_event_is_labelled_by_its_most_central_story_not_a_digest() -> None:
+    stories = [_story(1, QUAKE, 0, "Magnitude 6.8 earthquake strikes off Hokkaido"),
+               _story(2, QUAKE_2, 0.2, "Tomari plant inspected after Hokkaido quake"),
+               _story(3, QUAKE_3, 0.3, "Hokkaido quake halts Shinkansen"),
+               _story(4, BRIEFING, 0.4, "Morning briefing: quake, chips, buses"),
+               _story(5, CHIPS, 0.1, "Harbor Labs opens chip plant"),
+               _story(6, BUSES, 0.2, "Tallinn opens timetables")]
+    events = {e.stories[0]: e for e in cluster_events(stories)}
+    assert set(events[1].stories) == {1, 2, 3}
+    digest_event = next(e for e in events.values() if 4 in e.stories)
+    assert len(digest_event.stories) == 2  # the briefing joined one event ...
+    assert digest_event.label != "Morning briefing: quake, chips, buses"  # ... and labels none
+    assert all(e.label == next(s.title for s in stories if s.key == e.central) for e in events.values())
