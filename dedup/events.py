@@ -469,56 +469,47 @@ class EventIndex:
 
     def _average_link(self, keys: list[int]) -> list[list[int]]:
         """Average-link agglomeration of one linked group: merge the most similar pair of
-        clusters while their mean pairwise similarity reaches the threshold (ties: oldest)."""
+        clusters while their mean pairwise similarity reaches the threshold (ties: the earliest
+        stories) and every story of each resembles the other on average by a quarter of it (a
+        round-up resembling two events is no bridge between them unless their own stories
+        resemble each other: measured, the demo's morning digest welded a chip-plant and a
+        timetable event)."""
         keys = sorted(keys, key=lambda k: _order(self._stories[k]))
-        clusters: dict[int, list[int]] = {i: [k] for i, k in enumerate(keys)}
+        n = len(keys)
+        if n == 1:
+            return [keys]
         position = {k: i for i, k in enumerate(keys)}
-        sums: dict[int, dict[int, float]] = defaultdict(dict)  # sum of pair similarities
-        for k in keys:
-            i = position[k]
-            for other, score in self._pairs.get(k, {}).items():
+        pairs = np.zeros((n, n))
+        for i, key in enumerate(keys):
+            for other, score in self._pairs[key].items():
                 j = position.get(other)
-                if j is not None and j != i:
-                    sums[i][j] = score
-        threshold = self.config.threshold
+                if j is not None:
+                    pairs[i, j] = score
+        threshold, floor = self.config.threshold, self.config.threshold / 4
+        label = np.arange(n)  # cluster of each story: the position of its earliest story
+        sums = pairs.copy()  # cluster x cluster sums of pair similarities
+        sizes = np.ones(n)
+        upper = np.triu(np.ones((n, n), dtype=bool), 1)
         while True:
-            best: tuple[float, int, int] | None = None
-            best_key = (0.0, 0, 0)
-            for i, row in sums.items():
-                size = len(clusters[i])
-                for j, total in row.items():
-                    if i < j:
-                        link = total / (size * len(clusters[j]))
-                        if link < threshold or (best is not None and (link, -j, -i) <= best_key):
-                            continue
-                        if self._every_member_links(clusters[i], clusters[j]):
-                            best, best_key = (link, i, j), (link, -j, -i)
-            if best is None:
+            link = np.where(upper, sums / np.outer(sizes, sizes), -1.0)
+            merged = False
+            for flat in np.argsort(-link, axis=None, kind="stable"):
+                a, b = divmod(int(flat), n)
+                if link[a, b] < threshold:
+                    break
+                in_a, in_b = label == a, label == b
+                if ((pairs[np.ix_(in_a, in_b)].sum(axis=1) >= floor * sizes[b] - 1e-12).all()
+                        and (pairs[np.ix_(in_b, in_a)].sum(axis=1) >= floor * sizes[a] - 1e-12).all()):
+                    merged = True
+                    break
+            if not merged:
                 break
-            _, i, j = best
-            clusters[i].extend(clusters.pop(j))
-            row_j = sums.pop(j, {})
-            for other, total in row_j.items():
-                if other == i:
-                    continue
-                sums[i][other] = sums[i].get(other, 0.0) + total
-                sums[other][i] = sums[i][other]
-                del sums[other][j]
-            sums[i].pop(j, None)
-        return list(clusters.values())
-
-    def _every_member_links(self, a: list[int], b: list[int]) -> bool:
-        """Whether every story of each side is similar to the other side on average (by a
-        quarter of the threshold): a round-up resembling two events is no bridge between them
-        unless their own stories resemble each other (measured: the demo's morning digest
-        welded a chip-plant and a timetable event)."""
-        floor = self.config.threshold / 4
-        for side, other in ((a, b), (b, a)):
-            for key in side:
-                pairs = self._pairs.get(key, {})
-                if sum(pairs.get(o, 0.0) for o in other) < floor * len(other):
-                    return False
-        return True
+            sums[a] += sums[b]
+            sums[:, a] += sums[:, b]
+            sizes[a] += sizes[b]
+            label[label == b] = a
+            upper[b, :] = upper[:, b] = False
+        return [[keys[i] for i in np.flatnonzero(label == c)] for c in np.unique(label)]
 
     def events(self) -> list[Event]:
         """Every event, in order of its first story (each story in exactly one)."""
