@@ -44,7 +44,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from numba import njit
@@ -174,14 +174,17 @@ def _cjk_language(run: str, default: str) -> str:
     return "zh" if default not in ("zh", "ja", "ko") else default
 
 
-def _amount(number: str, scale: str | None) -> str:
-    """A canonical spelling of a number and its scale: "380 billion" == "380bn" == "380,000m"."""
+@lru_cache(maxsize=1 << 16)
+def _amount_idf(number: str, glued: str, following: str, language: str) -> tuple[str, float]:
+    """A number's canonical spelling with its scale ("380 billion" == "380bn" == "380,000m")
+    and the number's idf (cached: the same numbers recur across stories)."""
     digits = number.replace(",", "")
+    scale = glued or following
     try:
-        value = float(digits) * _SCALES.get(scale or "", 1.0)
+        value = float(digits) * _SCALES.get(scale, 1.0)
     except ValueError:
-        return digits
-    return f"{value:.6g}"
+        return digits, _number_idf(digits, language)
+    return f"{value:.6g}", _number_idf(digits, language)
 
 
 def _lead(text: str, lead_words: int) -> str:
@@ -225,14 +228,13 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
             if n > 1 and gram in out:
                 out[gram] *= 1.0 + log(n)
     amounts: Counter[str] = Counter()
-    for number, glued, following in _NUMBER.findall(part):
-        scale = glued or following
-        amount = _amount(number, scale if scale in _SCALES else None)
-        if amount not in amounts and (idf := _number_idf(number.replace(",", ""), language)) >= min_idf:
+    for match, n in Counter(_NUMBER.findall(part)).items():
+        amount, idf = _amount_idf(*match, language)
+        if idf >= min_idf:
             out[amount] = idf
-        amounts[amount] += 1
+            amounts[amount] += n
     for amount, n in amounts.items():
-        if n > 1 and amount in out:
+        if n > 1:
             out[amount] *= 1.0 + log(n)
     return out
 
