@@ -304,6 +304,7 @@ class _Window:
         self.ids = np.zeros(4096, dtype=np.int64)
         self.weights = np.zeros(4096)
         self.used = 0
+        self.dead = 0  # elements of removed stories' rows, not yet compacted
         self.keys: list[int] = []
         self.times: list[float] = []  # publication timestamps (nan: undated)
         self.starts: list[int] = []
@@ -344,8 +345,15 @@ class _Window:
         self.used = end
 
     def remove(self, gone: set[int]) -> None:
-        """Drop stories and compact the arrays."""
-        keep = [i for i, k in enumerate(self.keys) if k not in gone]
+        """Drop stories: their rows become empty (a dot product of 0, never a candidate); the
+        arrays are compacted once empty rows hold half of them."""
+        for i, key in enumerate(self.keys):
+            if key in gone:
+                self.dead += self.ends[i] - self.starts[i]
+                self.ends[i] = self.starts[i]
+        if 2 * self.dead <= self.used:
+            return
+        keep = [i for i, (a, b) in enumerate(zip(self.starts, self.ends, strict=True)) if b > a]
         parts = [np.arange(self.starts[i], self.ends[i]) for i in keep]
         order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         self.ids[: len(order)] = self.ids[order]
@@ -355,7 +363,7 @@ class _Window:
         self.times = [self.times[i] for i in keep]
         self.ends = list(itertools.accumulate(lengths))
         self.starts = [e - n for e, n in zip(self.ends, lengths, strict=True)]
-        self.used = len(order)
+        self.used, self.dead = len(order), 0
 
 
 class EventIndex:
