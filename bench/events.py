@@ -4,8 +4,9 @@
 
 PATH.jsonl has one article per line (``id, cluster, text, title, url, source, date``: the format
 of shared/data/giveme5w1h-news-cluster and multinews-longbench). Runs the product's copy dedup
-(``dedup.deduplicate``), then the event layer over its stories (``dedup.events``), and scores the
-events of the articles against ``cluster``: ARI and pair precision/recall. Articles flagged
+(``dedup.deduplicate``), then the event layer over its stories (``dedup.events``; the store's idf
+counted over the set's stories, like the baseline's), and scores the events of the articles
+against ``cluster``: ARI and pair precision/recall. Articles flagged
 ``cross_cluster_duplicate`` (scraping boilerplate identical in several clusters) are clustered
 but not scored. The baseline is TF-IDF cosine over the whole text, average-link agglomerative
 clustering, at its best threshold on the same articles (scipy, measured in the same run).
