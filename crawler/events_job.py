@@ -124,8 +124,7 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
                     if since is None or e.last_published is None or e.last_published >= since}
         start_of = {c: e for c, e in event_of.items() if e in open_ids}  # reopened story -> event
         texts = list(_event_stories(session, [stories[c] for c in start_of] + new))
-        index = EventIndex(config, DocumentFrequency.count(texts, config))
-        index.add(texts)
+        index = EventIndex.of(texts, config)
         used: set[int] = set()
         for ev in index.events():
             olds = sorted({start_of[k] for k in ev.stories if k in start_of} - used)

@@ -252,10 +252,15 @@ class DocumentFrequency:
 
     @classmethod
     def count(cls, stories: Iterable[EventStory], config: EventConfig) -> DocumentFrequency:
+        return cls.of(terms(story, config) for story in stories)
+
+    @classmethod
+    def of(cls, found: Iterable[Vector]) -> DocumentFrequency:
+        """Counted over the stories' ``terms``."""
         df: Counter[str] = Counter()
         n = 0
-        for story in stories:
-            df.update(terms(story, config).keys())
+        for story_terms in found:
+            df.update(story_terms.keys())
             n += 1
         by_count = {c: math.log((1 + n) / (1 + c)) + 1.0 for c in set(df.values())}
         return cls({t: by_count[c] for t, c in df.items()}, math.log(1 + n) + 1.0)
@@ -398,16 +403,29 @@ class EventIndex:
     def vector(self, story: EventStory) -> Vector:
         return self.df.vector(terms(story, self.config))
 
+    @classmethod
+    def of(cls, stories: Iterable[EventStory], config: EventConfig | None = None) -> EventIndex:
+        """The index of a store's stories, its idf counted over them (each story read once)."""
+        config = config or EventConfig()
+        stories = list(stories)
+        found = {story.key: terms(story, config) for story in stories}
+        index = cls(config, DocumentFrequency.of(found.values()))
+        index._add(stories, found)
+        return index
+
     def add(self, stories: Iterable[EventStory]) -> None:
         """Cluster stories in with every story added before (any order gives the same events)."""
+        self._add(stories, {})
+
+    def _add(self, stories: Iterable[EventStory], found: Mapping[int, Vector]) -> None:
         touched: set[int] = set()
         floor, threshold = self.config.threshold / 4, self.config.threshold
         for story in sorted(stories, key=_order):
             if story.key in self._stories:
                 raise ValueError(f"story {story.key} is already assigned to an event")
             self._prune(story.published)
-            found = terms(story, self.config)
-            ids, weights = self._window.encode(found), self.df.weights(found)
+            read = found[story.key] if story.key in found else terms(story, self.config)
+            ids, weights = self._window.encode(read), self.df.weights(read)
             key = story.key
             self._stories[key] = story
             self._group[key] = key
@@ -561,11 +579,7 @@ def _order(story: EventStory) -> tuple[bool, datetime | float, int]:
 def cluster_events(stories: Iterable[EventStory], config: EventConfig | None = None) -> list[Event]:
     """Events of a set of stories in one batch (what a rebuild computes), the store's document
     frequencies counted over these stories."""
-    config = config or EventConfig()
-    stories = list(stories)
-    index = EventIndex(config, DocumentFrequency.count(stories, config))
-    index.add(stories)
-    return index.events()
+    return EventIndex.of(stories, config).events()
 
 
 # -- explanation ---------------------------------------------------------------------------
