@@ -179,6 +179,15 @@ DIGEST = ("Morning round-up. Harbor Labs opened its Rotterdam chip plant, with 4
           "an open API in the GTFS format that journey planners read.")
 
 
+FERRY = ("A battery-powered ferry will take over the busiest island crossing near Bergen from "
+         "Monday, the Norwegian operator said, carrying 300 passengers and 80 cars on each trip "
+         "and charging at both quays in ten minutes.")
+DIGEST_3 = ("Morning round-up. Harbor Labs opened its Rotterdam chip plant, with 400 engineers making "
+            "power chips for electric buses. Tallinn put every bus and tram timetable behind an open "
+            "API that journey planners read. A battery ferry takes over the busiest crossing near "
+            "Bergen, charging at both quays.")
+
+
 def test_a_digest_of_two_happenings_joins_one_event_without_welding_them() -> None:
     """A round-up story as similar to two events as a member is does not chain them: average
     link needs the events to resemble each other as a whole."""
@@ -190,6 +199,19 @@ def test_a_digest_of_two_happenings_joins_one_event_without_welding_them() -> No
     events = cluster_events(stories)
     assert not any({1, 2} <= set(e.stories) for e in events)
     assert sorted(k for e in events for k in e.stories) == [1, 2, 3]
+
+
+def test_a_digest_of_three_happenings_bridges_none_of_them() -> None:
+    """The demo's case: with the digest, the chip plant and the ferry average above the
+    threshold (0.05 between them, 0.24-0.36 with the digest), but not without the digest."""
+    stories = [_story(1, CHIPS, 0), _story(2, BUSES, 0.5), _story(3, FERRY, 0.7), _story(4, DIGEST_3, 1)]
+    config = EventConfig()
+    df = DocumentFrequency.count(stories, config)
+    assert all(compare(stories[3], s, config, df).similarity > 2 * config.threshold for s in stories[:3])
+    events = _groups(cluster_events(stories, config))
+    assert sorted(sorted(g) for g in events) == [[1, 4], [2], [3]]
+    welding = EventConfig(leave_one_out=0.0)  # average link alone
+    assert frozenset({1, 3, 4}) in _groups(cluster_events(stories, welding))
 
 
 QUAKE_3 = ("Sapporo residents felt strong shaking when the magnitude 6.8 quake hit Hokkaido; Shinkansen "
