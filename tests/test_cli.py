@@ -231,6 +231,21 @@ def test_demo_report_shows_each_quotation_once(demo_db: str) -> None:
         "http://circuit-daily.test/news/maintainers-weigh-registry-pledge.html"]
 
 
+def test_demo_digest_labels_no_event_and_bridges_none(demo_db: str) -> None:
+    """The morning digest quotes the chip plant and names the timetables and the ferry: it joins
+    one event, and the three happenings stay three events, none labelled by the digest."""
+    result = CliRunner().invoke(main, ["report", "--db", demo_db, "--by", "event", "--format", "json",
+                                       "--min-size", "1"])
+    doc = json.loads(result.stdout)
+    groups = {e["label"]: {s["canonical_title"] for s in e["stories"]} for e in doc["events"]}
+    assert not any(label.startswith("Morning Digest") for label in groups)
+    assert groups["Harbor Labs opens its first chip plant in Rotterdam"] == {
+        "Harbor Labs opens its first chip plant in Rotterdam",
+        "Morning Digest: chips, timetables and a quiet ferry"}
+    assert len(groups["Tallinn puts every bus timetable behind an open API"]) == 1
+    assert len(groups["Battery ferry to take over the busiest island crossing near Bergen"]) == 1
+
+
 def test_table_fits_the_terminal(demo_db: str) -> None:
     for columns in (80, 150):
         result = CliRunner().invoke(main, ["report", "--db", demo_db], env={"COLUMNS": str(columns)})
