@@ -538,17 +538,25 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
                f"({e.multi_events} of several stories)", err=True)
 
 
-def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
-    """Load the report for ``flt`` and write it in ``fmt`` to ``output`` or stdout."""
+def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None,
+                  by: str = "story") -> None:
+    """Load the report for ``flt`` (stories, or events with ``by="event"``) and write it in
+    ``fmt`` to ``output`` or stdout."""
+    from crawler.report.events import load_event_report, render_events
     from crawler.report.queries import load_report
     from crawler.report.render import EMPTY_DATABASE, render
 
     with sessions() as session:
-        report = load_report(session, flt, with_texts=fmt == "html")
+        if by == "event":
+            report: Any = load_event_report(session, flt)
+            count, noun, write = len(report.events), "events", render_events
+        else:
+            report = load_report(session, flt, with_texts=fmt == "html")
+            count, noun, write = len(report.stories), "stories", render
     with opened_output(output) as out:
-        render(fmt, report, out)
+        write(fmt, report, out)
     if output is not None:
-        click.echo(f"report: {len(report.stories)} stories written to {output}", err=True)
+        click.echo(f"report: {count} {noun} written to {output}", err=True)
     if report.totals.articles == 0 and (fmt == "csv" or output is not None):
         click.echo(f"newsdedup: {EMPTY_DATABASE}", err=True)
 
@@ -613,22 +621,9 @@ def report(db_url: str, fmt: str, output: Path | None, by: str, **filters: Any) 
 
     engine, sessions = open_existing(db_url)
     try:
-        write = _write_event_report if by == "event" else _write_report
-        write(sessions, fmt, ReportFilter(**filters), output)
+        _write_report(sessions, fmt, ReportFilter(**filters), output, by)
     finally:
         engine.dispose()
-
-
-def _write_event_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
-    """The report grouped by event (``crawler.report.events``), to ``output`` or stdout."""
-    from crawler.report.events import load_event_report, render_events
-
-    with sessions() as session:
-        report = load_event_report(session, flt)
-    with opened_output(output) as out:
-        render_events(fmt, report, out)
-    if output is not None:
-        click.echo(f"report: {len(report.events)} events written to {output}", err=True)
 
 
 @main.group()
