@@ -257,11 +257,18 @@ _HEAD_DROP = ("//meta[@property or @name or @http-equiv or @charset or @itemprop
               "//script[@type='application/ld+json']", "//link[@rel='canonical']", "//title")
 
 
+_NOT_ARTICLE = ("figure", "table", "aside", "blockquote")
+
+
 def _container(root: html.HtmlElement) -> html.HtmlElement | None:
-    """The element whose own ``<p>`` children hold the most text (the template's article)."""
+    """The element whose own ``<p>`` children hold the most text (the template's article), not
+    inside a figure, table, aside or quote: a site puts its article in its article container,
+    not in a table of its article's outro (a round-up's comparison table held more ``<p>``
+    text than its intro: the story went into the figure, the template's intro stayed)."""
     best, score = None, 0
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or el.tag in _NOT_ARTICLE or \
+                any(a.tag in _NOT_ARTICLE for a in el.iterancestors()):
             continue
         size = sum(len(c.text_content()) for c in el if c.tag == "p")
         if size > score and sum(c.tag == "p" for c in el) >= 3:
