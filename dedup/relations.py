@@ -46,11 +46,15 @@ def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
     return any(r[0] <= last and first <= r[1] for first, last in ranges)
 
 
-def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None:
+def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
+                    lead_share: float) -> int | None:
     """A third page whose passage opens ``inner`` before any text shared with ``outer``.
 
     A copy begins with its source's text (at most after a new lede of its own); a follow-up or
     round-up that opens with another story's passage is not a copy of the story it quotes later.
+    A passage from a third page's opening (text shared with it starts within its first
+    ``lead_share``) is a teaser: republishers box other wire stories' ledes above a copy; a
+    follow-up's own text around the quoted story is not the opening of another page.
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -59,7 +63,7 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None
     start = min(first for first, _ in shared)
     for other in sorted(graph.of[inner], key=lambda x: (x.a, x.b)):
         third = other.b if other.a == inner else other.a
-        if third == outer:
+        if third == outer or other.side(third)[1] <= lead_share:
             continue
         for r in other.ranges(inner):
             if r[0] < start and not _overlaps(r, shared):
@@ -119,7 +123,7 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"{config.copy_containment:.0%})")
     overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
     same_headline = overlap is not None and overlap >= config.min_title_overlap
-    third = foreign_opening(graph, inner, outer)
+    third = foreign_opening(graph, inner, outer, config.lead_share)
     if third is not None:
         return CopyVerdict(inner, outer, False,
                            f"it opens with a passage shared with doc {third} before the shared "

@@ -107,6 +107,27 @@ def test_a_copy_wrapped_below_other_wire_stories_is_found() -> None:
     assert {link.source_doc for link in result.links if link.doc == 9} == {2, 3, 4}
 
 
+def test_teasers_of_other_stories_above_a_copy_do_not_make_it_a_follow_up() -> None:
+    """Teasers (other wire stories' ledes) boxed above a copy under a rewritten headline: the
+    page opens with other pages' openings, yet it is a copy. A page opening with text from the
+    inside of another story (its background, its related links) before the quoted story stays a
+    follow-up, whatever share of it that story is."""
+    main = story(5, paragraphs=12)
+    others = [story(20 + i, paragraphs=8, words=20) for i in range(2)]
+    pages = [doc(1, "wire.test", main, title="Storm closes the coast road")]
+    pages += [doc(2 + i, "wire.test", body, hours=1 + i, title=f"Other story {i}")
+              for i, body in enumerate(others)]
+    teased = [others[0][0], others[1][0], *main[:5]]  # cut: 5 of its 12 paragraphs
+    pages.append(doc(9, "portal.test", teased, hours=6, title="Drivers face long detours"))
+    inside = [others[0][5], *main[:3]]  # the middle of story 2, then story 1's top
+    pages.append(doc(10, "digest.test", inside, hours=7, title="What comes next for drivers"))
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 9)
+    assert not any(_same_story(result, 9, other) for other in (2, 3))
+    assert not _same_story(result, 1, 10)
+    assert {link.source_doc for link in result.links if link.doc == 9} == {2, 3}
+
+
 _WORD = re.compile(r"\w+")
 
 
