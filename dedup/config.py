@@ -10,7 +10,9 @@ ALGORITHM_VERSION = "passages-7"  # 2: CJK shingle size per shingle; 3: rights l
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
-#: opening; a source whose copies were cut before a passage is not its quoter
+#: opening; a source whose copies were cut before a passage is not its quoter; notes found a
+#: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
+#: sentence is a note
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 

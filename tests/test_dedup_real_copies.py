@@ -130,6 +130,25 @@ def test_teasers_of_other_stories_above_a_copy_do_not_make_it_a_follow_up() -> N
     assert 3 in {link.source_doc for link in result.links if link.doc == 9}
 
 
+def test_a_credit_line_glued_into_one_block_links_nothing() -> None:
+    """Two unrelated wire stories, each extracted as one block ending with the wire's credit
+    line (and a copy of one of them in paragraphs with the credit on its own line): the
+    credit's sentences are notes, dropped a sentence at a time, so they link nothing and the
+    copy still matches its source."""
+    credit = ("(c) 2008 The Associated Press. All rights reserved. This material may not be "
+              "published, broadcast, rewritten or redistributed.")
+    first, second = _sentences(3), _sentences(4)
+    pages = [doc(1, "a.test", [" ".join([*first, credit])]),
+             doc(2, "b.test", [" ".join([*second, credit])], hours=2),
+             doc(3, "c.test", [*first[:8], credit], hours=4)]
+    config = DedupConfig()
+    kept = fingerprint(pages[0].text, None, config)
+    assert len(kept.hashes) == len(fingerprint(" ".join(first), None, config).hashes)
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 3) and not _same_story(result, 1, 2)
+    assert not result.links
+
+
 _WORD = re.compile(r"\w+")
 
 
