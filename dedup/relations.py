@@ -111,9 +111,10 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
 
     The text decides; a headline only supports. A page opening with another story's passage
     before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead, or a good part of other stories on either page (``other_story``),
-    says "quote" unless the headlines agree (a page wrapping the copy below other wire stories
-    or teasers, a copy whose top the extraction lost); a rewritten headline never vetoes.
+    starting past the lead (of ``outer``; of ``inner`` after more than a new lede of its own),
+    or a good part of other stories on either page (``other_story``), says "quote" unless the
+    headlines agree (a page wrapping the copy below other wire stories or teasers, a copy whose
+    top the extraction lost); a rewritten headline never vetoes.
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -132,7 +133,8 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"it opens with a passage shared with doc {third} before the shared "
                            "text: a follow-up or round-up, not a copy")
     if not same_headline:
-        if max(lead_outer, lead_inner) > config.lead_share:
+        new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+        if lead_outer > config.lead_share or (lead_inner > config.lead_share and not new_lede):
             where = "the other page" if lead_outer >= lead_inner else "it"
             return CopyVerdict(inner, outer, False,
                                f"the shared text starts {max(lead_outer, lead_inner):.0%} into "

@@ -149,6 +149,25 @@ def test_a_credit_line_glued_into_one_block_links_nothing() -> None:
     assert not result.links
 
 
+def test_a_copy_cut_to_two_paragraphs_under_a_new_lede_is_found() -> None:
+    """A republisher's new lede (one paragraph) over the source's first two paragraphs, under
+    its own headline: the shared text starts a third into the copy, yet it is the source's
+    top after no more than a lede. A page with three paragraphs of its own before another
+    story's top is a page of its own quoting it."""
+    source = story(6, paragraphs=12, words=40)
+    copy = [paragraph(6900, 40), *source[:2]]
+    other = story(7, paragraphs=10, words=40)
+    own = [paragraph(7900 + i, 40) for i in range(3)]
+    pages = [doc(1, "wire.test", source, title="Council approves the river plan"),
+             doc(2, "paper.test", copy, hours=3, title="Vote ends years of debate"),
+             doc(3, "wire.test", other, hours=1, title="Port strike enters its third week"),
+             doc(4, "news.test", [*own, *other[:6]], hours=5, title="What the strike costs")]
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 2)
+    assert not _same_story(result, 3, 4)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(4, 3)}
+
+
 _WORD = re.compile(r"\w+")
 
 
