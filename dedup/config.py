@@ -12,7 +12,8 @@ ALGORITHM_VERSION = "passages-7"  # 2: CJK shingle size per shingle; 3: rights l
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
 #: opening; a source whose copies were cut before a passage is not its quoter; notes found a
 #: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
-#: sentence is a note; a new lede (<= 50 shingles) may push a copy's shared text past its lead
+#: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
+#: may push a copy's shared text past its lead
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 

@@ -17,11 +17,13 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGITS = re.compile(r"\d")
 # Syndication notes ("This story was originally published by X ...", "Editor's note: this
-# article first appeared on X", "The following report is syndicated from X"): metadata about the
-# page, identical across unrelated republished stories, so never story text.
+# article first appeared on X", "The following report is syndicated from X", a truncated copy's
+# "Read more at X"): metadata about the page, identical across unrelated republished stories,
+# so never story text.
 SYNDICATION_NOTE = re.compile(
-    r"(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
-    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)"
+    r"(?:(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
+    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)|"
+    r"(?:read more|continue reading|read the full (?:story|article)) at)"
     r"\s+(?:the\s+website\s+of\s+)?([^\n.,;:()]{2,60}?)(?=\s+(?:and|with|under)\b|[\n.,;:()]|$)",
     re.IGNORECASE,
 )
@@ -214,7 +216,8 @@ def char_tables() -> tuple:
 #: "rights" are common words, so they count only inside the phrase the regexes need.
 _NOTE_HINTS = ("originally", "syndicated", "republished", "reprinted", "reproduced",
                "\u00a9", "\u24d2", "(c)", "copyright", "무단", "版权所有", "無断転載",
-               "may not be published, broadcast")
+               "may not be published, broadcast", "read more at", "continue reading at",
+               "read the full ")
 _FIRST = re.compile(r"first\s+(?:published|appeared|ran)")
 _RIGHTS = re.compile(r"rights\s+reserved")
 #: Characters IGNORECASE matches to an ASCII letter of the notes but ``str.lower()`` does not.

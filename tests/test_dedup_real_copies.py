@@ -168,6 +168,25 @@ def test_a_copy_cut_to_two_paragraphs_under_a_new_lede_is_found() -> None:
     assert {(link.doc, link.source_doc) for link in result.links} == {(4, 3)}
 
 
+def test_read_more_lines_of_two_truncated_copies_on_one_site_link_nothing() -> None:
+    """A site's truncated copies of two unrelated stories of one source each end "Read more at
+    <source>" between the site's promo and footer: the pointer is a syndication note, so the
+    two pages share nothing but the site's template."""
+    promo, footer = paragraph(8801, 14), paragraph(8802, 30)
+    pages = []
+    for k in range(4):  # the site's other pages teach it its promo and footer
+        pages.append(doc(10 + k, "portal.test", [*story(40 + k, paragraphs=3), promo, footer],
+                         hours=k))
+    for k in range(2):
+        body = story(50 + k, paragraphs=8)
+        pages.append(doc(20 + k, "wire.test", body, hours=k))
+        pages.append(doc(30 + k, "portal.test",
+                         [*body[:3], promo, "Read more at Wire Daily News", footer], hours=5 + k))
+    result = deduplicate(pages)
+    assert _same_story(result, 20, 30) and _same_story(result, 21, 31)
+    assert not result.links
+
+
 _WORD = re.compile(r"\w+")
 
 
