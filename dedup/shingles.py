@@ -255,7 +255,9 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
     non-blank line repeating the title (``heads``: the titles' tokens, their offsets, each
     document's title or -1). ``notes``: (max words of a note line, ``_note_hints()``). Lines
     Python decides on go to ``asks`` (doc, line, start, end, 0: may be a note / 1: may be the
-    title) from row ``n_asks`` on. A token followed on its line by a sentence stop
+    title) from row ``n_asks`` on; on a line of more than ``max_words`` words, sentences (up to
+    a stop) of at most ``max_words`` words that may be a note (a credit line glued into a
+    one-block body). A token followed on its line by a sentence stop
     (``dedup.text._is_stop``) gets flag ``_FLAG_STOP``. Returns (status, k, n_asks)."""
     t_start, t_end, t_line, t_hash, t_flag = toks
     max_words, hints, hint_first = notes
@@ -272,6 +274,9 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
         first = True
         words = 0
         in_word = False
+        sent_start = base  # the current sentence: its first code point, its words
+        sent_words = 0
+        line_asks = n_asks  # sentence asks of this line start here
         i = base
         while i <= end:
             c = np.uint32(cps[i]) if i < end else np.uint32(10)
@@ -279,6 +284,13 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
             kind = e >> _S21 & np.uint32(3)
             if kind == 0:
                 if c == 10:  # close the line (the text's end closes its last line)
+                    if words > max_words >= 0 and 0 < sent_words <= max_words and \
+                            _may_hold_note(cps, sent_start, i, table, hints, hint_first):
+                        if n_asks + 1 > asks.shape[0]:
+                            return _FULL_ASKS, k, n_asks
+                        n_asks = _ask(asks, n_asks, (d, line, sent_start - base, i - base), 0)
+                    elif words <= max_words:
+                        n_asks = line_asks  # a short line is judged whole
                     if words > 0:
                         title = 0
                         if first:
@@ -305,22 +317,36 @@ def _scan(cps, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
                     line_tok = k
                     words = 0
                     in_word = False
+                    sent_start = i + 1
+                    sent_words = 0
+                    line_asks = n_asks
                 elif e & _B_SPACE:
                     in_word = False
                 else:
                     if not in_word:
                         words += 1
+                        sent_words += 1
                         in_word = True
                     if k > line_tok:
                         for stop in _STOPS:
                             if c == stop:
                                 if c != 46 or i + 1 >= end or not _digit_or_lower(cps[i + 1]):
                                     t_flag[k - 1] |= _FLAG_STOP
+                                    if max_words >= 0 and 0 < sent_words <= max_words and \
+                                            _may_hold_note(cps, sent_start, i + 1, table, hints,
+                                                           hint_first):
+                                        if n_asks + 1 > asks.shape[0]:
+                                            return _FULL_ASKS, k, n_asks
+                                        n_asks = _ask(asks, n_asks,
+                                                      (d, line, sent_start - base, i + 1 - base), 0)
+                                    sent_start = i + 1
+                                    sent_words = 0
                                 break
                 i += 1
                 continue
             if not in_word:
                 words += 1
+                sent_words += 1
                 in_word = True
             m = e & _M21
             slow = m == 0
@@ -371,9 +397,10 @@ def _tokenize(s, doc_off, d0, d1, table, notes, toks, doc_tok, heads, asks, k,
 
 
 @njit(cache=True)
-def _drop_lines(toks, doc_tok, d0, d1, drop):  # pragma: no cover - compiled
-    """Drops the tokens of lines ``drop`` (rows: doc, line; sorted) from documents ``d0 ..
-    d1 - 1``, compacting ``toks`` and ``doc_tok`` in place; returns the new end."""
+def _drop_spans(toks, doc_tok, d0, d1, drop):  # pragma: no cover - compiled
+    """Drops the tokens starting in spans ``drop`` (rows: doc, start, end code points of the
+    document; sorted, not overlapping: lines and sentences) from documents ``d0 .. d1 - 1``,
+    compacting ``toks`` and ``doc_tok`` in place; returns the new end."""
     t_start, t_end, t_line, t_hash, t_flag = toks
     k = doc_tok[d0]
     s = 0
@@ -382,9 +409,9 @@ def _drop_lines(toks, doc_tok, d0, d1, drop):  # pragma: no cover - compiled
         doc_tok[d] = k
         for t in range(t0, t1):
             while s < drop.shape[0] and (drop[s, 0] < d or (drop[s, 0] == d
-                                         and drop[s, 1] < t_line[t])):
+                                         and drop[s, 2] <= t_start[t])):
                 s += 1
-            if s < drop.shape[0] and drop[s, 0] == d and drop[s, 1] == t_line[t]:
+            if s < drop.shape[0] and drop[s, 0] == d and drop[s, 1] <= t_start[t]:
                 continue
             t_start[k] = t_start[t]
             t_end[k] = t_end[t]
@@ -625,12 +652,12 @@ def _scan_texts(texts: list[str], titles: list[str | None],
                 asks = np.empty((2 * asks.shape[0], 5), np.int32)
         k = k1
         if n_asks:
-            drop = [(d, ln) for d, ln, a, b, what in asks[:n_asks].tolist()
+            drop = [(d, a, b) for d, _, a, b, what in asks[:n_asks].tolist()
                     if (is_title_line(texts[d][a:b], titles[d]) if what
                         else is_note_line(texts[d][a:b]))]
             if drop:
-                drop.sort()
-                k = _drop_lines(toks, doc_tok, drop[0][0], d1, np.asarray(drop, np.int64))
+                drop = sorted(set(drop))  # a line may be asked twice (a note, the title)
+                k = _drop_spans(toks, doc_tok, drop[0][0], d1, np.asarray(drop, np.int64))
     return tuple(a[:k] for a in toks), doc_tok
 
 

@@ -41,9 +41,21 @@ NOTES = [
     "(C) 2024 Someone",
 ]
 
+# Notes glued into a line of more than 30 words (a story extracted as one block): dropped a
+# sentence at a time, the story's sentences around them kept.
+_STORY = "The council met on Monday and voted on the plan for the river. "
+BLOCKS = [
+    _STORY * 3 + "(c) 2026 The Associated Press. All rights reserved. This material may not be "
+    "published, broadcast, rewritten or redistributed." + _STORY,
+    _STORY * 2 + "This story was originally published by The Verge.Then " + _STORY * 2,
+    "版权所有 新华社。" + _STORY * 4 + "Copyright? … ",
+    _STORY * 4 + "Was the copyright" + " word" * 30 + ". Originally published by X",
+]
+
 
 def _texts(rng: random.Random, n: int) -> tuple[list[str], list[str | None]]:
-    lines = [*MIXED.split("\n"), *KINDS, *NOTES, "Title Line Here", "", "  ", "北京 新闻 标题"]
+    lines = [*MIXED.split("\n"), *KINDS, *NOTES, *BLOCKS, "Title Line Here", "", "  ",
+             "北京 新闻 标题"]
     texts, titles = [], []
     for _ in range(n):
         body = [rng.choice(lines) for _ in range(rng.randrange(0, 8))]
@@ -71,7 +83,7 @@ def _assert_like_reference(texts: list[str], titles: list[str | None]) -> None:
 
 
 def test_every_string_kind_matches_the_reference() -> None:
-    texts = [MIXED, *KINDS, "".join(KINDS), "\n".join(NOTES), "", "\n"]
+    texts = [MIXED, *KINDS, "".join(KINDS), "\n".join(NOTES), *BLOCKS, "", "\n"]
     titles: list[str | None] = [None] * len(texts)
     _assert_like_reference(texts, titles)
     for text in texts:  # alone: the joined chunk has the text's own kind
@@ -99,6 +111,7 @@ def test_buffers_grow_for_cjk_and_many_note_lines(monkeypatch) -> None:
     monkeypatch.setattr(shingles, "_tokenize", record)
     texts = ["a b c d e f g " * 20, "北京时间华为发布了新手机" * 200, "\n".join(NOTES * 30)]
     _assert_like_reference(texts * 3, [None, "Originally published by The Verge.", "a b"] * 3)
+    _assert_like_reference([" ".join(BLOCKS * 30)], [None])  # many note sentences on one line
     assert {shingles._FULL_TOKENS, shingles._FULL_ASKS} <= set(statuses)
 
 
