@@ -29,7 +29,7 @@ from dedup.minhash import (
     probe_order,
     sign32_into,
 )
-from dedup.shingles import xxh64_aligned
+from dedup.tokenizer import xxh64_aligned
 
 
 @njit(cache=True, nogil=True)

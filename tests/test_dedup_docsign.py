@@ -16,7 +16,7 @@ from dedup.boilerplate import _doc_unique
 from dedup.docsign import sign_documents
 from dedup.lsh import band_keys, oph_band_keys
 from dedup.minhash import _M1, mix64, mix_salt, oph_signatures, oph_signatures_numpy
-from dedup.shingles import (
+from dedup.tokenizer import (
     _U_G,
     _U_M1,
     _U_M2,

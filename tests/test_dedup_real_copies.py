@@ -12,7 +12,7 @@ import pytest
 
 from dedup import Document, deduplicate
 from dedup.config import DedupConfig
-from dedup.shingles import fingerprint
+from dedup.tokenizer import fingerprint
 from tests.conftest import shared_dataset
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
