@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from dedup.config import DedupConfig
-from dedup.tokenizer import Fingerprint
+from dedup.shingles import Fingerprint
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from dedup.config import DedupConfig
 from dedup.lsh import oph_band_keys
-from dedup.tokenizer import distinct_shingles
+from dedup.shingles import distinct_shingles
 
 
 def sign_documents(texts: list[str], titles: list[str | None], config: DedupConfig,

@@ -30,7 +30,7 @@ from dedup.relations import (
     drop_templates,
     link_directions,
 )
-from dedup.tokenizer import Fingerprint, fingerprint_batch, sign_batch
+from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
 _MAGIC = b"NEWSDEDUP-INDEX\n"
 _FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from dedup.config import DedupConfig
+from dedup.hashing import xxh64_aligned
 from dedup.minhash import (
     _check_ranges,
     _kperm_rows,
@@ -29,7 +30,6 @@ from dedup.minhash import (
     probe_order,
     sign32_into,
 )
-from dedup.tokenizer import xxh64_aligned
 
 
 @njit(cache=True, nogil=True)

@@ -34,7 +34,7 @@ RIGHTS_NOTE = re.compile(
 _NOTE_MAX_WORDS = 30
 #: Sentence stops: full stops, question and exclamation marks (Latin, CJK, fullwidth, Arabic,
 #: Devanagari) and the ellipsis. Inside a block (a story extracted as one paragraph) passage
-#: windows end at them (``dedup.tokenizer._windows_kernel``), so it matches the same story in
+#: windows end at them (``dedup.shingles._windows_kernel``), so it matches the same story in
 #: paragraphs, whatever its quote style or dateline punctuation. A "." directly followed by an
 #: ASCII digit or lower-case letter ("2.26", "example.com", "e.g.") is no stop; "ocean.The" is.
 STOPS = ".!?\u2026\u3002\uff01\uff1f\uff0e\uff61\u061f\u0964"

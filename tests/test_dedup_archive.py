@@ -15,7 +15,7 @@ import pytest
 
 from dedup import DedupConfig, Document
 from dedup.archive import Archive, ArchiveMismatch, build
-from dedup.tokenizer import fingerprint_batch
+from dedup.shingles import fingerprint_batch
 
 FOOTER = "Subscribe to the Daily Wire newsletter for more stories like this one every morning"
 

@@ -72,7 +72,7 @@ def test_duplicates_order_and_batching_do_not_matter() -> None:
 _SCRIPT = """
 import numpy as np
 from dedup.minhash import kperm32_signatures, kperm_signatures, oph_signatures
-from dedup.tokenizer import shingle_hashes
+from dedup.reference import shingle_hashes
 h, _ = shingle_hashes(tuple("the quick brown fox jumps over the lazy dog again".split()), 5, 8, 1)
 off = np.array([0, h.size])
 print(kperm_signatures(h, off, 16, 1)[0].tolist(), oph_signatures(h, off, 16, 1)[0].tolist(),

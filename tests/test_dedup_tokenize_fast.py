@@ -10,8 +10,10 @@ import pytest
 
 import dedup.tokenizer as tokenizer
 from dedup import DedupConfig
-from dedup.tokenizer import fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.reference import shingle_hashes
+from dedup.shingles import fingerprint_batch
 from dedup.text import may_hold_note, tokenize
+from tests.fingerprints import normalized_tokens
 
 MIXED = (
     "Plain ASCII words, don't stop: 3.14 and 1,000.\r\n"
