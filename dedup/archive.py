@@ -27,9 +27,6 @@ one build.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +39,16 @@ import numpy as np
 from numba import njit
 
 from dedup.arrays import gather_ranges
+from dedup.blockio import (
+    aligned,
+    append_cached,
+    append_direct,
+    load_direct,
+    npy_buffer,
+    read_direct,
+    write_atomically,
+    write_direct,
+)
 from dedup.config import DedupConfig
 from dedup.docsign import sign_documents
 from dedup.lsh import BandIndex
@@ -51,8 +58,6 @@ FORMAT = 1
 BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
 _NO_DATE = np.iinfo(np.int64).max
 _PAIR_CHUNK = 8_192  # pairs verified per read of their rows' shingles (a reused buffer)
-_BLOCK = 4096  # O_DIRECT alignment of file offsets, lengths and buffers
-_DIRECT_MIN = 1 << 19  # smaller files are written through the page cache
 
 
 class ArchiveMismatch(ValueError):
@@ -300,135 +305,6 @@ def _copy_pages(src, starts, lens, out, at):  # pragma: no cover - compiled
         out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]
 
 
-def _aligned(nbytes: int) -> np.ndarray:
-    """A uint8 buffer of ``nbytes`` rounded up to whole blocks, starting on a block boundary
-    (what ``O_DIRECT`` reads and writes need)."""
-    size = -(-nbytes // _BLOCK) * _BLOCK
-    raw = np.empty(size + _BLOCK, np.uint8)
-    at = -raw.ctypes.data % _BLOCK
-    return raw[at:at + size]
-
-
-def _open_direct(path: Path, flags: int) -> int:
-    """``os.open`` with ``O_DIRECT`` (no page cache) where the file system allows it."""
-    direct = getattr(os, "O_DIRECT", 0)
-    if direct:
-        try:
-            return os.open(path, flags | direct, 0o644)
-        except OSError:
-            pass
-    return os.open(path, flags, 0o644)
-
-
-def _transfer(fd: int, view: memoryview, at: int, write: bool) -> int:
-    """``pwrite``/``preadv`` all of ``view`` at offset ``at`` (a read stops at the end of the
-    file); a file system that takes ``O_DIRECT`` at open but refuses it here gets the page
-    cache instead. Returns the bytes moved."""
-    done = 0
-    while done < len(view):
-        try:
-            n = (os.pwrite(fd, view[done:], at + done) if write
-                 else os.preadv(fd, [view[done:]], at + done))
-        except OSError as err:
-            direct = getattr(os, "O_DIRECT", 0)
-            if err.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & direct:
-                raise
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~direct)
-            continue
-        if n == 0:
-            break
-        done += n
-    return done
-
-
-def _write_direct(path: Path, buf: np.ndarray, nbytes: int) -> None:
-    """Write the first ``nbytes`` of the block-aligned ``buf`` as the new file ``path``, past
-    the page cache if it is large (a bulk write through the cache costs more than the copy,
-    and nothing reads the file back soon; a small one would wait on the disk for nothing)."""
-    if nbytes < _DIRECT_MIN:
-        path.write_bytes(memoryview(buf)[:nbytes])
-        return
-    fd = _open_direct(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        _transfer(fd, memoryview(buf)[:-(-nbytes // _BLOCK) * _BLOCK], 0, write=True)
-        os.ftruncate(fd, nbytes)
-    finally:
-        os.close(fd)
-
-
-def _append_direct(path: Path, data: np.ndarray, chunk: int = 8 << 20) -> None:
-    """Append ``data``'s bytes to the file ``path`` past the page cache: its last partial
-    block is written again, whole blocks go through one aligned ``chunk``-byte buffer."""
-    size = path.stat().st_size
-    src = memoryview(np.ascontiguousarray(data)).cast("B")
-    if not len(src):
-        return
-    start = size - size % _BLOCK
-    buf = _aligned(min(chunk, size - start + len(src)))
-    fd = _open_direct(path, os.O_RDWR)
-    try:
-        filled = _transfer(fd, memoryview(buf)[:_BLOCK], start, write=False) if size > start else 0
-        if filled != size - start:
-            raise ArchiveMismatch(f"{path} changed while appending")
-        taken = 0
-        while taken < len(src):
-            step = min(len(buf) - filled, len(src) - taken)
-            buf[filled:filled + step] = src[taken:taken + step]
-            taken, filled = taken + step, filled + step
-            _transfer(fd, memoryview(buf)[:-(-filled // _BLOCK) * _BLOCK], start, write=True)
-            start, filled = start + filled, 0
-        os.ftruncate(fd, size + len(src))
-    finally:
-        os.close(fd)
-
-
-def _append_cached(path: Path, data: np.ndarray) -> None:
-    """Append ``data``'s bytes to the file ``path`` through the page cache."""
-    with path.open("ab") as f:
-        f.write(memoryview(np.ascontiguousarray(data)).cast("B"))
-
-
-def _read_direct(path: Path, first: int, nbytes: int) -> np.ndarray:
-    """Bytes ``first .. first + nbytes`` of the file ``path`` (uint8, 8-byte aligned), read
-    past the page cache (the blocks around them, into an aligned buffer)."""
-    lo = first - first % _BLOCK
-    buf = _aligned(first + nbytes - lo)
-    fd = _open_direct(path, os.O_RDONLY)
-    try:
-        got = _transfer(fd, memoryview(buf), lo, write=False)
-    finally:
-        os.close(fd)
-    if got < first + nbytes - lo:
-        raise ArchiveMismatch(f"{path} is shorter than the archive says")
-    return buf[first - lo:first - lo + nbytes]
-
-
-def _npy_buffer(dtype: type, n: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """A block-aligned buffer holding an ``.npy`` header for ``n`` values of ``dtype`` and
-    room for them, the array view of that room (filled in place, then ``_write_direct``) and
-    the file's length."""
-    head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(
-        np.dtype(dtype)), "fortran_order": False, "shape": (n,)})
-    header = head.getvalue()
-    end = len(header) + n * np.dtype(dtype).itemsize
-    buf = _aligned(end)
-    buf[:len(header)] = np.frombuffer(header, np.uint8)
-    return buf, buf[len(header):end].view(dtype), end
-
-
-def _load_direct(path: Path) -> np.ndarray:
-    """``np.load`` of a 1-d ``.npy`` file, read past the page cache."""
-    with path.open("rb") as f:
-        version = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
-        offset = f.tell()
-    n = int(np.prod(shape))
-    return _read_direct(path, offset, n * dtype.itemsize).view(dtype)
-
-
 @dataclass(slots=True)
 class _Spooled:
     """One added batch's (shingle, page) entries, not yet counted: its rows grouped by site
@@ -452,7 +328,7 @@ class _Spooled:
             return self.keys, starts, lens, self.rows[lo:hi]
         assert self.path is not None
         first = int(starts[0])
-        src = _read_direct(self.path, 8 * first,
+        src = read_direct(self.path, 8 * first,
                            8 * (int(starts[-1] + lens[-1]) - first)).view(np.uint64)
         return src, starts - first, lens, self.rows[lo:hi]
 
@@ -498,12 +374,12 @@ def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: lis
     (the futures of the writes are returned) and read past it."""
     parts = [part.site_pages(site) for part in spooled if site in part.cuts]
     n = sum(int(lens.sum()) for _, _, lens, _ in parts)
-    key_buf, keys, key_end = _npy_buffer(np.uint64, n)
-    row_buf, rows, row_end = _npy_buffer(np.int32, n)
+    key_buf, keys, key_end = npy_buffer(np.uint64, n)
+    row_buf, rows, row_end = npy_buffer(np.int32, n)
     _site_entries(parts, keys, rows)
-    writes = [writer.submit(_write_direct, _run_path(folder, site, runs, "keys"), key_buf,
+    writes = [writer.submit(write_direct, _run_path(folder, site, runs, "keys"), key_buf,
                             key_end),
-              writer.submit(_write_direct, _run_path(folder, site, runs, "rows"), row_buf,
+              writer.submit(write_direct, _run_path(folder, site, runs, "rows"), row_buf,
                             row_end)]
     if not runs:  # the site's first run: no earlier rows, one pass over the sorted shingles
         hit = _frequent(keys, min_pages) if min_pages > 0 else keys[:0].copy()
@@ -512,7 +388,7 @@ def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: lis
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
     for run in range(runs):
-        run_keys = _load_direct(_run_path(folder, site, run, "keys"))
+        run_keys = load_direct(_run_path(folder, site, run, "keys"))
         lo, hi = np.searchsorted(run_keys, uniq), np.searchsorted(run_keys, uniq, side="right")
         old += hi - lo
         spans.append((run, lo, hi))
@@ -603,7 +479,7 @@ class Archive:
         kept = self._spool_held + uniq.nbytes <= self.spool_bytes
         # rows of a batch kept in memory are verified from there: its shingles go to the file
         # past the page cache; a spilled batch's are read back from the file, through it
-        appending = _in_background(_append_direct if kept else _append_cached,
+        appending = _in_background(append_direct if kept else append_cached,
                                    self.root / "shingles.u64", uniq)
         try:  # the LSH is queried while the shingles go to disk
             if n:
@@ -647,9 +523,9 @@ class Archive:
             self._spooled.append(_Spooled(base, n, rows, lens, starts, cuts, uniq, None))
         else:
             path = self.root / "counts" / f"spool.{len(self._spooled):06d}.u64"
-            buf, at = _aligned(uniq.nbytes), np.cumsum(lens) - lens
+            buf, at = aligned(uniq.nbytes), np.cumsum(lens) - lens
             _copy_pages(uniq, starts, lens, buf.view(np.uint64)[:uniq.shape[0]], at)
-            _write_direct(path, buf, uniq.nbytes)
+            write_direct(path, buf, uniq.nbytes)
             self._spooled.append(_Spooled(base, n, rows, lens, at, cuts, None, path))
         self._dirty_sites.update(cuts)
 
@@ -920,21 +796,6 @@ class Archive:
         boiler, b_off = arr("boiler"), arr("boiler_off")
         self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)
                         if b_off[s + 1] > b_off[s]}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def build(root: Path | str, batches: Iterable[Sequence[Document]],
