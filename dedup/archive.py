@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from dedup.arrays import gather_ranges
+from dedup.arrays import gather_ranges, sort_ranges
 from dedup.blockio import (
     aligned,
     append_cached,
@@ -49,6 +49,7 @@ from dedup.blockio import (
     write_atomically,
     write_direct,
 )
+from dedup.cluster import union_roots
 from dedup.config import DedupConfig
 from dedup.docsign import sign_documents
 from dedup.lsh import BandIndex
@@ -197,28 +198,6 @@ def _verify(shingles: np.ndarray, row_off: np.ndarray, site: np.ndarray,
     return _shared(shingles, row_off, keep, a, b), sizes[a], sizes[b]
 
 
-@njit(cache=True)
-def _roots(n, a, b):  # pragma: no cover - compiled
-    """Union-find over the pairs: each row's component root (its smallest row)."""
-    parent = np.arange(n)
-    for p in range(a.shape[0]):
-        x, y = a[p], b[p]
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        while parent[y] != y:
-            parent[y] = parent[parent[y]]
-            y = parent[y]
-        if x != y:
-            parent[max(x, y)] = min(x, y)
-    for i in range(n):
-        r = i
-        while parent[r] != r:
-            r = parent[r]
-        parent[i] = r
-    return parent
-
-
 @njit(cache=True, nogil=True)
 def _distinct(keys):  # pragma: no cover - compiled
     """Distinct values of a sorted uint64 array and how many times each occurs (two compiled
@@ -260,45 +239,6 @@ def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
 
 
 @njit(cache=True, nogil=True)
-def _bucket_count(src, starts, lens, shift, count):  # pragma: no cover - compiled
-    """Add the keys ``src[starts[p]:starts[p] + lens[p]]`` of every page to ``count`` (one
-    counter per value of a key's top bits, shifted one up)."""
-    for p in range(starts.shape[0]):
-        for i in range(starts[p], starts[p] + lens[p]):
-            count[(src[i] >> shift) + np.uint64(1)] += 1
-
-
-@njit(cache=True, nogil=True)
-def _bucket_scatter(src, starts, lens, rows, shift, pos, out_k, out_r):  # pragma: no cover
-    """Place every page's keys, and its row for each, at their buckets' next free slots."""
-    for p in range(starts.shape[0]):
-        r = rows[p]
-        for i in range(starts[p], starts[p] + lens[p]):
-            b = src[i] >> shift
-            j = pos[b]
-            out_k[j] = src[i]
-            out_r[j] = r
-            pos[b] = j + 1
-
-
-@njit(cache=True, nogil=True)
-def _insertion_sort(keys, rows):  # pragma: no cover - compiled
-    """Sort ``keys`` (and ``rows`` alike) stably by insertion: after the bucket pass only
-    entries of one bucket (a few) are out of order, so this is one sequential pass."""
-    for i in range(1, keys.shape[0]):
-        k = keys[i]
-        if k < keys[i - 1]:
-            r = rows[i]
-            j = i - 1
-            while j >= 0 and keys[j] > k:
-                keys[j + 1] = keys[j]
-                rows[j + 1] = rows[j]
-                j -= 1
-            keys[j + 1] = k
-            rows[j + 1] = r
-
-
-@njit(cache=True, nogil=True)
 def _copy_pages(src, starts, lens, out, at):  # pragma: no cover - compiled
     """``out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]`` for every page."""
     for p in range(starts.shape[0]):
@@ -333,25 +273,6 @@ class _Spooled:
         return src, starts - first, lens, self.rows[lo:hi]
 
 
-def _site_entries(parts: list[tuple[np.ndarray, ...]], keys: np.ndarray,
-                  rows: np.ndarray) -> None:
-    """A site's spooled (shingle, row) entries into ``keys`` and ``rows``, sorted by shingle
-    (ties: in spool order): one counting pass on the top bits over the pages where they lie
-    (no gathered copy), then an insertion pass."""
-    n = keys.shape[0]
-    bits = 1
-    while (1 << bits) < n and bits < 30:
-        bits += 1
-    shift = np.uint64(64 - bits)
-    count = np.zeros((1 << bits) + 1, np.int32 if n < 2**31 else np.int64)
-    for src, starts, lens, _ in parts:
-        _bucket_count(src, starts, lens, shift, count)
-    np.cumsum(count, out=count)
-    for src, starts, lens, page_rows in parts:
-        _bucket_scatter(src, starts, lens, page_rows, shift, count, keys, rows)
-    _insertion_sort(keys, rows)
-
-
 def _in_background(task: Callable[..., None], *args: object) -> Future:
     """Run ``task(*args)`` in a thread of its own (a write waiting on the disk while the
     caller computes); the future's ``result()`` waits for it and raises what it raised."""
@@ -376,7 +297,7 @@ def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: lis
     n = sum(int(lens.sum()) for _, _, lens, _ in parts)
     key_buf, keys, key_end = npy_buffer(np.uint64, n)
     row_buf, rows, row_end = npy_buffer(np.int32, n)
-    _site_entries(parts, keys, rows)
+    sort_ranges(parts, keys, rows)
     writes = [writer.submit(write_direct, _run_path(folder, site, runs, "keys"), key_buf,
                             key_end),
               writer.submit(write_direct, _run_path(folder, site, runs, "rows"), row_buf,
@@ -547,7 +468,7 @@ class Archive:
             if part.path is not None:
                 part.path.unlink()
         copies = self._pairs[self._copy == 1]
-        roots = _roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
+        roots = union_roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
         self._story = self._canonical(roots)
         return self._story
 

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
+from dedup.arrays import sort_ranges
 from dedup.config import DedupConfig
 from dedup.hashing import xxh64_aligned
 from dedup.minhash import (
@@ -260,41 +261,6 @@ def _pairs(old_keys, old_rows, new_keys, new_rows):  # pragma: no cover - compil
 
 
 @njit(cache=True)
-def _sort_by_key(keys, rows):  # pragma: no cover - compiled
-    """``keys`` and ``rows`` ordered by key (ties: input order). Keys are uniform hashes, so one
-    counting pass on the top bits leaves buckets of a few entries, insertion-sorted."""
-    n = keys.shape[0]
-    bits = 1
-    while (1 << bits) < n and bits < 30:
-        bits += 1
-    shift = np.uint64(64 - bits)
-    count = np.zeros((1 << bits) + 1, np.int64)
-    for i in range(n):
-        count[(keys[i] >> shift) + np.uint64(1)] += 1
-    for b in range(1 << bits):
-        count[b + 1] += count[b]
-    out_k = np.empty(n, np.uint64)
-    out_r = np.empty(n, rows.dtype)
-    pos = count[:-1].copy()
-    for i in range(n):
-        b = keys[i] >> shift
-        out_k[pos[b]] = keys[i]
-        out_r[pos[b]] = rows[i]
-        pos[b] += 1
-    for b in range(1 << bits):
-        for i in range(count[b] + 1, count[b + 1]):
-            k, r = out_k[i], out_r[i]
-            j = i - 1
-            while j >= count[b] and out_k[j] > k:
-                out_k[j + 1] = out_k[j]
-                out_r[j + 1] = out_r[j]
-                j -= 1
-            out_k[j + 1] = k
-            out_r[j + 1] = r
-    return out_k, out_r
-
-
-@njit(cache=True)
 def _merge(k1, r1, k2, r2):  # pragma: no cover - compiled
     """Merge two key-sorted (key, row) arrays; on equal keys the first array's entries first."""
     n1, n2 = k1.shape[0], k2.shape[0]
@@ -327,10 +293,12 @@ class BandIndex:
     def add(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Insert ``keys`` ((windows, bands)) of the windows of ``rows``; returns the encoded
         row pairs (``a << 32 | b``, a < b, unique, sorted) newly sharing a key."""
-        flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
-        flat_rows = np.repeat(np.asarray(rows, dtype=np.int32), keys.shape[1] if keys.ndim == 2
-                              else 1)
-        flat, flat_rows = _sort_by_key(flat, flat_rows)
+        src = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
+        per = keys.shape[1] if keys.ndim == 2 else 1  # a window's keys: one range of src
+        rows = np.asarray(rows, dtype=np.int32)
+        flat, flat_rows = np.empty(src.shape[0], np.uint64), np.empty(src.shape[0], np.int32)
+        sort_ranges([(src, np.arange(rows.shape[0], dtype=np.int64) * per,
+                      np.full(rows.shape[0], per, np.int64), rows)], flat, flat_rows)
         pairs = np.unique(_pairs(self.keys, self.rows, flat, flat_rows))
         self.merge(flat, flat_rows)
         return pairs
