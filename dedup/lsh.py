@@ -2,12 +2,13 @@
 
 Every (window, band) gives one 64-bit key, so keys of different bands differ. Rows of 32 bits
 (``kperm32``): the band's rows, packed two to a 64-bit word, are absorbed into a per-band salt
-by multiply-xorshift steps and finished with the SplitMix64 finaliser (``band_keys32_reference``).
-Rows of 64 bits: xxHash64 of the band number (2 bytes) and the band's rows (bit-exact with the
-``xxhash`` package). Both are compiled. The index
-is two parallel arrays, ``keys`` (sorted) and ``rows`` (the document row of each entry); new
-keys are looked up with ``searchsorted`` and merged in with one sort. Two documents are a
-candidate pair when they share a key in any band, whichever windows hold it.
+by multiply-xorshift steps and finished with the SplitMix64 finaliser
+(``dedup.reference.band_keys32_reference`` spells it out in NumPy). Rows of 64 bits:
+xxHash64 of the band number (2 bytes) and the band's rows (bit-exact with the ``xxhash``
+package). Both are compiled. The index is two parallel arrays, ``keys`` (sorted) and ``rows``
+(the document row of each entry); new keys are looked up with ``searchsorted`` and merged in
+with one sort. Two documents are a candidate pair when they share a key in any band,
+whichever windows hold it.
 """
 
 from __future__ import annotations
@@ -112,32 +113,10 @@ def band_salts(bands: int) -> np.ndarray:
         return _finish((np.arange(bands, dtype=np.uint64) + np.uint64(1)) * _GOLDEN)
 
 
-def band_keys32_reference(sig: np.ndarray, bands: int, rows_per_band: int) -> np.ndarray:
-    """Keys of 32-bit signature rows in NumPy (the reference of the compiled ones).
-
-    Per band: rows packed two to a word (``r0 | r1 << 32``; an odd last row alone), state =
-    the band's salt; each word but the last: ``state = m(state ^ word)`` with
-    ``m(h) = h * M1 ^ (h * M1 >> 32)``; key = ``finish(state ^ last word)``. Every step is a
-    bijection of the state, so different band contents collide only by chance (about 2**-64)
-    and equal rows in different bands never give equal keys.
-    """
-    sig = np.atleast_2d(sig).astype(np.uint64)
-    n = sig.shape[0]
-    rows = sig.reshape(n, bands, rows_per_band)
-    if rows_per_band % 2:
-        rows = np.concatenate([rows, np.zeros((n, bands, 1), np.uint64)], axis=2)
-    words = rows[:, :, 0::2] | (rows[:, :, 1::2] << np.uint64(32))
-    h = np.broadcast_to(band_salts(bands), (n, bands)).copy()
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[2] - 1):
-            h = (h ^ words[:, :, j]) * _M1
-            h ^= h >> np.uint64(32)
-        return _finish(h ^ words[:, :, -1])
-
-
 @njit(nogil=True)
 def _row_keys32(row, out, salts, rows_per_band):  # pragma: no cover - compiled
-    """``out[b]`` = key of band ``b`` of the uint32 signature ``row`` (``band_keys32_reference``)."""
+    """``out[b]`` = key of band ``b`` of the uint32 signature ``row``
+    (``dedup.reference.band_keys32_reference``)."""
     for bd in range(out.shape[0]):
         h = salts[bd]
         base = bd * rows_per_band

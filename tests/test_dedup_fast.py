@@ -14,10 +14,10 @@ import pytest
 import xxhash
 
 from dedup import DedupConfig, DedupIndex, Document, IndexMismatch, deduplicate
-from dedup.align import Alignment, Passage, _union_content, align, align_many
+from dedup.align import Alignment, Passage, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
-from dedup.reference import shingle_hashes
+from dedup.reference import _union_content, align, shingle_hashes
 from dedup.shingles import _BLOCK_TOKENS, fingerprint_batch
 from dedup.text import (
     RIGHTS_NOTE,
