@@ -27,7 +27,6 @@ one build.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,13 +39,13 @@ from numba import njit
 
 from dedup.arrays import gather_ranges, sort_ranges
 from dedup.blockio import (
+    Generations,
     aligned,
     append_cached,
     append_direct,
     load_direct,
     npy_buffer,
     read_direct,
-    write_atomically,
     write_direct,
 )
 from dedup.cluster import union_roots
@@ -356,9 +355,10 @@ class Archive:
         self._pending: list[np.ndarray] = []  # candidate row pairs found since the last result()
         self._dirty_sites: set[int] = set()
         self._runs: dict[int, int] = {}  # per site: count runs on disk
-        self._generation = 0  # the saved arrays' generation (0: files of archives before it)
-        if (self.root / "archive.json").exists():
-            self._load()
+        self._gens = Generations(self.root, "archive.json")  # the saved arrays
+        head = self._gens.header()
+        if head is not None:
+            self._load(head)
         else:
             (self.root / "counts").mkdir(parents=True, exist_ok=True)
             (self.root / "shingles.u64").touch()
@@ -659,9 +659,6 @@ class Archive:
         if shingles.stat().st_size > 8 * head["shingles"]:
             os.truncate(shingles, 8 * head["shingles"])
 
-    def _array_path(self, name: str, generation: int) -> Path:
-        return self.root / (f"{name}.{generation}.npy" if generation else f"{name}.npy")
-
     def save(self) -> None:
         """Write the in-memory arrays (after ``result``); the shingle file and site counts are
         already on disk. Crash-safe: the arrays go to new files of the next generation, the
@@ -675,40 +672,17 @@ class Archive:
                   "lsh_rows": self._lsh.rows}
         boiler, b_off = self._site_sets(self._boiler)
         arrays |= {"boiler": boiler, "boiler_off": b_off}
-        generation = self._generation + 1
-        for name, arr in arrays.items():
-            with self._array_path(name, generation).open("wb") as f:
-                np.save(f, arr)
-                f.flush()
-                os.fsync(f.fileno())
-        header = json.dumps({**self._header(), "generation": generation}, sort_keys=True)
-        write_atomically(self.root / "archive.json", header)
-        self._generation = generation
-        self._drop_other_generations()
+        self._gens.save(arrays, self._header())
 
-    def _drop_other_generations(self) -> None:
-        """Remove array files that are not of the saved generation (the old one after a save,
-        a half-written new one after a crash)."""
-        keep = {self._array_path(p.name.split(".")[0], self._generation).name
-                for p in self.root.glob("*.npy")}
-        for path in self.root.glob("*.npy"):
-            if path.name not in keep:
-                path.unlink()
-
-    def _load(self) -> None:
-        head = json.loads((self.root / "archive.json").read_text())
+    def _load(self, head: dict) -> None:
         if head.get("format") != FORMAT:
             raise ArchiveMismatch(f"archive format {head.get('format')!r} != {FORMAT}: rebuild it")
         if head.get("params") != self.config.fingerprint_params():
             raise ArchiveMismatch("archive built with other fingerprint parameters: rebuild it")
         self._drop_unsaved(head)
         self._runs = {int(s): n for s, n in head["runs"].items()}
-        self._generation = int(head.get("generation", 0))
-        self._drop_other_generations()
-
-        def arr(name: str) -> np.ndarray:
-            return np.load(self._array_path(name, self._generation))
-
+        self._gens.recover(head)
+        arr = self._gens.load
         self._ids, self._site, self._published = arr("ids"), arr("site"), arr("published")
         self._sizes, self._content, self._story = arr("sizes"), arr("content"), arr("story")
         self._pairs, self._copy = arr("pairs"), arr("copy")

@@ -5,7 +5,8 @@ written and read with ``O_DIRECT`` where the file system allows it: taking gigab
 cache pages costs more than the writes. ``O_DIRECT`` wants file offsets, lengths and buffers
 aligned to ``BLOCK``; these helpers keep that bookkeeping in one place and fall back to the
 page cache where the file system refuses it. ``write_atomically`` replaces a small file so that
-a crash leaves the old or the new one, whole.
+a crash leaves the old or the new one, whole; ``Generations`` saves a set of arrays the same
+way (the archive's state today, the one engine's state files next).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import io
+import json
 import os
 from pathlib import Path
 
@@ -168,3 +170,58 @@ def write_atomically(path: Path, text: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class Generations:
+    """Arrays saved as whole ``.npy`` files of a numbered generation in ``root``, named by a
+    JSON header file replaced atomically.
+
+    ``save`` writes and fsyncs the next generation's files, then replaces the header, then
+    removes the other generations' files: a crash (kill -9) at any point leaves the generation
+    the header names complete, and ``recover`` removes whatever a crashed save left. Files of
+    generation 0 carry no number (archives saved before generations)."""
+
+    def __init__(self, root: Path, header: str) -> None:
+        self.root = Path(root)
+        self.header_path = self.root / header
+        self.generation = 0
+
+    def path(self, name: str, generation: int | None = None) -> Path:
+        g = self.generation if generation is None else generation
+        return self.root / (f"{name}.{g}.npy" if g else f"{name}.npy")
+
+    def header(self) -> dict | None:
+        """The saved header, or None if nothing was saved (reads only)."""
+        if not self.header_path.exists():
+            return None
+        return json.loads(self.header_path.read_text())
+
+    def recover(self, head: dict) -> None:
+        """Take the generation ``head`` names; remove the files of any other."""
+        self.generation = int(head.get("generation", 0))
+        self._drop_others()
+
+    def load(self, name: str) -> np.ndarray:
+        return np.load(self.path(name))
+
+    def save(self, arrays: dict[str, np.ndarray], head: dict) -> None:
+        """Write ``arrays`` as the next generation and ``head`` (plus the generation) as the
+        header, crash-safe (above)."""
+        generation = self.generation + 1
+        for name, arr in arrays.items():
+            with self.path(name, generation).open("wb") as f:
+                np.save(f, arr)
+                f.flush()
+                os.fsync(f.fileno())
+        write_atomically(self.header_path,
+                         json.dumps({**head, "generation": generation}, sort_keys=True))
+        self.generation = generation
+        self._drop_others()
+
+    def _drop_others(self) -> None:
+        """Remove array files that are not of the current generation (the old one after a
+        save, a half-written new one after a crash)."""
+        keep = {self.path(p.name.split(".")[0]).name for p in self.root.glob("*.npy")}
+        for path in self.root.glob("*.npy"):
+            if path.name not in keep:
+                path.unlink()
