@@ -161,7 +161,7 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
                   cjk=bool(words) and n_cjk >= 0.5 * len(words))
 
 
-# -- tables for the compiled tokenizer (dedup.shingles) ------------------------------------------
+# -- tables for the compiled tokenizer (dedup.tokenizer) ------------------------------------------
 
 #: Character classes of ``char_tables()``: not part of a token, a word character (``[^\W_]``
 #: outside the CJK ranges), a CJK character (one token each, whatever its category).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from dedup import DedupConfig, Document, deduplicate
-from dedup.shingles import fingerprint
+from tests.fingerprints import fingerprint
 from tests.fixtures.dedup.synth import cjk_paragraph, doc, paragraph, story
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from dedup import Document, deduplicate
 from dedup.config import DedupConfig
-from dedup.shingles import fingerprint
 from tests.conftest import shared_dataset
+from tests.fingerprints import fingerprint
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
 

@@ -8,10 +8,12 @@ import random
 import numpy as np
 import pytest
 
-import dedup.shingles as shingles
+import dedup.tokenizer as tokenizer
 from dedup import DedupConfig
-from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.reference import shingle_hashes
+from dedup.shingles import fingerprint_batch
 from dedup.text import may_hold_note, tokenize
+from tests.fingerprints import normalized_tokens
 
 MIXED = (
     "Plain ASCII words, don't stop: 3.14 and 1,000.\r\n"
@@ -93,31 +95,31 @@ def test_every_string_kind_matches_the_reference() -> None:
 
 @pytest.mark.parametrize("chunk", [1, 40, 300, 1 << 17])
 def test_chunks_titles_and_notes_match_the_reference(chunk: int, monkeypatch) -> None:
-    monkeypatch.setattr(shingles, "_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(tokenizer, "_CHUNK_CHARS", chunk)
     texts, titles = _texts(random.Random(chunk), 300)
     _assert_like_reference(texts, titles)
 
 
 def test_buffers_grow_for_cjk_and_many_note_lines(monkeypatch) -> None:
     statuses = []
-    tokenize_chunk = shingles._tokenize
+    tokenize_chunk = tokenizer._tokenize
 
     def record(*args):
         got = tokenize_chunk(*args)
         statuses.append(got[0])
         return got
 
-    monkeypatch.setattr(shingles, "_CHUNK_CHARS", 1 << 12)
-    monkeypatch.setattr(shingles, "_tokenize", record)
+    monkeypatch.setattr(tokenizer, "_CHUNK_CHARS", 1 << 12)
+    monkeypatch.setattr(tokenizer, "_tokenize", record)
     texts = ["a b c d e f g " * 20, "北京时间华为发布了新手机" * 200, "\n".join(NOTES * 30)]
     _assert_like_reference(texts * 3, [None, "Originally published by The Verge.", "a b"] * 3)
     _assert_like_reference([" ".join(BLOCKS * 30)], [None])  # many note sentences on one line
-    assert {shingles._FULL_TOKENS, shingles._FULL_ASKS} <= set(statuses)
+    assert {tokenizer._FULL_TOKENS, tokenizer._FULL_ASKS} <= set(statuses)
 
 
 def test_compiled_note_check_holds_every_note_line() -> None:
-    table = shingles._packed_table()
-    hints, first = shingles._note_hints()
+    table = tokenizer._packed_table()
+    hints, first = tokenizer._note_hints()
     rng = random.Random(7)
     pool = [*"abcdefghijklmnopqrstuvwxyz()© ", "İ", "ı", "ſ", "K", "Ⓒ", "ⓒ", "무단", "版权所有",
             "無断転載", "first ", "rights ", "COPYRIGHT", "Syndicated"]
@@ -125,7 +127,7 @@ def test_compiled_note_check_holds_every_note_line() -> None:
     lines += ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 40))) for _ in range(3000)]
     for line in lines:
         cps = np.frombuffer(line.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        got = shingles._may_hold_note(cps, 0, cps.shape[0], table, hints, first)
+        got = tokenizer._may_hold_note(cps, 0, cps.shape[0], table, hints, first)
         low = line.lower()
         assert got >= may_hold_note(line), line
         assert got <= (may_hold_note(line) or "first" in low or "rights" in low), line
