@@ -7,9 +7,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import fields, replace
-from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler import items
@@ -152,19 +151,6 @@ def upsert_article(session: Session, art: items.Article) -> tuple[str, int]:
         setattr(row, key, value)
     session.flush()
     return "changed", row.id
-
-
-def articles_since(session: Session, since: datetime | None = None) -> Iterable[Article]:
-    """Articles in id order, optionally only those updated after ``since``."""
-    stmt = select(Article).order_by(Article.id)
-    if since is not None:
-        stmt = stmt.where(Article.updated_at > since)
-    return session.scalars(stmt)
-
-
-def forget_seen(session: Session) -> None:
-    """Drop the incremental memory (a full recrawl follows)."""
-    session.execute(delete(SeenUrl))
 
 
 _STATE_FIELDS = ("source", "kind", "parent", "etag", "last_modified", "last_fetched", "last_changed",
