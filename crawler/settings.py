@@ -42,9 +42,13 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PoliteRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # --frontier: per-host concurrency and delay for all workers of a crawl (off without it).
+    "crawler.frontier.SharedSlots": 590,
     # --warc DIR: raw responses, before decompression (off unless NEWSDEDUP_WARC_DIR is set).
     "crawler.warc.WarcMiddleware": 595,
 }
+#: --frontier: a request leaves its worker's ledger once its callback's output is queued.
+SPIDER_MIDDLEWARES = {"crawler.frontier.FrontierSpiderMiddleware": 10}
 NEWSDEDUP_MAX_CRAWL_DELAY = 60.0
 NEWSDEDUP_BACKOFF_BASE = 1.0
 NEWSDEDUP_BACKOFF_MAX = 30.0
@@ -99,5 +103,7 @@ NEWSDEDUP_PROGRESS = ""
 NEWSDEDUP_PROGRESS_INTERVAL = 15.0
 #: Write every fetched response to WARC files in this directory ("" : no archive).
 NEWSDEDUP_WARC_DIR = ""
+#: The shared Redis frontier of a crawl from many workers ("": this process alone; crawler.frontier).
+NEWSDEDUP_FRONTIER = ""
 
 EXTENSIONS = {"crawler.progress.ProgressExtension": 500}
