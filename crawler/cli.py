@@ -419,7 +419,8 @@ def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) ->
             return finish_crawl(session, run.id, summary.stats, rows, summary.finish_reason)
     import redis
 
-    from crawler.frontier import FRONTIER_LOST, leave, worker_name
+    from crawler.frontier import leave, worker_name
+    from crawler.runs import FRONTIER_LOST
 
     worker = worker_name()
     with run.sessions() as session:
@@ -429,13 +430,11 @@ def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) ->
         try:
             shared.last = leave(shared.client, shared.prefix, worker)
         except redis.RedisError as exc:
-            lost = str(exc)
-    if lost or summary.finish_reason == FRONTIER_LOST:
+            lost = summary.stats["newsdedup/frontier_lost"] = str(exc)
+    if lost:
+        summary.finish_reason = FRONTIER_LOST
         with run.sessions() as session:
-            end_shared_run(session, run.id)
-        click.echo(f"newsdedup: error: the frontier {shared.url} went away ({lost}): this worker "
-                   "stopped; what it stored is kept, the rest is fetched by the next run", err=True)
-        sys.exit(EXIT_FAILED)
+            return end_shared_run(session, run.id, f"the frontier {shared.url} went away ({lost})")
     if shared.last:
         with run.sessions() as session:
             return end_shared_run(session, run.id)
@@ -567,8 +566,13 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 def _exit_for(summary: Any, status: str) -> None:
     """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
     why on stderr."""
-    from crawler.runs import exit_status
+    from crawler.runs import FRONTIER_LOST, exit_status
 
+    if summary.finish_reason == FRONTIER_LOST:
+        click.echo(f"newsdedup: error: the frontier went away ({summary.stats['newsdedup/frontier_lost']}):"
+                   " this worker stopped; what it stored is kept, the rest is fetched by the next run",
+                   err=True)
+        sys.exit(EXIT_FAILED)
     lost = summary.count("store_failed")
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "

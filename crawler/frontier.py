@@ -48,13 +48,12 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from crawler.items import RawPage
+from crawler.runs import FRONTIER_LOST
 
 logger = logging.getLogger(__name__)
 
 #: Environment variable holding the frontier URL (``--frontier``).
 FRONTIER_ENV = "NEWSDEDUP_FRONTIER"
-#: The finish reason of a worker whose Redis went away.
-FRONTIER_LOST = "frontier_lost"
 #: A worker renews its heartbeat this often; one not renewed for HEARTBEAT_TTL is dead.
 HEARTBEAT_SECONDS = 1.0
 HEARTBEAT_TTL = 10.0
@@ -232,7 +231,7 @@ class FrontierScheduler(Scheduler):
         if self.lost is not None:
             return
         self.lost = str(exc) or type(exc).__name__
-        logger.error("the frontier went away (%s): stopping this worker", self.lost)
+        logger.info("the frontier went away (%s): stopping this worker", self.lost)
         self.crawler.stats.set_value("newsdedup/frontier_lost", self.lost)
         if self.tick.running:
             self.tick.stop()

@@ -24,6 +24,8 @@ SOURCE_COUNTERS = {"fetched": "fetched", "new": "stored", "changed": "changed",
                    "not_modified": "not_modified", "not_due": "not_due"}
 #: Finish reasons of a crawl that ran to its end.
 FINISHED = ("finished",)
+#: Finish reason of a worker whose shared frontier (Redis) went away: its run failed.
+FRONTIER_LOST = "frontier_lost"
 
 
 def source_status(name: str, requested: Iterable[str], reached: Iterable[str]) -> str:
@@ -55,6 +57,8 @@ def source_rows(stats: Mapping[str, Any], sources: Iterable[str], requested: Ite
 def run_status(finish_reason: str | None, rows: list[dict[str, Any]], store_failed: int = 0) -> str:
     """"interrupted" (stopped before its end), "failed" (no source answered), "partial" (some did
     not, or some articles could not be stored), else "ok"."""
+    if finish_reason == FRONTIER_LOST:
+        return "failed"
     if finish_reason not in FINISHED:
         return "interrupted"
     statuses = [r["status"] for r in rows]
@@ -154,10 +158,13 @@ def add_worker(session: Session, run_id: int, worker: str, stats: Mapping[str, A
     session.commit()
 
 
-def end_shared_run(session: Session, run_id: int) -> str:
-    """The last worker of a shared crawl ends its run: the status from every worker's counters."""
+def end_shared_run(session: Session, run_id: int, error: str | None = None) -> str:
+    """The last worker of a shared crawl (or one that lost the frontier) ends its run: the status
+    from every worker's counters."""
     run = session.get(CrawlRun, run_id)
     assert run is not None
+    if error:
+        run.error, run.finish_reason = error, FRONTIER_LOST
     rows = [{"status": r.status} for r in run.sources]
     run.status = run_status(run.finish_reason, rows,
                             int(json.loads(run.stats or "{}").get("newsdedup/store_failed", 0)))
