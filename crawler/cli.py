@@ -468,6 +468,8 @@ def _log_level() -> str | None:
 
 def format_crawl_summary(summary) -> str:
     """Plain per-source lines and a total; sources that failed are named with what happened."""
+    from crawler.runs import FRONTIER_LOST
+
     lines = []
     for name in summary.sources:
         counts = {k: summary.source_count(name, k)
@@ -487,7 +489,7 @@ def format_crawl_summary(summary) -> str:
         for name in summary.unreachable:
             for failure in summary.failures.get(name, [])[:3]:
                 out.append(f"  {name}: {failure}")
-    if summary.finish_reason and summary.finish_reason != "finished":
+    if summary.finish_reason not in (None, "finished", FRONTIER_LOST):  # that one: _exit_for
         out.append(f"crawl stopped: {summary.finish_reason}")
     return "\n".join(out)
 
