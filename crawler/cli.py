@@ -264,6 +264,11 @@ class SharedCrawl:
     client: Any
     idle_exit: float
     last: bool = False  #: the last worker to end: it ends the run, runs the dedup, frees the lock
+    lost: bool = False  #: the frontier went away: the crawl cannot go on, its lock is freed
+
+    def keeps_lock(self) -> bool:
+        """Whether the lock stays held for the other workers when this one ends."""
+        return not (self.last or self.lost)
 
     @property
     def owner(self) -> str:
@@ -332,7 +337,7 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
     owner = default_owner() if shared is None else shared.owner
     with ExitStack() as stack:
         stack.callback(engine.dispose)
-        beat = stack.enter_context(run_lock(engine, owner, keep=lambda: bool(shared and not shared.last)))
+        beat = stack.enter_context(run_lock(engine, owner, keep=shared.keeps_lock if shared else None))
         with sessions() as session:
             if shared is None:
                 abandon_stale_runs(session)
@@ -432,7 +437,7 @@ def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) ->
         except redis.RedisError as exc:
             lost = summary.stats["newsdedup/frontier_lost"] = str(exc)
     if lost:
-        summary.finish_reason = FRONTIER_LOST
+        summary.finish_reason, shared.lost = FRONTIER_LOST, True
         with run.sessions() as session:
             return end_shared_run(session, run.id, f"the frontier {shared.url} went away ({lost})")
     if shared.last:
