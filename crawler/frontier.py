@@ -44,6 +44,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import load_object
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
@@ -81,7 +82,7 @@ def frontier_settings(url: str, prefix: str, idle_exit: float) -> dict[str, Any]
     return {
         "SCHEDULER": "crawler.frontier.FrontierScheduler",
         "SCHEDULER_PERSIST": True,  # the crawl outlives each worker; the last one clears it
-        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_CLASS": "crawler.frontier.HostRoundRobinQueue",
         "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
@@ -161,8 +162,8 @@ def leave(client: redis.Redis, prefix: str, worker: str) -> bool:
     """Remove ``worker`` from the crawl; True when it was the last one (the crawl is over and its
     keys are gone: the next run starts a new crawl)."""
     keys = Keys(prefix)
-    return bool(client.eval(_LEAVE, 5, keys.workers, keys.requests, keys.dupefilter, keys.incomplete,
-                            keys.run, prefix, worker))
+    return bool(client.eval(_LEAVE, 6, keys.workers, keys.requests, keys.dupefilter, keys.incomplete,
+                            keys.run, f"{keys.requests}:hosts", prefix, worker))
 
 
 def shared_run(client: redis.Redis, prefix: str, start: Callable[[], int],
@@ -178,6 +179,22 @@ def shared_run(client: redis.Redis, prefix: str, start: Callable[[], int],
         return run_id
     discard(run_id)
     return int(client.get(key) or run_id)
+
+
+class HostRoundRobinQueue(PriorityQueue):
+    """scrapy-redis's priority queue, hosts taken in turn within a priority.
+
+    Its sorted set orders equal priorities by the pickled request, i.e. by URL: the workers would
+    take a whole site's requests at once and wait on that site's politeness while other sites
+    idle. The n-th request queued for a host gets n millionths (at most half a unit) on top of
+    its priority's score, so every site's first requests come before any site's later ones (what
+    Scrapy's DownloaderAwarePriorityQueue does in one process)."""
+
+    def push(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        turn = min(int(self.server.hincrby(self.key + ":hosts", host, 1)), 500_000)
+        self.server.execute_command("ZADD", self.key, -request.priority + turn / 1_000_000,
+                                    self._encode_request(request))
 
 
 class FrontierScheduler(Scheduler):
