@@ -16,7 +16,7 @@ priority queue and the shared duplicate filter; this module adds:
   next run; an article the database already holds is then not fetched again.
 * **Idle exit**: a worker ends when the queue is empty and every ledger is empty (no worker busy)
   for ``NEWSDEDUP_IDLE_EXIT`` seconds.
-* **Politeness for the crawl as a whole** (:class:`SharedSlots`): per host, at most
+* **Politeness for the crawl as a whole** (:class:`SharedSlotsHandler`): per host, at most
   ``CONCURRENT_REQUESTS_PER_DOMAIN`` requests in flight across all workers and request starts
   ``DOWNLOAD_DELAY`` apart (a robots.txt Crawl-delay: one at a time, that far apart), leases
   kept in Redis with server time, so N workers never put N times the load on a site.
@@ -38,6 +38,7 @@ from typing import Any, Self
 
 import redis
 from scrapy import Request, Spider, signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
@@ -48,6 +49,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler import settings as project
 from crawler.items import RawPage
 from crawler.runs import FRONTIER_LOST
 
@@ -91,6 +93,8 @@ def frontier_settings(url: str, prefix: str, idle_exit: float) -> dict[str, Any]
         "NEWSDEDUP_FRONTIER": url,
         "NEWSDEDUP_FRONTIER_PREFIX": prefix,
         "NEWSDEDUP_IDLE_EXIT": idle_exit,
+        "DOWNLOAD_HANDLERS": {**project.DOWNLOAD_HANDLERS, "http": "crawler.frontier.SharedSlotsHandler",
+                              "https": "crawler.frontier.SharedSlotsHandler"},
     }
 
 
@@ -435,14 +439,14 @@ class FrontierSpiderMiddleware:
             frontier.release(response.request)
 
 
-class SharedSlots:
-    """Per-host politeness for the crawl as a whole (module docstring): a request waits for a
-    lease of its host in Redis before it is downloaded, and gives it back with its response."""
+class SharedSlotsHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP(S) download handler, with per-host politeness for the crawl as a whole
+    (module docstring): a request takes a lease of its host in Redis just before it goes on the
+    wire (after its worker's own slot delay) and gives it back with its response."""
 
     def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
         settings = crawler.settings
-        if not settings.get("NEWSDEDUP_FRONTIER"):
-            raise NotConfigured
         self.crawler = crawler
         self.server = redis.Redis.from_url(settings.get("NEWSDEDUP_FRONTIER"), **REDIS_PARAMS)
         self.keys = Keys(settings.get("NEWSDEDUP_FRONTIER_PREFIX"))
@@ -450,45 +454,32 @@ class SharedSlots:
         self.delay = settings.getfloat("DOWNLOAD_DELAY", 0.0)
         self.lease = settings.getfloat("DOWNLOAD_TIMEOUT", 180) + 30
         self.acquire = self.server.register_script(_ACQUIRE)
-        self.token = 0
+        self.tokens = 0
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    def _host(self, request: Request) -> str:
-        return (urlparse_cached(request).hostname or "").lower()
-
-    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+    async def _take(self, request: Request) -> tuple[str, str] | None:
+        """Wait for a lease of the request's host: (slot key, token), or None once Redis is gone
+        (the worker is stopping; its own slot's politeness still applies)."""
         crawl_delay = request.meta.get("crawl_delay")
         limit, delay = (1, max(self.delay, crawl_delay)) if crawl_delay else (self.concurrency, self.delay)
-        self.token += 1
-        token = f"{worker_name()}:{self.token}"
-        host = self._host(request)
+        self.tokens += 1
+        token = f"{worker_name()}:{self.tokens}"
+        slot = self.keys.slot((urlparse_cached(request).hostname or "").lower())
         try:
-            while True:
-                wait = float(self.acquire(keys=[self.keys.slot(host), self.keys.slot(host) + ":next"],
-                                          args=[limit, delay, self.lease, token]))
-                if wait <= 0:
-                    break
+            while (wait := float(self.acquire(keys=[slot, f"{slot}:next"],
+                                              args=[limit, delay, self.lease, token]))) > 0:
                 await asyncio.sleep(min(wait, 1.0))
         except redis.RedisError as exc:
             frontier = getattr(self.crawler.spider, "frontier", None)
             if frontier is not None:
                 frontier._lost(exc)
-            return
-        request.meta["slot_lease"] = (host, token)
+            return None
+        return slot, token
 
-    def _give_back(self, request: Request) -> None:
-        lease = request.meta.pop("slot_lease", None)
-        if lease is not None:
-            with contextlib.suppress(redis.RedisError):  # the lease expires; the frontier says why
-                self.server.zrem(self.keys.slot(lease[0]), lease[1])
-
-    def process_response(self, request: Request, response: Response,
-                         spider: Spider | None = None) -> Response:
-        self._give_back(request)
-        return response
-
-    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
-        self._give_back(request)
+    async def download_request(self, request: Request) -> Response:
+        lease = await self._take(request)
+        try:
+            return await super().download_request(request)
+        finally:
+            if lease is not None:
+                with contextlib.suppress(redis.RedisError):  # the lease expires; the frontier says why
+                    self.server.zrem(*lease)

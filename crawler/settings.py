@@ -42,8 +42,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PoliteRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
-    # --frontier: per-host concurrency and delay for all workers of a crawl (off without it).
-    "crawler.frontier.SharedSlots": 590,
     # --warc DIR: raw responses, before decompression (off unless NEWSDEDUP_WARC_DIR is set).
     "crawler.warc.WarcMiddleware": 595,
 }
