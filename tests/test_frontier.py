@@ -288,3 +288,18 @@ def test_worker_counts_add_up(sqlite_url: str) -> None:
 def test_crawl_prefix_is_the_crawl_of_its_sources() -> None:
     assert crawl_prefix("a") == crawl_prefix("a") != crawl_prefix("b")
     assert crawl_prefix("a").startswith("newsdedup:")
+
+
+def test_readme_and_help_name_the_frontier_options() -> None:
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    command_list = readme.split("## Command line\n", 1)[1].split("```\n", 2)[1]
+    for command in ("crawl", "run", "schedule"):
+        out = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
+        for option in ("--frontier", "--idle-exit", "NEWSDEDUP_FRONTIER"):
+            assert option in out, (command, option)
+    assert "[--frontier redis://HOST:PORT/DB [--idle-exit SECONDS]]" in command_list
