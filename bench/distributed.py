@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per answer (default 0.2)")
     parser.add_argument("--per-site", type=int, default=2, help="CONCURRENT_REQUESTS_PER_DOMAIN")
     parser.add_argument("--delay", type=float, default=0.05, help="DOWNLOAD_DELAY per site")
-    parser.add_argument("--per-worker", type=int, default=4, help="CONCURRENT_REQUESTS")
+    parser.add_argument("--per-worker", type=int, default=2, help="CONCURRENT_REQUESTS")
     parser.add_argument("--sqlite", action="store_true", help="SQLite files instead of PostgreSQL")
     parser.add_argument("-s", "--set", type=lambda pair: tuple(pair.split("=", 1)), action="append",
                         default=[], metavar="KEY=VALUE", help="extra setting for every worker")
