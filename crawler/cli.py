@@ -1185,6 +1185,8 @@ def _runs_table(data: list[dict[str, Any]]) -> str:
 def _run_table(data: dict[str, Any]) -> str:
     lines = [f"run {data['id']} ({data['command']}, {data['owner']}): {data['status']}, "
              f"{_fmt_time(data['started_at'])} to {_fmt_time(data['finished_at'])}"]
+    if data["workers"]:
+        lines.append(f"workers: {', '.join(data['workers'])}")
     if data["error"]:
         lines.append(f"error: {data['error']}")
     for src in data["sources"]:

@@ -430,13 +430,15 @@ class FrontierSpiderMiddleware:
                                     spider: Spider | None = None) -> Any:
         frontier = getattr(self.crawler.spider, "frontier", None)
         held = False
-        async for out in result:
-            if frontier is not None and isinstance(out, RawPage):
-                frontier.hold_item(response.request, out.url)
-                held = True
-            yield out
-        if frontier is not None and not held and response.request is not None:
-            frontier.release(response.request)
+        try:
+            async for out in result:
+                if frontier is not None and isinstance(out, RawPage):
+                    frontier.hold_item(response.request, out.url)
+                    held = True
+                yield out
+        finally:  # a callback that raised has its outcome too: a spider error, counted
+            if frontier is not None and not held and response.request is not None:
+                frontier.release(response.request)
 
 
 class SharedSlotsHandler(HTTP11DownloadHandler):
