@@ -303,3 +303,13 @@ def test_readme_and_help_name_the_frontier_options() -> None:
         for option in ("--frontier", "--idle-exit", "NEWSDEDUP_FRONTIER"):
             assert option in out, (command, option)
     assert "[--frontier redis://HOST:PORT/DB [--idle-exit SECONDS]]" in command_list
+
+
+def test_schedule_passes_the_frontier_to_each_run() -> None:
+    from crawler.cli import _crawl_argv
+
+    argv = _crawl_argv(sources_file=Path("s.toml"), feeds=(), sitemaps=(), urls=(), refetch=False,
+                       overrides=(), stats_file=None, warc_dir=None, frontier="redis://r:6379/2",
+                       idle_exit=3.0)
+    assert argv[argv.index("--frontier") + 1] == "redis://r:6379/2"
+    assert argv[argv.index("--idle-exit") + 1] == "3.0"
