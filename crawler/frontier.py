@@ -3,7 +3,8 @@ crawl of news sites needs on top of it.
 
 Every worker started with the same ``--frontier redis://HOST:PORT/DB`` and the same sources is part
 of one crawl, whose Redis keys start with :func:`crawl_prefix`. scrapy-redis brings the shared
-priority queue and the shared duplicate filter; this module adds:
+priority queue (hosts taken in turn: :class:`HostRoundRobinQueue`) and the shared duplicate
+filter; this module adds:
 
 * **Seeding**: every worker runs the spider's own ``start()``; each request the spider makes is
   claimed once in the crawl's duplicate filter (also ``dont_filter`` ones: the spider keeps those
