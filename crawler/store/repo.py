@@ -77,6 +77,15 @@ def seen_urls(session: Session) -> set[str]:
     return set(rows) | set(stored)
 
 
+def is_seen(session: Session, url: str) -> bool:
+    """Whether ``url`` was fetched with a final outcome (one URL of ``seen_urls``)."""
+    key = url_key(url)
+    row = session.get(SeenUrl, key)
+    if row is not None and not row.outcome.startswith("error"):
+        return True
+    return session.scalar(select(Article.id).where(Article.url == key).limit(1)) is not None
+
+
 def record_seen(session: Session, url: str, outcome: str, article_id: int | None = None) -> None:
     """Remember that ``url`` was fetched and what came of it."""
     now = utcnow()
