@@ -35,7 +35,8 @@ from corpus import bodies, words_doc  # noqa: E402
 
 from dedup import DedupConfig  # noqa: E402
 from dedup.minhash import kperm_ranges, kperm_signatures, oph_signatures  # noqa: E402
-from dedup.shingles import fingerprint_batch, shingle_hashes  # noqa: E402
+from dedup.reference import shingle_hashes  # noqa: E402
+from dedup.shingles import fingerprint_batch  # noqa: E402
 from dedup.text import tokenize  # noqa: E402
 
 

@@ -23,8 +23,13 @@ RSS is the largest sum of the resident sets of this process and its children, sa
     python bench/scale.py [--articles 5000] [--new 500] [--profile]
     python bench/scale.py --level document --articles 1000000 --new 10000
 
+The passage level also prints each stage's cost (signatures, boilerplate, band buckets,
+candidate pairs, verified alignments, stories and links, store): seconds and µs per article
+(timed around the product's own functions, ``StageClock``), the bytes per article its output
+holds in memory, and the stored index (the ``dedup_state`` blob) by part.
+
 Last line: JSON with articles, seconds, peak_rss_mb, incremental_seconds,
-index_bytes_per_article (and the per-phase seconds).
+index_bytes_per_article (and the per-phase seconds; passage level: per-stage figures).
 """
 
 from __future__ import annotations
@@ -80,6 +85,122 @@ def main() -> None:
         passage_level(args)
 
 
+#: The passage level's stages, in pipeline order (docs/scaling.md).
+STAGES = ("signatures", "boilerplate", "band buckets", "candidate pairs", "verified alignments",
+          "stories and links", "store")
+
+
+class StageClock:
+    """Seconds spent in each stage of the passage level, timed around the product's own
+    functions in this process (module attributes and methods swapped for timed wrappers while
+    the bench runs; the product code is not changed). What ``DedupIndex.add`` spends outside
+    them is signing (tokenise, shingle, window, MinHash band keys), in this process or waiting
+    for the workers; what ``result`` spends outside verification is deciding stories and links.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner: object, name: str, stage: str) -> None:
+        orig = getattr(owner, name)
+
+        def timed(*a: object, **k: object) -> object:
+            t = time.perf_counter()
+            try:
+                return orig(*a, **k)
+            finally:
+                self.seconds[stage] += time.perf_counter() - t
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, orig))
+
+    def __enter__(self) -> StageClock:
+        import dedup.lsh
+        from dedup.boilerplate import BoilerplateModel
+        from dedup.lsh import BandIndex
+
+        self.wrap(dedup.lsh, "sort_ranges", "band buckets")
+        self.wrap(BandIndex, "merge", "band buckets")
+        self.wrap(BandIndex, "add", "candidate pairs")  # minus the bucket work inside it
+        self.wrap(BoilerplateModel, "add", "boilerplate")
+        self.wrap(BoilerplateModel, "masks", "boilerplate")
+        self.wrap(DedupIndex, "_invalidate", "boilerplate")
+        self.wrap(DedupIndex, "_verify", "verified alignments")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, orig in reversed(self._undo):
+            setattr(owner, name, orig)
+
+    def split(self, t_add: float, t_result: float, t_store: float) -> dict[str, float]:
+        """Exclusive seconds per stage, given the wall time of add, result and the store."""
+        s = dict(self.seconds)
+        s["candidate pairs"] -= s["band buckets"]
+        s["signatures"] = t_add - s["band buckets"] - s["candidate pairs"] - s["boilerplate"]
+        s["stories and links"] = t_result - s["verified alignments"]
+        s["store"] = t_store
+        return s
+
+
+def _deep_size(obj: object, seen: set[int]) -> int:
+    """Bytes of ``obj`` and everything it holds (containers, dataclass slots, arrays)."""
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return sys.getsizeof(obj)  # data included when the array owns it
+    size = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        return size + sum(_deep_size(k, seen) + _deep_size(v, seen) for k, v in obj.items())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return size + sum(_deep_size(v, seen) for v in obj)
+    for name in getattr(type(obj), "__slots__", ()):
+        size += _deep_size(getattr(obj, name, None), seen)
+    if hasattr(obj, "__dict__"):
+        size += _deep_size(vars(obj), seen)
+    return size
+
+
+def _sampled_size(items: list, sample: int = 2000) -> float:
+    """Deep bytes of ``items`` (Python objects), from an evenly spaced sample."""
+    if not items:
+        return 0.0
+    step = max(1, len(items) // sample)
+    picked = items[::step]
+    return _deep_size(picked, set()) * len(items) / len(picked)
+
+
+def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
+    """Bytes each stage's output holds in memory after a build."""
+    aligned = list(index._aligned.items())
+    return {
+        "signatures": float(index._hashes.nbytes + index._doc_sh.nbytes + index._mask.nbytes),
+        "boilerplate": float(index._boilerplate.nbytes),
+        "band buckets": float(index._bands.keys.nbytes + index._bands.rows.nbytes),
+        "candidate pairs": float(index._cand.nbytes + index._checked.nbytes),
+        "verified alignments": _sampled_size(aligned) + 8.0 * len(aligned),  # + dict slots
+        "stories and links": _sampled_size(list(result.stories)) + _sampled_size(list(result.links)),
+        "documents": float(sum(sys.getsizeof(d.text) + sys.getsizeof(d.title or "")
+                               + sys.getsizeof(d.url) for d in index._docs.values())),
+    }
+
+
+def blob_parts(data: bytes) -> dict[str, int]:
+    """Bytes of each part of a stored index (``DedupIndex.to_bytes``), by array name prefix."""
+    rest = data[data.index(b"\n") + 1:]  # magic line
+    rest = rest[rest.index(b"\n") + 1:]  # header line
+    manifest = json.loads(rest[:rest.index(b"\n")])
+    out: dict[str, int] = {}
+    for entry in manifest:
+        name, dtype, shape = entry[:3]
+        stored = entry[3] if len(entry) > 3 else int(np.prod(shape)) * np.dtype(dtype).itemsize
+        part = name.split(".")[0]
+        out[part] = out.get(part, 0) + stored
+    out["header"] = len(data) - sum(out.values())
+    return out
+
+
 def passage_level(args: argparse.Namespace) -> None:
     every = documents(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
@@ -87,14 +208,20 @@ def passage_level(args: argparse.Namespace) -> None:
     prof = cProfile.Profile() if args.profile else None
     if prof:
         prof.enable()
-    t0 = time.perf_counter()
-    index = DedupIndex()
-    index.add(old, batch=args.batch, workers=args.workers)
-    t_add = time.perf_counter() - t0
-    result = index.result()
-    t_result = time.perf_counter() - t0 - t_add
-    data = index.to_bytes(texts=False)
-    seconds = time.perf_counter() - t0
+    with StageClock() as clock:
+        t0 = time.perf_counter()
+        index = DedupIndex()
+        index.add(old, batch=args.batch, workers=args.workers)
+        t_add = time.perf_counter() - t0
+        result = index.result()
+        t_result = time.perf_counter() - t0 - t_add
+        data = index.to_bytes(texts=False)
+        seconds = time.perf_counter() - t0
+    stages = clock.split(t_add, t_result, seconds - t_add - t_result)
+    memory = stage_bytes(index, result)
+    counts = {"windows": len(index._bands) // max(1, index.config.lsh_bands),
+              "candidate_pairs": len(index._cand),
+              "alignments": sum(al is not None for al in index._aligned.values())}
     del index
     by_id = {d.id: d for d in old}
     t1 = time.perf_counter()
@@ -106,27 +233,44 @@ def passage_level(args: argparse.Namespace) -> None:
     incremental = time.perf_counter() - t1
     if prof:
         prof.disable()
+    n = len(old)
     multi = sum(1 for s in result.stories if len(s.members) > 1)
-    print(f"{len(old)} articles ({words:.0f} words avg): {seconds:.1f} s "
-          f"({len(old) / seconds:,.0f} articles/s; add {t_add:.1f} s, result {t_result:.1f} s, "
+    print(f"{n} articles ({words:.0f} words avg): {seconds:.1f} s "
+          f"({n / seconds:,.0f} articles/s; add {t_add:.1f} s, result {t_result:.1f} s, "
           f"store {seconds - t_add - t_result:.1f} s); {len(result.stories)} stories, "
           f"{multi} with copies, {len(result.links)} passage links")
     print(f"+{len(new)} new: {incremental:.1f} s (load {t_load:.1f} s); "
           f"{len(inc_result.stories)} stories")
-    print(f"index {len(data) / 1e6:.1f} MB = {len(data) / len(old):,.0f} bytes/article; "
+    print(f"index {len(data) / 1e6:.1f} MB = {len(data) / n:,.0f} bytes/article; "
           f"peak RSS {_peak_mb():,.0f} MB")
+    print(f"{counts['windows'] / n:.1f} windows, {counts['candidate_pairs'] / n:.2f} candidate "
+          f"pairs, {counts['alignments'] / n:.2f} alignments per article "
+          f"({args.workers} worker(s) signing)")
+    print(f"{'stage':<20} {'s':>7} {'µs/article':>11} {'bytes/article in memory':>24}")
+    for stage in STAGES:
+        mem = memory.get(stage)
+        print(f"{stage:<20} {stages[stage]:7.2f} {1e6 * stages[stage] / n:11,.0f} "
+              f"{'' if mem is None else f'{mem / n:,.0f}':>24}")
+    print(f"{'(documents kept)':<20} {'':>7} {'':>11} {memory['documents'] / n:24,.0f}")
+    parts = blob_parts(data)
+    print("stored index (dedup_state blob), bytes/article: " + ", ".join(
+        f"{k} {v / n:,.0f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
     if prof:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
         print(out.getvalue())
     print(json.dumps({
-        "articles": len(old), "seconds": round(seconds, 2), "peak_rss_mb": round(_peak_mb()),
+        "articles": n, "seconds": round(seconds, 2), "peak_rss_mb": round(_peak_mb()),
         "new": len(new), "incremental_seconds": round(incremental, 2),
-        "index_bytes_per_article": round(len(data) / len(old)),
-        "articles_per_s": round(len(old) / seconds), "add_seconds": round(t_add, 2),
+        "index_bytes_per_article": round(len(data) / n),
+        "articles_per_s": round(n / seconds), "add_seconds": round(t_add, 2),
         "result_seconds": round(t_result, 2), "load_seconds": round(t_load, 2),
+        "stories": len(result.stories), "passage_links": len(result.links),
+        "stage_us_per_article": {k: round(1e6 * v / n) for k, v in stages.items()},
+        "stage_bytes_per_article": {k: round(v / n) for k, v in memory.items()},
+        "stored_bytes_per_article": {k: round(v / n) for k, v in parts.items()},
+        "per_article": {k: round(v / n, 3) for k, v in counts.items()},
     }))
-
 
 
 # -- document level ------------------------------------------------------------------------

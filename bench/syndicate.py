@@ -257,11 +257,18 @@ _HEAD_DROP = ("//meta[@property or @name or @http-equiv or @charset or @itemprop
               "//script[@type='application/ld+json']", "//link[@rel='canonical']", "//title")
 
 
+_NOT_ARTICLE = ("figure", "table", "aside", "blockquote")
+
+
 def _container(root: html.HtmlElement) -> html.HtmlElement | None:
-    """The element whose own ``<p>`` children hold the most text (the template's article)."""
+    """The element whose own ``<p>`` children hold the most text (the template's article), not
+    inside a figure, table, aside or quote: a site puts its article in its article container,
+    not in a table of its article's outro (a round-up's comparison table held more ``<p>``
+    text than its intro: the story went into the figure, the template's intro stayed)."""
     best, score = None, 0
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or el.tag in _NOT_ARTICLE or \
+                any(a.tag in _NOT_ARTICLE for a in el.iterancestors()):
             continue
         size = sum(len(c.text_content()) for c in el if c.tag == "p")
         if size > score and sum(c.tag == "p" for c in el) >= 3:
@@ -285,14 +292,18 @@ def templates(rng: random.Random, n: int, probe: list[str]) -> list[tuple[str, s
     """``n`` page templates (text before ``<html>``, the document) of real pages from distinct
     publishers, drawn from trafilatura-eval and the Zyte benchmark: pages with an article
     container that, holding ``probe`` as ``<p>`` paragraphs, is the article the extraction
-    reads (>= 80 % of the probe's words, < 1.5x as many: not another article of the page)."""
+    reads (>= 80 % of the probe's words, < 1.5x as many: not another article of the page), and
+    so is it holding the probe's first 100 words (a short copy or a digest: where the
+    container is one of several parts of the template's own article, its other parts won
+    over a short body)."""
     from crawler.content.page import NotAnArticle, process_page
 
     files = _template_files()
     rng.shuffle(files)
     out, hosts = [], set()
-    words = sum(len(p.split()) for p in probe)
-    page = Page("probe", "Probe", probe, T0, "original", None)
+    short = next(probe[:k] for k in range(1, len(probe) + 1)
+                 if sum(len(p.split()) for p in probe[:k]) >= 100)
+    probes = [Page("probe", "Probe", body, T0, "original", None) for body in (probe, short)]
     for f, host in files:
         if host in hosts or not f.exists():
             continue
@@ -305,18 +316,24 @@ def templates(rng: random.Random, n: int, probe: list[str]) -> list[tuple[str, s
         if _container(root) is None or root.find("head") is None:
             continue
         template = (text[:max(at, 0)], text)
-        try:
-            got = process_page(render(page, template), "http://probe.test/", "text/html")
-        except NotAnArticle:
-            continue
-        found = set(got.text.split())
-        if sum(w in found for p in probe for w in p.split()) >= 0.8 * words and \
-                len(got.text.split()) < 1.5 * words:
+        if all(_reads(page, template, process_page, NotAnArticle) for page in probes):
             out.append(template)
             hosts.add(host)
         if len(out) == n:
             break
     return out
+
+
+def _reads(page: Page, template: tuple[str, str], process_page, not_article) -> bool:
+    """Whether the extraction of ``page`` rendered in ``template`` is ``page``'s body."""
+    words = sum(len(p.split()) for p in page.paragraphs)
+    try:
+        got = process_page(render(page, template), "http://probe.test/", "text/html")
+    except not_article:
+        return False
+    found = set(got.text.split())
+    return sum(w in found for p in page.paragraphs for w in p.split()) >= 0.8 * words and \
+        len(got.text.split()) < 1.5 * words
 
 
 def _body(paragraphs: list[str], style: str) -> list[html.HtmlElement]:

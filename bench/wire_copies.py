@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -41,7 +43,7 @@ from dedup_quality import DATA, baseline_labels, jsonl_docs  # noqa: E402
 
 from dedup import DedupConfig, Document, deduplicate  # noqa: E402
 from dedup.archive import build  # noqa: E402
-from dedup.cluster import components  # noqa: E402
+from dedup.cluster import union_roots  # noqa: E402
 
 CORPORA = ("giveme5w1h-news-cluster", "multinews-longbench")
 _WORD = re.compile(r"\w+")
@@ -76,7 +78,8 @@ def half(rows: Sequence[dict], pair: tuple[int, int]) -> str:
 def score(rows: Sequence[dict], truth: dict[tuple[int, int], float],
           labels: Sequence[int]) -> dict[str, object]:
     """Recall per half, pair precision against the truth's components, merges across events."""
-    comp = {m: g[0] for g in components(range(len(rows)), truth) for m in g}
+    edges = np.asarray(sorted(truth), dtype=np.int64).reshape(-1, 2)
+    comp = union_roots(len(rows), edges[:, 0], edges[:, 1]).tolist()
     scored = [i for i, r in enumerate(rows) if not r.get("cross_cluster_duplicate")]
     predicted = [(a, b) for a, b in combinations(scored, 2) if labels[a] == labels[b]]
     good = sum(comp[a] == comp[b] for a, b in predicted)

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from crawler.dedup_job import DedupStateError, DedupSummary, run_dedup, to_document
 from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
 from dedup import DedupConfig, Document
-from dedup.archive import Archive, ArchiveMismatch, write_atomically
+from dedup.archive import Archive, ArchiveMismatch
+from dedup.blockio import write_atomically
 
 #: ``dedup_runs.params["level"]`` of the runs this job records.
 LEVEL = "document"

@@ -29,6 +29,7 @@ from crawler.config import (
     default_level,
     default_sources_path,
 )
+from crawler.frontier import FRONTIER_ENV
 from crawler.sources import SourcesError, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 
@@ -139,6 +140,13 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--warc", "warc_dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None, help="Also write every fetched response to a WARC file in this "
                      "directory (read back with `newsdedup import-warc`)."),
+        click.option("--frontier", envvar=FRONTIER_ENV, default=None, metavar="redis://HOST:PORT/DB",
+                     show_envvar=True,
+                     help="Crawl as one worker of a crawl shared through this Redis: every worker "
+                     "started with the same frontier and sources takes part in one crawl."),
+        click.option("--idle-exit", type=click.FloatRange(min=0), default=5.0, show_default=True,
+                     metavar="SECONDS", help="With --frontier: stop once the frontier has been empty "
+                     "and no worker busy this long."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -247,24 +255,70 @@ def check_sources(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: t
         _fail(str(exc))
 
 
+@dataclass
+class SharedCrawl:
+    """This process as one worker of a crawl shared through a Redis frontier (``--frontier``)."""
+
+    url: str
+    prefix: str  #: the crawl's Redis keys (crawler.frontier.crawl_prefix)
+    client: Any
+    idle_exit: float
+    last: bool = False  #: the last worker to end: it ends the run, runs the dedup, frees the lock
+    lost: bool = False  #: the frontier went away: the crawl cannot go on, its lock is freed
+
+    def keeps_lock(self) -> bool:
+        """Whether the lock stays held for the other workers when this one ends."""
+        return not (self.last or self.lost)
+
+    @property
+    def owner(self) -> str:
+        """Who holds the lock: the crawl, shared by its workers."""
+        return f"crawl {self.prefix}"
+
+
+def shared_crawl(frontier: str | None, idle_exit: float, sources_file: Path | None,
+                 feeds: tuple[str, ...], sitemaps: tuple[str, ...], urls: tuple[str, ...],
+                 **_: Any) -> SharedCrawl | None:
+    """The crawl ``--frontier`` joins (its identity: the sources), or one error line and exit
+    status 2 when its Redis does not answer."""
+    if not frontier:
+        return None
+    import redis
+
+    from crawler.frontier import connect, crawl_prefix
+
+    try:
+        client = connect(frontier)
+    except (redis.RedisError, ValueError) as exc:
+        _fail(f"the frontier {frontier} does not answer: {exc}")
+    if feeds or sitemaps or urls:
+        identity = "\n".join(["feeds", *feeds, "sitemaps", *sitemaps, "urls", *urls])
+    else:
+        identity = (sources_file or default_sources_path()).read_text(encoding="utf-8")
+    return SharedCrawl(frontier, crawl_prefix(identity), client, idle_exit)
+
+
 @dataclass(frozen=True)
 class RecordedRun:
     """A crawl run holding the database lock, recorded in ``crawl_runs``."""
 
     id: int
     sessions: Any
+    shared: SharedCrawl | None = None
 
 
 @contextmanager
-def run_lock(engine: Any, owner: str | None = None) -> Iterator[Any]:
+def run_lock(engine: Any, owner: str | None = None,
+             keep: Callable[[], bool] | None = None) -> Iterator[Any]:
     """Hold the database lock every crawl, run, dedup and import takes; exit status 3 when
-    another run holds it."""
+    another run holds it. ``keep()`` true at the end: left held (for the other workers of a
+    shared crawl)."""
     from crawler.lock import CRAWL_LOCK, LockHeld, held_lock
 
     with ExitStack() as stack:
         try:
             beat = stack.enter_context(held_lock(engine, CRAWL_LOCK, owner, LOCK_TTL_SECONDS,
-                                                 LOCK_HEARTBEAT_SECONDS))
+                                                 LOCK_HEARTBEAT_SECONDS, keep=keep))
         except LockHeld as exc:
             click.echo(f"newsdedup: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
@@ -272,22 +326,31 @@ def run_lock(engine: Any, owner: str | None = None) -> Iterator[Any]:
 
 
 @contextmanager
-def recorded_run(db_url: str, command: str) -> Iterator[RecordedRun]:
+def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -> Iterator[RecordedRun]:
     """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
-    as ``failed`` if the block raises before it was recorded as finished."""
+    as ``failed`` if the block raises before it was recorded as finished. The workers of a shared
+    crawl share its lock and its run record."""
     from crawler.lock import default_owner
-    from crawler.runs import abandon_stale_runs, fail_run, note_run_error, start_run
+    from crawler.runs import abandon_stale_runs, discard_run, fail_run, note_run_error, start_run
 
     engine, sessions = open_store(db_url)
-    owner = default_owner()
+    owner = default_owner() if shared is None else shared.owner
     with ExitStack() as stack:
         stack.callback(engine.dispose)
-        beat = stack.enter_context(run_lock(engine, owner))
+        beat = stack.enter_context(run_lock(engine, owner, keep=shared.keeps_lock if shared else None))
         with sessions() as session:
-            abandon_stale_runs(session)
-            run_id = start_run(session, command, owner)
+            if shared is None:
+                abandon_stale_runs(session)
+                run_id = start_run(session, command, owner)
+            else:
+                from crawler.frontier import shared_run
+
+                run_id = shared_run(shared.client, shared.prefix,
+                                    lambda: start_run(session, command, owner),
+                                    lambda wasted: discard_run(session, wasted))
+                abandon_stale_runs(session, keep=run_id)
         try:
-            yield RecordedRun(run_id, sessions)
+            yield RecordedRun(run_id, sessions, shared)
         except BaseException as exc:
             try:
                 with sessions() as session:
@@ -312,13 +375,16 @@ def progress_mode() -> str:
 def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tuple[str, ...],
              sitemaps: tuple[str, ...], urls: tuple[str, ...], refetch: bool,
              overrides: tuple[str, ...], stats_file: Path | None = None,
-             warc_dir: Path | None = None) -> tuple[Any, str]:
+             warc_dir: Path | None = None, **_: Any) -> tuple[Any, str]:
     """Crawl in this process, record the run per source, print the summary; (summary, status)."""
     from crawler.crawl import project_settings, run_crawl
-    from crawler.runs import finish_crawl, source_rows
+    from crawler.frontier import frontier_settings
+    from crawler.runs import source_rows
 
     log_level = _log_level()
+    shared = run.shared
     settings = project_settings({
+        **(frontier_settings(shared.url, shared.prefix, shared.idle_exit) if shared else {}),
         "NEWSDEDUP_DB_URL": db_url,
         "NEWSDEDUP_SKIP_SEEN": not refetch,
         "NEWSDEDUP_REVALIDATE": not refetch,
@@ -335,8 +401,7 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
     )
     rows = source_rows(summary.stats, summary.sources, summary.requested, summary.reached,
                        summary.failures)
-    with run.sessions() as session:
-        status = finish_crawl(session, run.id, summary.stats, rows, summary.finish_reason)
+    status = _record_crawl(run, summary, rows)
     click.echo(format_crawl_summary(summary), err=True)
     click.echo(f"run {run.id}: {status}", err=True)
     if stats_file:
@@ -346,6 +411,39 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
                "failures": summary.failures, "run": run.id, "status": status}
         stats_file.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
     return summary, status
+
+
+def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) -> str:
+    """Store the crawl's counters in its run; the status it ends with. A worker of a shared crawl
+    adds its counters to the crawl's run; the last one to end sets the run's status."""
+    from crawler.runs import add_worker, end_shared_run, finish_crawl, run_status
+
+    shared = run.shared
+    if shared is None:
+        with run.sessions() as session:
+            return finish_crawl(session, run.id, summary.stats, rows, summary.finish_reason)
+    import redis
+
+    from crawler.frontier import leave, worker_name
+    from crawler.runs import FRONTIER_LOST
+
+    worker = worker_name()
+    with run.sessions() as session:
+        add_worker(session, run.id, worker, summary.stats, rows, summary.finish_reason)
+    lost = summary.stats.get("newsdedup/frontier_lost")
+    if not lost:
+        try:
+            shared.last = leave(shared.client, shared.prefix, worker)
+        except redis.RedisError as exc:
+            lost = summary.stats["newsdedup/frontier_lost"] = str(exc)
+    if lost:
+        summary.finish_reason, shared.lost = FRONTIER_LOST, True
+        with run.sessions() as session:
+            return end_shared_run(session, run.id, f"the frontier {shared.url} went away ({lost})")
+    if shared.last:
+        with run.sessions() as session:
+            return end_shared_run(session, run.id)
+    return run_status(summary.finish_reason, rows, summary.count("store_failed"))
 
 
 def _drop(_record: Any) -> bool:
@@ -375,6 +473,8 @@ def _log_level() -> str | None:
 
 def format_crawl_summary(summary) -> str:
     """Plain per-source lines and a total; sources that failed are named with what happened."""
+    from crawler.runs import FRONTIER_LOST
+
     lines = []
     for name in summary.sources:
         counts = {k: summary.source_count(name, k)
@@ -394,7 +494,7 @@ def format_crawl_summary(summary) -> str:
         for name in summary.unreachable:
             for failure in summary.failures.get(name, [])[:3]:
                 out.append(f"  {name}: {failure}")
-    if summary.finish_reason and summary.finish_reason != "finished":
+    if summary.finish_reason not in (None, "finished", FRONTIER_LOST):  # that one: _exit_for
         out.append(f"crawl stopped: {summary.finish_reason}")
     return "\n".join(out)
 
@@ -465,7 +565,7 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     source could be reached or an article could not be stored (the next run fetches it again).
     """
     check_sources(**kwargs)
-    with recorded_run(db_url, "crawl") as recorded:
+    with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
         summary, status = do_crawl(recorded, db_url, **kwargs)
     _exit_for(summary, status)
 
@@ -473,8 +573,13 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 def _exit_for(summary: Any, status: str) -> None:
     """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
     why on stderr."""
-    from crawler.runs import exit_status
+    from crawler.runs import FRONTIER_LOST, exit_status
 
+    if summary.finish_reason == FRONTIER_LOST:
+        click.echo(f"newsdedup: error: the frontier went away ({summary.stats['newsdedup/frontier_lost']}):"
+                   " this worker stopped; what it stored is kept, the rest is fetched by the next run",
+                   err=True)
+        sys.exit(EXIT_FAILED)
     lost = summary.count("store_failed")
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
@@ -538,17 +643,25 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
                f"({e.multi_events} of several stories)", err=True)
 
 
-def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
-    """Load the report for ``flt`` and write it in ``fmt`` to ``output`` or stdout."""
+def _write_report(sessions: Any, fmt: str, flt: Any, output: Path | None,
+                  by: str = "story") -> None:
+    """Load the report for ``flt`` (stories, or events with ``by="event"``) and write it in
+    ``fmt`` to ``output`` or stdout."""
+    from crawler.report.events import load_event_report, render_events
     from crawler.report.queries import load_report
     from crawler.report.render import EMPTY_DATABASE, render
 
     with sessions() as session:
-        report = load_report(session, flt, with_texts=fmt == "html")
+        if by == "event":
+            report: Any = load_event_report(session, flt)
+            count, noun, write = len(report.events), "events", render_events
+        else:
+            report = load_report(session, flt, with_texts=fmt == "html")
+            count, noun, write = len(report.stories), "stories", render
     with opened_output(output) as out:
-        render(fmt, report, out)
+        write(fmt, report, out)
     if output is not None:
-        click.echo(f"report: {len(report.stories)} stories written to {output}", err=True)
+        click.echo(f"report: {count} {noun} written to {output}", err=True)
     if report.totals.articles == 0 and (fmt == "csv" or output is not None):
         click.echo(f"newsdedup: {EMPTY_DATABASE}", err=True)
 
@@ -613,22 +726,9 @@ def report(db_url: str, fmt: str, output: Path | None, by: str, **filters: Any) 
 
     engine, sessions = open_existing(db_url)
     try:
-        write = _write_event_report if by == "event" else _write_report
-        write(sessions, fmt, ReportFilter(**filters), output)
+        _write_report(sessions, fmt, ReportFilter(**filters), output, by)
     finally:
         engine.dispose()
-
-
-def _write_event_report(sessions: Any, fmt: str, flt: Any, output: Path | None) -> None:
-    """The report grouped by event (``crawler.report.events``), to ``output`` or stdout."""
-    from crawler.report.events import load_event_report, render_events
-
-    with sessions() as session:
-        report = load_event_report(session, flt)
-    with opened_output(output) as out:
-        render_events(fmt, report, out)
-    if output is not None:
-        click.echo(f"report: {len(report.events)} events written to {output}", err=True)
 
 
 @main.group()
@@ -714,9 +814,10 @@ def main_job(db_url: str, command: str, level: str, archive_dir: Path,
     from crawler.runs import record_duplicates
 
     check_sources(**crawl)
-    with recorded_run(db_url, command) as recorded:
+    with recorded_run(db_url, command, shared_crawl(**{"frontier": None, "idle_exit": 0, **crawl})) \
+            as recorded:
         summary, status = do_crawl(recorded, db_url, **crawl)
-        if status != "interrupted":
+        if status != "interrupted" and (recorded.shared is None or recorded.shared.last):
             do_dedup(db_url, level=level, archive_dir=archive_dir)
             with recorded.sessions() as session:
                 record_duplicates(session, recorded.id)
@@ -937,7 +1038,8 @@ def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None)
 
 def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                 urls: tuple[str, ...], refetch: bool, overrides: tuple[str, ...],
-                stats_file: Path | None, warc_dir: Path | None) -> list[str]:
+                stats_file: Path | None, warc_dir: Path | None, frontier: str | None = None,
+                idle_exit: float | None = None) -> list[str]:
     """The crawl options again, as arguments of the child ``newsdedup run``."""
     argv: list[str] = []
     if sources_file:
@@ -951,6 +1053,8 @@ def _crawl_argv(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tup
         argv += ["--stats", str(stats_file)]
     if warc_dir:
         argv += ["--warc", str(warc_dir)]
+    if frontier:
+        argv += ["--frontier", frontier, "--idle-exit", str(idle_exit)]
     argv += ["-s", "NEWSDEDUP_ONLY_DUE=True"]
     for pair in overrides:
         argv += ["-s", pair]
@@ -1076,6 +1180,8 @@ def _runs_table(data: list[dict[str, Any]]) -> str:
 def _run_table(data: dict[str, Any]) -> str:
     lines = [f"run {data['id']} ({data['command']}, {data['owner']}): {data['status']}, "
              f"{_fmt_time(data['started_at'])} to {_fmt_time(data['finished_at'])}"]
+    if data["workers"]:
+        lines.append(f"workers: {', '.join(data['workers'])}")
     if data["error"]:
         lines.append(f"error: {data['error']}")
     for src in data["sources"]:

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -168,8 +168,11 @@ class _Heartbeat(threading.Thread):
 
 @contextmanager
 def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
-              ttl: float = 300.0, every: float = 60.0) -> Iterator[_Heartbeat]:
-    """Hold the lock for the block, renewing it in a background thread; raises LockHeld."""
+              ttl: float = 300.0, every: float = 60.0,
+              keep: Callable[[], bool] | None = None) -> Iterator[_Heartbeat]:
+    """Hold the lock for the block, renewing it in a background thread; raises LockHeld. An
+    owner shared by several processes (the workers of one crawl) all take and renew it; the
+    block's ``keep()`` true at its end leaves it held for the others."""
     owner = owner or default_owner()
     try:
         acquired = try_acquire(engine, name, owner, ttl)
@@ -188,7 +191,8 @@ def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
         beat.stopped.set()
         beat.join(timeout=5)
         try:
-            release(engine, name, owner)
+            if keep is None or not keep():
+                release(engine, name, owner)
         except SQLAlchemyError as exc:
             # the database is unreachable: the next run takes the lock over (its owner is gone)
             logger.warning("lock %r not released: %s", name, one_line(exc))

@@ -80,6 +80,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             return
         delay = min(float(delay), self.max_crawl_delay)
         request.meta["autothrottle_dont_adjust_delay"] = True
+        request.meta["crawl_delay"] = delay  # for every worker of a shared frontier too
         downloader = self.crawler.engine.downloader
         slot = downloader.slots.get(downloader.get_slot_key(request))
         if slot is not None and (slot.delay < delay or slot.concurrency != 1 or slot.jitter):

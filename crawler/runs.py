@@ -24,6 +24,8 @@ SOURCE_COUNTERS = {"fetched": "fetched", "new": "stored", "changed": "changed",
                    "not_modified": "not_modified", "not_due": "not_due"}
 #: Finish reasons of a crawl that ran to its end.
 FINISHED = ("finished",)
+#: Finish reason of a worker whose shared frontier (Redis) went away: its run failed.
+FRONTIER_LOST = "frontier_lost"
 
 
 def source_status(name: str, requested: Iterable[str], reached: Iterable[str]) -> str:
@@ -55,6 +57,8 @@ def source_rows(stats: Mapping[str, Any], sources: Iterable[str], requested: Ite
 def run_status(finish_reason: str | None, rows: list[dict[str, Any]], store_failed: int = 0) -> str:
     """"interrupted" (stopped before its end), "failed" (no source answered), "partial" (some did
     not, or some articles could not be stored), else "ok"."""
+    if finish_reason == FRONTIER_LOST:
+        return "failed"
     if finish_reason not in FINISHED:
         return "interrupted"
     statuses = [r["status"] for r in rows]
@@ -110,6 +114,73 @@ def finish_crawl(session: Session, run_id: int, stats: Mapping[str, Any], rows: 
     return run.status
 
 
+def merge_statuses(a: str, b: str) -> str:
+    """A source's status over two workers: "ok" when either reached it, else "failed" when either
+    tried, else "idle"."""
+    for status in ("ok", "failed"):
+        if status in (a, b):
+            return status
+    return "idle"
+
+
+def add_worker(session: Session, run_id: int, worker: str, stats: Mapping[str, Any],
+               rows: list[dict[str, Any]], finish_reason: str | None) -> None:
+    """Add one worker's counters to the run of a crawl shared by several (``--frontier``): per
+    source they add up, the run's finish reason is the first that was not "finished", its
+    stats list the workers."""
+    # a write first: it takes PostgreSQL's row lock and SQLite's write lock before anything is read
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(status=CrawlRun.status))
+    run = session.get(CrawlRun, run_id, populate_existing=True)
+    assert run is not None
+    have = {r.source: r for r in run.sources}
+    for r in rows:
+        row = have.get(r["source"])
+        if row is None:
+            run.sources.append(CrawlRunSource(**{**r, "dropped_reasons": json.dumps(r["dropped_reasons"]),
+                                                 "errors": json.dumps(r["errors"])}))
+            continue
+        row.status = merge_statuses(row.status, r["status"])
+        for column in SOURCE_COUNTERS:
+            setattr(row, column, (getattr(row, column) or 0) + r[column])
+        reasons = json.loads(row.dropped_reasons)
+        for reason, count in r["dropped_reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        row.dropped_reasons = json.dumps(dict(sorted(reasons.items())))
+        row.errors = json.dumps((json.loads(row.errors) + r["errors"])[:5])
+    merged = json.loads(run.stats or "{}")
+    for key, value in stats.items():
+        if key.startswith("newsdedup/") and "/source/" not in key and isinstance(value, int | float):
+            merged[key] = merged.get(key, 0) + value
+    merged["workers"] = [*merged.get("workers", []), worker]
+    run.stats = json.dumps(merged, sort_keys=True, default=str)
+    if run.finish_reason in (None, *FINISHED):
+        run.finish_reason = finish_reason
+    session.commit()
+
+
+def end_shared_run(session: Session, run_id: int, error: str | None = None) -> str:
+    """The last worker of a shared crawl (or one that lost the frontier) ends its run: the status
+    from every worker's counters."""
+    run = session.get(CrawlRun, run_id)
+    assert run is not None
+    if error:
+        run.error, run.finish_reason = error, FRONTIER_LOST
+    rows = [{"status": r.status} for r in run.sources]
+    run.status = run_status(run.finish_reason, rows,
+                            int(json.loads(run.stats or "{}").get("newsdedup/store_failed", 0)))
+    run.finished_at = utcnow()
+    session.commit()
+    return run.status
+
+
+def discard_run(session: Session, run_id: int) -> None:
+    """Delete a run record made in vain (another worker of the crawl recorded its run first)."""
+    run = session.get(CrawlRun, run_id)
+    if run is not None:
+        session.delete(run)
+        session.commit()
+
+
 def fail_run(session: Session, run_id: int, status: str, error: str) -> None:
     """End a run that did not get to record its counters."""
     run = session.get(CrawlRun, run_id)
@@ -163,7 +234,9 @@ def run_dict(run: CrawlRun) -> dict[str, Any]:
     dups = [s["duplicates"] for s in sources if s["duplicates"] is not None]
     totals["duplicates"] = sum(dups) if dups else None
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-    return {"id": run.id, "command": run.command, "owner": run.owner, "status": run.status,
+    workers = json.loads(run.stats or "{}").get("workers", []) if run.stats else []
+    return {"id": run.id, "command": run.command, "owner": run.owner, "workers": workers,
+            "status": run.status,
             "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
             "seconds": round(seconds, 1) if seconds is not None else None,
             "finish_reason": run.finish_reason, "error": run.error, "totals": totals,

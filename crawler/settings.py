@@ -45,6 +45,8 @@ DOWNLOADER_MIDDLEWARES = {
     # --warc DIR: raw responses, before decompression (off unless NEWSDEDUP_WARC_DIR is set).
     "crawler.warc.WarcMiddleware": 595,
 }
+#: --frontier: a request leaves its worker's ledger once its callback's output is queued.
+SPIDER_MIDDLEWARES = {"crawler.frontier.FrontierSpiderMiddleware": 10}
 NEWSDEDUP_MAX_CRAWL_DELAY = 60.0
 NEWSDEDUP_BACKOFF_BASE = 1.0
 NEWSDEDUP_BACKOFF_MAX = 30.0
@@ -99,5 +101,7 @@ NEWSDEDUP_PROGRESS = ""
 NEWSDEDUP_PROGRESS_INTERVAL = 15.0
 #: Write every fetched response to WARC files in this directory ("" : no archive).
 NEWSDEDUP_WARC_DIR = ""
+#: The shared Redis frontier of a crawl from many workers ("": this process alone; crawler.frontier).
+NEWSDEDUP_FRONTIER = ""
 
 EXTENSIONS = {"crawler.progress.ProgressExtension": 500}

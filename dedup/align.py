@@ -10,7 +10,6 @@ import numpy as np
 from numba import njit
 
 from dedup.config import DedupConfig
-from dedup.shingles import Fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +49,6 @@ class Alignment:
         if doc == self.a:
             return [(p.a_first, p.a_last) for p in self.passages]
         return [(p.b_first, p.b_last) for p in self.passages]
-
-
-def _segments(mask: np.ndarray, max_gap: int, min_matched: int) -> list[tuple[int, int, int]]:
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(idx) > max_gap + 1) + 1
-    out = []
-    for group in np.split(idx, cuts):
-        if group.size >= min_matched:
-            out.append((int(group[0]), int(group[-1]), int(group.size)))
-    return out
-
-
-def _content_between(content_cum: np.ndarray, first: int, last: int) -> int:
-    return int(content_cum[last + 1] - content_cum[first])
 
 
 @njit(cache=True)
@@ -113,14 +96,6 @@ def sorted_overlap(x, i, i1, y, j, j1):  # pragma: no cover - compiled
         else:
             j += 1
     return n
-
-
-@njit(cache=True)
-def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compiled
-    """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences, with
-    the sizes of both content sets and of their intersection (``align``'s rule, compiled)."""
-    return _align_sets(ha, ca, hb, cb, np.unique(ha[ca]), np.unique(hb[cb]), max_gap,
-                       min_passage)
 
 
 @njit(cache=True)
@@ -311,43 +286,3 @@ def align_many(ids_a: np.ndarray, rows_a: np.ndarray, ids_b: np.ndarray, rows_b:
             continue
         out.append(Alignment(a, b, tuple(Passage(*r) for r in rows[lo:hi]), *f))
     return out
-
-
-def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerprint,
-          bp_b: np.ndarray, config: DedupConfig) -> Alignment | None:
-    """Shared passages of two documents, ignoring each side's boilerplate; None if none.
-
-    Matched shingles (content shingles of one side whose hash is a content shingle of the
-    other) form runs with gaps up to ``max_gap``; runs with at least ``min_passage_shingles``
-    matches are kept on each side. One A run may match several B runs (B re-ordered or
-    abridged): one passage per B run, holding the A positions (``matched``) that hit it.
-    """
-    if a_id > b_id:
-        a_id, fa, bp_a, b_id, fb, bp_b = b_id, fb, bp_b, a_id, fa, bp_a
-    content_a, content_b = ~np.asarray(bp_a, dtype=bool), ~np.asarray(bp_b, dtype=bool)
-    found, na, nb, inter = _align_nb(fa.hashes, content_a, fb.hashes, content_b,
-                                     config.max_gap, config.min_passage_shingles)
-    if not found.shape[0]:
-        return None
-    passages = [Passage(*p) for p in found.tolist()]
-    cum_a = np.concatenate(([0], np.cumsum(content_a)))
-    cum_b = np.concatenate(([0], np.cumsum(content_b)))
-    n_a, n_b = int(cum_a[-1]), int(cum_b[-1])
-    ranges_a = [(p.a_first, p.a_last) for p in passages]
-    ranges_b = [(p.b_first, p.b_last) for p in passages]
-    cov_a = _union_content(cum_a, ranges_a) / n_a
-    cov_b = _union_content(cum_b, ranges_b) / n_b
-    lead_a = int(cum_a[min(r[0] for r in ranges_a)]) / n_a
-    lead_b = int(cum_b[min(r[0] for r in ranges_b)]) / n_b
-    return Alignment(a_id, b_id, tuple(passages), min(cov_a, 1.0), min(cov_b, 1.0), lead_a,
-                     lead_b, inter / (na + nb - inter))
-
-
-def _union_content(cum: np.ndarray, ranges: list[tuple[int, int]]) -> int:
-    total, reach = 0, -1
-    for first, last in sorted(ranges):
-        first = max(first, reach + 1)
-        if first <= last:
-            total += _content_between(cum, first, last)
-            reach = last
-    return total

@@ -27,10 +27,6 @@ one build.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import io
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +37,18 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from dedup.arrays import gather_ranges
+from dedup.arrays import gather_ranges, sort_ranges
+from dedup.blockio import (
+    Generations,
+    aligned,
+    append_cached,
+    append_direct,
+    load_direct,
+    npy_buffer,
+    read_direct,
+    write_direct,
+)
+from dedup.cluster import union_roots
 from dedup.config import DedupConfig
 from dedup.docsign import sign_documents
 from dedup.lsh import BandIndex
@@ -51,8 +58,6 @@ FORMAT = 1
 BANDS, ROWS = 42, 3  # a pair of Jaccard 0.5 (an abridged copy) is a candidate with p = 0.996
 _NO_DATE = np.iinfo(np.int64).max
 _PAIR_CHUNK = 8_192  # pairs verified per read of their rows' shingles (a reused buffer)
-_BLOCK = 4096  # O_DIRECT alignment of file offsets, lengths and buffers
-_DIRECT_MIN = 1 << 19  # smaller files are written through the page cache
 
 
 class ArchiveMismatch(ValueError):
@@ -192,28 +197,6 @@ def _verify(shingles: np.ndarray, row_off: np.ndarray, site: np.ndarray,
     return _shared(shingles, row_off, keep, a, b), sizes[a], sizes[b]
 
 
-@njit(cache=True)
-def _roots(n, a, b):  # pragma: no cover - compiled
-    """Union-find over the pairs: each row's component root (its smallest row)."""
-    parent = np.arange(n)
-    for p in range(a.shape[0]):
-        x, y = a[p], b[p]
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        while parent[y] != y:
-            parent[y] = parent[parent[y]]
-            y = parent[y]
-        if x != y:
-            parent[max(x, y)] = min(x, y)
-    for i in range(n):
-        r = i
-        while parent[r] != r:
-            r = parent[r]
-        parent[i] = r
-    return parent
-
-
 @njit(cache=True, nogil=True)
 def _distinct(keys):  # pragma: no cover - compiled
     """Distinct values of a sorted uint64 array and how many times each occurs (two compiled
@@ -255,178 +238,10 @@ def _run_path(folder: Path, site: int, run: int, part: str) -> Path:
 
 
 @njit(cache=True, nogil=True)
-def _bucket_count(src, starts, lens, shift, count):  # pragma: no cover - compiled
-    """Add the keys ``src[starts[p]:starts[p] + lens[p]]`` of every page to ``count`` (one
-    counter per value of a key's top bits, shifted one up)."""
-    for p in range(starts.shape[0]):
-        for i in range(starts[p], starts[p] + lens[p]):
-            count[(src[i] >> shift) + np.uint64(1)] += 1
-
-
-@njit(cache=True, nogil=True)
-def _bucket_scatter(src, starts, lens, rows, shift, pos, out_k, out_r):  # pragma: no cover
-    """Place every page's keys, and its row for each, at their buckets' next free slots."""
-    for p in range(starts.shape[0]):
-        r = rows[p]
-        for i in range(starts[p], starts[p] + lens[p]):
-            b = src[i] >> shift
-            j = pos[b]
-            out_k[j] = src[i]
-            out_r[j] = r
-            pos[b] = j + 1
-
-
-@njit(cache=True, nogil=True)
-def _insertion_sort(keys, rows):  # pragma: no cover - compiled
-    """Sort ``keys`` (and ``rows`` alike) stably by insertion: after the bucket pass only
-    entries of one bucket (a few) are out of order, so this is one sequential pass."""
-    for i in range(1, keys.shape[0]):
-        k = keys[i]
-        if k < keys[i - 1]:
-            r = rows[i]
-            j = i - 1
-            while j >= 0 and keys[j] > k:
-                keys[j + 1] = keys[j]
-                rows[j + 1] = rows[j]
-                j -= 1
-            keys[j + 1] = k
-            rows[j + 1] = r
-
-
-@njit(cache=True, nogil=True)
 def _copy_pages(src, starts, lens, out, at):  # pragma: no cover - compiled
     """``out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]`` for every page."""
     for p in range(starts.shape[0]):
         out[at[p]:at[p] + lens[p]] = src[starts[p]:starts[p] + lens[p]]
-
-
-def _aligned(nbytes: int) -> np.ndarray:
-    """A uint8 buffer of ``nbytes`` rounded up to whole blocks, starting on a block boundary
-    (what ``O_DIRECT`` reads and writes need)."""
-    size = -(-nbytes // _BLOCK) * _BLOCK
-    raw = np.empty(size + _BLOCK, np.uint8)
-    at = -raw.ctypes.data % _BLOCK
-    return raw[at:at + size]
-
-
-def _open_direct(path: Path, flags: int) -> int:
-    """``os.open`` with ``O_DIRECT`` (no page cache) where the file system allows it."""
-    direct = getattr(os, "O_DIRECT", 0)
-    if direct:
-        try:
-            return os.open(path, flags | direct, 0o644)
-        except OSError:
-            pass
-    return os.open(path, flags, 0o644)
-
-
-def _transfer(fd: int, view: memoryview, at: int, write: bool) -> int:
-    """``pwrite``/``preadv`` all of ``view`` at offset ``at`` (a read stops at the end of the
-    file); a file system that takes ``O_DIRECT`` at open but refuses it here gets the page
-    cache instead. Returns the bytes moved."""
-    done = 0
-    while done < len(view):
-        try:
-            n = (os.pwrite(fd, view[done:], at + done) if write
-                 else os.preadv(fd, [view[done:]], at + done))
-        except OSError as err:
-            direct = getattr(os, "O_DIRECT", 0)
-            if err.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & direct:
-                raise
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~direct)
-            continue
-        if n == 0:
-            break
-        done += n
-    return done
-
-
-def _write_direct(path: Path, buf: np.ndarray, nbytes: int) -> None:
-    """Write the first ``nbytes`` of the block-aligned ``buf`` as the new file ``path``, past
-    the page cache if it is large (a bulk write through the cache costs more than the copy,
-    and nothing reads the file back soon; a small one would wait on the disk for nothing)."""
-    if nbytes < _DIRECT_MIN:
-        path.write_bytes(memoryview(buf)[:nbytes])
-        return
-    fd = _open_direct(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        _transfer(fd, memoryview(buf)[:-(-nbytes // _BLOCK) * _BLOCK], 0, write=True)
-        os.ftruncate(fd, nbytes)
-    finally:
-        os.close(fd)
-
-
-def _append_direct(path: Path, data: np.ndarray, chunk: int = 8 << 20) -> None:
-    """Append ``data``'s bytes to the file ``path`` past the page cache: its last partial
-    block is written again, whole blocks go through one aligned ``chunk``-byte buffer."""
-    size = path.stat().st_size
-    src = memoryview(np.ascontiguousarray(data)).cast("B")
-    if not len(src):
-        return
-    start = size - size % _BLOCK
-    buf = _aligned(min(chunk, size - start + len(src)))
-    fd = _open_direct(path, os.O_RDWR)
-    try:
-        filled = _transfer(fd, memoryview(buf)[:_BLOCK], start, write=False) if size > start else 0
-        if filled != size - start:
-            raise ArchiveMismatch(f"{path} changed while appending")
-        taken = 0
-        while taken < len(src):
-            step = min(len(buf) - filled, len(src) - taken)
-            buf[filled:filled + step] = src[taken:taken + step]
-            taken, filled = taken + step, filled + step
-            _transfer(fd, memoryview(buf)[:-(-filled // _BLOCK) * _BLOCK], start, write=True)
-            start, filled = start + filled, 0
-        os.ftruncate(fd, size + len(src))
-    finally:
-        os.close(fd)
-
-
-def _append_cached(path: Path, data: np.ndarray) -> None:
-    """Append ``data``'s bytes to the file ``path`` through the page cache."""
-    with path.open("ab") as f:
-        f.write(memoryview(np.ascontiguousarray(data)).cast("B"))
-
-
-def _read_direct(path: Path, first: int, nbytes: int) -> np.ndarray:
-    """Bytes ``first .. first + nbytes`` of the file ``path`` (uint8, 8-byte aligned), read
-    past the page cache (the blocks around them, into an aligned buffer)."""
-    lo = first - first % _BLOCK
-    buf = _aligned(first + nbytes - lo)
-    fd = _open_direct(path, os.O_RDONLY)
-    try:
-        got = _transfer(fd, memoryview(buf), lo, write=False)
-    finally:
-        os.close(fd)
-    if got < first + nbytes - lo:
-        raise ArchiveMismatch(f"{path} is shorter than the archive says")
-    return buf[first - lo:first - lo + nbytes]
-
-
-def _npy_buffer(dtype: type, n: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """A block-aligned buffer holding an ``.npy`` header for ``n`` values of ``dtype`` and
-    room for them, the array view of that room (filled in place, then ``_write_direct``) and
-    the file's length."""
-    head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(
-        np.dtype(dtype)), "fortran_order": False, "shape": (n,)})
-    header = head.getvalue()
-    end = len(header) + n * np.dtype(dtype).itemsize
-    buf = _aligned(end)
-    buf[:len(header)] = np.frombuffer(header, np.uint8)
-    return buf, buf[len(header):end].view(dtype), end
-
-
-def _load_direct(path: Path) -> np.ndarray:
-    """``np.load`` of a 1-d ``.npy`` file, read past the page cache."""
-    with path.open("rb") as f:
-        version = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
-        offset = f.tell()
-    n = int(np.prod(shape))
-    return _read_direct(path, offset, n * dtype.itemsize).view(dtype)
 
 
 @dataclass(slots=True)
@@ -452,28 +267,9 @@ class _Spooled:
             return self.keys, starts, lens, self.rows[lo:hi]
         assert self.path is not None
         first = int(starts[0])
-        src = _read_direct(self.path, 8 * first,
+        src = read_direct(self.path, 8 * first,
                            8 * (int(starts[-1] + lens[-1]) - first)).view(np.uint64)
         return src, starts - first, lens, self.rows[lo:hi]
-
-
-def _site_entries(parts: list[tuple[np.ndarray, ...]], keys: np.ndarray,
-                  rows: np.ndarray) -> None:
-    """A site's spooled (shingle, row) entries into ``keys`` and ``rows``, sorted by shingle
-    (ties: in spool order): one counting pass on the top bits over the pages where they lie
-    (no gathered copy), then an insertion pass."""
-    n = keys.shape[0]
-    bits = 1
-    while (1 << bits) < n and bits < 30:
-        bits += 1
-    shift = np.uint64(64 - bits)
-    count = np.zeros((1 << bits) + 1, np.int32 if n < 2**31 else np.int64)
-    for src, starts, lens, _ in parts:
-        _bucket_count(src, starts, lens, shift, count)
-    np.cumsum(count, out=count)
-    for src, starts, lens, page_rows in parts:
-        _bucket_scatter(src, starts, lens, page_rows, shift, count, keys, rows)
-    _insertion_sort(keys, rows)
 
 
 def _in_background(task: Callable[..., None], *args: object) -> Future:
@@ -498,12 +294,12 @@ def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: lis
     (the futures of the writes are returned) and read past it."""
     parts = [part.site_pages(site) for part in spooled if site in part.cuts]
     n = sum(int(lens.sum()) for _, _, lens, _ in parts)
-    key_buf, keys, key_end = _npy_buffer(np.uint64, n)
-    row_buf, rows, row_end = _npy_buffer(np.int32, n)
-    _site_entries(parts, keys, rows)
-    writes = [writer.submit(_write_direct, _run_path(folder, site, runs, "keys"), key_buf,
+    key_buf, keys, key_end = npy_buffer(np.uint64, n)
+    row_buf, rows, row_end = npy_buffer(np.int32, n)
+    sort_ranges(parts, keys, rows)
+    writes = [writer.submit(write_direct, _run_path(folder, site, runs, "keys"), key_buf,
                             key_end),
-              writer.submit(_write_direct, _run_path(folder, site, runs, "rows"), row_buf,
+              writer.submit(write_direct, _run_path(folder, site, runs, "rows"), row_buf,
                             row_end)]
     if not runs:  # the site's first run: no earlier rows, one pass over the sorted shingles
         hit = _frequent(keys, min_pages) if min_pages > 0 else keys[:0].copy()
@@ -512,7 +308,7 @@ def _count_site(folder: Path, site: int, min_pages: int, runs: int, spooled: lis
     old = np.zeros(uniq.shape[0], dtype=np.int64)
     spans = []
     for run in range(runs):
-        run_keys = _load_direct(_run_path(folder, site, run, "keys"))
+        run_keys = load_direct(_run_path(folder, site, run, "keys"))
         lo, hi = np.searchsorted(run_keys, uniq), np.searchsorted(run_keys, uniq, side="right")
         old += hi - lo
         spans.append((run, lo, hi))
@@ -559,9 +355,10 @@ class Archive:
         self._pending: list[np.ndarray] = []  # candidate row pairs found since the last result()
         self._dirty_sites: set[int] = set()
         self._runs: dict[int, int] = {}  # per site: count runs on disk
-        self._generation = 0  # the saved arrays' generation (0: files of archives before it)
-        if (self.root / "archive.json").exists():
-            self._load()
+        self._gens = Generations(self.root, "archive.json")  # the saved arrays
+        head = self._gens.header()
+        if head is not None:
+            self._load(head)
         else:
             (self.root / "counts").mkdir(parents=True, exist_ok=True)
             (self.root / "shingles.u64").touch()
@@ -603,7 +400,7 @@ class Archive:
         kept = self._spool_held + uniq.nbytes <= self.spool_bytes
         # rows of a batch kept in memory are verified from there: its shingles go to the file
         # past the page cache; a spilled batch's are read back from the file, through it
-        appending = _in_background(_append_direct if kept else _append_cached,
+        appending = _in_background(append_direct if kept else append_cached,
                                    self.root / "shingles.u64", uniq)
         try:  # the LSH is queried while the shingles go to disk
             if n:
@@ -647,9 +444,9 @@ class Archive:
             self._spooled.append(_Spooled(base, n, rows, lens, starts, cuts, uniq, None))
         else:
             path = self.root / "counts" / f"spool.{len(self._spooled):06d}.u64"
-            buf, at = _aligned(uniq.nbytes), np.cumsum(lens) - lens
+            buf, at = aligned(uniq.nbytes), np.cumsum(lens) - lens
             _copy_pages(uniq, starts, lens, buf.view(np.uint64)[:uniq.shape[0]], at)
-            _write_direct(path, buf, uniq.nbytes)
+            write_direct(path, buf, uniq.nbytes)
             self._spooled.append(_Spooled(base, n, rows, lens, at, cuts, None, path))
         self._dirty_sites.update(cuts)
 
@@ -671,7 +468,7 @@ class Archive:
             if part.path is not None:
                 part.path.unlink()
         copies = self._pairs[self._copy == 1]
-        roots = _roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
+        roots = union_roots(len(self), copies >> 32, copies & 0xFFFFFFFF)
         self._story = self._canonical(roots)
         return self._story
 
@@ -862,9 +659,6 @@ class Archive:
         if shingles.stat().st_size > 8 * head["shingles"]:
             os.truncate(shingles, 8 * head["shingles"])
 
-    def _array_path(self, name: str, generation: int) -> Path:
-        return self.root / (f"{name}.{generation}.npy" if generation else f"{name}.npy")
-
     def save(self) -> None:
         """Write the in-memory arrays (after ``result``); the shingle file and site counts are
         already on disk. Crash-safe: the arrays go to new files of the next generation, the
@@ -878,40 +672,17 @@ class Archive:
                   "lsh_rows": self._lsh.rows}
         boiler, b_off = self._site_sets(self._boiler)
         arrays |= {"boiler": boiler, "boiler_off": b_off}
-        generation = self._generation + 1
-        for name, arr in arrays.items():
-            with self._array_path(name, generation).open("wb") as f:
-                np.save(f, arr)
-                f.flush()
-                os.fsync(f.fileno())
-        header = json.dumps({**self._header(), "generation": generation}, sort_keys=True)
-        write_atomically(self.root / "archive.json", header)
-        self._generation = generation
-        self._drop_other_generations()
+        self._gens.save(arrays, self._header())
 
-    def _drop_other_generations(self) -> None:
-        """Remove array files that are not of the saved generation (the old one after a save,
-        a half-written new one after a crash)."""
-        keep = {self._array_path(p.name.split(".")[0], self._generation).name
-                for p in self.root.glob("*.npy")}
-        for path in self.root.glob("*.npy"):
-            if path.name not in keep:
-                path.unlink()
-
-    def _load(self) -> None:
-        head = json.loads((self.root / "archive.json").read_text())
+    def _load(self, head: dict) -> None:
         if head.get("format") != FORMAT:
             raise ArchiveMismatch(f"archive format {head.get('format')!r} != {FORMAT}: rebuild it")
         if head.get("params") != self.config.fingerprint_params():
             raise ArchiveMismatch("archive built with other fingerprint parameters: rebuild it")
         self._drop_unsaved(head)
         self._runs = {int(s): n for s, n in head["runs"].items()}
-        self._generation = int(head.get("generation", 0))
-        self._drop_other_generations()
-
-        def arr(name: str) -> np.ndarray:
-            return np.load(self._array_path(name, self._generation))
-
+        self._gens.recover(head)
+        arr = self._gens.load
         self._ids, self._site, self._published = arr("ids"), arr("site"), arr("published")
         self._sizes, self._content, self._story = arr("sizes"), arr("content"), arr("story")
         self._pairs, self._copy = arr("pairs"), arr("copy")
@@ -920,21 +691,6 @@ class Archive:
         boiler, b_off = arr("boiler"), arr("boiler_off")
         self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)
                         if b_off[s + 1] > b_off[s]}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def build(root: Path | str, batches: Iterable[Sequence[Document]],

@@ -1,28 +1,35 @@
-"""Union-find over copy edges: deterministic connected components."""
+"""Clustering of copy edges: union-find (the archive: components that may chain) and star
+clusters (the passage index: every member linked to its center, never chained)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Set
 
+import numpy as np
+from numba import njit
 
-def components(nodes: Iterable[int], edges: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
-    """Connected components as sorted tuples, ordered by their smallest member."""
-    parent = {n: n for n in nodes}
 
-    def find(x: int) -> int:
+@njit(cache=True)
+def union_roots(n, a, b):  # pragma: no cover - compiled
+    """Union-find over the pairs ``a[i]``-``b[i]`` of rows ``0 .. n - 1``: each row's component
+    root (its smallest row), whatever the order of the pairs."""
+    parent = np.arange(n)
+    for p in range(a.shape[0]):
+        x, y = a[p], b[p]
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:  # smaller id becomes the root: independent of edge order
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
-    for n in sorted(parent):
-        groups.setdefault(find(n), []).append(n)
-    return sorted((tuple(g) for g in groups.values()), key=lambda g: g[0])
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x != y:
+            parent[max(x, y)] = min(x, y)
+    for i in range(n):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        parent[i] = r
+    return parent
 
 
 def star_components(nodes: Iterable[int], edges: Iterable[tuple[int, int]],

@@ -6,10 +6,14 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-6"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-7"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
-#: is a line of > 100 tokens
+#: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
+#: opening; a source whose copies were cut before a passage is not its quoter; notes found a
+#: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
+#: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
+#: may push a copy's shared text past its lead
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -57,6 +61,12 @@ class DedupConfig:
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
             a story (>= 0.29).
+        new_lede_shingles: a page whose shared text starts past ``lead_share`` of itself (but in
+            the other page's lead) is still a copy when no more than this many shingles precede
+            that text: a republisher's new lede is one paragraph (20-45 words), and on a copy cut
+            to two paragraphs it is a third of the page. More own text than a lede before the
+            source's top (an original that a follow-up re-uses whole: 100 shingles) is a page
+            of its own. 35 to 80 give the same stories on syndication-dev and the layouts bench.
         min_title_overlap: headlines share at least this share of the shorter one's words when
             they agree (syndicated copies keep the headline, at most adding "(analysis)" or
             dropping a word: >= 0.93 measured; pages merely quoting another story have their
@@ -87,6 +97,7 @@ class DedupConfig:
     max_gap: int = 10
     copy_containment: float = 0.5
     lead_share: float = 0.25
+    new_lede_shingles: int = 50
     min_title_overlap: float = 0.5
     other_story_share: float = 0.25
     boilerplate_min_pages: int = 3

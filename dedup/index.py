@@ -192,13 +192,6 @@ class DedupIndex:
             rows, done = np.unique(dirty), self._checked
             self._checked = done[~(np.isin(done >> 32, rows) | np.isin(done & 0xFFFFFFFF, rows))]
 
-    def boilerplate_mask(self, doc_id: int) -> np.ndarray:
-        r = self._row[doc_id]
-        mask = self._mask[int(self._doc_sh[r]):int(self._doc_sh[r + 1])]
-        mask = mask.view()
-        mask.setflags(write=False)
-        return mask
-
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
         """The document's full fingerprint (token offsets for character spans), recomputed from
         its text: the index keeps only shingle hashes and masks."""
@@ -270,15 +263,9 @@ class DedupIndex:
         touched.update(b_ids)
         self._checked = np.union1d(done, todo)
 
-    def content_sizes(self) -> dict[int, int]:
-        """Document id -> its number of non-boilerplate shingles."""
-        cum = np.concatenate(([0], np.cumsum(self._mask)))
-        doc_sh = self._doc_sh
-        content = np.diff(doc_sh) - (cum[doc_sh[1:]] - cum[doc_sh[:-1]])
-        return dict(zip(self._ids.tolist(), content.tolist(), strict=True))
-
     def _content_of(self, ids: list[int]) -> dict[int, int]:
-        """``content_sizes`` of some documents, counting only their shingles."""
+        """Document id -> its number of non-boilerplate shingles, for ``ids`` (reading only their
+        shingles)."""
         rows = np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64, count=len(ids))
         start = self._doc_sh[rows]
         sizes = self._doc_sh[rows + 1] - start
@@ -574,10 +561,6 @@ def _small(values: object) -> np.ndarray:
         if hi <= np.iinfo(dt).max:
             return arr.astype(dt)
     return arr.astype("<u8")
-
-
-def _cat(arrays: list[np.ndarray], dtype: str) -> np.ndarray:
-    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype=dtype)
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:

@@ -2,12 +2,13 @@
 
 Every (window, band) gives one 64-bit key, so keys of different bands differ. Rows of 32 bits
 (``kperm32``): the band's rows, packed two to a 64-bit word, are absorbed into a per-band salt
-by multiply-xorshift steps and finished with the SplitMix64 finaliser (``band_keys32_reference``).
-Rows of 64 bits: xxHash64 of the band number (2 bytes) and the band's rows (bit-exact with the
-``xxhash`` package). Both are compiled. The index
-is two parallel arrays, ``keys`` (sorted) and ``rows`` (the document row of each entry); new
-keys are looked up with ``searchsorted`` and merged in with one sort. Two documents are a
-candidate pair when they share a key in any band, whichever windows hold it.
+by multiply-xorshift steps and finished with the SplitMix64 finaliser
+(``dedup.reference.band_keys32_reference`` spells it out in NumPy). Rows of 64 bits:
+xxHash64 of the band number (2 bytes) and the band's rows (bit-exact with the ``xxhash``
+package). Both are compiled. The index is two parallel arrays, ``keys`` (sorted) and ``rows``
+(the document row of each entry); new keys are looked up with ``searchsorted`` and merged in
+with one sort. Two documents are a candidate pair when they share a key in any band,
+whichever windows hold it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
+from dedup.arrays import sort_ranges
 from dedup.config import DedupConfig
+from dedup.hashing import xxh64_aligned
 from dedup.minhash import (
     _check_ranges,
     _kperm_rows,
@@ -29,7 +32,6 @@ from dedup.minhash import (
     probe_order,
     sign32_into,
 )
-from dedup.shingles import xxh64_aligned
 
 
 @njit(cache=True, nogil=True)
@@ -111,32 +113,10 @@ def band_salts(bands: int) -> np.ndarray:
         return _finish((np.arange(bands, dtype=np.uint64) + np.uint64(1)) * _GOLDEN)
 
 
-def band_keys32_reference(sig: np.ndarray, bands: int, rows_per_band: int) -> np.ndarray:
-    """Keys of 32-bit signature rows in NumPy (the reference of the compiled ones).
-
-    Per band: rows packed two to a word (``r0 | r1 << 32``; an odd last row alone), state =
-    the band's salt; each word but the last: ``state = m(state ^ word)`` with
-    ``m(h) = h * M1 ^ (h * M1 >> 32)``; key = ``finish(state ^ last word)``. Every step is a
-    bijection of the state, so different band contents collide only by chance (about 2**-64)
-    and equal rows in different bands never give equal keys.
-    """
-    sig = np.atleast_2d(sig).astype(np.uint64)
-    n = sig.shape[0]
-    rows = sig.reshape(n, bands, rows_per_band)
-    if rows_per_band % 2:
-        rows = np.concatenate([rows, np.zeros((n, bands, 1), np.uint64)], axis=2)
-    words = rows[:, :, 0::2] | (rows[:, :, 1::2] << np.uint64(32))
-    h = np.broadcast_to(band_salts(bands), (n, bands)).copy()
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[2] - 1):
-            h = (h ^ words[:, :, j]) * _M1
-            h ^= h >> np.uint64(32)
-        return _finish(h ^ words[:, :, -1])
-
-
 @njit(nogil=True)
 def _row_keys32(row, out, salts, rows_per_band):  # pragma: no cover - compiled
-    """``out[b]`` = key of band ``b`` of the uint32 signature ``row`` (``band_keys32_reference``)."""
+    """``out[b]`` = key of band ``b`` of the uint32 signature ``row``
+    (``dedup.reference.band_keys32_reference``)."""
     for bd in range(out.shape[0]):
         h = salts[bd]
         base = bd * rows_per_band
@@ -260,41 +240,6 @@ def _pairs(old_keys, old_rows, new_keys, new_rows):  # pragma: no cover - compil
 
 
 @njit(cache=True)
-def _sort_by_key(keys, rows):  # pragma: no cover - compiled
-    """``keys`` and ``rows`` ordered by key (ties: input order). Keys are uniform hashes, so one
-    counting pass on the top bits leaves buckets of a few entries, insertion-sorted."""
-    n = keys.shape[0]
-    bits = 1
-    while (1 << bits) < n and bits < 30:
-        bits += 1
-    shift = np.uint64(64 - bits)
-    count = np.zeros((1 << bits) + 1, np.int64)
-    for i in range(n):
-        count[(keys[i] >> shift) + np.uint64(1)] += 1
-    for b in range(1 << bits):
-        count[b + 1] += count[b]
-    out_k = np.empty(n, np.uint64)
-    out_r = np.empty(n, rows.dtype)
-    pos = count[:-1].copy()
-    for i in range(n):
-        b = keys[i] >> shift
-        out_k[pos[b]] = keys[i]
-        out_r[pos[b]] = rows[i]
-        pos[b] += 1
-    for b in range(1 << bits):
-        for i in range(count[b] + 1, count[b + 1]):
-            k, r = out_k[i], out_r[i]
-            j = i - 1
-            while j >= count[b] and out_k[j] > k:
-                out_k[j + 1] = out_k[j]
-                out_r[j + 1] = out_r[j]
-                j -= 1
-            out_k[j + 1] = k
-            out_r[j + 1] = r
-    return out_k, out_r
-
-
-@njit(cache=True)
 def _merge(k1, r1, k2, r2):  # pragma: no cover - compiled
     """Merge two key-sorted (key, row) arrays; on equal keys the first array's entries first."""
     n1, n2 = k1.shape[0], k2.shape[0]
@@ -327,10 +272,12 @@ class BandIndex:
     def add(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Insert ``keys`` ((windows, bands)) of the windows of ``rows``; returns the encoded
         row pairs (``a << 32 | b``, a < b, unique, sorted) newly sharing a key."""
-        flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
-        flat_rows = np.repeat(np.asarray(rows, dtype=np.int32), keys.shape[1] if keys.ndim == 2
-                              else 1)
-        flat, flat_rows = _sort_by_key(flat, flat_rows)
+        src = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
+        per = keys.shape[1] if keys.ndim == 2 else 1  # a window's keys: one range of src
+        rows = np.asarray(rows, dtype=np.int32)
+        flat, flat_rows = np.empty(src.shape[0], np.uint64), np.empty(src.shape[0], np.int32)
+        sort_ranges([(src, np.arange(rows.shape[0], dtype=np.int64) * per,
+                      np.full(rows.shape[0], per, np.int64), rows)], flat, flat_rows)
         pairs = np.unique(_pairs(self.keys, self.rows, flat, flat_rows))
         self.merge(flat, flat_rows)
         return pairs

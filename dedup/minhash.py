@@ -19,7 +19,6 @@ vector multiply), so ``kperm32_ranges`` signs ~8x faster than ``kperm_ranges``.
 
 from __future__ import annotations
 
-import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -33,7 +32,6 @@ _EMPTY32 = np.uint32(0xFFFFFFFF)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _CHUNK = 1 << 15
-_FAST_PROBES = 8
 
 
 def mix64(x: np.ndarray, seed: int) -> np.ndarray:
@@ -59,85 +57,6 @@ def probe_ranks(num_perm: int, seed: int) -> np.ndarray:
     z = mix64(mix64(keys, seed ^ 0x5EED) * _M2, seed).reshape(num_perm, num_perm)
     order = np.argsort(z, axis=1, kind="stable")
     return np.argsort(order, axis=1, kind="stable").astype(np.uint8 if num_perm < 255 else np.uint16)
-
-
-def oph_signatures_numpy(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
-                         seed: int) -> np.ndarray:
-    """``oph_signatures`` in vectorised NumPy, cache-sized chunks of whole sets at a time: the
-    reference the compiled path is tested against (same values)."""
-    offsets = np.asarray(offsets, dtype=np.int64)
-    n_sets = max(int(offsets.shape[0]) - 1, 0)
-    sig = np.full((n_sets, num_perm), _EMPTY, dtype=np.uint64)
-    if n_sets == 0 or hashes.shape[0] == 0:
-        return sig
-    _check_ranges(hashes, offsets[:-1], offsets[1:])
-    flat = sig.reshape(-1)
-    sizes = np.diff(offsets)
-    cuts = np.searchsorted(offsets, np.arange(0, int(offsets[-1]), _CHUNK), side="right") - 1
-    bounds = [*np.unique(cuts).tolist(), n_sets]
-    for lo, hi in itertools.pairwise(bounds):
-        a, b = int(offsets[lo]), int(offsets[hi])
-        if a == b:
-            continue
-        z = mix64(hashes[a:b], seed)
-        _bin_min(flat, bin_of(z, num_perm), z, offsets[lo:hi + 1] - a, lo, num_perm)
-    _densify(sig, sizes > 0, probe_ranks(num_perm, seed))
-    return sig
-
-
-@njit(cache=True)
-def _bin_min(flat, bins, z, offsets, first_set, num_perm):  # pragma: no cover - compiled
-    """``flat[(first_set + s) * num_perm + bins[i]] = min(..., z[i])`` for item i of set s."""
-    for s in range(offsets.shape[0] - 1):
-        base = (first_set + s) * num_perm
-        for i in range(offsets[s], offsets[s + 1]):
-            q = base + bins[i]
-            if z[i] < flat[q]:
-                flat[q] = z[i]
-
-
-def bin_of(z: np.ndarray, num_perm: int) -> np.ndarray:
-    """Bin of each mixed value: its top bits, scaled to ``num_perm`` (int64)."""
-    if num_perm & (num_perm - 1) == 0:
-        return (z >> np.uint64(64 - num_perm.bit_length() + 1)).astype(np.int64)
-    return ((z >> np.uint64(32)) * np.uint64(num_perm) >> np.uint64(32)).astype(np.int64)
-
-
-def _densify(sig: np.ndarray, nonempty_set: np.ndarray, ranks: np.ndarray) -> None:
-    """Fill each empty bin in place from the first originally filled bin it probes.
-
-    The first ``_FAST_PROBES`` steps of every bin's sequence are checked for whole rows at
-    once; bins still empty then take the filled bin of lowest rank (same answer, more work).
-    """
-    filled = sig != _EMPTY
-    k = sig.shape[1]
-    empties = k - filled.sum(axis=1)
-    big = np.array(k, dtype=ranks.dtype)
-    few = np.flatnonzero(nonempty_set & (empties > 0) & (empties <= k // 8))
-    if few.size:  # nearly full rows (whole documents): rank the empty bins' probes directly
-        r, c = np.nonzero(~filled[few])
-        r = few[r]
-        sig[r, c] = sig[r, np.where(filled[r], ranks[c], big).argmin(axis=1)]
-    todo = np.flatnonzero(nonempty_set & (empties > k // 8))
-    if todo.size == 0:
-        return
-    seq = np.argsort(ranks, axis=1)[:, :_FAST_PROBES]  # (k, probes): bins in probe order
-    step = max(1, _CHUNK // k)
-    for lo in range(0, todo.size, step):
-        rows = todo[lo:lo + step]
-        f = filled[rows]
-        s = sig[rows]
-        hits = f[:, seq]  # (rows, k, probes)
-        first = hits.argmax(axis=2)
-        found = hits.any(axis=2) & ~f
-        src = np.where(found, np.take_along_axis(np.broadcast_to(seq, hits.shape), first[..., None],
-                                                 axis=2)[..., 0], -1)
-        r, c = np.nonzero(~f & ~found)
-        if r.size:
-            src[r, c] = np.where(f[r], ranks[c], big).argmin(axis=1)
-        fill = ~f
-        s[fill] = np.take_along_axis(s, np.where(fill, src, 0), axis=1)[fill]
-        sig[rows] = s
 
 
 def mix_salt(seed: int) -> np.uint64:
@@ -199,7 +118,7 @@ def _oph_rows(hashes, offsets, salt, order):  # pragma: no cover - compiled
 def oph_signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
                    seed: int) -> np.ndarray:
     """Signatures of the sets ``hashes[offsets[i]:offsets[i+1]]``, shape (sets, num_perm),
-    compiled, a set at a time (``oph_into``; 3.5x ``oph_signatures_numpy``, same values).
+    compiled, a set at a time (``oph_into``; 3.5x ``dedup.reference.oph_signatures_numpy``, same values).
 
     ``hashes`` are uint64 shingle hashes (duplicates allowed); an empty set's row is all
     ``2**64-1``.

@@ -46,23 +46,30 @@ def _overlaps(r: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:
     return any(r[0] <= last and first <= r[1] for first, last in ranges)
 
 
-def foreign_opening(graph: AlignmentGraph, inner: int, outer: int) -> int | None:
+def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
+                    lead_share: float) -> int | None:
     """A third page whose passage opens ``inner`` before any text shared with ``outer``.
 
     A copy begins with its source's text (at most after a new lede of its own); a follow-up or
     round-up that opens with another story's passage is not a copy of the story it quotes later.
+    A passage from a third page's opening (text shared with it starts within its first
+    ``lead_share``) is a teaser, whoever else quotes it: republishers box other wire stories'
+    ledes above a copy; a follow-up's own text around the quoted story is no page's opening.
     """
     al = graph.get(inner, outer)
     if al is None:
         return None
     shared = al.ranges(inner)
     start = min(first for first, _ in shared)
-    for other in sorted(graph.of[inner], key=lambda x: (x.a, x.b)):
+    others = sorted(graph.of[inner], key=lambda x: (x.a, x.b))
+    teasers = [r for other in others if other.side(other.b if other.a == inner else other.a)[1]
+               <= lead_share for r in other.ranges(inner)]
+    for other in others:
         third = other.b if other.a == inner else other.a
         if third == outer:
             continue
         for r in other.ranges(inner):
-            if r[0] < start and not _overlaps(r, shared):
+            if r[0] < start and not _overlaps(r, shared) and not _carries(teasers, [r]):
                 return third
     return None
 
@@ -104,9 +111,10 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
 
     The text decides; a headline only supports. A page opening with another story's passage
     before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead, or a good part of other stories on either page (``other_story``),
-    says "quote" unless the headlines agree (a page wrapping the copy below other wire stories
-    or teasers, a copy whose top the extraction lost); a rewritten headline never vetoes.
+    starting past the lead (of ``outer``; of ``inner`` after more than a new lede of its own),
+    or a good part of other stories on either page (``other_story``), says "quote" unless the
+    headlines agree (a page wrapping the copy below other wire stories or teasers, a copy whose
+    top the extraction lost); a rewritten headline never vetoes.
     """
     al = graph.get(inner, outer)
     if al is None:
@@ -119,13 +127,14 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"{config.copy_containment:.0%})")
     overlap = title_overlap(titles.get(inner), titles.get(outer)) if titles else None
     same_headline = overlap is not None and overlap >= config.min_title_overlap
-    third = foreign_opening(graph, inner, outer)
+    third = foreign_opening(graph, inner, outer, config.lead_share)
     if third is not None:
         return CopyVerdict(inner, outer, False,
                            f"it opens with a passage shared with doc {third} before the shared "
                            "text: a follow-up or round-up, not a copy")
     if not same_headline:
-        if max(lead_outer, lead_inner) > config.lead_share:
+        new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+        if lead_outer > config.lead_share or (lead_inner > config.lead_share and not new_lede):
             where = "the other page" if lead_outer >= lead_inner else "it"
             return CopyVerdict(inner, outer, False,
                                f"the shared text starts {max(lead_outer, lead_inner):.0%} into "
@@ -175,6 +184,21 @@ def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterabl
         if peer is not None and _carries(peer.ranges(other), region):
             count += 1
     return count
+
+
+def _cut_before(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int],
+                passage: Passage) -> bool:
+    """Whether the other members of ``doc``'s story are copies of ``doc`` cut before
+    ``passage``: each shares only text before it, and more of itself than of ``doc``."""
+    end = _range(passage, al, doc)[0]
+    for member in story:
+        peer = graph.get(member, doc) if member != doc else None
+        if peer is None:
+            continue
+        if max(last for _, last in peer.ranges(doc)) >= end or \
+                peer.side(member)[0] < peer.side(doc)[0]:
+            return False
+    return True
 
 
 def _carries(ranges: list[tuple[int, int]], region: list[tuple[int, int]]) -> bool:
@@ -239,8 +263,11 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
     if (al.a in compiled) != (al.b in compiled):
         return (al.a, al.b) if al.a in compiled else (al.b, al.a)
     if sa == 0:
-        # Nobody else carries it: a page whose own story's copies all lack it quoted it.
-        la, lb = len(stories[al.a]) - 1, len(stories[al.b]) - 1
+        # Nobody else carries it: a page whose own story's copies all lack it quoted it,
+        # unless it is their source and they were cut from the bottom before the passage (a
+        # story's last paragraphs, re-used as a follow-up's background).
+        la = 0 if _cut_before(graph, al, al.a, stories[al.a], passage) else len(stories[al.a]) - 1
+        lb = 0 if _cut_before(graph, al, al.b, stories[al.b], passage) else len(stories[al.b]) - 1
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
     if al.cover_a != al.cover_b:

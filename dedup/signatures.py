@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,14 +12,6 @@ from dedup.minhash import fold32, kperm32_signatures, kperm_signatures, oph_sign
 
 def _identity(value: int) -> int:
     return value
-
-
-def signatures_concat(hashes: np.ndarray, offsets: np.ndarray, config: DedupConfig) -> np.ndarray:
-    """Signatures of the sets ``hashes[offsets[i]:offsets[i+1]]``, shape (sets, num_perm)."""
-    if config.signature_backend == "numpy":
-        return _numpy(hashes, offsets, config)
-    return _datasketch([hashes[a:b] for a, b in itertools.pairwise(offsets)],
-                       config)
 
 
 def signatures(sets: Sequence[np.ndarray], config: DedupConfig) -> np.ndarray:

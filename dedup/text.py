@@ -17,18 +17,24 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGITS = re.compile(r"\d")
 # Syndication notes ("This story was originally published by X ...", "Editor's note: this
-# article first appeared on X", "The following report is syndicated from X"): metadata about the
-# page, identical across unrelated republished stories, so never story text.
+# article first appeared on X", "The following report is syndicated from X", a truncated copy's
+# "Read more at X"): metadata about the page, identical across unrelated republished stories,
+# so never story text.
 SYNDICATION_NOTE = re.compile(
-    r"(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
-    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)"
+    r"(?:(?:originally\s+(?:published|appeared|ran)|first\s+(?:published|appeared|ran)|"
+    r"syndicated|republished|reprinted|reproduced)\s+(?:by|on|in|from|with\s+permission\s+from)|"
+    r"(?:read more|continue reading|read the full (?:story|article)) at)"
     r"\s+(?:the\s+website\s+of\s+)?([^\n.,;:()]{2,60}?)(?=\s+(?:and|with|under)\b|[\n.,;:()]|$)",
     re.IGNORECASE,
 )
 # Rights lines ("© 2026 X. All rights reserved.", "저작권자 ⓒ … 무단전재 및 재배포 금지", "版权所有"):
 # metadata of the publisher, shared by unrelated pages of one upstream source, never story text.
+# The wire's own rights sentence ("This material may not be published, broadcast, rewritten or
+# redistributed.") holds none of those words: once a glued credit line is dropped a sentence at
+# a time (``_note_sentences``), it alone would still link unrelated copies of one wire.
 RIGHTS_NOTE = re.compile(
-    r"[©ⓒ]|\(c\)\s*\d{4}|\bcopyright\b|all\s+rights\s+reserved|무단\s*전재|版权所有|無断転載",
+    r"[©ⓒ]|\(c\)\s*\d{4}|\bcopyright\b|all\s+rights\s+reserved|무단\s*전재|版权所有|無断転載|"
+    r"may not be published, broadcast",
     re.IGNORECASE,
 )
 _NOTE_MAX_WORDS = 30
@@ -89,6 +95,24 @@ def _is_title_line(line: str, title: str | None) -> bool:
     return a == b or (long_.startswith(short) and len(short) >= 0.8 * len(long_))
 
 
+def _note_sentences(line: str) -> list[tuple[int, int]]:
+    """(start, end) of the sentences of a line that are notes (``is_note_line``, at most
+    ``_NOTE_MAX_WORDS`` words): a credit line glued into a story extracted as one block. A
+    sentence ends after a stop (``_is_stop``) that follows a token of the line."""
+    first = _TOKEN.search(line)
+    if first is None:
+        return []
+    ends = [p + 1 for p in range(first.end(), len(line)) if _is_stop(line, p)] + [len(line)]
+    words = [m.start() for m in re.finditer(r"\S+", line)]
+    out, start = [], 0
+    for end in ends:
+        n = sum(start <= w < end for w in words)
+        if 0 < n <= _NOTE_MAX_WORDS and is_note_line(line[start:end]):
+            out.append((start, end))
+        start = end
+    return out
+
+
 def tokenize(text: str, title: str | None = None) -> Tokens:
     """Tokenise ``text``; a leading paragraph repeating ``title`` is metadata and skipped.
 
@@ -113,13 +137,17 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
             first_content = False
             if _is_title_line(line, title):
                 continue
-        if len(line.split()) <= _NOTE_MAX_WORDS and (
-            SYNDICATION_NOTE.search(line) or RIGHTS_NOTE.search(line)
-        ):
-            continue
+        if len(line.split()) <= _NOTE_MAX_WORDS:
+            if SYNDICATION_NOTE.search(line) or RIGHTS_NOTE.search(line):
+                continue
+            notes = []
+        else:
+            notes = _note_sentences(line)
         matches = list(_TOKEN.finditer(line))
         nexts = [x.start() for x in matches[1:]] + [len(line)] if matches else []
         for m, after in zip(matches, nexts, strict=True):
+            if any(a <= m.start() < b for a, b in notes):
+                continue
             tok = m.group()
             if _CJK_CHAR.fullmatch(tok):
                 n_cjk += 1
@@ -133,7 +161,7 @@ def tokenize(text: str, title: str | None = None) -> Tokens:
                   cjk=bool(words) and n_cjk >= 0.5 * len(words))
 
 
-# -- tables for the compiled tokenizer (dedup.shingles) ------------------------------------------
+# -- tables for the compiled tokenizer (dedup.tokenizer) ------------------------------------------
 
 #: Character classes of ``char_tables()``: not part of a token, a word character (``[^\W_]``
 #: outside the CJK ranges), a CJK character (one token each, whatever its category).
@@ -187,7 +215,9 @@ def char_tables() -> tuple:
 #: Literals one of which every note match holds (in the lower-cased text); "first" and
 #: "rights" are common words, so they count only inside the phrase the regexes need.
 _NOTE_HINTS = ("originally", "syndicated", "republished", "reprinted", "reproduced",
-               "\u00a9", "\u24d2", "(c)", "copyright", "무단", "版权所有", "無断転載")
+               "\u00a9", "\u24d2", "(c)", "copyright", "무단", "版权所有", "無断転載",
+               "may not be published, broadcast", "read more at", "continue reading at",
+               "read the full ")
 _FIRST = re.compile(r"first\s+(?:published|appeared|ran)")
 _RIGHTS = re.compile(r"rights\s+reserved")
 #: Characters IGNORECASE matches to an ASCII letter of the notes but ``str.lower()`` does not.

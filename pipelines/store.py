@@ -62,6 +62,8 @@ class StorePipeline:
             crawler.settings.getfloat("NEWSDEDUP_STORE_BATCH_SECONDS", 10.0),
         )
         crawler.signals.connect(pipe.item_dropped, signal=signals.item_dropped)
+        # a crawl that waits for more work (a shared frontier) commits what it has meanwhile
+        crawler.signals.connect(pipe._flush, signal=signals.spider_idle)
         return pipe
 
     def open_spider(self) -> None:
@@ -133,6 +135,14 @@ class StorePipeline:
             return
         for item, outcome in zip(batch.articles, outcomes, strict=True):
             self._count(item.source, outcome)
+        self._done(batch)
+
+    def _done(self, batch: _Batch) -> None:
+        """The batch is committed or set aside: a shared frontier forgets its requests."""
+        frontier = getattr(self.crawler.spider, "frontier", None)
+        if frontier is not None:
+            frontier.items_done([a.requested_url or a.url for a in batch.articles]
+                                + [url for _, url, _ in batch.dropped])
 
     def _flush_one(self, batch: _Batch) -> None:
         try:
@@ -142,6 +152,7 @@ class StorePipeline:
             return
         for item, outcome in zip(batch.articles, outcomes, strict=True):
             self._count(item.source, outcome)
+        self._done(batch)
 
     def _set_aside(self, batch: _Batch, exc: BaseException) -> None:
         """Articles that could not be stored: counted, and refetched by the next run. A dropped
@@ -153,6 +164,7 @@ class StorePipeline:
             if hasattr(spider, "store_failed"):
                 spider.store_failed(item.source, item.requested_url or item.url,
                                     f"store failed: {one_line(exc)}")
+        self._done(batch)
 
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article) or self.sessions is None:
@@ -163,12 +175,13 @@ class StorePipeline:
     def item_dropped(self, item: object, response: object, exception: BaseException,
                      spider: object = None) -> None:
         """Remember pages that are not articles, so the next run does not fetch them again."""
-        if not isinstance(item, RawPage) or self.sessions is None:
+        if not isinstance(item, RawPage):
             return
         reason = getattr(exception.__cause__, "reason", None)
-        if reason is None:
-            return
-        self._count(item.source, "dropped")
-        self.crawler.stats.inc_value(f"newsdedup/source/{item.source}/dropped/{reason}")
-        if item.url not in getattr(self.crawler.spider, "listing_urls", ()):
-            self._add(dropped=(item.source, item.url, f"dropped:{reason}"))
+        if reason is not None and self.sessions is not None:
+            self._count(item.source, "dropped")
+            self.crawler.stats.inc_value(f"newsdedup/source/{item.source}/dropped/{reason}")
+            if item.url not in getattr(self.crawler.spider, "listing_urls", ()):
+                self._add(dropped=(item.source, item.url, f"dropped:{reason}"))
+                return
+        self._done(_Batch(dropped=[(item.source, item.url, "")]))

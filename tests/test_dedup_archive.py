@@ -305,22 +305,3 @@ def test_spilled_spools_and_the_page_cache_path_give_the_same_stories(
     assert np.array_equal(spilled._copy, kept._copy)
     for path in (tmp_path / "kept" / "counts").glob("*.npy"):
         assert np.array_equal(np.load(path), np.load(tmp_path / "spilled" / "counts" / path.name))
-
-
-def test_appends_and_run_files_hold_exactly_what_was_written(tmp_path: Path) -> None:
-    from dedup.archive import _append_direct, _load_direct, _npy_buffer, _write_direct
-
-    rng = np.random.default_rng(2)
-    path = tmp_path / "s.u64"
-    path.touch()
-    parts = [rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
-             for n in (0, 1, 511, 512, 3000, 1)]
-    for part in parts:
-        _append_direct(path, part, chunk=8192)  # several chunks, partial blocks between
-    assert np.array_equal(np.fromfile(path, np.uint64), np.concatenate(parts))
-    for dtype, n in ((np.uint64, 0), (np.int32, 1000), (np.uint64, 777)):
-        buf, view, end = _npy_buffer(dtype, n)
-        view[:] = np.arange(n, dtype=dtype)
-        _write_direct(tmp_path / "r.npy", buf, end)
-        assert np.array_equal(np.load(tmp_path / "r.npy"), np.arange(n, dtype=dtype))
-        assert np.array_equal(_load_direct(tmp_path / "r.npy"), np.arange(n, dtype=dtype))

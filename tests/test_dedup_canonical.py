@@ -45,6 +45,7 @@ def test_originally_published_by_note_names_the_original() -> None:
     assert provenance_notes(note) == ["Origin Daily"]
     assert provenance_notes("Editor's note: this article first appeared on The Byte Ledger.") \
         == ["The Byte Ledger"]
+    assert provenance_notes("Read more at Origin Daily") == ["Origin Daily"]  # truncated copy
 
 
 def test_unknown_dates_sort_last_then_fullest_text() -> None:

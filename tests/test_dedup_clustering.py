@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from dedup import DedupConfig, Document, deduplicate
-from dedup.shingles import fingerprint
+from tests.fingerprints import fingerprint
 from tests.fixtures.dedup.synth import cjk_paragraph, doc, paragraph, story
 
 
@@ -45,6 +45,26 @@ def test_follow_up_reusing_background_links_without_merging() -> None:
     for para in background:
         assert para.rstrip(".") in joined  # spans run from first to last word
     assert own[0] not in joined
+
+
+def test_background_from_a_copied_story_is_quoted_by_the_follow_up() -> None:
+    """The story's copies were cut from the bottom, so they lack its last paragraphs: that
+    says nothing about who wrote them. A copy that runs past a paragraph another story shares
+    and lacks it still shows that paragraph was added by the page carrying it."""
+    earlier = story(5, paragraphs=10)
+    own = story(6, paragraphs=4)
+    follow = [*own[:2], *earlier[-2:], *own[2:]]
+    docs = [doc(10, "a.test", earlier), doc(11, "b.test", earlier[:5], hours=2),
+            doc(12, "c.test", earlier[:4], hours=3), doc(13, "d.test", follow, hours=48)]
+    quoted = story(7, paragraphs=6)  # a copy of story 7 with a paragraph of story 8 inserted
+    other = story(8, paragraphs=3)
+    docs += [doc(20, "a.test", quoted, hours=1), doc(21, "e.test", other, hours=2),
+             doc(22, "b.test", [*quoted[:3], other[1], *quoted[3:]], hours=5)]
+    result = deduplicate(docs)
+    assert _story_of(result, 10) == (10, 11, 12) and _story_of(result, 13) == (13,)
+    assert _story_of(result, 20) == (20, 22)
+    pairs = {(link.doc, link.source_doc) for link in result.links}
+    assert pairs == {(13, 10), (22, 21)}
 
 
 def test_digest_quoting_five_stories_merges_none() -> None:

@@ -14,19 +14,11 @@ import pytest
 from dedup import DedupConfig
 from dedup.boilerplate import _doc_unique
 from dedup.docsign import sign_documents
+from dedup.hashing import _U_G, _U_M1, _U_M2, _X1, _weights
 from dedup.lsh import band_keys, oph_band_keys
-from dedup.minhash import _M1, mix64, mix_salt, oph_signatures, oph_signatures_numpy
-from dedup.shingles import (
-    _U_G,
-    _U_M1,
-    _U_M2,
-    _X1,
-    _distinct_kernel,
-    _shingle,
-    _weights,
-    distinct_shingles,
-    fingerprint_batch,
-)
+from dedup.minhash import _M1, mix64, mix_salt, oph_signatures
+from dedup.reference import oph_signatures_numpy
+from dedup.shingles import _distinct_kernel, _shingle, distinct_shingles, fingerprint_batch
 from tests.conftest import REPO, shared_dataset
 
 SHAPES = [(126, 42, 3), (128, 32, 4), (64, 64, 1), (100, 10, 10), (30, 15, 2)]

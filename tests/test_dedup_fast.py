@@ -14,10 +14,11 @@ import pytest
 import xxhash
 
 from dedup import DedupConfig, DedupIndex, Document, IndexMismatch, deduplicate
-from dedup.align import Alignment, Passage, _union_content, align, align_many
+from dedup.align import Alignment, Passage, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
-from dedup.shingles import _BLOCK_TOKENS, fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.reference import _union_content, align, shingle_hashes
+from dedup.shingles import _BLOCK_TOKENS, fingerprint_batch
 from dedup.text import (
     RIGHTS_NOTE,
     SYNDICATION_NOTE,
@@ -27,6 +28,7 @@ from dedup.text import (
     normalize_token,
     tokenize,
 )
+from tests.fingerprints import normalized_tokens
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -389,7 +391,8 @@ def test_threaded_window_keys_equal_one_thread() -> None:
 
 
 def test_shingle_hashes_tell_order_seed_and_words_apart() -> None:
-    from dedup.shingles import combine_tokens, token_hash
+    from dedup.hashing import token_hash
+    from dedup.reference import combine_tokens
 
     words = [f"w{i}" for i in range(50000)] + ["ünïcode", "日", "本", "", "a" * 300]
     hashes = {token_hash(w) for w in words}

@@ -15,9 +15,9 @@ from dedup.minhash import (
     kperm32_signatures,
     kperm_signatures,
     oph_signatures,
-    oph_signatures_numpy,
 )
-from dedup.signatures import signatures, signatures_concat
+from dedup.reference import oph_signatures_numpy
+from dedup.signatures import signatures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,14 +65,12 @@ def test_duplicates_order_and_batching_do_not_matter() -> None:
     for i, s in enumerate(sets):
         shuffled = np.concatenate([s[::-1], s])
         assert (signatures([shuffled], config)[0] == together[i]).all()
-    offsets = np.concatenate(([0], np.cumsum([s.size for s in sets])))
-    assert (signatures_concat(np.concatenate(sets), offsets, config) == together).all()
 
 
 _SCRIPT = """
 import numpy as np
 from dedup.minhash import kperm32_signatures, kperm_signatures, oph_signatures
-from dedup.shingles import shingle_hashes
+from dedup.reference import shingle_hashes
 h, _ = shingle_hashes(tuple("the quick brown fox jumps over the lazy dog again".split()), 5, 8, 1)
 off = np.array([0, h.size])
 print(kperm_signatures(h, off, 16, 1)[0].tolist(), oph_signatures(h, off, 16, 1)[0].tolist(),

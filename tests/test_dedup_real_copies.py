@@ -12,8 +12,8 @@ import pytest
 
 from dedup import Document, deduplicate
 from dedup.config import DedupConfig
-from dedup.shingles import fingerprint
 from tests.conftest import shared_dataset
+from tests.fingerprints import fingerprint
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
 
@@ -105,6 +105,86 @@ def test_a_copy_wrapped_below_other_wire_stories_is_found() -> None:
     assert _same_story(result, 1, 9)
     assert not any(_same_story(result, 9, other) for other in (2, 3, 4))
     assert {link.source_doc for link in result.links if link.doc == 9} == {2, 3, 4}
+
+
+def test_teasers_of_other_stories_above_a_copy_do_not_make_it_a_follow_up() -> None:
+    """Teasers (other wire stories' ledes) boxed above a copy under a rewritten headline: the
+    page opens with other pages' openings, yet it is a copy. A page opening with text from the
+    inside of another story (its background, its related links) before the quoted story stays a
+    follow-up, whatever share of it that story is."""
+    main = story(5, paragraphs=12)
+    others = [story(20 + i, paragraphs=8, words=20) for i in range(2)]
+    pages = [doc(1, "wire.test", main, title="Storm closes the coast road")]
+    pages += [doc(2 + i, "wire.test", body, hours=1 + i, title=f"Other story {i}")
+              for i, body in enumerate(others)]
+    teased = [others[0][0], others[1][0], *main[:5]]  # cut: 5 of its 12 paragraphs
+    pages.append(doc(9, "portal.test", teased, hours=6, title="Drivers face long detours"))
+    inside = [others[0][5], *main[:3]]  # the middle of story 2, then story 1's top
+    pages.append(doc(10, "digest.test", inside, hours=7, title="What comes next for drivers"))
+    quoting = story(30, paragraphs=8)  # quotes a teaser's lede in its middle: still a teaser
+    pages.append(doc(11, "news.test", [*quoting[:4], others[0][0], *quoting[4:]], hours=3))
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 9)
+    assert not any(_same_story(result, 9, other) for other in (2, 3, 11))
+    assert not _same_story(result, 1, 10)
+    assert 3 in {link.source_doc for link in result.links if link.doc == 9}
+
+
+def test_a_credit_line_glued_into_one_block_links_nothing() -> None:
+    """Two unrelated wire stories, each extracted as one block ending with the wire's credit
+    line (and a copy of one of them in paragraphs with the credit on its own line): the
+    credit's sentences are notes, dropped a sentence at a time, so they link nothing and the
+    copy still matches its source."""
+    credit = ("(c) 2008 The Associated Press. All rights reserved. This material may not be "
+              "published, broadcast, rewritten or redistributed.")
+    first, second = _sentences(3), _sentences(4)
+    pages = [doc(1, "a.test", [" ".join([*first, credit])]),
+             doc(2, "b.test", [" ".join([*second, credit])], hours=2),
+             doc(3, "c.test", [*first[:8], credit], hours=4)]
+    config = DedupConfig()
+    kept = fingerprint(pages[0].text, None, config)
+    assert len(kept.hashes) == len(fingerprint(" ".join(first), None, config).hashes)
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 3) and not _same_story(result, 1, 2)
+    assert not result.links
+
+
+def test_a_copy_cut_to_two_paragraphs_under_a_new_lede_is_found() -> None:
+    """A republisher's new lede (one paragraph) over the source's first two paragraphs, under
+    its own headline: the shared text starts a third into the copy, yet it is the source's
+    top after no more than a lede. A page with three paragraphs of its own before another
+    story's top is a page of its own quoting it."""
+    source = story(6, paragraphs=12, words=40)
+    copy = [paragraph(6900, 40), *source[:2]]
+    other = story(7, paragraphs=10, words=40)
+    own = [paragraph(7900 + i, 40) for i in range(3)]
+    pages = [doc(1, "wire.test", source, title="Council approves the river plan"),
+             doc(2, "paper.test", copy, hours=3, title="Vote ends years of debate"),
+             doc(3, "wire.test", other, hours=1, title="Port strike enters its third week"),
+             doc(4, "news.test", [*own, *other[:6]], hours=5, title="What the strike costs")]
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 2)
+    assert not _same_story(result, 3, 4)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(4, 3)}
+
+
+def test_read_more_lines_of_two_truncated_copies_on_one_site_link_nothing() -> None:
+    """A site's truncated copies of two unrelated stories of one source each end "Read more at
+    <source>" between the site's promo and footer: the pointer is a syndication note, so the
+    two pages share nothing but the site's template."""
+    promo, footer = paragraph(8801, 14), paragraph(8802, 30)
+    pages = []
+    for k in range(4):  # the site's other pages teach it its promo and footer
+        pages.append(doc(10 + k, "portal.test", [*story(40 + k, paragraphs=3), promo, footer],
+                         hours=k))
+    for k in range(2):
+        body = story(50 + k, paragraphs=8)
+        pages.append(doc(20 + k, "wire.test", body, hours=k))
+        pages.append(doc(30 + k, "portal.test",
+                         [*body[:3], promo, "Read more at Wire Daily News", footer], hours=5 + k))
+    result = deduplicate(pages)
+    assert _same_story(result, 20, 30) and _same_story(result, 21, 31)
+    assert not result.links
 
 
 _WORD = re.compile(r"\w+")

@@ -8,10 +8,12 @@ import random
 import numpy as np
 import pytest
 
-import dedup.shingles as shingles
+import dedup.tokenizer as tokenizer
 from dedup import DedupConfig
-from dedup.shingles import fingerprint_batch, normalized_tokens, shingle_hashes
+from dedup.reference import shingle_hashes
+from dedup.shingles import fingerprint_batch
 from dedup.text import may_hold_note, tokenize
+from tests.fingerprints import normalized_tokens
 
 MIXED = (
     "Plain ASCII words, don't stop: 3.14 and 1,000.\r\n"
@@ -41,9 +43,21 @@ NOTES = [
     "(C) 2024 Someone",
 ]
 
+# Notes glued into a line of more than 30 words (a story extracted as one block): dropped a
+# sentence at a time, the story's sentences around them kept.
+_STORY = "The council met on Monday and voted on the plan for the river. "
+BLOCKS = [
+    _STORY * 3 + "(c) 2026 The Associated Press. All rights reserved. This material may not be "
+    "published, broadcast, rewritten or redistributed." + _STORY,
+    _STORY * 2 + "This story was originally published by The Verge.Then " + _STORY * 2,
+    "版权所有 新华社。" + _STORY * 4 + "Copyright? … ",
+    _STORY * 4 + "Was the copyright" + " word" * 30 + ". Originally published by X",
+]
+
 
 def _texts(rng: random.Random, n: int) -> tuple[list[str], list[str | None]]:
-    lines = [*MIXED.split("\n"), *KINDS, *NOTES, "Title Line Here", "", "  ", "北京 新闻 标题"]
+    lines = [*MIXED.split("\n"), *KINDS, *NOTES, *BLOCKS, "Title Line Here", "", "  ",
+             "北京 新闻 标题"]
     texts, titles = [], []
     for _ in range(n):
         body = [rng.choice(lines) for _ in range(rng.randrange(0, 8))]
@@ -71,7 +85,7 @@ def _assert_like_reference(texts: list[str], titles: list[str | None]) -> None:
 
 
 def test_every_string_kind_matches_the_reference() -> None:
-    texts = [MIXED, *KINDS, "".join(KINDS), "\n".join(NOTES), "", "\n"]
+    texts = [MIXED, *KINDS, "".join(KINDS), "\n".join(NOTES), *BLOCKS, "", "\n"]
     titles: list[str | None] = [None] * len(texts)
     _assert_like_reference(texts, titles)
     for text in texts:  # alone: the joined chunk has the text's own kind
@@ -81,30 +95,31 @@ def test_every_string_kind_matches_the_reference() -> None:
 
 @pytest.mark.parametrize("chunk", [1, 40, 300, 1 << 17])
 def test_chunks_titles_and_notes_match_the_reference(chunk: int, monkeypatch) -> None:
-    monkeypatch.setattr(shingles, "_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(tokenizer, "_CHUNK_CHARS", chunk)
     texts, titles = _texts(random.Random(chunk), 300)
     _assert_like_reference(texts, titles)
 
 
 def test_buffers_grow_for_cjk_and_many_note_lines(monkeypatch) -> None:
     statuses = []
-    tokenize_chunk = shingles._tokenize
+    tokenize_chunk = tokenizer._tokenize
 
     def record(*args):
         got = tokenize_chunk(*args)
         statuses.append(got[0])
         return got
 
-    monkeypatch.setattr(shingles, "_CHUNK_CHARS", 1 << 12)
-    monkeypatch.setattr(shingles, "_tokenize", record)
+    monkeypatch.setattr(tokenizer, "_CHUNK_CHARS", 1 << 12)
+    monkeypatch.setattr(tokenizer, "_tokenize", record)
     texts = ["a b c d e f g " * 20, "北京时间华为发布了新手机" * 200, "\n".join(NOTES * 30)]
     _assert_like_reference(texts * 3, [None, "Originally published by The Verge.", "a b"] * 3)
-    assert {shingles._FULL_TOKENS, shingles._FULL_ASKS} <= set(statuses)
+    _assert_like_reference([" ".join(BLOCKS * 30)], [None])  # many note sentences on one line
+    assert {tokenizer._FULL_TOKENS, tokenizer._FULL_ASKS} <= set(statuses)
 
 
 def test_compiled_note_check_holds_every_note_line() -> None:
-    table = shingles._packed_table()
-    hints, first = shingles._note_hints()
+    table = tokenizer._packed_table()
+    hints, first = tokenizer._note_hints()
     rng = random.Random(7)
     pool = [*"abcdefghijklmnopqrstuvwxyz()© ", "İ", "ı", "ſ", "K", "Ⓒ", "ⓒ", "무단", "版权所有",
             "無断転載", "first ", "rights ", "COPYRIGHT", "Syndicated"]
@@ -112,7 +127,7 @@ def test_compiled_note_check_holds_every_note_line() -> None:
     lines += ["".join(rng.choice(pool) for _ in range(rng.randrange(1, 40))) for _ in range(3000)]
     for line in lines:
         cps = np.frombuffer(line.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        got = shingles._may_hold_note(cps, 0, cps.shape[0], table, hints, first)
+        got = tokenizer._may_hold_note(cps, 0, cps.shape[0], table, hints, first)
         low = line.lower()
         assert got >= may_hold_note(line), line
         assert got <= (may_hold_note(line) or "first" in low or "rights" in low), line

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dedup import DedupConfig
-from dedup.lsh import band_keys, band_keys32_reference, window_keys
+from dedup.lsh import band_keys, window_keys
 from dedup.minhash import (
     fold32,
     kperm32_ranges,
@@ -15,6 +15,7 @@ from dedup.minhash import (
     kperm_signatures,
     perm_params32,
 )
+from dedup.reference import band_keys32_reference
 from dedup.signatures import signatures
 
 K32 = DedupConfig(scheme="kperm32")

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from crawler.cli import main
 from crawler.report.html import render_html
 from crawler.report.passages import segments, shared_spans
-from crawler.report.queries import ReportFilter, load_report, load_stories, parse_when, totals
+from crawler.report.queries import (
+    ReportFilter,
+    StoryView,
+    load_report,
+    load_story_views,
+    parse_when,
+    totals,
+)
 from crawler.report.render import render, render_csv, render_table
 from crawler.report.text import safe_href, spreadsheet_safe, visible_controls
 from crawler.report.timeline import build_timeline, format_lag
@@ -33,8 +40,13 @@ def store(any_db_url: str) -> Iterator[tuple[Session, Sample]]:
     engine.dispose()
 
 
+def load_stories(session: Session, **kwargs: object) -> list[StoryView]:
+    """The report's stories for filters given as keywords (``ReportFilter``'s fields)."""
+    return load_story_views(session, ReportFilter(**kwargs))  # type: ignore[arg-type]
+
+
 def ids(session: Session, **kwargs: object) -> list[int]:
-    return [s.id for s in load_stories(session, **kwargs)]  # type: ignore[arg-type]
+    return [s.id for s in load_stories(session, **kwargs)]
 
 
 def test_filters_on_both_databases(store: tuple[Session, Sample]) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import mimetypes
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,11 +100,14 @@ class _Resolver:
 
 
 class _RequestLog:
-    """Thread-safe append-only list of served requests."""
+    """Thread-safe append-only list of served requests, and the most requests each host had in
+    flight at once (what a site sees of a crawler's politeness)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
+        self._active: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
@@ -113,6 +117,17 @@ class _RequestLog:
         with self._lock:
             return list(self._records)
 
+    @contextmanager
+    def serving(self, host: str) -> Iterator[None]:
+        with self._lock:
+            self._active[host] = self._active.get(host, 0) + 1
+            self.peak[host] = max(self.peak.get(host, 0), self._active[host])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active[host] -= 1
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -120,6 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "newsdedup-corpus/1"
     resolver: _Resolver  # set on the per-server subclass
     log: _RequestLog
+    latency: float = 0.0  #: seconds every answer takes (a remote site's round trip)
 
     def do_GET(self) -> None:
         self._serve(send_body=True)
@@ -140,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, send_body: bool) -> None:
         host, path = self._target()
+        with self.log.serving(host):
+            if self.latency:
+                time.sleep(self.latency)
+            self._answer(host, path, send_body)
+
+    def _answer(self, host: str, path: str, send_body: bool) -> None:
         found = self.resolver.resolve(host, path)
         if found is None:
             self._reply(HTTPStatus.NOT_FOUND, host, path, b"not found\n", "text/plain", send_body)
@@ -214,11 +236,12 @@ class _Server(ThreadingHTTPServer):
 class CorpusServer:
     """A running corpus server: ``proxy_url``, ``port``, ``requests`` (a snapshot list)."""
 
-    def __init__(self, corpus: Corpus) -> None:
+    def __init__(self, corpus: Corpus, latency: float = 0.0) -> None:
         self.corpus = corpus
         self._log = _RequestLog()
         handler = type(
-            "CorpusHandler", (_Handler,), {"resolver": _Resolver(corpus), "log": self._log}
+            "CorpusHandler", (_Handler,),
+            {"resolver": _Resolver(corpus), "log": self._log, "latency": latency},
         )
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self.port: int = self._httpd.server_address[1]
@@ -229,6 +252,11 @@ class CorpusServer:
             name="corpus-server",
             daemon=True,
         )
+
+    @property
+    def peak_concurrency(self) -> dict[str, int]:
+        """Per host, the most requests it was answering at once."""
+        return dict(self._log.peak)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -245,10 +273,11 @@ class CorpusServer:
 
 
 @contextmanager
-def serve_corpus(corpus_dir: str | Path | Corpus) -> Iterator[CorpusServer]:
-    """Run a :class:`CorpusServer` for ``corpus_dir`` (or a loaded Corpus) for the block."""
+def serve_corpus(corpus_dir: str | Path | Corpus, latency: float = 0.0) -> Iterator[CorpusServer]:
+    """Run a :class:`CorpusServer` for ``corpus_dir`` (or a loaded Corpus) for the block, each
+    answer ``latency`` seconds late."""
     corpus = corpus_dir if isinstance(corpus_dir, Corpus) else load_corpus(corpus_dir)
-    server = CorpusServer(corpus)
+    server = CorpusServer(corpus, latency)
     server.start()
     try:
         yield server

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from crawler.report.html import make_environment
 from crawler.report.queries import MemberView, ReportFilter, ReportTotals, totals
-from crawler.report.render import EMPTY_DATABASE, _clip, _date, _jsonable
+from crawler.report.render import EMPTY_DATABASE, clip, date_text, jsonable
 from crawler.report.text import spreadsheet_safe
 from crawler.report.timeline import Timeline, build_timeline
 from crawler.store.models import Article, Event, Story, StoryMember
@@ -153,19 +153,19 @@ def render_events_table(report: EventReport, out: TextIO) -> None:
         console.print(NO_EVENT)
         return
     for event in report.events:
-        table = Table(title=f"Event {event.id}: {_clip(event.label, 80)}", title_justify="left",
+        table = Table(title=f"Event {event.id}: {clip(event.label, 80)}", title_justify="left",
                       caption=f"{event.story_count} stories, {event.article_count} articles, "
-                      f"{event.site_count} outlets, {_date(event.first_published)} → "
-                      f"{_date(event.last_published)}", caption_justify="left", expand=True)
+                      f"{event.site_count} outlets, {date_text(event.first_published)} → "
+                      f"{date_text(event.last_published)}", caption_justify="left", expand=True)
         table.add_column("story", width=6, justify="right")
         table.add_column("size", width=4, justify="right")
         table.add_column("published", width=16)
         table.add_column("outlets", max_width=30)
         table.add_column("headline / url", ratio=1)
         for s in event.stories:
-            table.add_row(str(s.id), str(s.size), _date(s.first_published),
-                          _clip(", ".join(s.sites), 60),
-                          f"{_clip(s.canonical_title, 70)}\n{_clip(s.canonical_url, 500)}")
+            table.add_row(str(s.id), str(s.size), date_text(s.first_published),
+                          clip(", ".join(s.sites), 60),
+                          f"{clip(s.canonical_title, 70)}\n{clip(s.canonical_url, 500)}")
         console.print(table)
 
 
@@ -178,7 +178,7 @@ def render_events_json(report: EventReport, out: TextIO) -> None:
                    for e in report.events]}
     if report.totals.articles == 0:
         doc["message"] = EMPTY_DATABASE
-    json.dump(doc, out, default=_jsonable, ensure_ascii=False, indent=2)
+    json.dump(doc, out, default=jsonable, ensure_ascii=False, indent=2)
     out.write("\n")
 
 

@@ -234,13 +234,6 @@ def one_copy_each(links: list[PassageView], canonical_id: int) -> list[PassageVi
     return out
 
 
-def load_stories(session: Session, min_size: int = 2, limit: int | None = None, *,
-                 since: datetime | None = None, until: datetime | None = None, site: str | None = None,
-                 story_id: int | None = None, search: str | None = None) -> list[StoryView]:
-    """Stories with at least ``min_size`` members or a quoted passage, largest and newest first."""
-    return load_story_views(session, ReportFilter(since, until, site, min_size, story_id, search, limit))
-
-
 def load_texts(session: Session, article_ids: set[int]) -> dict[int, str]:
     """Article bodies by id (for the side-by-side passages of the HTML report)."""
     if not article_ids:

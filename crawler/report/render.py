@@ -20,11 +20,11 @@ EMPTY_DATABASE = "The database holds no articles yet: run `newsdedup crawl` firs
 NO_MATCH = "No story matches these filters."
 
 
-def _date(value: datetime | None) -> str:
+def date_text(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -35,11 +35,11 @@ def render_json(totals: ReportTotals, stories: list[StoryView], out: TextIO) -> 
     doc: dict[str, Any] = {"totals": asdict(totals), "stories": [asdict(s) for s in stories]}
     if totals.articles == 0:
         doc["message"] = EMPTY_DATABASE
-    json.dump(doc, out, default=_jsonable, ensure_ascii=False, indent=2)
+    json.dump(doc, out, default=jsonable, ensure_ascii=False, indent=2)
     out.write("\n")
 
 
-def _clip(text: str | None, width: int) -> str:
+def clip(text: str | None, width: int) -> str:
     text = " ".join(visible_controls(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -67,8 +67,8 @@ def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) ->
         return
     for story in stories:
         table = Table(
-            title=f"Story {story.id}: {_clip(story.canonical_title, 80)}",
-            caption=f"canonical: {_clip(story.reason, 300)}",
+            title=f"Story {story.id}: {clip(story.canonical_title, 80)}",
+            caption=f"canonical: {clip(story.reason, 300)}",
             title_justify="left",
             caption_justify="left",
             expand=True,
@@ -78,11 +78,11 @@ def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) ->
         table.add_column("contained", justify="right", width=9)
         table.add_column("title / url", ratio=1, overflow="fold")
         for m in story.members:
-            table.add_row("*" if m.is_canonical else "", f"{_clip(m.site, 40)}\n{_date(m.published)}",
-                          f"{m.similarity:.2f}", f"{_clip(m.title, 70)}\n{_clip(m.url, 500)}")
+            table.add_row("*" if m.is_canonical else "", f"{clip(m.site, 40)}\n{date_text(m.published)}",
+                          f"{m.similarity:.2f}", f"{clip(m.title, 70)}\n{clip(m.url, 500)}")
         for p in story.passages:
-            table.add_row("q", _clip(p.article_site, 40), "",
-                          f"quotes: “{_clip(p.passage, 90)}”\n{_clip(p.article_url, 500)}")
+            table.add_row("q", clip(p.article_site, 40), "",
+                          f"quotes: “{clip(p.passage, 90)}”\n{clip(p.article_url, 500)}")
         console.print(table)
 
 

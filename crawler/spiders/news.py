@@ -45,7 +45,7 @@ from crawler.fetchstate import (
 from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
-from crawler.store.repo import load_fetch_states, save_fetch_states, seen_urls, url_key
+from crawler.store.repo import is_seen, load_fetch_states, save_fetch_states, seen_urls, url_key
 from crawler.urls import canonical_url
 
 #: Sitemaps nest; deeper indexes than this are ignored.
@@ -101,6 +101,7 @@ class NewsSpider(scrapy.Spider):
         self.outcomes: dict[str, FetchOutcome] = {}  # the same, fetched in this run
         self.incomplete: set[str] = set()  # documents some of whose listed URLs failed
         self.doc_of: dict[str, str] = {}  # article URL fetched (url_key) -> the document listing it
+        self.frontier: Any = None  # the shared Redis frontier (crawler.frontier), set by its scheduler
         self.now = datetime.now(UTC)
 
     # -- start -----------------------------------------------------------------------------
@@ -145,7 +146,8 @@ class NewsSpider(scrapy.Spider):
 
     def _request(self, url: str, source: Source, callback: Any, priority: int = 0,
                  headers: dict[str, str] | None = None, **meta: Any) -> scrapy.Request:
-        self.requested.add(source.name)
+        if self.frontier is None:  # a shared crawl's worker may not be the one to fetch it
+            self.requested.add(source.name)
         return scrapy.Request(
             url,
             callback=callback,
@@ -194,7 +196,24 @@ class NewsSpider(scrapy.Spider):
         self.failures[source].append(f"{url}: {reason}")
         doc = self.doc_of.get(url)
         if doc is not None:
-            self.incomplete.add(doc)
+            self._incomplete(doc)
+
+    def _incomplete(self, doc: str) -> None:
+        """Some URL the document ``doc`` listed failed: its fetch state keeps no validators. With a
+        shared frontier the worker that fetched ``doc`` may be another one: it is told there."""
+        self.incomplete.add(doc)
+        if self.frontier is not None:
+            self.frontier.document_incomplete(doc)
+
+    def already_stored(self, url: str) -> bool:
+        """Whether the database holds a final outcome for ``url`` (a request taken back from a
+        worker that died may have been stored by it)."""
+        engine = make_engine(self.settings.get("NEWSDEDUP_DB_URL"), migrate=False)
+        try:
+            with make_sessionmaker(engine)() as session:
+                return is_seen(session, canonical_url(url))
+        finally:
+            engine.dispose()
 
     @staticmethod
     def _origin(response: Response) -> str:
@@ -243,6 +262,8 @@ class NewsSpider(scrapy.Spider):
             max_seconds=self.settings.getfloat("NEWSDEDUP_FETCH_MAX_INTERVAL", 86400),
         )
         finished = reason == "finished"
+        if self.frontier is not None:  # links that failed in other workers
+            self.incomplete |= self.frontier.incomplete_documents()
         now = datetime.now(UTC)
         new_states = []
         for url, outcome in self.outcomes.items():
@@ -409,7 +430,15 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         """Count and remember a failed request; the crawl goes on."""
         request = failure.request  # type: ignore[attr-defined]
+        try:
+            self._on_error(failure, request)
+        finally:
+            if self.frontier is not None:  # counted: out of the ledger
+                self.frontier.release(request)
+
+    def _on_error(self, failure: Failure, request: scrapy.Request) -> None:
         source = request.meta.get("source", "?")
+        self.requested.add(source)
         if failure.check(IgnoreRequest) and not failure.check(HttpError) \
                 and not _redirect_loop(failure):
             # robots.txt and the download-size cap end up here: counted, not a failure.
@@ -423,7 +452,7 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"newsdedup/source/{source}/failed")
         self.failures[source].append(f"{request.url}: {reason}")
         if request.meta.get("doc"):
-            self.incomplete.add(request.meta["doc"])
+            self._incomplete(request.meta["doc"])
         if request.meta.get("doc_kind"):
             url = request.meta["origin"]
             self.outcomes[url] = FetchOutcome(

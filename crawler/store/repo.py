@@ -7,9 +7,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import fields, replace
-from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler import items
@@ -76,6 +75,15 @@ def seen_urls(session: Session) -> set[str]:
     rows = session.scalars(select(SeenUrl.url).where(~SeenUrl.outcome.startswith("error")))
     stored = session.scalars(select(Article.url))
     return set(rows) | set(stored)
+
+
+def is_seen(session: Session, url: str) -> bool:
+    """Whether ``url`` was fetched with a final outcome (one URL of ``seen_urls``)."""
+    key = url_key(url)
+    row = session.get(SeenUrl, key)
+    if row is not None and not row.outcome.startswith("error"):
+        return True
+    return session.scalar(select(Article.id).where(Article.url == key).limit(1)) is not None
 
 
 def record_seen(session: Session, url: str, outcome: str, article_id: int | None = None) -> None:
@@ -152,19 +160,6 @@ def upsert_article(session: Session, art: items.Article) -> tuple[str, int]:
         setattr(row, key, value)
     session.flush()
     return "changed", row.id
-
-
-def articles_since(session: Session, since: datetime | None = None) -> Iterable[Article]:
-    """Articles in id order, optionally only those updated after ``since``."""
-    stmt = select(Article).order_by(Article.id)
-    if since is not None:
-        stmt = stmt.where(Article.updated_at > since)
-    return session.scalars(stmt)
-
-
-def forget_seen(session: Session) -> None:
-    """Drop the incremental memory (a full recrawl follows)."""
-    session.execute(delete(SeenUrl))
 
 
 _STATE_FIELDS = ("source", "kind", "parent", "etag", "last_modified", "last_fetched", "last_changed",
