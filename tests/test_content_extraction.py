@@ -454,9 +454,11 @@ def _story_with_link_blocks() -> str:
 <article><h1>Budget approved</h1>
 <p>First {PROSE}</p>
 <p>Second {PROSE}</p>
+<h3>More from the council</h3>
 <p><a href="/2026/03/01/library.html">{teaser}</a></p>
 <p>The full text is <a href="/docs/budget-2026.pdf">in the budget document published by the
 city council</a>.</p>
+<h2>Road repairs come first</h2>
 <p>Third {PROSE}</p>
 <p>&copy; 2026 Example Agency. All rights reserved.</p>
 </article></body></html>"""
@@ -467,11 +469,15 @@ def test_link_blocks_and_copyright_lines_are_not_story_text() -> None:
     bare = trafilatura.extract(html, include_comments=False) or ""
     # trafilatura keeps both inside the article's container
     assert "Library opening date moved" in bare and "\xa9 2026 Example Agency" in bare
+    assert "More from the council" in bare
     blocks = boilerplate_blocks(_tree(html))
-    assert "Library opening date moved to the spring" in blocks
+    # the link block and its label
+    assert {"Library opening date moved to the spring", "More from the council"} <= blocks
     assert "\xa9 2026 Example Agency. All rights reserved." in blocks
     body = extract_article(html, URL).text
     assert "Library opening date" not in body and "\xa9" not in body
+    assert "More from the council" not in body
+    assert "\nRoad repairs come first\n" in body  # a subheading before prose stays
     # a sentence of the story stays, however much of it is a link
     assert "The full text is in the budget document published by the city council." in body
     assert body.count(PROSE) == 3

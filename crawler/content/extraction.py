@@ -55,6 +55,8 @@ CROSS_REFERENCE_MIN_WORDS = 3
 # the story: Zyte F1 -0.0006.)
 MAX_BLOCK_LINK_SHARE = 0.5
 SENTENCE_MIN_WORDS = 5
+# ... and a line of at most this many words right before such a block, not a sentence, labels it
+LINK_LABEL_MAX_WORDS = 8
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -344,17 +346,20 @@ def figure_captions(tree: HtmlElement) -> set[str]:
 
 def boilerplate_blocks(tree: HtmlElement) -> set[str]:
     """Texts of the page's blocks (jusText's paragraphs: block elements, or runs split at
-    <br><br>) that are link blocks or copyright notices: a block mostly of link text that is
-    not a sentence (a teaser of another story, a related-links heading, a list of sites), or
-    a block with a © (photo credits, rights lines). trafilatura keeps such a block when it
-    sits inside the article's container."""
-    found = set()
+    <br><br>) that are link blocks, their labels, or copyright notices: a block mostly of link
+    text that is not a sentence (a teaser of another story, a list of sites), a short label
+    right before one ("More on this topic", "Most read"), or a block with a © (photo credits,
+    rights lines). trafilatura keeps such blocks when they sit inside the article's container.
+    """
+    found, label = set(), ""
     for block in ParagraphMaker.make_paragraphs(tree):
         text = clean_text(block.text)
-        if "\xa9" in text or (
-            block.links_density() > MAX_BLOCK_LINK_SHARE and not is_sentence(text)
-        ):
+        if "\xa9" in text or (block.links_density() > MAX_BLOCK_LINK_SHARE and not is_sentence(text)):
             found.add(text)
+            found.add(label)
+        short = count_words(text) <= LINK_LABEL_MAX_WORDS and not is_sentence(text)
+        label = text if short else ""
+    found.discard("")
     return found
 
 
