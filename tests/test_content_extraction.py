@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
+import trafilatura
 
 from crawler.content import NotAnArticle, extraction
 from crawler.content.extraction import (
     _published,
     body_paragraphs,
+    boilerplate_blocks,
     clean_text,
     coverage,
-    drop_captions,
     drop_cross_references,
+    drop_lines,
     extract_article,
     extract_body,
     figure_captions,
@@ -326,9 +328,9 @@ def test_image_captions_are_not_story_text() -> None:
     tree = _tree(f"<article><figure><img src='a.jpg'><figcaption>{caption}</figcaption></figure></article>")
     assert figure_captions(tree) == {caption}
     body = f"One {PROSE}\n{caption}\nTwo {PROSE}"
-    assert drop_captions(body, {caption}) == f"One {PROSE}\nTwo {PROSE}"
+    assert drop_lines(body, {caption}) == f"One {PROSE}\nTwo {PROSE}"
     # a story line that merely mentions the caption's words stays
-    assert drop_captions(f"{caption} was taken by our photographer.", {caption}).startswith(caption)
+    assert drop_lines(f"{caption} was taken by our photographer.", {caption}).startswith(caption)
 
 
 def test_adds_prose() -> None:
@@ -443,3 +445,39 @@ def test_story_trafilatura_discards_is_rescued_before_a_drop(container: str) -> 
     text = extract_article(html, URL).text
     for para in STORY:
         assert para in text
+
+
+def _story_with_link_blocks() -> str:
+    teaser = "Library opening date moved to the spring"
+    return f"""<html><head><title>Budget approved</title></head><body>
+<nav><a href="/">Home</a> <a href="/local/">Local</a></nav>
+<article><h1>Budget approved</h1>
+<p>First {PROSE}</p>
+<p>Second {PROSE}</p>
+<h3>More from the council</h3>
+<p><a href="/2026/03/01/library.html">{teaser}</a></p>
+<p>The full text is <a href="/docs/budget-2026.pdf">in the budget document published by the
+city council</a>.</p>
+<h2>Road repairs come first</h2>
+<p>Third {PROSE}</p>
+<p>&copy; 2026 Example Agency. All rights reserved.</p>
+</article></body></html>"""
+
+
+def test_link_blocks_and_copyright_lines_are_not_story_text() -> None:
+    html = _story_with_link_blocks()
+    bare = trafilatura.extract(html, include_comments=False) or ""
+    # trafilatura keeps both inside the article's container
+    assert "Library opening date moved" in bare and "\xa9 2026 Example Agency" in bare
+    assert "More from the council" in bare
+    blocks = boilerplate_blocks(_tree(html))
+    # the link block and its label
+    assert {"Library opening date moved to the spring", "More from the council"} <= blocks
+    assert "\xa9 2026 Example Agency. All rights reserved." in blocks
+    body = extract_article(html, URL).text
+    assert "Library opening date" not in body and "\xa9" not in body
+    assert "More from the council" not in body
+    assert "\nRoad repairs come first\n" in body  # a subheading before prose stays
+    # a sentence of the story stays, however much of it is a link
+    assert "The full text is in the budget document published by the city council." in body
+    assert body.count(PROSE) == 3

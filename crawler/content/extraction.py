@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import trafilatura
 from htmldate import find_date
+from justext.core import ParagraphMaker
+from lxml.etree import strip_elements
 from lxml.html import HtmlElement, fromstring
 from trafilatura.external import try_justext
 from trafilatura.metadata import extract_sitename
@@ -48,6 +50,14 @@ MIN_WORDS = 30
 # "Read more: <linked headline>": label words at most, headline words at least
 CROSS_REFERENCE_MAX_LABEL_WORDS = 3
 CROSS_REFERENCE_MIN_WORDS = 3
+# A block of the page with more than this share of its characters in links, unless it is a
+# sentence (this many words, ending like one), is navigation ("More on this topic", teasers of
+# other stories), not story text. (jusText's share, 0.25, also takes short linked sentences of
+# the story: Zyte F1 -0.0006.)
+MAX_BLOCK_LINK_SHARE = 0.5
+SENTENCE_MIN_WORDS = 5
+# ... and a line of at most this many words right before such a block, not a sentence, labels it
+LINK_LABEL_MAX_WORDS = 8
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -143,6 +153,11 @@ def _squash(text: str) -> str:
     a <p> split at <br> or into child blocks (a question and its answer) still matches,
     though the markup's text runs them together and the extraction breaks the line."""
     return "".join(text.split())
+
+
+def is_sentence(text: str) -> bool:
+    """A line that reads as a sentence of the story: a few words, ending like one."""
+    return count_words(text) >= SENTENCE_MIN_WORDS and _SENTENCE_END_RE.search(text) is not None
 
 
 def is_body_like(text: str) -> bool:
@@ -330,12 +345,36 @@ def figure_captions(tree: HtmlElement) -> set[str]:
     return {text for node in tree.iter("figcaption") if (text := clean_text(node.text_content()))}
 
 
-def drop_captions(body: str, captions: set[str]) -> str:
-    """`body` without lines that are a whole image caption: images are not extracted, and a
-    caption describes the picture, not the story."""
-    if not captions:
+def boilerplate_blocks(tree: HtmlElement) -> set[str]:
+    """Texts of the page's blocks (jusText's paragraphs: block elements, or runs split at
+    <br><br>) that are link blocks, their labels, or copyright notices: a block mostly of link
+    text that is not a sentence (a teaser of another story, a list of sites), a short label
+    right before one ("More on this topic", "Most read"), or a block with a © (photo credits,
+    rights lines). trafilatura keeps such blocks when they sit inside the article's container.
+    """
+    page = deepcopy(tree)  # without scripts and styles, jusText's walk takes half the time
+    strip_elements(page, "script", "style", "template", with_tail=False)
+    found, label = set(), ""
+    for block in ParagraphMaker.make_paragraphs(page):
+        text = block.text  # a property that joins and normalizes: read once
+        linked = block.chars_count_in_links > MAX_BLOCK_LINK_SHARE * len(text)
+        if "\xa9" in text or (linked and not is_sentence(text)):
+            found.add(clean_text(text))
+            found.add(label)
+        short = len(text.split()) <= LINK_LABEL_MAX_WORDS and not is_sentence(text)
+        label = clean_text(text) if short else ""
+    found.discard("")
+    return found
+
+
+def drop_lines(body: str, texts: set[str]) -> str:
+    """`body` without the lines that are one of `texts` whole (a line only quoting one stays).
+
+    Used for image captions (images are not extracted, and a caption describes the picture,
+    not the story) and for the page's link blocks and copyright notices."""
+    if not texts:
         return body
-    return "\n".join(line for line in body.splitlines() if line not in captions)
+    return "\n".join(line for line in body.splitlines() if line not in texts)
 
 
 def _link_texts(tree: HtmlElement) -> set[str]:
@@ -450,17 +489,22 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article)
-    body = drop_captions(body, figure_captions(tree))
+    body = drop_lines(body, figure_captions(tree))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
+    # a listing is told by what the page shows as its body, link blocks included
+    shown = body
+    if any("\xa9" in line or not is_sentence(line) for line in body.splitlines()):
+        body = drop_lines(body, boilerplate_blocks(tree))
     words = count_words(body)
     if words < MIN_WORDS:
         rescued = rescue_body(tree, url, html, link_texts, merged["title"], merged["language"])
         if count_words(rescued) > words:
-            body, words = rescued, count_words(rescued)
+            shown = body = rescued
+            words = count_words(body)
+    if count_words(shown) >= MIN_WORDS and link_text_share(shown, link_texts) > MAX_LINK_TEXT_SHARE:
+        raise NotAnArticle("listing")
     if not body:
         raise NotAnArticle("no_text")
     if words < MIN_WORDS:
         raise NotAnArticle("too_short", f"{words} words")
-    if link_text_share(body, link_texts) > MAX_LINK_TEXT_SHARE:
-        raise NotAnArticle("listing")
     return Extracted(text=body, **merged)
