@@ -6,14 +6,15 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-7"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
 #: opening; a source whose copies were cut before a passage is not its quoter; notes found a
 #: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
 #: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
-#: may push a copy's shared text past its lead
+#: may push a copy's shared text past its lead; 8: one passage set inside one page's text and
+#: opening or ending the other was quoted by the first (before its weight decides)
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -79,6 +80,11 @@ class DedupConfig:
             calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
             ledes around one long lede; a credit line, a teaser or a template scrap shared
             with another page: <= 0.12 on the generated real-layout corpora).
+        edge_share: a passage shared by two pages of different stories that opens or ends one
+            (at most this share of its content before or after the shared text) and lies inside
+            the other's own text was quoted by the other: a story's lede or closing background
+            is what others quote, a quote is set into its page's text. Measured on the layouts
+            bench: sources open or end at <= 0.04, quoters' own text around a quote >= 0.05.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -100,6 +106,7 @@ class DedupConfig:
     new_lede_shingles: int = 50
     min_title_overlap: float = 0.5
     other_story_share: float = 0.25
+    edge_share: float = 0.05
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:

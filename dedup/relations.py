@@ -245,16 +245,20 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
-           compiled: Set[int] = frozenset()) -> tuple[int, int]:
+           compiled: Set[int] = frozenset(), edge: float = 0.0) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
     quote is one page's own addition; the quoted story's copies all have the passage). Then a
     compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
-    that, a page whose own story's copies all lack the passage quoted it; then the passage weighs
-    more in the quoting page (a digest or follow-up is mostly quotes; the source story has its
-    own text around it); ties go to the later-published page. ``published_rank``: any sortable
-    key per page in publication order (a rank, or (timestamp, id)).
+    that, a page whose own story's copies all lack the passage quoted it; then, when the pair
+    shares that one passage, a page whose own text lies on both sides of it quoted it from a
+    page it opens or ends (``_at_edge``: a story's lede or closing background is what others
+    quote; a quote is set into the quoting page's text; several passages are a follow-up's
+    weave or a common source's words); then the passage weighs more in the quoting page (a
+    digest or follow-up is mostly quotes; the source story has its own text around it); ties go
+    to the later-published page. ``published_rank``: any sortable key per page in publication
+    order (a rank, or (timestamp, id)).
     """
     sa = story_support(graph, al, al.a, stories[al.a], passage)
     sb = story_support(graph, al, al.b, stories[al.b], passage)
@@ -270,15 +274,25 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         lb = 0 if _cut_before(graph, al, al.b, stories[al.b], passage) else len(stories[al.b]) - 1
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
+    edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
+    if len(al.passages) == 1 and edge_a != edge_b:
+        return (al.b, al.a) if edge_a else (al.a, al.b)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank[al.a], published_rank[al.b]
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
 
 
+def _at_edge(al: Alignment, doc: int, edge: float) -> bool:
+    """Whether the one passage ``doc`` shares in ``al`` opens or ends it: at most ``edge`` of
+    its content before or after the passage."""
+    cover, lead = al.side(doc)
+    return lead <= edge or 1.0 - cover - lead <= edge
+
+
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
                     stories: Mapping[int, tuple[int, ...]], compiled: Set[int] = frozenset(),
-                    ) -> list[tuple[int, int, tuple[Passage, ...]]]:
+                    edge: float = 0.0) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
 
     Each shared passage is directed on its own (``quoter``): a copy may quote one story while
@@ -286,7 +300,8 @@ def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: 
     """
     groups: dict[tuple[int, int], list[Passage]] = {}
     for p in al.passages:
-        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled), []).append(p)
+        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled, edge),
+                          []).append(p)
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 
 

@@ -223,3 +223,20 @@ def test_sentence_stops_ignore_decimals_and_domains_but_not_glued_sentences() ->
     tokens = tokenize("Version 2.26 of example.com shipped.Then U.S. users waited! Done?")
     stopped = [w for w, stop in zip(tokens.words, tokens.stops, strict=True) if stop]
     assert stopped == ["shipped", "u", "s", "waited", "done"]  # not "2" (2.26), not "example"
+
+
+def test_a_passage_set_inside_one_page_and_opening_or_ending_the_other_was_quoted() -> None:
+    """A short story's closing paragraph re-used inside a long follow-up, and another short
+    story's lede quoted inside a long report, both quoting pages dated before their sources
+    (dates cannot be trusted): the passage weighs more in the short sources, yet it opens or
+    ends them and sits inside the quoting pages' own text, so the quoting pages quoted it."""
+    ending, lede = story(60, paragraphs=4), story(61, paragraphs=4)
+    own, report = story(62, paragraphs=8), story(63, paragraphs=8)
+    pages = [doc(1, "wire.test", ending, hours=10, title="Bridge reopens after repairs"),
+             doc(2, "news.test", [*own[:4], ending[-1], *own[4:]], hours=2,
+                 title="Traffic returns to the old town"),
+             doc(3, "wire.test", lede, hours=10, title="Union calls a one-day strike"),
+             doc(4, "paper.test", [*report[:3], lede[0], *report[3:]], hours=1,
+                 title="Weekly labour report")]
+    result = deduplicate(pages)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (4, 3)}
