@@ -14,7 +14,8 @@ ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights l
 #: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
 #: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
 #: may push a copy's shared text past its lead; 8: one passage set inside one page's text and
-#: opening or ending the other was quoted by the first (before its weight decides)
+#: opening or ending the other, or ending one and opening the other, was quoted by the first
+#: (before its weight decides)
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -80,11 +81,13 @@ class DedupConfig:
             calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
             ledes around one long lede; a credit line, a teaser or a template scrap shared
             with another page: <= 0.12 on the generated real-layout corpora).
-        edge_share: a passage shared by two pages of different stories that opens or ends one
-            (at most this share of its content before or after the shared text) and lies inside
-            the other's own text was quoted by the other: a story's lede or closing background
-            is what others quote, a quote is set into its page's text. Measured on the layouts
-            bench: sources open or end at <= 0.04, quoters' own text around a quote >= 0.05.
+        edge_share: the only passage shared by two pages of different stories opens a page
+            (at most this share of its content before it), ends it (at most this share after)
+            or lies inside it; a page it opens is the source of a page it ends or lies inside,
+            a page it ends the source of one it lies inside: a story's lede or closing
+            background is what others quote, set into their own text or boxed below it.
+            Measured on the layouts bench: sources open or end at <= 0.04, quoters' own text
+            around a quote >= 0.05.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.

@@ -253,9 +253,10 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
     compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
     that, a page whose own story's copies all lack the passage quoted it; then, when the pair
     shares that one passage, a page whose own text lies on both sides of it quoted it from a
-    page it opens or ends (``_at_edge``: a story's lede or closing background is what others
-    quote; a quote is set into the quoting page's text; several passages are a follow-up's
-    weave or a common source's words); then the passage weighs more in the quoting page (a
+    page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
+    story's lede or closing background is what others quote; a quote is set into the quoting
+    page's text or boxed below it; several passages are a follow-up's weave or a common
+    source's words); then the passage weighs more in the quoting page (a
     digest or follow-up is mostly quotes; the source story has its own text around it); ties go
     to the later-published page. ``published_rank``: any sortable key per page in publication
     order (a rank, or (timestamp, id)).
@@ -276,18 +277,18 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
             return (al.a, al.b) if la > lb else (al.b, al.a)
     edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
     if len(al.passages) == 1 and edge_a != edge_b:
-        return (al.b, al.a) if edge_a else (al.a, al.b)
+        return (al.b, al.a) if edge_a > edge_b else (al.a, al.b)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank[al.a], published_rank[al.b]
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
 
 
-def _at_edge(al: Alignment, doc: int, edge: float) -> bool:
-    """Whether the one passage ``doc`` shares in ``al`` opens or ends it: at most ``edge`` of
-    its content before or after the passage."""
+def _at_edge(al: Alignment, doc: int, edge: float) -> int:
+    """2 if the one passage ``doc`` shares in ``al`` opens it (at most ``edge`` of its content
+    before the passage), 1 if it ends it (at most ``edge`` after), 0 if it lies inside."""
     cover, lead = al.side(doc)
-    return lead <= edge or 1.0 - cover - lead <= edge
+    return 2 if lead <= edge else 1 if 1.0 - cover - lead <= edge else 0
 
 
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,

@@ -229,14 +229,17 @@ def test_a_passage_set_inside_one_page_and_opening_or_ending_the_other_was_quote
     """A short story's closing paragraph re-used inside a long follow-up, and another short
     story's lede quoted inside a long report, both quoting pages dated before their sources
     (dates cannot be trusted): the passage weighs more in the short sources, yet it opens or
-    ends them and sits inside the quoting pages' own text, so the quoting pages quoted it."""
-    ending, lede = story(60, paragraphs=4), story(61, paragraphs=4)
-    own, report = story(62, paragraphs=8), story(63, paragraphs=8)
+    ends them and sits inside the quoting pages' own text, so the quoting pages quoted it. A
+    lede closing another page (a teaser boxed below it) was quoted by that page too."""
+    ending, lede, teased = story(60, paragraphs=4), story(61, paragraphs=4), story(64, 4)
+    own, report, long = story(62, paragraphs=8), story(63, paragraphs=8), story(65, 8)
     pages = [doc(1, "wire.test", ending, hours=10, title="Bridge reopens after repairs"),
              doc(2, "news.test", [*own[:4], ending[-1], *own[4:]], hours=2,
                  title="Traffic returns to the old town"),
              doc(3, "wire.test", lede, hours=10, title="Union calls a one-day strike"),
              doc(4, "paper.test", [*report[:3], lede[0], *report[3:]], hours=1,
-                 title="Weekly labour report")]
+                 title="Weekly labour report"),
+             doc(5, "wire.test", teased, hours=10, title="Museum opens a new wing"),
+             doc(6, "portal.test", [*long, teased[0]], hours=1, title="Harbour plan approved")]
     result = deduplicate(pages)
-    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (4, 3)}
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (4, 3), (6, 5)}
