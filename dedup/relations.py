@@ -245,7 +245,7 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
-           compiled: Set[int] = frozenset(), edge: float = 0.0) -> tuple[int, int]:
+           compiled: Set[int], edge: float) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
@@ -256,10 +256,10 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
     page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
     story's lede or closing background is what others quote; a quote is set into the quoting
     page's text or boxed below it; several passages are a follow-up's weave or a common
-    source's words); then the passage weighs more in the quoting page (a
-    digest or follow-up is mostly quotes; the source story has its own text around it); ties go
-    to the later-published page. ``published_rank``: any sortable key per page in publication
-    order (a rank, or (timestamp, id)).
+    source's words); then the passage weighs more in the quoting page (a digest or follow-up is
+    mostly quotes; the source story has its own text around it); ties go to the later-published
+    page. ``published_rank``: any sortable key per page in publication order (a rank, or
+    (timestamp, id)).
     """
     sa = story_support(graph, al, al.a, stories[al.a], passage)
     sb = story_support(graph, al, al.b, stories[al.b], passage)
@@ -292,8 +292,8 @@ def _at_edge(al: Alignment, doc: int, edge: float) -> int:
 
 
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
-                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int] = frozenset(),
-                    edge: float = 0.0) -> list[tuple[int, int, tuple[Passage, ...]]]:
+                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int],
+                    edge: float) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
 
     Each shared passage is directed on its own (``quoter``): a copy may quote one story while
