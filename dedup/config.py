@@ -15,7 +15,7 @@ ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights l
 #: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
 #: may push a copy's shared text past its lead; 8: one passage set inside one page's text and
 #: opening or ending the other, or ending one and opening the other, was quoted by the first
-#: (before its weight decides)
+#: (before its weight decides); a copy's containment is measured after its new lede
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -56,7 +56,9 @@ class DedupConfig:
             (8 shingles = a 12-word sentence); shorter overlaps are stock phrases.
         max_gap: unmatched shingles bridged inside one passage (a copy-edit breaks
             ``shingle_size`` shingles; two edits close together break up to 10).
-        copy_containment: a page is a copy when at least this share of its text is contained in
+        copy_containment: a page is a copy when at least this share of its text (after a new
+            lede: own text of ``min_passage_shingles`` to ``new_lede_shingles`` before the
+            shared text, so two short paragraphs under a longer lede still count) is contained in
             the other page (majority: abridged copies keep >= 0.5 of their own text from the
             source, a digest quotes <= 0.45 of itself from any one story, see bench notes).
         lead_share: the shared text must start within this leading share of the containing page.

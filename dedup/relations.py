@@ -109,18 +109,23 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                  titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
 
-    The text decides; a headline only supports. A page opening with another story's passage
-    before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead (of ``outer``; of ``inner`` after more than a new lede of its own),
-    or a good part of other stories on either page (``other_story``), says "quote" unless the
-    headlines agree (a page wrapping the copy below other wire stories or teasers, a copy whose
-    top the extraction lost); a rewritten headline never vetoes.
+    The text decides; a headline only supports. Containment is measured after a new lede of
+    the page's own (a republisher's lede over a copy cut to two short paragraphs). A page
+    opening with another story's passage before the shared text (``foreign_opening``) is a
+    follow-up or round-up. A shared text starting past the lead (of ``outer``; of ``inner``
+    after more than a new lede of its own), or a good part of other stories on either page
+    (``other_story``), says "quote" unless the headlines agree (a page wrapping the copy below
+    other wire stories or teasers, a copy whose top the extraction lost); a rewritten headline
+    never vetoes.
     """
     al = graph.get(inner, outer)
     if al is None:
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
+    new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+    if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
+        cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
@@ -133,7 +138,6 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"it opens with a passage shared with doc {third} before the shared "
                            "text: a follow-up or round-up, not a copy")
     if not same_headline:
-        new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
         if lead_outer > config.lead_share or (lead_inner > config.lead_share and not new_lede):
             where = "the other page" if lead_outer >= lead_inner else "it"
             return CopyVerdict(inner, outer, False,
@@ -152,6 +156,13 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
                                                            else ""))
+
+
+def _lede_size(al: Alignment, doc: int) -> float:
+    """About how many content shingles of ``doc`` precede its shared text (its content
+    estimated from the passages' matched shingles and its cover)."""
+    cover, lead = al.side(doc)
+    return lead * sum(p.matched for p in al.passages) / cover if cover else 0.0
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,

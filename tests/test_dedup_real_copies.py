@@ -243,3 +243,21 @@ def test_a_passage_set_inside_one_page_and_opening_or_ending_the_other_was_quote
              doc(6, "portal.test", [*long, teased[0]], hours=1, title="Harbour plan approved")]
     result = deduplicate(pages)
     assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (4, 3), (6, 5)}
+
+
+def test_a_copy_of_two_short_paragraphs_under_a_longer_new_lede_is_found() -> None:
+    """A republisher's 35-word lede over the source's two short opening paragraphs (20 and 14
+    words): less than half of the page is the source's text, yet all of it after the lede is.
+    A page whose own text after the source's top is longer than that top stays a page of its
+    own."""
+    source = [paragraph(9100, 20), paragraph(9101, 14), *story(91, paragraphs=10)]
+    other = [paragraph(9200, 20), paragraph(9201, 14), *story(92, paragraphs=10)]
+    pages = [doc(1, "wire.test", source, title="Ferry service resumes on the north route"),
+             doc(2, "paper.test", [paragraph(9150, 35), *source[:2]], hours=3,
+                 title="Islanders welcome the boats back"),
+             doc(3, "wire.test", other, hours=1, title="Library extends its opening hours"),
+             doc(4, "news.test", [paragraph(9250, 35), *other[:2], paragraph(9251, 40)],
+                 hours=4, title="Readers ask for more")]
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 2)
+    assert not _same_story(result, 3, 4)
