@@ -6,14 +6,16 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-7"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
 #: opening; a source whose copies were cut before a passage is not its quoter; notes found a
 #: sentence at a time in lines of > 30 words (a credit glued into a block); the wire's rights
 #: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
-#: may push a copy's shared text past its lead
+#: may push a copy's shared text past its lead; 8: one passage set inside one page's text and
+#: opening or ending the other, or ending one and opening the other, was quoted by the first
+#: (before its weight decides); a copy's containment is measured after its new lede
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -54,7 +56,9 @@ class DedupConfig:
             (8 shingles = a 12-word sentence); shorter overlaps are stock phrases.
         max_gap: unmatched shingles bridged inside one passage (a copy-edit breaks
             ``shingle_size`` shingles; two edits close together break up to 10).
-        copy_containment: a page is a copy when at least this share of its text is contained in
+        copy_containment: a page is a copy when at least this share of its text (after a new
+            lede: own text of ``min_passage_shingles`` to ``new_lede_shingles`` before the
+            shared text, so two short paragraphs under a longer lede still count) is contained in
             the other page (majority: abridged copies keep >= 0.5 of their own text from the
             source, a digest quotes <= 0.45 of itself from any one story, see bench notes).
         lead_share: the shared text must start within this leading share of the containing page.
@@ -79,6 +83,13 @@ class DedupConfig:
             calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
             ledes around one long lede; a credit line, a teaser or a template scrap shared
             with another page: <= 0.12 on the generated real-layout corpora).
+        edge_share: the only passage shared by two pages of different stories opens a page
+            (at most this share of its content before it), ends it (at most this share after)
+            or lies inside it; a page it opens is the source of a page it ends or lies inside,
+            a page it ends the source of one it lies inside: a story's lede or closing
+            background is what others quote, set into their own text or boxed below it.
+            Sources quoted the wrong way on layouts seeds 1-3 opened or ended at <= 0.04 of
+            themselves; 5 % leaves room for a dateline or kicker line before a lede.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
             text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
             story at most twice (own copy + follow-up) in practice; templates repeat on every page.
@@ -100,6 +111,7 @@ class DedupConfig:
     new_lede_shingles: int = 50
     min_title_overlap: float = 0.5
     other_story_share: float = 0.25
+    edge_share: float = 0.05
     boilerplate_min_pages: int = 3
 
     def __post_init__(self) -> None:

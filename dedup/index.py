@@ -332,7 +332,8 @@ class DedupIndex:
         compiled = compilations(graph, members_of, content)
         directed = [(al, q, s, passages) for al in alignments
                     if members_of[al.a] is not members_of[al.b]
-                    for q, s, passages in link_directions(al, rank, graph, members_of, compiled)]
+                    for q, s, passages in link_directions(al, rank, graph, members_of, compiled,
+                                                        self.config.edge_share)]
         fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
         links = []
         for al, q, s, passages in directed:

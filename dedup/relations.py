@@ -109,18 +109,23 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                  titles: Mapping[int, str | None] | None = None) -> CopyVerdict:
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
 
-    The text decides; a headline only supports. A page opening with another story's passage
-    before the shared text (``foreign_opening``) is a follow-up or round-up. A shared text
-    starting past the lead (of ``outer``; of ``inner`` after more than a new lede of its own),
-    or a good part of other stories on either page (``other_story``), says "quote" unless the
-    headlines agree (a page wrapping the copy below other wire stories or teasers, a copy whose
-    top the extraction lost); a rewritten headline never vetoes.
+    The text decides; a headline only supports. Containment is measured after a new lede of
+    the page's own (a republisher's lede over a copy cut to two short paragraphs). A page
+    opening with another story's passage before the shared text (``foreign_opening``) is a
+    follow-up or round-up. A shared text starting past the lead (of ``outer``; of ``inner``
+    after more than a new lede of its own), or a good part of other stories on either page
+    (``other_story``), says "quote" unless the headlines agree (a page wrapping the copy below
+    other wire stories or teasers, a copy whose top the extraction lost); a rewritten headline
+    never vetoes.
     """
     al = graph.get(inner, outer)
     if al is None:
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
+    new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+    if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
+        cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
@@ -133,7 +138,6 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                            f"it opens with a passage shared with doc {third} before the shared "
                            "text: a follow-up or round-up, not a copy")
     if not same_headline:
-        new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
         if lead_outer > config.lead_share or (lead_inner > config.lead_share and not new_lede):
             where = "the other page" if lead_outer >= lead_inner else "it"
             return CopyVerdict(inner, outer, False,
@@ -152,6 +156,13 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
                                                            else ""))
+
+
+def _lede_size(al: Alignment, doc: int) -> float:
+    """About how many content shingles of ``doc`` precede its shared text (its content
+    estimated from the passages' matched shingles and its cover)."""
+    cover, lead = al.side(doc)
+    return lead * sum(p.matched for p in al.passages) / cover if cover else 0.0
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,
@@ -245,16 +256,21 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
-           compiled: Set[int] = frozenset()) -> tuple[int, int]:
+           compiled: Set[int], edge: float) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
     quote is one page's own addition; the quoted story's copies all have the passage). Then a
     compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
-    that, a page whose own story's copies all lack the passage quoted it; then the passage weighs
-    more in the quoting page (a digest or follow-up is mostly quotes; the source story has its
-    own text around it); ties go to the later-published page. ``published_rank``: any sortable
-    key per page in publication order (a rank, or (timestamp, id)).
+    that, a page whose own story's copies all lack the passage quoted it; then, when the pair
+    shares that one passage, a page whose own text lies on both sides of it quoted it from a
+    page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
+    story's lede or closing background is what others quote; a quote is set into the quoting
+    page's text or boxed below it; several passages are a follow-up's weave or a common
+    source's words); then the passage weighs more in the quoting page (a digest or follow-up is
+    mostly quotes; the source story has its own text around it); ties go to the later-published
+    page. ``published_rank``: any sortable key per page in publication order (a rank, or
+    (timestamp, id)).
     """
     sa = story_support(graph, al, al.a, stories[al.a], passage)
     sb = story_support(graph, al, al.b, stories[al.b], passage)
@@ -270,15 +286,25 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         lb = 0 if _cut_before(graph, al, al.b, stories[al.b], passage) else len(stories[al.b]) - 1
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
+    edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
+    if len(al.passages) == 1 and edge_a != edge_b:
+        return (al.b, al.a) if edge_a > edge_b else (al.a, al.b)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank[al.a], published_rank[al.b]
     return (al.a, al.b) if (ra, al.a) > (rb, al.b) else (al.b, al.a)
 
 
+def _at_edge(al: Alignment, doc: int, edge: float) -> int:
+    """2 if the one passage ``doc`` shares in ``al`` opens it (at most ``edge`` of its content
+    before the passage), 1 if it ends it (at most ``edge`` after), 0 if it lies inside."""
+    cover, lead = al.side(doc)
+    return 2 if lead <= edge else 1 if 1.0 - cover - lead <= edge else 0
+
+
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
-                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int] = frozenset(),
-                    ) -> list[tuple[int, int, tuple[Passage, ...]]]:
+                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int],
+                    edge: float) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
 
     Each shared passage is directed on its own (``quoter``): a copy may quote one story while
@@ -286,7 +312,8 @@ def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: 
     """
     groups: dict[tuple[int, int], list[Passage]] = {}
     for p in al.passages:
-        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled), []).append(p)
+        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled, edge),
+                          []).append(p)
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 
 

@@ -223,3 +223,41 @@ def test_sentence_stops_ignore_decimals_and_domains_but_not_glued_sentences() ->
     tokens = tokenize("Version 2.26 of example.com shipped.Then U.S. users waited! Done?")
     stopped = [w for w, stop in zip(tokens.words, tokens.stops, strict=True) if stop]
     assert stopped == ["shipped", "u", "s", "waited", "done"]  # not "2" (2.26), not "example"
+
+
+def test_a_passage_set_inside_one_page_and_opening_or_ending_the_other_was_quoted() -> None:
+    """A short story's closing paragraph re-used inside a long follow-up, and another short
+    story's lede quoted inside a long report, both quoting pages dated before their sources
+    (dates cannot be trusted): the passage weighs more in the short sources, yet it opens or
+    ends them and sits inside the quoting pages' own text, so the quoting pages quoted it. A
+    lede closing another page (a teaser boxed below it) was quoted by that page too."""
+    ending, lede, teased = story(60, paragraphs=4), story(61, paragraphs=4), story(64, 4)
+    own, report, long = story(62, paragraphs=8), story(63, paragraphs=8), story(65, 8)
+    pages = [doc(1, "wire.test", ending, hours=10, title="Bridge reopens after repairs"),
+             doc(2, "news.test", [*own[:4], ending[-1], *own[4:]], hours=2,
+                 title="Traffic returns to the old town"),
+             doc(3, "wire.test", lede, hours=10, title="Union calls a one-day strike"),
+             doc(4, "paper.test", [*report[:3], lede[0], *report[3:]], hours=1,
+                 title="Weekly labour report"),
+             doc(5, "wire.test", teased, hours=10, title="Museum opens a new wing"),
+             doc(6, "portal.test", [*long, teased[0]], hours=1, title="Harbour plan approved")]
+    result = deduplicate(pages)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (4, 3), (6, 5)}
+
+
+def test_a_copy_of_two_short_paragraphs_under_a_longer_new_lede_is_found() -> None:
+    """A republisher's 35-word lede over the source's two short opening paragraphs (20 and 14
+    words): less than half of the page is the source's text, yet all of it after the lede is.
+    A page whose own text after the source's top is longer than that top stays a page of its
+    own."""
+    source = [paragraph(9100, 20), paragraph(9101, 14), *story(91, paragraphs=10)]
+    other = [paragraph(9200, 20), paragraph(9201, 14), *story(92, paragraphs=10)]
+    pages = [doc(1, "wire.test", source, title="Ferry service resumes on the north route"),
+             doc(2, "paper.test", [paragraph(9150, 35), *source[:2]], hours=3,
+                 title="Islanders welcome the boats back"),
+             doc(3, "wire.test", other, hours=1, title="Library extends its opening hours"),
+             doc(4, "news.test", [paragraph(9250, 35), *other[:2], paragraph(9251, 40)],
+                 hours=4, title="Readers ask for more")]
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 2)
+    assert not _same_story(result, 3, 4)
