@@ -56,10 +56,26 @@ Vector = dict[str, float]
 
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
-#: Words of alphabetic scripts, with inner apostrophes and hyphens.
-_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
-_NUMBER = re.compile(rf"(\d+(?:[.,]\d+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?![^\W_{_CJK}])[ \t]*(\w*)")
+
+
+def _readers(letter: str, digit: str, word: str, glued: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The word and the number pattern over the given classes of letters, digits, word
+    characters and word characters that may not follow a number (all but _ and CJK).
+
+    Words of alphabetic scripts, with inner apostrophes and hyphens; numbers with a glued scale
+    and the word after them (the scale when it is one)."""
+    return (re.compile(rf"{letter}+(?:['’\-]{letter}+)*"),
+            re.compile(rf"({digit}+(?:[.,]{digit}+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?!{glued})"
+                       rf"[ \t]*({word}*)"))
+
+
+_WORD, _NUMBER = _readers(r"[^\W\d_]", r"\d", r"\w", rf"[^\W_{_CJK}]")
+#: The same patterns for text whose word characters are all ASCII (most news: its only other
+#: characters are quotes and dashes): classes of ASCII ranges match twice as fast as Unicode
+#: categories, and match the same there.
+_ASCII_WORD, _ASCII_NUMBER = _readers("[a-zA-Z]", "[0-9]", "[a-zA-Z0-9_]", "[a-zA-Z0-9]")
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 #: Multipliers of amount words and their abbreviations (English, Chinese, Japanese, Korean).
 _SCALES: dict[str, float] = {
     "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9,
@@ -210,7 +226,12 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     kept = _KEPT.setdefault((language, min_idf), {})
     log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
-    counts = Counter(_WORD.findall(part.lower()))
+    lower = part.lower()
+    word, number = _WORD, _NUMBER
+    rest = _ASCII_RUN.sub("", part)  # its other characters, those of ``lower`` among their lower()
+    if not any(map(str.isalnum, rest + rest.lower())):  # word characters (alnum, _) all ASCII
+        word, number = _ASCII_WORD, _ASCII_NUMBER
+    counts = Counter(word.findall(lower))
     weights = list(map(kept.get, counts))
     if None in weights:  # words met for the first time
         for i, word in enumerate(counts):
@@ -234,7 +255,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
             if n > 1 and gram in out:
                 out[gram] *= 1.0 + log(n)
     amounts: Counter[str] = Counter()
-    for match, n in Counter(_NUMBER.findall(part)).items():
+    for match, n in Counter(number.findall(part)).items():
         amount, idf = _amount_idf(*match, language)
         if idf >= min_idf:
             out[amount] = idf
