@@ -243,7 +243,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     if (total := sum(counts.values())) >= len(tf):
         tf = tf + [1.0 + log(n) for n in range(len(tf), total + 1)]
     out: Vector = {w: idf * tf[n] for w, idf, n in zip(counts, weights, counts.values(), strict=True) if idf}
-    if not part.isascii():
+    if _CJK_RUN.search(rest):  # CJK characters are not ASCII
         grams: Counter[str] = Counter()
         for run in _CJK_RUN.findall(part):
             lang = _cjk_language(run, language)
