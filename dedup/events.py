@@ -227,11 +227,12 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
     lower = part.lower()
-    word, number = _WORD, _NUMBER
+    read_words, read_numbers = _WORD, _NUMBER
     rest = _ASCII_RUN.sub("", part)  # its other characters, those of ``lower`` among their lower()
     if not any(map(str.isalnum, rest + rest.lower())):  # word characters (alnum, _) all ASCII
-        word, number = _ASCII_WORD, _ASCII_NUMBER
-    counts = Counter(word.findall(lower))
+        read_words, read_numbers = _ASCII_WORD, _ASCII_NUMBER
+    words = read_words.findall(lower)
+    counts = Counter(words)
     weights = list(map(kept.get, counts))
     if None in weights:  # words met for the first time
         for i, word in enumerate(counts):
@@ -240,7 +241,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
                 idf = 0.0 if cjk else _idf(word, language)
                 weights[i] = kept[word] = idf if idf >= min_idf else 0.0
     tf = _TF
-    if (total := sum(counts.values())) >= len(tf):
+    if (total := len(words)) >= len(tf):
         tf = tf + [1.0 + log(n) for n in range(len(tf), total + 1)]
     out: Vector = {w: idf * tf[n] for w, idf, n in zip(counts, weights, counts.values(), strict=True) if idf}
     if _CJK_RUN.search(rest):  # CJK characters are not ASCII
@@ -255,7 +256,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
             if n > 1 and gram in out:
                 out[gram] *= 1.0 + log(n)
     amounts: Counter[str] = Counter()
-    for match, n in Counter(number.findall(part)).items():
+    for match, n in Counter(read_numbers.findall(part)).items():
         amount, idf = _amount_idf(*match, language)
         if idf >= min_idf:
             out[amount] = idf
