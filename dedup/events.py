@@ -531,13 +531,9 @@ class EventIndex:
         n = len(keys)
         if n == 1:
             return [keys]
-        position = {k: i for i, k in enumerate(keys)}
-        pairs = np.zeros((n, n))
-        for i, key in enumerate(keys):
-            for other, score in self._pairs[key].items():
-                j = position.get(other)
-                if j is not None:
-                    pairs[i, j] = score
+        # looked up pair by pair: a story has many more pairs (down to threshold / 4, in the
+        # whole window) than its group has stories
+        pairs = np.array([[row.get(k, 0.0) for k in keys] for row in map(self._pairs.__getitem__, keys)])
         threshold = self.config.threshold
         label = np.arange(n)  # cluster of each story: the position of its earliest story
         sums = pairs.copy()  # cluster x cluster sums of pair similarities
