@@ -56,10 +56,26 @@ Vector = dict[str, float]
 
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
-#: Words of alphabetic scripts, with inner apostrophes and hyphens.
-_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
-_NUMBER = re.compile(rf"(\d+(?:[.,]\d+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?![^\W_{_CJK}])[ \t]*(\w*)")
+
+
+def _readers(letter: str, digit: str, word: str, glued: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The word and the number pattern over the given classes of letters, digits, word
+    characters and word characters that may not follow a number (all but _ and CJK).
+
+    Words of alphabetic scripts, with inner apostrophes and hyphens; numbers with a glued scale
+    and the word after them (the scale when it is one)."""
+    return (re.compile(rf"{letter}+(?:['’\-]{letter}+)*"),
+            re.compile(rf"({digit}+(?:[.,]{digit}+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?!{glued})"
+                       rf"[ \t]*({word}*)"))
+
+
+_WORD, _NUMBER = _readers(r"[^\W\d_]", r"\d", r"\w", rf"[^\W_{_CJK}]")
+#: The same patterns for text whose word characters are all ASCII (most news: its only other
+#: characters are quotes and dashes): classes of ASCII ranges match twice as fast as Unicode
+#: categories, and match the same there.
+_ASCII_WORD, _ASCII_NUMBER = _readers("[a-zA-Z]", "[0-9]", "[a-zA-Z0-9_]", "[a-zA-Z0-9]")
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 #: Multipliers of amount words and their abbreviations (English, Chinese, Japanese, Korean).
 _SCALES: dict[str, float] = {
     "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9,
@@ -210,7 +226,13 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     kept = _KEPT.setdefault((language, min_idf), {})
     log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
-    counts = Counter(_WORD.findall(part.lower()))
+    lower = part.lower()
+    read_words, read_numbers = _WORD, _NUMBER
+    rest = _ASCII_RUN.sub("", part)  # its other characters, those of ``lower`` among their lower()
+    if not any(map(str.isalnum, rest + rest.lower())):  # word characters (alnum, _) all ASCII
+        read_words, read_numbers = _ASCII_WORD, _ASCII_NUMBER
+    words = read_words.findall(lower)
+    counts = Counter(words)
     weights = list(map(kept.get, counts))
     if None in weights:  # words met for the first time
         for i, word in enumerate(counts):
@@ -219,10 +241,10 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
                 idf = 0.0 if cjk else _idf(word, language)
                 weights[i] = kept[word] = idf if idf >= min_idf else 0.0
     tf = _TF
-    if (total := sum(counts.values())) >= len(tf):
+    if (total := len(words)) >= len(tf):
         tf = tf + [1.0 + log(n) for n in range(len(tf), total + 1)]
     out: Vector = {w: idf * tf[n] for w, idf, n in zip(counts, weights, counts.values(), strict=True) if idf}
-    if not part.isascii():
+    if _CJK_RUN.search(rest):  # CJK characters are not ASCII
         grams: Counter[str] = Counter()
         for run in _CJK_RUN.findall(part):
             lang = _cjk_language(run, language)
@@ -234,7 +256,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
             if n > 1 and gram in out:
                 out[gram] *= 1.0 + log(n)
     amounts: Counter[str] = Counter()
-    for match, n in Counter(_NUMBER.findall(part)).items():
+    for match, n in Counter(read_numbers.findall(part)).items():
         amount, idf = _amount_idf(*match, language)
         if idf >= min_idf:
             out[amount] = idf
@@ -509,13 +531,9 @@ class EventIndex:
         n = len(keys)
         if n == 1:
             return [keys]
-        position = {k: i for i, k in enumerate(keys)}
-        pairs = np.zeros((n, n))
-        for i, key in enumerate(keys):
-            for other, score in self._pairs[key].items():
-                j = position.get(other)
-                if j is not None:
-                    pairs[i, j] = score
+        # looked up pair by pair: a story has many more pairs (down to threshold / 4, in the
+        # whole window) than its group has stories
+        pairs = np.array([[row.get(k, 0.0) for k in keys] for row in map(self._pairs.__getitem__, keys)])
         threshold = self.config.threshold
         label = np.arange(n)  # cluster of each story: the position of its earliest story
         sums = pairs.copy()  # cluster x cluster sums of pair similarities

@@ -10,7 +10,7 @@ from itertools import permutations
 
 import pytest
 
-from dedup import Document, deduplicate
+from dedup import Document, deduplicate, events
 from dedup.events import (
     DocumentFrequency,
     EventConfig,
@@ -114,6 +114,27 @@ def _giveme_stories() -> list[EventStory]:
     return [EventStory(key=i, title=r["title"], text=r["text"], sites=(r["source"],),
                        published=datetime.fromisoformat(r["date"]).replace(tzinfo=UTC))
             for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("dataset", ["giveme5w1h-news-cluster", "multinews-longbench"])
+def test_ascii_patterns_read_the_same_terms_as_the_unicode_ones(
+        dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ASCII fast path of ``terms`` changes no feature, on real news and on text whose
+    non-ASCII characters are letters, digits or lower-case to letters (Kelvin sign, ²)."""
+    path = shared_dataset(dataset) / "articles.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    tricky = ["Café naïve 380bn", "A 5\u212a run, x² and 3²", "“Quoted” 12,5 million — it’s 2024",
+              "Ünïcode-only words", "under_score 7_up 9b ９bn", "Straße ß 3万 and 4亿"]
+    stories = [EventStory(key=i, title=r["title"], text=r["text"], published=None)
+               for i, r in enumerate(rows)]
+    stories += [EventStory(key=-i, title=None, text=t, published=None) for i, t in enumerate(tricky)]
+    config = EventConfig()
+    fast = [terms(s, config) for s in stories]
+    monkeypatch.setattr(events, "_ASCII_WORD", events._WORD)
+    monkeypatch.setattr(events, "_ASCII_NUMBER", events._NUMBER)
+    slow = [terms(s, config) for s in stories]
+    assert [list(v.items()) for v in fast] == [list(v.items()) for v in slow]
+    assert sum(s.text.isascii() for s in stories) < len(stories) / 2  # most use the check
 
 
 def _groups(events: list) -> set[frozenset[int]]:
