@@ -82,12 +82,13 @@ def worker_name() -> str:
 
 def frontier_settings(url: str, prefix: str, idle_exit: float) -> dict[str, Any]:
     """The Scrapy settings of a worker of the crawl ``prefix`` on the Redis at ``url``."""
+    keys = Keys(prefix)
     return {
         "SCHEDULER": "crawler.frontier.FrontierScheduler",
         "SCHEDULER_PERSIST": True,  # the crawl outlives each worker; the last one clears it
         "SCHEDULER_QUEUE_CLASS": "crawler.frontier.HostRoundRobinQueue",
-        "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
-        "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
+        "SCHEDULER_QUEUE_KEY": keys.requests,
+        "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "REDIS_URL": url,
         "REDIS_PARAMS": REDIS_PARAMS,
@@ -112,6 +113,7 @@ class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.requests = f"{prefix}:requests"
+        self.hosts = f"{self.requests}:hosts"  #: hash host -> requests queued (HostRoundRobinQueue)
         self.dupefilter = f"{prefix}:dupefilter"
         self.workers = f"{prefix}:workers"  #: zset worker -> heartbeat expiry (Redis time)
         self.incomplete = f"{prefix}:incomplete"  #: documents some of whose links failed
@@ -168,7 +170,7 @@ def leave(client: redis.Redis, prefix: str, worker: str) -> bool:
     keys are gone: the next run starts a new crawl)."""
     keys = Keys(prefix)
     return bool(client.eval(_LEAVE, 6, keys.workers, keys.requests, keys.dupefilter, keys.incomplete,
-                            keys.run, f"{keys.requests}:hosts", prefix, worker))
+                            keys.run, keys.hosts, prefix, worker))
 
 
 def shared_run(client: redis.Redis, prefix: str, start: Callable[[], int],

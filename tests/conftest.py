@@ -32,9 +32,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def _pg_answers() -> bool:
+def answers(host: str, port: int) -> bool:
+    """Whether a server accepts connections on ``host:port`` (a service tests need)."""
     try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
@@ -43,7 +44,7 @@ def _pg_answers() -> bool:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema on 127.0.0.1:5432/test, dropped afterwards."""
-    if not _pg_answers():
+    if not answers(PG_HOST, PG_PORT):
         if require_services():
             pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (NEWSDEDUP_REQUIRE_SERVICES=1)")
         pytest.skip("no PostgreSQL server answers on 127.0.0.1:5432")

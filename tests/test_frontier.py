@@ -26,7 +26,7 @@ from crawler.lock import CRAWL_LOCK, held_lock
 from crawler.runs import add_worker, merge_statuses
 from crawler.store.db import make_engine, make_sessionmaker
 from crawler.store.models import Article, CrawlRun, StoryMember
-from tests.conftest import require_services, shared_dataset
+from tests.conftest import answers, require_services, shared_dataset
 from tests.procs import descendants, wait_for
 
 pytestmark = pytest.mark.slow
@@ -38,17 +38,9 @@ REDIS_DB = 13
 PER_SITE = 2
 
 
-def _redis_answers(port: int = REDIS_PORT) -> bool:
-    try:
-        with socket.create_connection((REDIS_HOST, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def frontier() -> str:
-    if not _redis_answers():
+    if not answers(REDIS_HOST, REDIS_PORT):
         if require_services():
             pytest.fail("Redis on 127.0.0.1:6379 is required (NEWSDEDUP_REQUIRE_SERVICES=1)")
         pytest.skip("no Redis server answers on 127.0.0.1:6379")
@@ -191,7 +183,7 @@ def own_redis() -> Iterator[tuple[subprocess.Popen, str]]:
     port = _free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    assert wait_for(lambda: _redis_answers(port), timeout=10)
+    assert wait_for(lambda: answers(REDIS_HOST, port), timeout=10)
     yield proc, f"redis://127.0.0.1:{port}/0"
     proc.kill()
     proc.wait()
