@@ -605,12 +605,6 @@ def _order(story: EventStory) -> tuple[bool, datetime | float, int]:
     return False, story.published, story.key
 
 
-def cluster_events(stories: Iterable[EventStory], config: EventConfig | None = None) -> list[Event]:
-    """Events of a set of stories in one batch (what a rebuild computes), the store's document
-    frequencies counted over these stories."""
-    return EventIndex.of(stories, config).events()
-
-
 # -- explanation ---------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,15 @@ from dedup.events import (
     EventConfig,
     EventIndex,
     EventStory,
-    cluster_events,
     compare,
     terms,
 )
 from tests.conftest import shared_dataset
+
+
+def cluster_events(stories: list[EventStory], config: EventConfig | None = None) -> list[events.Event]:
+    """Events of a set of stories in one batch: what a rebuild computes."""
+    return EventIndex.of(stories, config).events()
 
 
 def _seed_stories() -> tuple[list[str], list[EventStory]]:
