@@ -36,7 +36,6 @@ the ``.[semantic]`` extra); the recentred cosine is then blended into each pair'
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import re
 import unicodedata
@@ -82,10 +81,14 @@ _SCALES: dict[str, float] = {
     "b": 1e9, "trillion": 1e12, "tn": 1e12, "万": 1e4, "亿": 1e8, "億": 1e8, "만": 1e4, "억": 1e8,
 }
 _IDF_CACHE: dict[str, dict[str, float]] = {}
-#: (language, min_idf) -> word -> its idf if at least min_idf, else 0 (words not read as words too)
-_KEPT: dict[tuple[str, float], dict[str, float]] = {}
+#: Every term read so far (words, character bigrams, amounts) -> its id, process-wide: the
+#: window's rows and the rarity tables are indexed by it, so a story's terms are looked up once.
+_TERM_ID: dict[str, int] = {}
+_TERMS: list[str] = []
+#: (language, min_idf) -> a word's idf by term id if at least min_idf, else 0 (nan: not looked up)
+_KEPT: dict[tuple[str, float], np.ndarray] = {}
 #: 1 + log(count): a term's weight for its count in the text (counts below the words read).
-_TF = [0.0] + [1.0 + math.log(n) for n in range(1, 1 << 15)]
+_TF = np.array([0.0] + [1.0 + math.log(n) for n in range(1, 1 << 15)])
 #: Idf of a term wordfreq has never seen: as rare as its rarest listed words (1e-9).
 _UNSEEN_IDF = 9.0
 
@@ -218,32 +221,137 @@ def _lead(text: str, lead_words: int) -> str:
     return " ".join(words[:lead_words])
 
 
-def terms(story: EventStory, config: EventConfig) -> Vector:
-    """The story's terms weighted by count and general-language rarity (not normalised; the
-    store's idf is applied by ``DocumentFrequency.vector``)."""
+#: A term read: (term ids, weights by count and general-language rarity), in the order of
+#: ``terms`` (words by first occurrence, then bigrams, then amounts).
+Read = tuple[np.ndarray, np.ndarray]
+
+
+def _ids(terms: Iterable[str]) -> np.ndarray:
+    """The terms' ids (new terms get the next ids)."""
+    terms = list(terms)
+    ids = list(map(_TERM_ID.get, terms))
+    if None in ids:
+        for i, term in enumerate(terms):
+            if ids[i] is None:
+                ids[i] = _TERM_ID[term] = len(_TERMS)
+                _TERMS.append(term)
+    return np.array(ids, dtype=np.int64)
+
+
+def _kept(ids: np.ndarray, words: list[str], language: str, min_idf: float) -> np.ndarray:
+    """The words' general-language idf, 0 below ``min_idf`` and for words of CJK characters
+    (read as bigrams instead); looked up once per word and language."""
+    table = _KEPT.get((language, min_idf))
+    if table is None or len(table) < len(_TERMS):
+        grown = np.full(2 * len(_TERMS) + 1024, np.nan)
+        if table is not None:
+            grown[: len(table)] = table
+        table = _KEPT[language, min_idf] = grown
+    idf = table[ids]
+    for i in np.flatnonzero(np.isnan(idf)).tolist():  # words met for the first time
+        word = words[i]
+        cjk = not word.isascii() and _CJK_RUN.search(word)
+        found = 0.0 if cjk else _idf(word, language)
+        idf[i] = table[ids[i]] = found if found >= min_idf else 0.0
+    return idf
+
+
+@njit(cache=True)
+def _ascii_words(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``_ASCII_WORD.findall`` and ``Counter`` give, in one pass over a text's code points:
+    its distinct words in order of first occurrence (joined by spaces), their counts, and the
+    positions of its digits (where ``_ASCII_NUMBER`` can match)."""
+    n = chars.shape[0]
+    size = 64
+    while size < n + 2:  # at least twice as many slots as words (a word and a separator each)
+        size *= 2
+    slots = np.full(size, -1, np.int64)
+    starts = np.empty(n // 2 + 1, np.int64)
+    ends = np.empty(n // 2 + 1, np.int64)
+    counts = np.zeros(n // 2 + 1, np.int64)
+    digits = np.empty(n, np.int64)
+    m = nd = length = 0
+    i = 0
+    while i < n:
+        c = chars[i]
+        if 48 <= c <= 57:
+            digits[nd] = i
+            nd += 1
+        if not (97 <= c <= 122 or 65 <= c <= 90):
+            i += 1
+            continue
+        start = i
+        h = np.uint64(14695981039346656037)
+        while True:  # letters, then (apostrophe or hyphen, letters) while a letter follows
+            while i < n and (97 <= chars[i] <= 122 or 65 <= chars[i] <= 90):
+                h = (h ^ np.uint64(chars[i])) * np.uint64(1099511628211)
+                i += 1
+            if i + 1 < n and (chars[i] == 39 or chars[i] == 0x2019 or chars[i] == 45) and (
+                    97 <= chars[i + 1] <= 122 or 65 <= chars[i + 1] <= 90):
+                h = (h ^ np.uint64(chars[i])) * np.uint64(1099511628211)
+                i += 1
+            else:
+                break
+        slot = np.int64(h & np.uint64(size - 1))
+        while True:
+            j = slots[slot]
+            if j < 0:
+                slots[slot] = m
+                starts[m], ends[m], counts[m] = start, i, 1
+                length += i - start + 1
+                m += 1
+                break
+            if ends[j] - starts[j] == i - start:
+                k = 0
+                while k < i - start and chars[starts[j] + k] == chars[start + k]:
+                    k += 1
+                if k == i - start:
+                    counts[j] += 1
+                    break
+            slot = (slot + 1) & (size - 1)
+    joined = np.empty(max(length - 1, 0), np.uint32)
+    p = 0
+    for j in range(m):
+        if j:
+            joined[p] = 32
+            p += 1
+        for k in range(starts[j], ends[j]):
+            joined[p] = chars[k]
+            p += 1
+    return joined, counts[:m], digits[:nd]
+
+
+def _read(story: EventStory, config: EventConfig) -> Read:
+    """The story's terms (see ``terms``) as term ids and weights."""
     language = story.language or config.language
     min_idf = config.min_idf
-    kept = _KEPT.setdefault((language, min_idf), {})
     log = math.log
     part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
     lower = part.lower()
-    read_words, read_numbers = _WORD, _NUMBER
     rest = _ASCII_RUN.sub("", part)  # its other characters, those of ``lower`` among their lower()
-    if not any(map(str.isalnum, rest + rest.lower())):  # word characters (alnum, _) all ASCII
-        read_words, read_numbers = _ASCII_WORD, _ASCII_NUMBER
-    words = read_words.findall(lower)
-    counts = Counter(words)
-    weights = list(map(kept.get, counts))
-    if None in weights:  # words met for the first time
-        for i, word in enumerate(counts):
-            if weights[i] is None:
-                cjk = not word.isascii() and _CJK_RUN.search(word)  # read as bigrams below
-                idf = 0.0 if cjk else _idf(word, language)
-                weights[i] = kept[word] = idf if idf >= min_idf else 0.0
+    # word characters (alnum, _) all ASCII: ASCII words and numbers, at the same places in both
+    if len(lower) == len(part) and not any(map(str.isalnum, rest + rest.lower())):
+        chars = np.frombuffer(lower.encode("utf-32-le", "surrogatepass"), np.uint32)
+        joined, counts, digits = _ascii_words(chars)
+        words = joined.tobytes().decode("utf-32-le").split(" ") if counts.size else []
+        found, end, number_at = [], 0, _ASCII_NUMBER.match
+        for at in digits.tolist():  # findall: a match tried at each digit after the last one
+            if at >= end and (number := number_at(part, at)):
+                found.append(number.groups(""))
+                end = number.end()
+    else:
+        counted = Counter(_WORD.findall(lower))
+        words = list(counted)
+        counts = np.fromiter(counted.values(), np.int64, len(words))
+        found = _NUMBER.findall(part)
+    ids = _ids(words)
+    idf = _kept(ids, words, language, min_idf)
     tf = _TF
-    if (total := len(words)) >= len(tf):
-        tf = tf + [1.0 + log(n) for n in range(len(tf), total + 1)]
-    out: Vector = {w: idf * tf[n] for w, idf, n in zip(counts, weights, counts.values(), strict=True) if idf}
+    if counts.size and (most := int(counts.max())) >= len(tf):
+        tf = np.concatenate([tf, [1.0 + log(n) for n in range(len(tf), most + 1)]])
+    kept = idf != 0.0
+    ids, weights = ids[kept], idf[kept] * tf[counts[kept]]
+    out: Vector = {}  # bigrams and amounts
     if _CJK_RUN.search(rest):  # CJK characters are not ASCII
         grams: Counter[str] = Counter()
         for run in _CJK_RUN.findall(part):
@@ -256,7 +364,7 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
             if n > 1 and gram in out:
                 out[gram] *= 1.0 + log(n)
     amounts: Counter[str] = Counter()
-    for match, n in Counter(read_numbers.findall(part)).items():
+    for match, n in Counter(found).items():
         amount, idf = _amount_idf(*match, language)
         if idf >= min_idf:
             out[amount] = idf
@@ -264,7 +372,27 @@ def terms(story: EventStory, config: EventConfig) -> Vector:
     for amount, n in amounts.items():
         if n > 1:
             out[amount] *= 1.0 + log(n)
-    return out
+    if not out:
+        return ids, weights
+    more = _ids(out)
+    extra = np.fromiter(out.values(), np.float64, len(out))
+    if any(map(str.isalpha, amounts)):  # an amount spelled like a word ("inf") takes its place
+        at = {term_id: i for i, term_id in enumerate(ids.tolist())}
+        clash = np.array([term_id in at for term_id in more.tolist()], dtype=bool)
+        weights[[at[term_id] for term_id in more[clash].tolist()]] = extra[clash]
+        more, extra = more[~clash], extra[~clash]
+    return np.concatenate([ids, more]), np.concatenate([weights, extra])
+
+
+def terms(story: EventStory, config: EventConfig) -> Vector:
+    """The story's terms weighted by count and general-language rarity (not normalised; the
+    store's idf is applied by ``DocumentFrequency.vector``)."""
+    return _vector(_read(story, config))
+
+
+def _vector(read: Read) -> Vector:
+    ids, weights = read
+    return dict(zip(map(_TERMS.__getitem__, ids.tolist()), weights.tolist(), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +405,9 @@ class DocumentFrequency:
 
     idf: Mapping[str, float]
     unseen: float  #: the idf of a term no story of the store has
+    #: ``idf`` by term id (nan: not looked up yet), filled as stories are read
+    _by_id: list[np.ndarray] = field(default_factory=lambda: [np.empty(0)], init=False,
+                                     compare=False, repr=False)
 
     @classmethod
     def count(cls, stories: Iterable[EventStory], config: EventConfig) -> DocumentFrequency:
@@ -293,18 +424,25 @@ class DocumentFrequency:
         by_count = {c: math.log((1 + n) / (1 + c)) + 1.0 for c in set(df.values())}
         return cls({t: by_count[c] for t, c in df.items()}, math.log(1 + n) + 1.0)
 
-    def weights(self, terms: Vector) -> np.ndarray:
-        """The terms' weights times the store idf, L2-normalised, in the terms' order."""
-        n = len(terms)
-        out = np.fromiter(terms.values(), np.float64, n)
-        out *= np.fromiter(map(self.idf.get, terms, itertools.repeat(self.unseen, n)), np.float64, n)
+    def weights(self, read: Read) -> np.ndarray:
+        """The read terms' weights times the store idf, L2-normalised, in their order."""
+        ids, out = read
+        table = self._by_id[0]
+        if len(table) < len(_TERMS):
+            grown = np.full(2 * len(_TERMS) + 1024, np.nan)
+            grown[: len(table)] = table
+            table = self._by_id[0] = grown
+        idf = table[ids]
+        for i in np.flatnonzero(np.isnan(idf)).tolist():
+            idf[i] = table[ids[i]] = self.idf.get(_TERMS[ids[i]], self.unseen)
+        out = out * idf
         norm = math.sqrt(float(out @ out))
         if norm:
             out /= norm
         return out
 
-    def vector(self, terms: Vector) -> Vector:
-        return dict(zip(terms, self.weights(terms).tolist(), strict=True))
+    def vector(self, read: Read) -> Vector:
+        return _vector((read[0], self.weights(read)))
 
 
 def _dot(a: Vector, b: Vector) -> float:
@@ -332,71 +470,66 @@ class _Window:
     cost 2-3 ms a story over 1,000-word texts)."""
 
     def __init__(self) -> None:
-        self.term_id: dict[str, int] = {}
-        self.query = np.zeros(1024)
+        self.query = np.zeros(1024)  # dense by term id, zero between calls
         self.ids = np.zeros(4096, dtype=np.int64)
         self.weights = np.zeros(4096)
         self.used = 0
         self.dead = 0  # elements of removed stories' rows, not yet compacted
-        self.keys: list[int] = []
-        self.times: list[float] = []  # publication timestamps (nan: undated)
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-
-    def encode(self, terms: Iterable[str]) -> np.ndarray:
-        """Term ids (new terms get the next ids)."""
-        term_id = self.term_id
-        ids = list(map(term_id.get, terms))
-        if None in ids:
-            ids = [term_id.setdefault(t, len(term_id)) for t in terms]
-            if len(term_id) > len(self.query):
-                self.query = np.zeros(2 * len(term_id))
-        return np.array(ids, dtype=np.int64)
+        self.rows = 0
+        self.keys = np.zeros(256, dtype=np.int64)
+        self.times = np.zeros(256)  # publication timestamps (nan: undated)
+        self.starts = np.zeros(256, dtype=np.int64)
+        self.ends = np.zeros(256, dtype=np.int64)
 
     def dots(self, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Dot products of the window's stories (in ``keys`` order) with the encoded vector."""
+        """Dot products of the window's stories (in ``keys`` order) with a story's vector."""
+        if len(_TERMS) > len(self.query):
+            self.query = np.zeros(2 * len(_TERMS))
         query = self.query
         query[ids] = weights
-        out = np.empty(len(self.keys))
-        _window_dots(query, self.ids, self.weights, np.array(self.starts, dtype=np.int64),
-                     np.array(self.ends, dtype=np.int64), out)
+        n = self.rows
+        out = np.empty(n)
+        _window_dots(query, self.ids, self.weights, self.starts[:n], self.ends[:n], out)
         query[ids] = 0.0
         return out
 
     def append(self, key: int, when: datetime | None, ids: np.ndarray, weights: np.ndarray) -> None:
         end = self.used + len(ids)
         if end > len(self.ids):
-            size = 2 * end
-            self.ids = np.resize(self.ids, size)
-            self.weights = np.resize(self.weights, size)
+            self.ids = np.resize(self.ids, 2 * end)
+            self.weights = np.resize(self.weights, 2 * end)
         self.ids[self.used: end] = ids
         self.weights[self.used: end] = weights
-        self.keys.append(key)
-        self.times.append(math.nan if when is None else when.timestamp())
-        self.starts.append(self.used)
-        self.ends.append(end)
-        self.used = end
+        row = self.rows
+        if row == len(self.keys):
+            self.keys, self.times, self.starts, self.ends = (
+                np.resize(a, 2 * row) for a in (self.keys, self.times, self.starts, self.ends))
+        self.keys[row] = key
+        self.times[row] = math.nan if when is None else when.timestamp()
+        self.starts[row], self.ends[row] = self.used, end
+        self.rows, self.used = row + 1, end
 
     def remove(self, gone: set[int]) -> None:
         """Drop stories: their rows become empty (a dot product of 0, never a candidate); the
         arrays are compacted once empty rows hold half of them."""
-        for i, key in enumerate(self.keys):
-            if key in gone:
-                self.dead += self.ends[i] - self.starts[i]
-                self.ends[i] = self.starts[i]
+        n = self.rows
+        starts, ends = self.starts[:n], self.ends[:n]
+        drop = np.isin(self.keys[:n], np.fromiter(gone, np.int64, len(gone)))
+        self.dead += int((ends[drop] - starts[drop]).sum())
+        ends[drop] = starts[drop]
         if 2 * self.dead <= self.used:
             return
-        keep = [i for i, (a, b) in enumerate(zip(self.starts, self.ends, strict=True)) if b > a]
-        parts = [np.arange(self.starts[i], self.ends[i]) for i in keep]
+        keep = np.flatnonzero(ends > starts)
+        lengths = ends[keep] - starts[keep]
+        parts = [np.arange(a, b) for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True)]
         order = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         self.ids[: len(order)] = self.ids[order]
         self.weights[: len(order)] = self.weights[order]
-        lengths = [self.ends[i] - self.starts[i] for i in keep]
-        self.keys = [self.keys[i] for i in keep]
-        self.times = [self.times[i] for i in keep]
-        self.ends = list(itertools.accumulate(lengths))
-        self.starts = [e - n for e, n in zip(self.ends, lengths, strict=True)]
-        self.used, self.dead = len(order), 0
+        m = len(keep)
+        self.keys[:m], self.times[:m] = self.keys[keep], self.times[keep]
+        self.ends[:m] = np.cumsum(lengths)
+        self.starts[:m] = self.ends[:m] - lengths
+        self.rows, self.used, self.dead = m, len(order), 0
 
 
 class EventIndex:
@@ -429,15 +562,15 @@ class EventIndex:
         return key in self._stories
 
     def vector(self, story: EventStory) -> Vector:
-        return self.df.vector(terms(story, self.config))
+        return self.df.vector(_read(story, self.config))
 
     @classmethod
     def of(cls, stories: Iterable[EventStory], config: EventConfig | None = None) -> EventIndex:
         """The index of a store's stories, its idf counted over them (each story read once)."""
         config = config or EventConfig()
         stories = list(stories)
-        found = {story.key: terms(story, config) for story in stories}
-        index = cls(config, DocumentFrequency.of(found.values()))
+        found = {story.key: _read(story, config) for story in stories}
+        index = cls(config, DocumentFrequency.of(map(_vector, found.values())))
         index._add(stories, found)
         return index
 
@@ -445,15 +578,15 @@ class EventIndex:
         """Cluster stories in with every story added before (any order gives the same events)."""
         self._add(stories, {})
 
-    def _add(self, stories: Iterable[EventStory], found: Mapping[int, Vector]) -> None:
+    def _add(self, stories: Iterable[EventStory], found: Mapping[int, Read]) -> None:
         touched: set[int] = set()
         floor, threshold = self.config.threshold / 4, self.config.threshold
         for story in sorted(stories, key=_order):
             if story.key in self._stories:
                 raise ValueError(f"story {story.key} is already assigned to an event")
             self._prune(story.published)
-            read = found[story.key] if story.key in found else terms(story, self.config)
-            ids, weights = self._window.encode(read), self.df.weights(read)
+            read = found[story.key] if story.key in found else _read(story, self.config)
+            ids, weights = read[0], self.df.weights(read)
             key = story.key
             self._stories[key] = story
             self._group[key] = key
@@ -492,9 +625,9 @@ class EventIndex:
         dots = window.dots(ids, weights)
         rows = np.flatnonzero(dots >= floor - 1e-9 if story.embedding is None else dots > 0.0)
         if story.published is not None and rows.size:  # undated stories (nan) are never apart
-            apart = np.abs(np.array(window.times)[rows] - story.published.timestamp())
+            apart = np.abs(window.times[rows] - story.published.timestamp())
             rows = rows[~(apart > self._window_span.total_seconds())]
-        keys = [window.keys[r] for r in rows.tolist()]
+        keys = window.keys[rows].tolist()
         scores = dots[rows]
         if story.embedding is not None:
             scores = np.array([self._mix(float(d), story.embedding, self._stories[k].embedding)
