@@ -58,22 +58,22 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
 
 
-def _readers(letter: str, digit: str, word: str, glued: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The word and the number pattern over the given classes of letters, digits, word
-    characters and word characters that may not follow a number (all but _ and CJK).
-
-    Words of alphabetic scripts, with inner apostrophes and hyphens; numbers with a glued scale
-    and the word after them (the scale when it is one)."""
-    return (re.compile(rf"{letter}+(?:['’\-]{letter}+)*"),
-            re.compile(rf"({digit}+(?:[.,]{digit}+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?!{glued})"
-                       rf"[ \t]*({word}*)"))
+#: Words of alphabetic scripts, with inner apostrophes and hyphens (``_ascii_words`` reads the
+#: same in one compiled pass when every word character is ASCII).
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
-_WORD, _NUMBER = _readers(r"[^\W\d_]", r"\d", r"\w", rf"[^\W_{_CJK}]")
-#: The same patterns for text whose word characters are all ASCII (most news: its only other
-#: characters are quotes and dashes): classes of ASCII ranges match twice as fast as Unicode
-#: categories, and match the same there.
-_ASCII_WORD, _ASCII_NUMBER = _readers("[a-zA-Z]", "[0-9]", "[a-zA-Z0-9_]", "[a-zA-Z0-9]")
+def _number_reader(digit: str, word: str, glued: str) -> re.Pattern[str]:
+    """Numbers with a glued scale and the word after them (the scale when it is one), over the
+    given classes of digits, word characters and word characters that may not follow a number
+    (all but _ and CJK)."""
+    return re.compile(rf"({digit}+(?:[.,]{digit}+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?!{glued})[ \t]*({word}*)")
+
+
+_NUMBER = _number_reader(r"\d", r"\w", rf"[^\W_{_CJK}]")
+#: The same for text whose word characters are all ASCII (most news: its only other characters
+#: are quotes and dashes): classes of ASCII ranges match as Unicode categories do there, faster.
+_ASCII_NUMBER = _number_reader("[0-9]", "[a-zA-Z0-9_]", "[a-zA-Z0-9]")
 _ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 #: Multipliers of amount words and their abbreviations (English, Chinese, Japanese, Korean).
 _SCALES: dict[str, float] = {
@@ -464,6 +464,107 @@ def _window_dots(query: np.ndarray, ids: np.ndarray, weights: np.ndarray, starts
         out[row] = acc
 
 
+@njit(cache=True)
+def _pairwise_sum(a: np.ndarray) -> float:
+    """NumPy's sum of a contiguous run (pairwise, 8 partial sums): the same float as
+    ``a.sum()``, so the compiled clustering decides exactly as NumPy's did."""
+    n = a.shape[0]
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[:8].copy()
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(a[:half]) + _pairwise_sum(a[half:])
+
+
+@njit(cache=True)
+def _bridged(pairs: np.ndarray, label: np.ndarray, a: int, b: int, least: float) -> bool:
+    """Whether clusters ``a`` and ``b`` stay linked without any one of their stories: their
+    average link without it reaches ``least`` (sums in NumPy's order: rows pairwise, columns
+    one row after another, a single column pairwise)."""
+    in_a, in_b = np.flatnonzero(label == a), np.flatnonzero(label == b)
+    na, nb = in_a.shape[0], in_b.shape[0]
+    cross = np.empty((na, nb))
+    for i in range(na):
+        for j in range(nb):
+            cross[i, j] = pairs[in_a[i], in_b[j]]
+    to_b = np.empty(na)  # each story's sum to the other side
+    for i in range(na):
+        to_b[i] = 0.0 + _pairwise_sum(cross[i])
+    to_a = np.empty(nb)
+    if nb == 1:
+        to_a[0] = 0.0 + _pairwise_sum(cross[:, 0].copy())
+    else:
+        to_a[:] = cross[0]
+        for i in range(1, na):
+            to_a += cross[i]
+    total = 0.0 + _pairwise_sum(to_b)
+    if na > 1:
+        for i in range(na):
+            if (total - to_b[i]) / ((na - 1) * nb) < least:
+                return False
+    if nb > 1:
+        for j in range(nb):
+            if (total - to_a[j]) / (na * (nb - 1)) < least:
+                return False
+    return True
+
+
+@njit(cache=True)
+def _agglomerate(pairs: np.ndarray, threshold: float, least: float) -> np.ndarray:
+    """Average-link agglomeration of stories in publication order (``pairs``: their similarity
+    matrix): merge the most similar pair of clusters (ties: the earliest stories) while their
+    mean pairwise similarity reaches ``threshold`` and stays at ``least`` without any one of
+    their stories (``_bridged``). Each story's cluster: the position of its earliest story."""
+    n = pairs.shape[0]
+    label = np.arange(n)
+    sums = pairs.copy()  # cluster x cluster sums of pair similarities
+    sizes = np.ones(n)
+    upper = np.zeros((n, n), np.bool_)
+    for i in range(n):
+        upper[i, i + 1:] = True
+    link = np.empty(n * n)
+    tried = np.empty(n * n, np.bool_)
+    while True:
+        for i in range(n):
+            for j in range(n):
+                link[i * n + j] = sums[i, j] / (sizes[i] * sizes[j]) if upper[i, j] else -1.0
+        tried[:] = False
+        merged = False
+        while not merged:
+            best = -1  # the most similar untried pair, ties: the first
+            for f in range(n * n):
+                if not tried[f] and (best < 0 or link[f] > link[best]):
+                    best = f
+            if best < 0 or link[best] < threshold:
+                break
+            tried[best] = True
+            a, b = best // n, best % n
+            merged = _bridged(pairs, label, a, b, least)
+        if not merged:
+            return label
+        sums[a] += sums[b]
+        sums[:, a] += sums[:, b]
+        sizes[a] += sizes[b]
+        label[label == b] = a
+        upper[b, :] = False
+        upper[:, b] = False
+
+
 class _Window:
     """The stories of the last window as sparse rows in flat arrays (term ids, weights), so the
     similarity of a new story to all of them is one compiled pass (a Python inverted index
@@ -657,49 +758,16 @@ class EventIndex:
             self._window.remove(gone)
 
     def _average_link(self, keys: list[int]) -> list[list[int]]:
-        """Average-link agglomeration of one linked group: merge the most similar pair of
-        clusters while their mean pairwise similarity reaches the threshold (ties: the earliest
-        stories) and stays near it without any one story (``_bridged``)."""
+        """The events of one linked group (``_agglomerate``), stories in publication order."""
         keys = sorted(keys, key=lambda k: _order(self._stories[k]))
-        n = len(keys)
-        if n == 1:
+        if len(keys) == 1:
             return [keys]
         # looked up pair by pair: a story has many more pairs (down to threshold / 4, in the
         # whole window) than its group has stories
         pairs = np.array([[row.get(k, 0.0) for k in keys] for row in map(self._pairs.__getitem__, keys)])
-        threshold = self.config.threshold
-        label = np.arange(n)  # cluster of each story: the position of its earliest story
-        sums = pairs.copy()  # cluster x cluster sums of pair similarities
-        sizes = np.ones(n)
-        upper = np.triu(np.ones((n, n), dtype=bool), 1)
-        while True:
-            link = np.where(upper, sums / np.outer(sizes, sizes), -1.0)
-            merged = False
-            for flat in np.argsort(-link, axis=None, kind="stable"):
-                a, b = divmod(int(flat), n)
-                if link[a, b] < threshold:
-                    break
-                if self._bridged(pairs, label == a, label == b):
-                    merged = True
-                    break
-            if not merged:
-                break
-            sums[a] += sums[b]
-            sums[:, a] += sums[:, b]
-            sizes[a] += sizes[b]
-            label[label == b] = a
-            upper[b, :] = upper[:, b] = False
-        return [[keys[i] for i in np.flatnonzero(label == c)] for c in np.unique(label)]
-
-    def _bridged(self, pairs: np.ndarray, in_a: np.ndarray, in_b: np.ndarray) -> bool:
-        """Whether two clusters stay linked without any one of their stories: their average
-        link without it reaches ``leave_one_out`` x the threshold."""
-        cross = pairs[np.ix_(in_a, in_b)]
-        to_b, to_a = cross.sum(axis=1), cross.sum(axis=0)  # each story's sum to the other side
-        na, nb, total = len(to_b), len(to_a), float(to_b.sum())
-        least = self.config.leave_one_out * self.config.threshold - 1e-12
-        return not ((na > 1 and ((total - to_b) / ((na - 1) * nb) < least).any())
-                    or (nb > 1 and ((total - to_a) / (na * (nb - 1)) < least).any()))
+        c = self.config
+        label = _agglomerate(pairs, c.threshold, c.leave_one_out * c.threshold - 1e-12)
+        return [[keys[i] for i in np.flatnonzero(label == cluster)] for cluster in np.unique(label)]
 
     def events(self) -> list[Event]:
         """Every event, in order of its first story (each story in exactly one)."""

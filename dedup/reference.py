@@ -5,12 +5,26 @@ product."""
 from __future__ import annotations
 
 import itertools
+import math
+import unicodedata
+from collections import Counter
 
 import numpy as np
 from numba import njit
 
 from dedup.align import Alignment, Passage, _align_sets
 from dedup.config import DedupConfig
+from dedup.events import (
+    _CJK_RUN,
+    _NUMBER,
+    _WORD,
+    EventConfig,
+    EventStory,
+    _amount_idf,
+    _cjk_language,
+    _idf,
+    _lead,
+)
 from dedup.hashing import _G, _MASK, _X1, _fmix_int, _weights, token_hash
 from dedup.lsh import _M1, _finish, band_salts
 from dedup.minhash import _CHUNK, _EMPTY, _check_ranges, mix64, probe_ranks
@@ -202,3 +216,68 @@ def _union_content(cum: np.ndarray, ranges: list[tuple[int, int]]) -> int:
 
 def _content_between(content_cum: np.ndarray, first: int, last: int) -> int:
     return int(content_cum[last + 1] - content_cum[first])
+
+
+# -- events (dedup.events) -----------------------------------------------------------------
+
+def event_terms(story: EventStory, config: EventConfig) -> dict[str, float]:
+    """``dedup.events.terms`` with regular expressions over Unicode classes and ``Counter``: the
+    specification of its compiled reading (same terms, in the same order, same floats)."""
+    language = story.language or config.language
+    part = unicodedata.normalize("NFKC", f"{story.title or ''}\n{_lead(story.text, config.lead_words)}")
+    out: dict[str, float] = {}
+    for word, n in Counter(_WORD.findall(part.lower())).items():
+        cjk = not word.isascii() and _CJK_RUN.search(word)  # read as bigrams below
+        idf = 0.0 if cjk else _idf(word, language)
+        if idf >= config.min_idf and idf:
+            out[word] = idf * (1.0 + math.log(n))
+    grams: Counter[str] = Counter()
+    for run in _CJK_RUN.findall(part):
+        lang = _cjk_language(run, language)
+        for gram in [run[i: i + 2] for i in range(len(run) - 1)] or [run]:
+            grams[gram] += 1
+            if gram not in out and (idf := _idf(gram, lang)) >= config.min_idf:
+                out[gram] = idf
+    for gram, n in grams.items():
+        if n > 1 and gram in out:
+            out[gram] *= 1.0 + math.log(n)
+    amounts: Counter[str] = Counter()
+    for match, n in Counter(_NUMBER.findall(part)).items():
+        amount, idf = _amount_idf(*match, language)
+        if idf >= config.min_idf:
+            out[amount] = idf
+            amounts[amount] += n
+    for amount, n in amounts.items():
+        if n > 1:
+            out[amount] *= 1.0 + math.log(n)
+    return out
+
+
+def average_link(pairs: np.ndarray, threshold: float, least: float) -> np.ndarray:
+    """``dedup.events._agglomerate`` in NumPy (its specification): each story's cluster."""
+    n = len(pairs)
+    label = np.arange(n)
+    sums = pairs.copy()
+    sizes = np.ones(n)
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    while True:
+        link = np.where(upper, sums / np.outer(sizes, sizes), -1.0)
+        merged = False
+        for flat in np.argsort(-link, axis=None, kind="stable"):
+            a, b = divmod(int(flat), n)
+            if link[a, b] < threshold:
+                break
+            cross = pairs[np.ix_(label == a, label == b)]
+            to_b, to_a = cross.sum(axis=1), cross.sum(axis=0)
+            na, nb, total = len(to_b), len(to_a), float(to_b.sum())
+            if not ((na > 1 and ((total - to_b) / ((na - 1) * nb) < least).any())
+                    or (nb > 1 and ((total - to_a) / (na * (nb - 1)) < least).any())):
+                merged = True
+                break
+        if not merged:
+            return label
+        sums[a] += sums[b]
+        sums[:, a] += sums[:, b]
+        sizes[a] += sizes[b]
+        label[label == b] = a
+        upper[b, :] = upper[:, b] = False

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
 
+import numpy as np
 import pytest
 
-from dedup import Document, deduplicate, events
+from dedup import Document, deduplicate, events, reference
 from dedup.events import (
     DocumentFrequency,
     EventConfig,
@@ -120,25 +122,103 @@ def _giveme_stories() -> list[EventStory]:
             for i, r in enumerate(rows)]
 
 
-@pytest.mark.parametrize("dataset", ["giveme5w1h-news-cluster", "multinews-longbench"])
-def test_ascii_patterns_read_the_same_terms_as_the_unicode_ones(
-        dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ASCII fast path of ``terms`` changes no feature, on real news and on text whose
-    non-ASCII characters are letters, digits or lower-case to letters (Kelvin sign, ²)."""
-    path = shared_dataset(dataset) / "articles.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    tricky = ["Café naïve 380bn", "A 5\u212a run, x² and 3²", "“Quoted” 12,5 million — it’s 2024",
-              "Ünïcode-only words", "under_score 7_up 9b ９bn", "Straße ß 3万 and 4亿"]
-    stories = [EventStory(key=i, title=r["title"], text=r["text"], published=None)
-               for i, r in enumerate(rows)]
-    stories += [EventStory(key=-i, title=None, text=t, published=None) for i, t in enumerate(tricky)]
+#: Text the compiled reading must read as the patterns do: non-ASCII letters, digits and
+#: characters that lower-case to letters (Kelvin sign, ²), quotes and dashes around words,
+#: apostrophes and hyphens that join or do not, numbers glued to words and scales, CJK, an
+#: amount too long for a float ("inf", also a word here), empty text.
+ODD_TEXTS = ["Café naïve 380bn", "A 5\u212a run, x² and 3²", "“Quoted” 12,5 million — it’s 2024",
+             "Ünïcode-only words", "under_score 7_up 9b ９bn", "Straße ß 3万 and 4亿", "İstanbul İ",
+             "mp3s covid19 1,000,000x 5mn 5m 3.5bn 2.5 Billion 4\tbillion rock'n'roll 'quoted' a'-b "
+             "--dash-- it’s x-- -y a''b 12.34.56 7,,8", "中国的云计算 380亿 and 日本 カタカナ 한국어",
+             "taxes " + "1" + "0" * 400 + " inf inf", "", "   ", "\ud800 lone surrogate 42"]
+
+
+@pytest.mark.parametrize("dataset", ["giveme5w1h-news-cluster", "multinews-longbench", "seeds"])
+def test_the_compiled_reading_gives_the_reference_terms(dataset: str) -> None:
+    """``terms`` (one compiled pass over ASCII words) reads what the patterns read
+    (``reference.event_terms``): the same terms, in the same order, the same floats."""
+    if dataset == "seeds":
+        stories = _seed_stories()[1]
+    else:
+        path = shared_dataset(dataset) / "articles.jsonl"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        stories = [EventStory(key=i, title=r["title"], text=r["text"], published=None)
+                   for i, r in enumerate(rows)]
+    stories += [EventStory(key=-i, title=None, text=t, published=None) for i, t in enumerate(ODD_TEXTS)]
     config = EventConfig()
-    fast = [terms(s, config) for s in stories]
-    monkeypatch.setattr(events, "_ASCII_WORD", events._WORD)
-    monkeypatch.setattr(events, "_ASCII_NUMBER", events._NUMBER)
-    slow = [terms(s, config) for s in stories]
-    assert [list(v.items()) for v in fast] == [list(v.items()) for v in slow]
-    assert sum(s.text.isascii() for s in stories) < len(stories) / 2  # most use the check
+    for story in stories:
+        assert list(terms(story, config).items()) == list(reference.event_terms(story, config).items())
+    assert list(terms(stories[-4], config)) == ["taxes", "inf"]  # the amount in the word's place
+    assert sum(s.text.isascii() for s in stories) < len(stories) / 2  # most take the check
+
+
+def _reference_pairs(stories: list[EventStory], df: DocumentFrequency,
+                     config: EventConfig) -> dict[int, dict[int, float]]:
+    """Every pair within the window reaching threshold / 4, from the reference terms: the
+    later story's vector summed over the earlier one's terms in their order, rounded."""
+    vectors = {}
+    for s in stories:
+        found = reference.event_terms(s, config)
+        weights = np.array(list(found.values())) * np.array([df.idf.get(t, df.unseen) for t in found])
+        norm = math.sqrt(float(weights @ weights))
+        vectors[s.key] = dict(zip(found, (weights / norm if norm else weights).tolist(), strict=True))
+    order = sorted(stories, key=lambda s: (s.published is None, s.published or 0, s.key))
+    span = config.window_hours * 3600
+    pairs: dict[int, dict[int, float]] = {}
+    for i, later in enumerate(order):
+        for earlier in order[:i]:
+            if later.published and earlier.published and (
+                    later.published - earlier.published).total_seconds() > span:
+                continue
+            score = 0.0
+            for term, weight in vectors[earlier.key].items():
+                score += vectors[later.key].get(term, 0.0) * weight
+            score = float(np.round(np.array([score]), 12)[0])
+            if score >= config.threshold / 4:
+                pairs.setdefault(later.key, {})[earlier.key] = score
+                pairs.setdefault(earlier.key, {})[later.key] = score
+    return pairs
+
+
+@pytest.mark.parametrize("dataset", ["giveme5w1h-news-cluster", "seeds", "fixture"])
+def test_the_index_links_the_reference_pairs(dataset: str) -> None:
+    """The window's compiled dot products give every pair the reference gives, with the same
+    floats (so the events, their centres and labels are those of the reference pairs)."""
+    if dataset == "seeds":
+        stories = _seed_stories()[1]
+    elif dataset == "fixture":
+        stories = [_story(1, QUAKE, 0), _story(2, QUAKE_2, 1), _story(3, QUAKE + " " + QUAKE_2, 30),
+                   _story(4, ODD_TEXTS[7], 2), _story(5, ODD_TEXTS[2] + " " + QUAKE, 3),
+                   *(_story(6 + i, t, 4) for i, t in enumerate(ODD_TEXTS))]
+    else:
+        stories = _giveme_stories()
+    config = EventConfig()
+    index = EventIndex.of(stories, config)
+    assert {k: v for k, v in index._pairs.items() if v} == _reference_pairs(stories, index.df, config)
+
+
+def test_the_compiled_average_link_decides_as_numpy() -> None:
+    """``_agglomerate`` gives the labels of the NumPy reference on real groups and on random
+    ones (pairs near the threshold, clusters past NumPy's 8- and 128-element summing blocks)."""
+    config = EventConfig()
+    least = config.leave_one_out * config.threshold - 1e-12
+    index = EventIndex.of(_giveme_stories(), config)
+    groups = [sorted(m, key=lambda k: events._order(index._stories[k]))
+              for m in index._members.values() if len(m) > 1]
+    matrices = [np.array([[index._pairs[a].get(b, 0.0) for b in g] for a in g]) for g in groups]
+    rng = np.random.default_rng(18)
+    for n in range(300):  # its sums are NumPy's, to the last bit
+        row = rng.random(n) * rng.choice([1e-3, 1.0, 1e3], n)
+        assert 0.0 + events._pairwise_sum(row) == row.sum()
+    for n in [*range(2, 40), 150, 300]:
+        upper = np.triu(rng.random((n, n)) * 2 * config.threshold * (rng.random((n, n)) < 0.6), 1)
+        matrices.append(np.round(upper + upper.T, 12))
+    merged = 0
+    for pairs in matrices:
+        labels = events._agglomerate(pairs, config.threshold, least)
+        assert labels.tolist() == reference.average_link(pairs, config.threshold, least).tolist()
+        merged += len(set(labels.tolist())) < len(pairs)
+    assert merged > len(matrices) / 2
 
 
 def _groups(events: list) -> set[frozenset[int]]:
