@@ -40,7 +40,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -226,16 +226,16 @@ def _lead(text: str, lead_words: int) -> str:
 Read = tuple[np.ndarray, np.ndarray]
 
 
-def _ids(terms: Iterable[str]) -> np.ndarray:
+def _ids(terms: Collection[str]) -> np.ndarray:
     """The terms' ids (new terms get the next ids)."""
-    terms = list(terms)
-    ids = list(map(_TERM_ID.get, terms))
-    if None in ids:
-        for i, term in enumerate(terms):
-            if ids[i] is None:
-                ids[i] = _TERM_ID[term] = len(_TERMS)
+    try:
+        return np.fromiter(map(_TERM_ID.__getitem__, terms), np.int64, len(terms))
+    except KeyError:  # terms met for the first time
+        for term in terms:
+            if term not in _TERM_ID:
+                _TERM_ID[term] = len(_TERMS)
                 _TERMS.append(term)
-    return np.array(ids, dtype=np.int64)
+        return np.fromiter(map(_TERM_ID.__getitem__, terms), np.int64, len(terms))
 
 
 def _kept(ids: np.ndarray, words: list[str], language: str, min_idf: float) -> np.ndarray:

@@ -18,6 +18,7 @@ from dedup.events import (
     _CJK_RUN,
     _NUMBER,
     _WORD,
+    DocumentFrequency,
     EventConfig,
     EventStory,
     _amount_idf,
@@ -281,3 +282,33 @@ def average_link(pairs: np.ndarray, threshold: float, least: float) -> np.ndarra
         sizes[a] += sizes[b]
         label[label == b] = a
         upper[b, :] = upper[:, b] = False
+
+
+def event_pairs(stories: list[EventStory], df: DocumentFrequency,
+                config: EventConfig) -> dict[int, dict[int, float]]:
+    """What ``dedup.events.EventIndex`` links, pair by pair from ``event_terms``: every pair
+    within the window whose similarity (the later story's vector summed over the earlier
+    one's terms in their order, rounded to 12 places) reaches threshold / 4. Stories are all
+    dated or all undated."""
+    vectors = {}
+    for story in stories:
+        found = event_terms(story, config)
+        weights = np.array(list(found.values())) * np.array([df.idf.get(t, df.unseen) for t in found])
+        norm = math.sqrt(float(weights @ weights))
+        vectors[story.key] = dict(zip(found, (weights / norm if norm else weights).tolist(), strict=True))
+    order = sorted(stories, key=lambda s: (s.published is None, s.published or 0, s.key))
+    span = config.window_hours * 3600
+    pairs: dict[int, dict[int, float]] = {}
+    for i, later in enumerate(order):
+        for earlier in order[:i]:
+            if later.published and earlier.published and (
+                    later.published - earlier.published).total_seconds() > span:
+                continue
+            score = 0.0
+            for term, weight in vectors[earlier.key].items():
+                score += vectors[later.key].get(term, 0.0) * weight
+            score = float(np.round(np.array([score]), 12)[0])
+            if score >= config.threshold / 4:
+                pairs.setdefault(later.key, {})[earlier.key] = score
+                pairs.setdefault(earlier.key, {})[later.key] = score
+    return pairs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -152,34 +151,6 @@ def test_the_compiled_reading_gives_the_reference_terms(dataset: str) -> None:
     assert sum(s.text.isascii() for s in stories) < len(stories) / 2  # most take the check
 
 
-def _reference_pairs(stories: list[EventStory], df: DocumentFrequency,
-                     config: EventConfig) -> dict[int, dict[int, float]]:
-    """Every pair within the window reaching threshold / 4, from the reference terms: the
-    later story's vector summed over the earlier one's terms in their order, rounded."""
-    vectors = {}
-    for s in stories:
-        found = reference.event_terms(s, config)
-        weights = np.array(list(found.values())) * np.array([df.idf.get(t, df.unseen) for t in found])
-        norm = math.sqrt(float(weights @ weights))
-        vectors[s.key] = dict(zip(found, (weights / norm if norm else weights).tolist(), strict=True))
-    order = sorted(stories, key=lambda s: (s.published is None, s.published or 0, s.key))
-    span = config.window_hours * 3600
-    pairs: dict[int, dict[int, float]] = {}
-    for i, later in enumerate(order):
-        for earlier in order[:i]:
-            if later.published and earlier.published and (
-                    later.published - earlier.published).total_seconds() > span:
-                continue
-            score = 0.0
-            for term, weight in vectors[earlier.key].items():
-                score += vectors[later.key].get(term, 0.0) * weight
-            score = float(np.round(np.array([score]), 12)[0])
-            if score >= config.threshold / 4:
-                pairs.setdefault(later.key, {})[earlier.key] = score
-                pairs.setdefault(earlier.key, {})[later.key] = score
-    return pairs
-
-
 @pytest.mark.parametrize("dataset", ["giveme5w1h-news-cluster", "seeds", "fixture"])
 def test_the_index_links_the_reference_pairs(dataset: str) -> None:
     """The window's compiled dot products give every pair the reference gives, with the same
@@ -194,7 +165,7 @@ def test_the_index_links_the_reference_pairs(dataset: str) -> None:
         stories = _giveme_stories()
     config = EventConfig()
     index = EventIndex.of(stories, config)
-    assert {k: v for k, v in index._pairs.items() if v} == _reference_pairs(stories, index.df, config)
+    assert {k: v for k, v in index._pairs.items() if v} == reference.event_pairs(stories, index.df, config)
 
 
 def test_the_compiled_average_link_decides_as_numpy() -> None:
