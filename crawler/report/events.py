@@ -18,7 +18,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crawler.report.html import make_environment
-from crawler.report.queries import MemberView, ReportFilter, ReportTotals, totals
+from crawler.report.queries import MemberView, ReportFilter, ReportTotals, StoryOutlets, totals
 from crawler.report.render import EMPTY_DATABASE, clip, date_text, jsonable
 from crawler.report.text import spreadsheet_safe
 from crawler.report.timeline import Timeline, build_timeline
@@ -28,7 +28,7 @@ NO_EVENT = "No event matches these filters (run `newsdedup dedup` to assign even
 
 
 @dataclass
-class EventStoryView:
+class EventStoryView(StoryOutlets):
     id: int
     size: int
     canonical_article_id: int
@@ -36,10 +36,6 @@ class EventStoryView:
     canonical_url: str
     first_published: Any
     members: list[MemberView] = field(default_factory=list)
-
-    @property
-    def sites(self) -> list[str]:
-        return list(dict.fromkeys(m.site for m in self.members))
 
 
 @dataclass

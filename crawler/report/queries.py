@@ -43,8 +43,19 @@ class PassageView:
     copies: int = 1  # copies of the quoted story carrying the quote (one is shown: ``one_copy_each``)
 
 
+class StoryOutlets:
+    """The outlets of a story view (the story report's and the event report's)."""
+
+    members: list[MemberView]
+
+    @property
+    def sites(self) -> list[str]:
+        """Distinct outlets in member order (canonical first)."""
+        return list(dict.fromkeys(m.site for m in self.members))
+
+
 @dataclass
-class StoryView:
+class StoryView(StoryOutlets):
     id: int
     size: int
     canonical_url: str
@@ -56,11 +67,6 @@ class StoryView:
     canonical_article_id: int = 0
     canonical_site: str = ""
     last_published: datetime | None = None
-
-    @property
-    def sites(self) -> list[str]:
-        """Distinct outlets in member order (canonical first)."""
-        return list(dict.fromkeys(m.site for m in self.members))
 
 
 @dataclass
