@@ -42,6 +42,7 @@ class _StoryRow:
     members: list[int] = field(default_factory=list)
     sites: dict[str, None] = field(default_factory=dict)
     published: datetime | None = None  # earliest member's publication (or fetch) time
+    loaded: bool = False  # sites and published read (``_load_details``)
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -57,21 +58,37 @@ def article_events(session: Session) -> dict[int, int]:
     return {article: event for article, event in rows}
 
 
-def _load_stories(session: Session) -> dict[int, _StoryRow]:
-    """Stories keyed by canonical article id (stable across dedup runs, unlike story ids)."""
-    when = func.coalesce(Article.published, Article.fetched_at)
-    rows = session.execute(
-        select(Story.id, Story.canonical_article_id, StoryMember.article_id, Article.site, when)
-        .join(StoryMember, StoryMember.story_id == Story.id)
-        .join(Article, Article.id == StoryMember.article_id)
-        .order_by(Story.id, StoryMember.article_id))
+def _load_members(session: Session) -> dict[int, _StoryRow]:
+    """Stories keyed by canonical article id (stable across dedup runs, unlike story ids), with
+    their members' ids only (``_load_details`` reads their outlets and dates)."""
+    rows = session.execute(select(Story.id, Story.canonical_article_id, StoryMember.article_id)
+                           .join(StoryMember, StoryMember.story_id == Story.id)
+                           .order_by(Story.id, StoryMember.article_id))
     stories: dict[int, _StoryRow] = {}
-    for story_id, canonical, article, site, published in rows:
-        row = stories.setdefault(canonical, _StoryRow(story_id, canonical))
-        row.members.append(article)
-        row.sites.setdefault(site, None)
-        if published is not None and (row.published is None or published < row.published):
-            row.published = published
+    for story_id, canonical, article in rows:
+        stories.setdefault(canonical, _StoryRow(story_id, canonical)).members.append(article)
+    return stories
+
+
+def _load_details(session: Session, rows: Iterable[_StoryRow]) -> None:
+    """Fill in the stories' outlets (in member order) and earliest publication (or fetch) time."""
+    story_of = {a: row for row in rows if not row.loaded for a in row.members}
+    when = func.coalesce(Article.published, Article.fetched_at)
+    for chunk in _chunks(sorted(story_of)):
+        for article, site, published in session.execute(
+                select(Article.id, Article.site, when).where(Article.id.in_(chunk)).order_by(Article.id)):
+            row = story_of[article]
+            row.sites.setdefault(site, None)
+            if published is not None and (row.published is None or published < row.published):
+                row.published = published
+    for row in story_of.values():
+        row.loaded = True
+
+
+def _load_stories(session: Session) -> dict[int, _StoryRow]:
+    """Every story with its members, outlets and dates."""
+    stories = _load_members(session)
+    _load_details(session, stories.values())
     return stories
 
 
@@ -98,10 +115,13 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
     """Assign every stored story to an event and store the events, in one transaction.
 
     ``previous``: ``article_events`` as read before the dedup run. With ``rebuild`` (or nothing
-    stored yet) every story is clustered from scratch.
+    stored yet) every story is clustered from scratch. Incrementally, the outlets, dates and
+    texts read are those of the new stories and of the events they may change: the open ones,
+    and closed ones whose stories the dedup changed (new copies, merged or split stories, a new
+    canonical article); other events stay as stored.
     """
     config = config or EventConfig()
-    stories = _load_stories(session)
+    stories = _load_members(session)
     existing = {e.id: e for e in session.scalars(select(Event))}
     event_of: dict[int, int | None] = {}  # canonical -> event id (None: clustered now)
     if not rebuild and previous and existing:
@@ -109,13 +129,16 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
         alive = set(existing)
         for canonical, row in stories.items():
             event_of[canonical] = _kept_event(row, previous, alive)
+        changed = _changed_events(session, stories, event_of, previous, existing)
     else:
         mode = "rebuild"
         session.execute(update(Story).values(event_id=None))
         session.execute(delete(Event))
         existing = {}
         event_of = dict.fromkeys(stories)
+        changed = set()
     new = [stories[c] for c, e in event_of.items() if e is None]
+    _load_details(session, new)
     central: dict[int, int] = {}
     if new:
         dated = [r.published for r in new if r.published is not None]
@@ -123,6 +146,7 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
         open_ids = {e.id for e in existing.values()
                     if since is None or e.last_published is None or e.last_published >= since}
         start_of = {c: e for c, e in event_of.items() if e in open_ids}  # reopened story -> event
+        _load_details(session, [stories[c] for c in start_of])
         texts = list(_event_stories(session, [stories[c] for c in start_of] + new))
         index = EventIndex.of(texts, config)
         used: set[int] = set()
@@ -140,17 +164,48 @@ def assign_events(session: Session, previous: dict[int, int], config: EventConfi
             central[target] = ev.central
             for key in ev.stories:
                 event_of[key] = target
+        changed |= set(open_ids) | used
     session.flush()
-    _write(session, stories, event_of, existing, central)
+    _write(session, stories, event_of, existing, central, None if mode == "rebuild" else changed)
     session.commit()
     sizes = Counter(event_of.values())
     return EventSummary(mode=mode, stories=len(stories), new=len(new), events=len(sizes),
                         multi_events=sum(1 for n in sizes.values() if n > 1))
 
 
+def _changed_events(session: Session, stories: dict[int, _StoryRow], event_of: dict[int, int | None],
+                    previous: dict[int, int], existing: dict[int, Event]) -> set[int]:
+    """Stored events whose stories the dedup run changed (an article joined, left or moved, the
+    number of stories differs, the central article no longer leads one of them) or whose
+    articles were updated (refetched) since the event was written."""
+    before: dict[int, set[int]] = defaultdict(set)
+    for article, event in previous.items():
+        before[event].add(article)
+    after: dict[int, set[int]] = defaultdict(set)
+    count: Counter[int] = Counter()
+    canonicals: dict[int, set[int]] = defaultdict(set)
+    for canonical, event in event_of.items():
+        if event is not None:
+            after[event].update(stories[canonical].members)
+            count[event] += 1
+            canonicals[event].add(canonical)
+    changed = {e for e, row in existing.items()
+               if before[e] != after[e] or count[e] != row.story_count
+               or row.central_article_id not in canonicals[e]}
+    now_in = {article: event for event, articles in after.items() for article in articles}
+    oldest = min(row.updated_at for row in existing.values())
+    for article, updated in session.execute(select(Article.id, Article.updated_at)
+                                            .where(Article.updated_at > oldest)):
+        for event in (previous.get(article), now_in.get(article)):
+            if event in existing and updated > existing[event].updated_at:
+                changed.add(event)
+    return changed
+
+
 def _write(session: Session, stories: dict[int, _StoryRow], event_of: dict[int, int | None],
-           events: dict[int, Event], central: dict[int, int]) -> None:
-    """Point every story at its event; recompute each event's times, counts and label."""
+           events: dict[int, Event], central: dict[int, int], changed: set[int] | None) -> None:
+    """Point every story at its event; recompute the times, counts and label of each changed
+    event (``None``: every event)."""
     by_event: dict[int, list[_StoryRow]] = defaultdict(list)
     for canonical, event in event_of.items():
         assert event is not None, "every story is in an event"
@@ -160,14 +215,16 @@ def _write(session: Session, stories: dict[int, _StoryRow], event_of: dict[int, 
             session.execute(update(Story).where(Story.id.in_(chunk)).values(event_id=event_id))
     for event_id in [e for e in events if e not in by_event]:
         session.delete(events.pop(event_id))
+    redo = {e: rows for e, rows in by_event.items() if changed is None or e in changed}
+    _load_details(session, [r for rows in redo.values() for r in rows])
     picks = {}
-    for event_id, rows in by_event.items():
+    for event_id, rows in redo.items():
         pick = central.get(event_id) or events[event_id].central_article_id
         if pick not in {r.canonical for r in rows}:  # its story is gone: the earliest one labels it
             pick = min(rows, key=lambda r: (r.published is None, r.published or 0, r.canonical)).canonical
         picks[event_id] = pick
     titles = _labels(session, list(picks.values()))
-    for event_id, rows in by_event.items():
+    for event_id, rows in redo.items():
         row = events[event_id]
         pick = picks[event_id]
         dates = [r.published for r in rows if r.published is not None]

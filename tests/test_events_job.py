@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
+from crawler import events_job
 from crawler.cli import main
 from crawler.items import Article as ArticleItem
 from crawler.store.db import make_engine, make_sessionmaker
@@ -54,6 +55,20 @@ def _event_groups(sessions) -> set[frozenset[str]]:
     return {frozenset(v) for v in out.values()}
 
 
+def _event_table(sessions) -> dict[frozenset[str], tuple]:
+    """Each event's articles (URLs) -> what is stored of it: label, central article, span, counts."""
+    with sessions() as session:
+        groups: dict[int, set[str]] = {}
+        for event, url in session.execute(select(Story.event_id, Article.url)
+                                          .join(StoryMember, StoryMember.story_id == Story.id)
+                                          .join(Article, Article.id == StoryMember.article_id)):
+            groups.setdefault(event, set()).add(url)
+        urls = dict(session.execute(select(Article.id, Article.url)).all())
+        return {frozenset(groups[e.id]): (e.label, urls[e.central_article_id], e.first_published,
+                                          e.last_published, e.story_count, e.article_count, e.site_count)
+                for e in session.scalars(select(Event))}
+
+
 def _fill(sessions, sqlite_url: str, rows: list[dict]) -> list[str]:
     """Store the rows eight at a time, a dedup run after each batch; the runs' outputs."""
     runner = CliRunner()
@@ -83,10 +98,12 @@ def test_incremental_events_equal_a_rebuild_and_follow_the_clusters(filled, sqli
     sessions, rows, outputs = filled
     assert "events (rebuild)" in outputs[0] and "events (incremental)" in outputs[-1]
     incremental = _event_groups(sessions)
+    stored = _event_table(sessions)
     result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
     assert result.exit_code == 0, result.output
     assert "events (rebuild)" in result.output
     assert _event_groups(sessions) == incremental
+    assert _event_table(sessions) == stored  # labels, central articles, spans and counts too
     truth = {r["url"]: r["cluster"] for r in rows}
     for group in incremental:  # no event mixes two of these clusters
         assert len({truth[u] for u in group}) == 1
@@ -110,11 +127,77 @@ def test_articles_arriving_out_of_order_give_the_rebuild_events(sqlite_url: str)
     outputs = _fill(sessions, sqlite_url, rows)
     assert "events (incremental)" in outputs[-1]
     incremental = _event_groups(sessions)
+    stored = _event_table(sessions)
     result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
     assert result.exit_code == 0, result.output
     assert _event_groups(sessions) == incremental
+    assert _event_table(sessions) == stored
     truth = {r["url"]: r["cluster"] for r in rows}
     assert all(len({truth[u] for u in group}) == 1 for group in incremental)
+    engine.dispose()
+
+
+def test_an_incremental_run_reads_the_new_stories_and_the_events_they_may_change(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the 2016-17 schoolgirls' events are closed (a window before the 2018 stories), later
+    runs read neither their articles' outlets and dates nor their texts, and leave their rows
+    as they are, yet end where a rebuild does; a late copy of one of their articles or an
+    edited refetch has its event written again."""
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    rows = _rows()
+    old = [r for r in rows if r["cluster"] == CLUSTERS[1]]
+    _fill(sessions, sqlite_url, old)
+    before = _event_table(sessions)
+    with sessions() as session:
+        old_ids = set(session.scalars(select(Article.id)))
+        written = {e.id: e.updated_at for e in session.scalars(select(Event))}
+    read: list[set[int]] = []
+    load_details, event_stories = events_job._load_details, events_job._event_stories
+
+    def details(session, stories):
+        stories = list(stories)
+        read.append({a for s in stories if not s.loaded for a in s.members})
+        return load_details(session, stories)
+
+    def texts(session, stories):
+        stories = list(stories)
+        read.append({a for s in stories for a in s.members})
+        return event_stories(session, stories)
+
+    monkeypatch.setattr(events_job, "_load_details", details)
+    monkeypatch.setattr(events_job, "_event_stories", texts)
+    _fill(sessions, sqlite_url, [r for r in rows if r["cluster"] != CLUSTERS[1]])
+    assert read and set().union(*read) and not set().union(*read) & old_ids
+    with sessions() as session:
+        assert {e.id: e.updated_at for e in session.scalars(select(Event)) if e.id in written} == written
+    stored = _event_table(sessions)
+    assert {k: v for k, v in stored.items() if k in before} == before
+    result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert _event_table(sessions) == stored
+    # a late copy of a closed event's article joins its story: the event is written again
+    copy = {**old[1], "url": "https://copies.example/late", "source": "copies.example",
+            "date": rows[-1]["date"]}
+    _fill(sessions, sqlite_url, [copy])
+    stored = _event_table(sessions)
+    assert any("https://copies.example/late" in urls and len(urls) > 1 for urls in stored)
+    result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert _event_table(sessions) == stored
+    # a refetched article (edited): its closed event is written again, as a rebuild would
+    first = old[0]
+    with sessions() as session:
+        upsert_article(session, _item({**first, "title": "New headline", "text": first["text"] + " More."}))
+        session.commit()
+    read.clear()
+    result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url])
+    assert result.exit_code == 0, result.output
+    assert read and set().union(*read) & old_ids
+    stored = _event_table(sessions)
+    result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url, "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert _event_table(sessions) == stored
     engine.dispose()
 
 
