@@ -221,8 +221,8 @@ def _lead(text: str, lead_words: int) -> str:
     return " ".join(words[:lead_words])
 
 
-#: A term read: (term ids, weights by count and general-language rarity), in the order of
-#: ``terms`` (words by first occurrence, then bigrams, then amounts).
+#: A story's terms as read: (term ids, weights by count and general-language rarity), in the
+#: order of ``terms`` (words by first occurrence, then bigrams, then amounts).
 Read = tuple[np.ndarray, np.ndarray]
 
 
@@ -258,9 +258,9 @@ def _kept(ids: np.ndarray, words: list[str], language: str, min_idf: float) -> n
 
 @njit(cache=True)
 def _ascii_words(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What ``_ASCII_WORD.findall`` and ``Counter`` give, in one pass over a text's code points:
-    its distinct words in order of first occurrence (joined by spaces), their counts, and the
-    positions of its digits (where ``_ASCII_NUMBER`` can match)."""
+    """What ``Counter(_WORD.findall(text))`` gives on text whose word characters are all ASCII,
+    in one pass over its code points: the distinct words in order of first occurrence (joined
+    by spaces), their counts; and the positions of its digits (where numbers can start)."""
     n = chars.shape[0]
     size = 64
     while size < n + 2:  # at least twice as many slots as words (a word and a separator each)
@@ -345,12 +345,12 @@ def _read(story: EventStory, config: EventConfig) -> Read:
         counts = np.fromiter(counted.values(), np.int64, len(words))
         found = _NUMBER.findall(part)
     ids = _ids(words)
-    idf = _kept(ids, words, language, min_idf)
+    general = _kept(ids, words, language, min_idf)
     tf = _TF
     if counts.size and (most := int(counts.max())) >= len(tf):
         tf = np.concatenate([tf, [1.0 + log(n) for n in range(len(tf), most + 1)]])
-    kept = idf != 0.0
-    ids, weights = ids[kept], idf[kept] * tf[counts[kept]]
+    kept = general != 0.0
+    ids, weights = ids[kept], general[kept] * tf[counts[kept]]
     out: Vector = {}  # bigrams and amounts
     if _CJK_RUN.search(rest):  # CJK characters are not ASCII
         grams: Counter[str] = Counter()
@@ -538,23 +538,18 @@ def _agglomerate(pairs: np.ndarray, threshold: float, least: float) -> np.ndarra
     for i in range(n):
         upper[i, i + 1:] = True
     link = np.empty(n * n)
-    tried = np.empty(n * n, np.bool_)
     while True:
         for i in range(n):
             for j in range(n):
                 link[i * n + j] = sums[i, j] / (sizes[i] * sizes[j]) if upper[i, j] else -1.0
-        tried[:] = False
         merged = False
-        while not merged:
-            best = -1  # the most similar untried pair, ties: the first
-            for f in range(n * n):
-                if not tried[f] and (best < 0 or link[f] > link[best]):
-                    best = f
-            if best < 0 or link[best] < threshold:
+        for flat in np.argsort(-link, kind="mergesort"):  # most similar first, ties: the first
+            if link[flat] < threshold:
                 break
-            tried[best] = True
-            a, b = best // n, best % n
-            merged = _bridged(pairs, label, a, b, least)
+            a, b = flat // n, flat % n
+            if _bridged(pairs, label, a, b, least):
+                merged = True
+                break
         if not merged:
             return label
         sums[a] += sums[b]
