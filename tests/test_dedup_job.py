@@ -301,3 +301,19 @@ def test_a_job_killed_while_saving_leaves_a_whole_index_and_the_next_run_ends_th
             run_dedup(session, folder=tmp_path / "ref", rebuild=True)
             assert got == (story_rows(session), session.query(PassageLink).count())
     assert killed >= len(pool) // 2  # most kills landed before the job ended
+
+
+def test_readme_and_help_name_one_state_directory_option() -> None:
+    """--archive is the one state directory option of every command that reads or writes the
+    state, in the README's command list, its section and each command's --help alike."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    commands = readme.split("## Command line\n", 1)[1].split("```\n", 2)[1]
+    section = readme.split("### The dedup state directory\n", 1)[1].split("\n### ", 1)[0]
+    for command in ("dedup", "run", "schedule", "explain"):
+        out = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
+        assert "--archive DIRECTORY" in out and "NEWSDEDUP_ARCHIVE" in out, command
+        assert "beside a SQLite file" in out and ".local/state/newsdedup" in out, command
+        assert f"`{command}`" in section, command
+        line = next(x for x in commands.split("\nnewsdedup ") if x.startswith(command))
+        assert "[--archive DIR]" in line or "dedup options" in line, command
+    assert "`--archive DIR`" in section and "`$NEWSDEDUP_ARCHIVE`" in section
