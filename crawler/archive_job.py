@@ -1,11 +1,12 @@
 """The document-level dedup job: stories of a large store through an on-disk ``dedup.archive``.
 
-The passage level (``crawler.dedup_job``) keeps its whole index in the database and in memory
-(about 20 KB an article): right for a crawl's thousands of pages, not for years of them. This
-job keeps a ``dedup.archive.Archive`` in a directory, adds the stored articles it does not hold
-yet (streamed from the database in batches), and writes the document-level stories to the same
-``stories`` / ``story_members`` tables, so reports and SQL work unchanged. It makes no passage
-links (quotes and digests are the passage level's): ``passage_links`` is emptied.
+The passage level (``crawler.dedup_job``) holds its whole index in memory while it runs (about
+20 KB an article): right for a crawl's thousands of pages, not for years of them. This job
+keeps a ``dedup.archive.Archive`` in the database's state directory (``crawler.statedir``), adds
+the stored articles it does not hold yet (streamed from the database in batches), and writes the
+document-level stories to the same ``stories`` / ``story_members`` tables, so reports and SQL
+work unchanged. It makes no passage links (quotes and digests are the passage level's):
+``passage_links`` is emptied.
 
 Only the stories whose members changed are rewritten. The database is the truth for what was
 written before: a story is replaced when any of its members moved, so a run that stopped half

@@ -1,4 +1,8 @@
-"""The dedup stage as a job: load stored articles, run ``dedup``, store stories and passage links."""
+"""The dedup stage as a job: load stored articles, run ``dedup``, store stories and passage links.
+
+The index is kept between runs as files in the database's state directory
+(``crawler.statedir``: ``DIR/passage``, ``DedupIndex.save``); article texts stay in the
+articles table and are passed back when it is opened."""
 
 from __future__ import annotations
 
