@@ -230,10 +230,13 @@ def passage_level(args: argparse.Namespace) -> None:
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
+    appended = (folder / "shingles.u64").stat().st_size
     t2 = time.perf_counter()
     loaded.save(folder)
     incremental = time.perf_counter() - t1
     t_inc_save = time.perf_counter() - t2
+    # what the save wrote: the generation's files whole, the shingle file's new tail
+    written = sum(stored_parts(folder).values()) - appended
     if prof:
         prof.disable()
     n = len(old)
@@ -242,8 +245,8 @@ def passage_level(args: argparse.Namespace) -> None:
           f"({n / seconds:,.0f} articles/s; add {t_add:.1f} s, result {t_result:.1f} s, "
           f"store {seconds - t_add - t_result:.1f} s); {len(result.stories)} stories, "
           f"{multi} with copies, {len(result.links)} passage links")
-    print(f"+{len(new)} new: {incremental:.1f} s (open {t_load:.2f} s, save {t_inc_save:.2f} s); "
-          f"{len(inc_result.stories)} stories")
+    print(f"+{len(new)} new: {incremental:.1f} s (open {t_load:.2f} s, save {t_inc_save:.2f} s, "
+          f"{written / 1e6:.1f} MB written); {len(inc_result.stories)} stories")
     print(f"index {stored / 1e6:.1f} MB = {stored / n:,.0f} bytes/article; "
           f"peak RSS {_peak_mb():,.0f} MB")
     print(f"{counts['windows'] / n:.1f} windows, {counts['candidate_pairs'] / n:.2f} candidate "
@@ -266,7 +269,7 @@ def passage_level(args: argparse.Namespace) -> None:
         "new": len(new), "incremental_seconds": round(incremental, 2),
         "index_bytes_per_article": round(stored / n),
         "save_seconds": round(seconds - t_add - t_result, 3),
-        "incremental_save_seconds": round(t_inc_save, 3),
+        "incremental_save_seconds": round(t_inc_save, 3), "incremental_written_bytes": written,
         "articles_per_s": round(n / seconds), "add_seconds": round(t_add, 2),
         "result_seconds": round(t_result, 2), "load_seconds": round(t_load, 2),
         "stories": len(result.stories), "passage_links": len(result.links),
