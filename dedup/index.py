@@ -38,7 +38,6 @@ from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 _MAGIC = b"NEWSDEDUP-INDEX\n"
 _FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)
 _HEADER = "index.json"  # a saved index's header (``save``), naming its generation
-_SHINGLES = "shingles.u64"  # a saved index's shingle hashes, append-only
 
 
 class IndexMismatch(ValueError):
@@ -439,34 +438,37 @@ class DedupIndex:
         """Store the index without texts (only each document's digest: the caller keeps the
         documents and passes them back to ``open``) as files in ``folder``.
 
-        ``shingles.u64`` holds every row's shingle hashes, append-only: a save appends the rows
-        added since the index was opened from (or saved to) this folder. Every other array of
-        ``to_bytes`` is a ``.npy`` file of the next generation (``dedup.blockio.Generations``),
-        then ``index.json`` (header, array names, the shingle count) names that generation,
-        replaced atomically. A crash (kill -9) at any point leaves the previous generation
-        whole; ``open`` cuts the shingles an unfinished save appended. An index not opened
-        from this folder replaces whatever the folder held."""
+        ``shingles.<n>.u64`` holds every row's shingle hashes, append-only: a save appends the
+        rows added since the index was opened from (or saved to) this folder; another index
+        (a rebuild) starts a new such file. Every other array of ``to_bytes`` is a ``.npy``
+        file of the next generation (``dedup.blockio.Generations``), then ``index.json``
+        (header, array names, the shingle file and count) names that generation, replaced
+        atomically. A crash (kill -9) at any point leaves the previous generation whole;
+        ``open`` drops what an unfinished save appended or wrote."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         gens = Generations(folder, _HEADER)
-        head = gens.header()
-        shingles = folder / _SHINGLES
+        try:
+            head = gens.header()
+        except ValueError:  # unreadable: nothing to extend, replaced below
+            head = None
+        if head is not None:
+            gens.recover(head)
         if head is not None and self._saved == (folder.resolve(), head["generation"],
                                                 head["shingles"]):
-            gens.recover(head)
-            done = int(head["shingles"])
-            os.truncate(shingles, 8 * done)
+            name, done = head["shingles_file"], int(head["shingles"])
+            os.truncate(folder / name, 8 * done)
         else:
-            for path in [*folder.glob("*.npy"), shingles, gens.header_path]:
-                path.unlink(missing_ok=True)
-            shingles.touch()
-            done = 0
-        append_cached(shingles, self._hashes[done:].astype("<u8", copy=False))
-        fsync_path(shingles)
+            name, done = f"shingles.{gens.generation + 1}.u64", 0
+            (folder / name).write_bytes(b"")
+        append_cached(folder / name, self._hashes[done:].astype("<u8", copy=False))
+        fsync_path(folder / name)
         arrays = self._arrays(texts=False)
         del arrays["fp.hash"]
         gens.save({_file_name(k): v for k, v in arrays.items()},
-                  {**self.header(), "arrays": list(arrays), "shingles": len(self._hashes)})
+                  {**self.header(), "arrays": list(arrays), "shingles_file": name,
+                   "shingles": len(self._hashes)})
+        _drop_shingles(folder, name)
         self._saved = (folder.resolve(), gens.generation, len(self._hashes))
 
     @classmethod
@@ -488,13 +490,14 @@ class DedupIndex:
             return None
         config = cls._checked_config(head, config)
         try:
-            shingles = folder / _SHINGLES
+            shingles = folder / head["shingles_file"]
             total = int(head["shingles"])
             if shingles.stat().st_size < 8 * total:
                 raise ValueError(f"{shingles} is shorter than {_HEADER} says")
             if recover:
                 os.truncate(shingles, 8 * total)
                 gens.recover(head)
+                _drop_shingles(folder, shingles.name)
             else:
                 gens.generation = int(head["generation"])
             arrays = {name: gens.load(_file_name(name)) for name in head["arrays"]}
@@ -635,6 +638,14 @@ def _parse_arrays(rest: bytes) -> dict[str, np.ndarray]:
     if offset != len(body):
         raise ValueError(f"{len(body) - offset} trailing bytes")
     return arrays
+
+
+def _drop_shingles(folder: Path, keep: str) -> None:
+    """Remove the shingle files of a saved index other than ``keep`` (the one its header
+    names): an index it replaced, or one a crashed save began."""
+    for path in folder.glob("shingles.*.u64"):
+        if path.name != keep:
+            path.unlink()
 
 
 def _file_name(name: str) -> str:

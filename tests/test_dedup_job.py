@@ -133,7 +133,7 @@ def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store,
         run_dedup(session)
         folder = tmp_path / "test-archive"  # beside test.db: the default for a SQLite file
         files = [p for p in folder.rglob("*") if p.is_file()]
-        assert {p.name for p in files} >= {"job.json", "index.json", "shingles.u64"}
+        assert {p.name for p in files} >= {"job.json", "index.json", "shingles.1.u64"}
         assert not any(PARAS[1][:60].encode() in p.read_bytes() for p in files)  # texts stay
         upsert_article(session, LATE_COPY)                                    # in the articles
         session.commit()
@@ -244,7 +244,7 @@ def save(index, folder):
 DedupIndex.save = save
 engine = make_engine(sys.argv[1])
 with make_sessionmaker(engine)() as session:
-    run_dedup(session, folder=sys.argv[2])
+    run_dedup(session, folder=sys.argv[2], rebuild=sys.argv[3] == "rebuild")
 print("done", flush=True)
 """
 
@@ -258,9 +258,10 @@ def story_rows(session) -> set[tuple[frozenset[int], int]]:
 
 def test_a_job_killed_while_saving_leaves_a_whole_index_and_the_next_run_ends_the_same(
         store, sqlite_url: str, tmp_path: Path) -> None:
-    """Kill -9 the dedup job at random points of its save, article after article: each time
-    the state directory opens as one whole generation, and the next run's stories, canonical
-    pages and links equal a rebuild's over the same articles."""
+    """Kill -9 the dedup job at random points of its save, article after article, incremental
+    and rebuilding runs in turn: each time the state directory opens as one whole generation,
+    and the next run's stories, canonical pages and links equal a rebuild's over the same
+    articles."""
     import subprocess
     import sys
     import time
@@ -283,11 +284,12 @@ def test_a_job_killed_while_saving_leaves_a_whole_index_and_the_next_run_ends_th
             upsert_article(session, art)
         session.commit()
         run_dedup(session, folder=folder)
-        for art in pool:
+        for i, art in enumerate(pool):
             upsert_article(session, art)
             session.commit()
-            proc = subprocess.Popen([sys.executable, "-c", _KILLED_JOB, sqlite_url, str(folder)],
-                                    stdout=subprocess.PIPE, text=True)
+            mode = ("incremental", "rebuild")[i % 2]
+            proc = subprocess.Popen([sys.executable, "-c", _KILLED_JOB, sqlite_url, str(folder),
+                                     mode], stdout=subprocess.PIPE, text=True)
             assert proc.stdout is not None and proc.stdout.readline() == "saving\n"
             time.sleep(float(rng.uniform(0.0, 0.6)))
             proc.kill()
