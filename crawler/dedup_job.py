@@ -147,9 +147,8 @@ def save_index(session: Session, index: DedupIndex, folder: Path) -> None:
     """Persist the index without article texts (the articles table has them) in the state
     directory ``folder``, tied to this database; an earlier version's ``dedup_state`` row goes
     (in the caller's transaction)."""
-    state = StateDir(folder, _db_url(session))
+    StateDir(folder, _db_url(session)).write()  # claimed before anything is written in it
     index.save(folder / PASSAGE_DIR)
-    state.write()
     session.execute(delete(DedupState).where(DedupState.name == INDEX_STATE))
 
 
