@@ -189,7 +189,8 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
 
 def stored_parts(folder: Path) -> dict[str, int]:
     """Bytes of each part of a saved index (``DedupIndex.save``), by array name prefix
-    (``fp``: the shingle hashes, ``shingles.u64``, and the masks; ``header``: ``index.json``)."""
+    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the masks; ``header``:
+    ``index.json``)."""
     out: dict[str, int] = {}
     for path in folder.iterdir():
         prefix = path.name.split(".")[0].split("_")[0]
@@ -230,7 +231,7 @@ def passage_level(args: argparse.Namespace) -> None:
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    appended = (folder / "shingles.u64").stat().st_size
+    appended = sum(p.stat().st_size for p in folder.glob("shingles.*.u64"))
     t2 = time.perf_counter()
     loaded.save(folder)
     incremental = time.perf_counter() - t1
