@@ -137,10 +137,7 @@ def load_index(session: Session, config: DedupConfig, folder: Path,
     except StaleDocuments:
         return None
     except IndexMismatch as exc:
-        raise DedupStateError(
-            f"the stored dedup index does not match this version's settings ({exc}); "
-            "run `newsdedup dedup --rebuild`"
-        ) from exc
+        raise DedupStateError(f"the stored dedup index cannot be used: {exc}") from exc
 
 
 def save_index(session: Session, index: DedupIndex, folder: Path) -> None:

@@ -529,7 +529,7 @@ class DedupIndex:
         if diff:
             detail = ", ".join(f"{k}: index {got.get(k)!r} != config {want.get(k)!r}"
                                for k in diff)
-            raise IndexMismatch(f"index built with other parameters ({detail}); rebuild it")
+            raise IndexMismatch(f"index built with other parameters ({detail}); {_REBUILD}")
         return config
 
     @classmethod
