@@ -5,10 +5,11 @@ matched incrementally through the persisted index.
 runs it, with no shortcut:
 ``DedupIndex.add`` (normalise, tokenise, shingle, sign passage windows, LSH query/insert),
 ``result()`` (exact verification of every candidate pair, copy rules, clustering, canonical,
-passage links) and ``to_bytes(texts=False)`` (the stored index: the job keeps texts in the
-articles table and passes the documents back on load). Then ``--new`` more articles: load the
-index from bytes, add, ``result()``, store again. Articles come from ``bench/corpus.archive``:
-real bodies with syndication-like edits, generated in memory, never written.
+passage links) and ``save(folder)`` (the stored index, files in a temporary state directory:
+the job keeps texts in the articles table and passes the documents back on open). Then
+``--new`` more articles: ``open`` the saved index, add, ``result()``, ``save`` again (appending
+the new shingles). Articles come from ``bench/corpus.archive``: real bodies with
+syndication-like edits, generated in memory, never written.
 
 ``--level document`` measures ``dedup.archive.Archive``, the out-of-core document level (copies
 grouped into stories by exact containment, no passage links): the archive is generated once
@@ -26,7 +27,7 @@ RSS is the largest sum of the resident sets of this process and its children, sa
 The passage level also prints each stage's cost (signatures, boilerplate, band buckets,
 candidate pairs, verified alignments, stories and links, store): seconds and µs per article
 (timed around the product's own functions, ``StageClock``), the bytes per article its output
-holds in memory, and the stored index (the ``dedup_state`` blob) by part.
+holds in memory, and the stored index (its files) by part.
 
 Last line: JSON with articles, seconds, peak_rss_mb, incremental_seconds,
 index_bytes_per_article (and the per-phase seconds; passage level: per-stage figures).
@@ -186,18 +187,15 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
     }
 
 
-def blob_parts(data: bytes) -> dict[str, int]:
-    """Bytes of each part of a stored index (``DedupIndex.to_bytes``), by array name prefix."""
-    rest = data[data.index(b"\n") + 1:]  # magic line
-    rest = rest[rest.index(b"\n") + 1:]  # header line
-    manifest = json.loads(rest[:rest.index(b"\n")])
+def stored_parts(folder: Path) -> dict[str, int]:
+    """Bytes of each part of a saved index (``DedupIndex.save``), by array name prefix
+    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the masks; ``header``:
+    ``index.json``)."""
     out: dict[str, int] = {}
-    for entry in manifest:
-        name, dtype, shape = entry[:3]
-        stored = entry[3] if len(entry) > 3 else int(np.prod(shape)) * np.dtype(dtype).itemsize
-        part = name.split(".")[0]
-        out[part] = out.get(part, 0) + stored
-    out["header"] = len(data) - sum(out.values())
+    for path in folder.iterdir():
+        prefix = path.name.split(".")[0].split("_")[0]
+        part = {"shingles": "fp", "index": "header"}.get(prefix, prefix)
+        out[part] = out.get(part, 0) + path.stat().st_size
     return out
 
 
@@ -205,6 +203,8 @@ def passage_level(args: argparse.Namespace) -> None:
     every = documents(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
     words = sum(len(d.text.split()) for d in old) / max(1, len(old))
+    tmp = Path(tempfile.mkdtemp(prefix="newsdedup-scale-"))
+    folder = tmp / "passage"  # what the job's state directory holds
     prof = cProfile.Profile() if args.profile else None
     if prof:
         prof.enable()
@@ -215,7 +215,7 @@ def passage_level(args: argparse.Namespace) -> None:
         t_add = time.perf_counter() - t0
         result = index.result()
         t_result = time.perf_counter() - t0 - t_add
-        data = index.to_bytes(texts=False)
+        index.save(folder)
         seconds = time.perf_counter() - t0
     stages = clock.split(t_add, t_result, seconds - t_add - t_result)
     memory = stage_bytes(index, result)
@@ -224,13 +224,20 @@ def passage_level(args: argparse.Namespace) -> None:
               "alignments": sum(al is not None for al in index._aligned.values())}
     del index
     by_id = {d.id: d for d in old}
+    stored = sum(stored_parts(folder).values())
+    parts = stored_parts(folder)
     t1 = time.perf_counter()
-    loaded = DedupIndex.from_bytes(data, documents=by_id)
+    loaded = DedupIndex.open(folder, documents=by_id)
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    loaded.to_bytes(texts=False)
+    appended = sum(p.stat().st_size for p in folder.glob("shingles.*.u64"))
+    t2 = time.perf_counter()
+    loaded.save(folder)
     incremental = time.perf_counter() - t1
+    t_inc_save = time.perf_counter() - t2
+    # what the save wrote: the generation's files whole, the shingle file's new tail
+    written = sum(stored_parts(folder).values()) - appended
     if prof:
         prof.disable()
     n = len(old)
@@ -239,9 +246,9 @@ def passage_level(args: argparse.Namespace) -> None:
           f"({n / seconds:,.0f} articles/s; add {t_add:.1f} s, result {t_result:.1f} s, "
           f"store {seconds - t_add - t_result:.1f} s); {len(result.stories)} stories, "
           f"{multi} with copies, {len(result.links)} passage links")
-    print(f"+{len(new)} new: {incremental:.1f} s (load {t_load:.1f} s); "
-          f"{len(inc_result.stories)} stories")
-    print(f"index {len(data) / 1e6:.1f} MB = {len(data) / n:,.0f} bytes/article; "
+    print(f"+{len(new)} new: {incremental:.1f} s (open {t_load:.2f} s, save {t_inc_save:.2f} s, "
+          f"{written / 1e6:.1f} MB written); {len(inc_result.stories)} stories")
+    print(f"index {stored / 1e6:.1f} MB = {stored / n:,.0f} bytes/article; "
           f"peak RSS {_peak_mb():,.0f} MB")
     print(f"{counts['windows'] / n:.1f} windows, {counts['candidate_pairs'] / n:.2f} candidate "
           f"pairs, {counts['alignments'] / n:.2f} alignments per article "
@@ -252,8 +259,7 @@ def passage_level(args: argparse.Namespace) -> None:
         print(f"{stage:<20} {stages[stage]:7.2f} {1e6 * stages[stage] / n:11,.0f} "
               f"{'' if mem is None else f'{mem / n:,.0f}':>24}")
     print(f"{'(documents kept)':<20} {'':>7} {'':>11} {memory['documents'] / n:24,.0f}")
-    parts = blob_parts(data)
-    print("stored index (dedup_state blob), bytes/article: " + ", ".join(
+    print("stored index (state directory), bytes/article: " + ", ".join(
         f"{k} {v / n:,.0f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
     if prof:
         out = io.StringIO()
@@ -262,7 +268,9 @@ def passage_level(args: argparse.Namespace) -> None:
     print(json.dumps({
         "articles": n, "seconds": round(seconds, 2), "peak_rss_mb": round(_peak_mb()),
         "new": len(new), "incremental_seconds": round(incremental, 2),
-        "index_bytes_per_article": round(len(data) / n),
+        "index_bytes_per_article": round(stored / n),
+        "save_seconds": round(seconds - t_add - t_result, 3),
+        "incremental_save_seconds": round(t_inc_save, 3), "incremental_written_bytes": written,
         "articles_per_s": round(n / seconds), "add_seconds": round(t_add, 2),
         "result_seconds": round(t_result, 2), "load_seconds": round(t_load, 2),
         "stories": len(result.stories), "passage_links": len(result.links),
@@ -271,6 +279,7 @@ def passage_level(args: argparse.Namespace) -> None:
         "stored_bytes_per_article": {k: round(v / n) for k, v in parts.items()},
         "per_article": {k: round(v / n, 3) for k, v in counts.items()},
     }))
+    shutil.rmtree(tmp)
 
 
 # -- document level ------------------------------------------------------------------------

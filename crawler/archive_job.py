@@ -1,11 +1,12 @@
 """The document-level dedup job: stories of a large store through an on-disk ``dedup.archive``.
 
-The passage level (``crawler.dedup_job``) keeps its whole index in the database and in memory
-(about 20 KB an article): right for a crawl's thousands of pages, not for years of them. This
-job keeps a ``dedup.archive.Archive`` in a directory, adds the stored articles it does not hold
-yet (streamed from the database in batches), and writes the document-level stories to the same
-``stories`` / ``story_members`` tables, so reports and SQL work unchanged. It makes no passage
-links (quotes and digests are the passage level's): ``passage_links`` is emptied.
+The passage level (``crawler.dedup_job``) holds its whole index in memory while it runs (about
+20 KB an article): right for a crawl's thousands of pages, not for years of them. This job
+keeps a ``dedup.archive.Archive`` in the database's state directory (``crawler.statedir``), adds
+the stored articles it does not hold yet (streamed from the database in batches), and writes the
+document-level stories to the same ``stories`` / ``story_members`` tables, so reports and SQL
+work unchanged. It makes no passage links (quotes and digests are the passage level's):
+``passage_links`` is emptied.
 
 Only the stories whose members changed are rewritten. The database is the truth for what was
 written before: a story is replaced when any of its members moved, so a run that stopped half
@@ -15,11 +16,9 @@ holds was changed or deleted since its last run, the archive is rebuilt from scr
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from itertools import chain, pairwise
@@ -27,21 +26,16 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, insert, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crawler.dedup_job import DedupStateError, DedupSummary, run_dedup, to_document
+from crawler.dedup_job import DedupSummary, run_dedup, to_document
+from crawler.statedir import PASSAGE_DIR, STATE_FILE, DedupStateError, StateDir
 from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
 from dedup import DedupConfig, Document
 from dedup.archive import Archive, ArchiveMismatch
-from dedup.blockio import write_atomically
 
 #: ``dedup_runs.params["level"]`` of the runs this job records.
 LEVEL = "document"
-#: The job's own record in the archive directory: which database, and when its last run began.
-STATE_FILE = "job.json"
-#: The lock file beside the archive directory (one job at a time per archive).
-LOCK_SUFFIX = ".lock"
 #: Bound parameters per ``IN (...)`` list (below every backend's limit).
 _IN_CHUNK = 500
 #: Articles signed and added per batch (their texts are in memory together).
@@ -51,14 +45,6 @@ _STORY_CHUNK = 20_000
 #: The article columns a ``Document`` is made of (``to_document``).
 _DOCUMENT_COLUMNS = (Article.id, Article.url, Article.site, Article.text, Article.title,
                      Article.author, Article.published, Article.declared_canonical)
-
-
-def database_name(db_url: str) -> str:
-    """The database an archive belongs to: its URL without password (SQLite: absolute path)."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=str(Path(url.database).resolve()))
-    return url.render_as_string(hide_password=True)
 
 
 def _chunks(values: Sequence[int], size: int = _IN_CHUNK) -> Iterator[list[int]]:
@@ -93,21 +79,19 @@ class DocumentJob:
     def __init__(self, session: Session, folder: Path, db_url: str,
                  config: DedupConfig | None = None) -> None:
         self.session, self.folder = session, Path(folder)
-        self.database = database_name(db_url)
+        self.dir = StateDir(self.folder, db_url)
         self.config = config or DedupConfig()
 
     # -- the archive ------------------------------------------------------------------------
 
     def _state(self) -> dict | None:
-        path = self.folder / STATE_FILE
-        return json.loads(path.read_text()) if path.exists() else None
+        """The directory's record if it holds this job's last run (the passage level records
+        only the database)."""
+        state = self.dir.check()
+        return state if state is not None and "run" in state else None
 
     def _open(self, rebuild: bool) -> Archive:
         state = self._state()
-        if state is not None and state.get("database") != self.database:
-            raise DedupStateError(
-                f"the archive in {self.folder} belongs to {state.get('database')}, not "
-                f"{self.database}: give another --archive directory (or delete this one)")
         if rebuild or state is None:
             self._clear()
         try:
@@ -118,15 +102,17 @@ class DocumentJob:
                 "run `newsdedup dedup --level document --rebuild`") from exc
 
     def _clear(self) -> None:
-        """Empty the archive directory; refuse a directory that holds anything else."""
+        """Remove the archive from the state directory (checked: ``StateDir.check``); the
+        passage level's index and the record stay."""
         if not self.folder.exists():
             return
-        ours = {"archive.json", STATE_FILE, "counts", "shingles.u64"}
-        names = {p.name for p in self.folder.iterdir()}
-        if names and not names & ours:
-            raise DedupStateError(f"{self.folder} is not empty and holds no archive: "
-                                  "give an empty or new --archive directory")
-        shutil.rmtree(self.folder)
+        for path in self.folder.iterdir():
+            if path.name in (STATE_FILE, PASSAGE_DIR):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
     def _stale(self, archive: Archive, stored: np.ndarray, state: dict | None) -> bool:
         """Does the archive hold an article that was deleted or changed since its last run?"""
@@ -288,44 +274,26 @@ class DocumentJob:
         run.finished_at = utcnow()
         self.session.flush()
         archive.save()
-        write_atomically(self.folder / STATE_FILE, json.dumps(
-            {"database": self.database, "started": started.isoformat(), "run": run.id},
-            sort_keys=True))
+        self.dir.write(started=started.isoformat(), run=run.id)
         self.session.commit()
         return DedupSummary(run_id=run.id, mode=mode, articles=len(archive),
                             new=int(new.shape[0]), stories=run.stories,
                             multi_stories=int((sizes > 1).sum()), links=0)
 
 
-@contextmanager
-def archive_lock(folder: Path) -> Iterator[None]:
-    """Hold the archive's lock file (``DIR.lock`` beside it) or fail at once: two jobs writing
-    one archive would corrupt it."""
-    path = folder.with_name(folder.name + LOCK_SUFFIX)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DedupStateError(f"another dedup job is using the archive {folder}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def run_document_dedup(session: Session, folder: Path, db_url: str,
                        config: DedupConfig | None = None, rebuild: bool = False) -> DedupSummary:
-    """The document-level job (see the module doc) in one call, holding the archive's lock."""
-    folder = Path(folder)
-    with archive_lock(folder):
-        return DocumentJob(session, folder, db_url, config).run(rebuild)
+    """The document-level job (see the module doc) in one call, holding the state directory's
+    lock."""
+    job = DocumentJob(session, folder, db_url, config)
+    with job.dir.lock():
+        return job.run(rebuild)
 
 
 def run_level(session: Session, level: str, db_url: str, folder: Path,
               rebuild: bool = False) -> DedupSummary:
     """The dedup job of ``level``: the document level through the archive in ``folder``, else
-    the passage level (``crawler.dedup_job``)."""
+    the passage level (``crawler.dedup_job``) with its index in ``folder``."""
     if level == LEVEL:
         return run_document_dedup(session, folder, db_url, rebuild=rebuild)
-    return run_dedup(session, rebuild=rebuild)
+    return run_dedup(session, rebuild=rebuild, folder=folder)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.config import (
     ARCHIVE_ENV,
     DB_URL_ENV,
-    DEFAULT_ARCHIVE_DIR,
+    DEFAULT_STATE_HOME,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
@@ -153,22 +153,24 @@ def crawl_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+#: --archive: where this database's dedup state lives (``crawler.statedir``).
+archive_option = click.option(
+    "--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    show_default=f"${ARCHIVE_ENV}, else beside a SQLite file (news.db: news-archive), else "
+    f"one per database in {DEFAULT_STATE_HOME}",
+    help="The dedup state directory of this database, both levels (made if missing; rebuilt "
+    "from the articles when empty; another database's is refused).")
+
+
 def dedup_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--level and --archive: which dedup the job runs."""
-    options = [
-        click.option("--level", type=click.Choice(LEVELS), default=default_level,
-                     show_default=f"${LEVEL_ENV} or passage",
-                     help="passage: copies, quotes and digests, with the shared passages (the "
-                     "index lives in the database and in memory). document: copies only, through "
-                     "an on-disk archive, for stores of millions of articles."),
-        click.option("--archive", "archive_dir", type=click.Path(file_okay=False, path_type=Path),
-                     default=default_archive_dir,
-                     show_default=f"${ARCHIVE_ENV} or ./{DEFAULT_ARCHIVE_DIR}",
-                     help="The document level's archive directory (made if missing)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    """--level and --archive: which dedup the job runs, and where its state lives."""
+    level = click.option(
+        "--level", type=click.Choice(LEVELS), default=default_level,
+        show_default=f"${LEVEL_ENV} or passage",
+        help="passage: copies, quotes and digests, with the shared passages (the index in memory "
+        "while it runs). document: copies only, through an on-disk archive, for stores of "
+        "millions of articles.")
+    return level(archive_option(func))
 
 
 def _engine(db_url: str, migrate: bool = True) -> Any:
@@ -603,11 +605,15 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
 
     \b
     --level passage (default): copies, quotes, follow-ups and digests told apart, with the
-      passages they share; the index is kept in the database (about 20 KB an article).
+      passages they share; the index is kept in DIR/passage of the --archive directory and
+      in memory while the job runs (about 20 KB an article).
     --level document: copies only (no passage links), for archives of millions of articles;
-      the index is kept in the --archive directory (about 9 KB an article on disk), only new
+      the archive is kept in the --archive directory (about 9 KB an article on disk), only new
       articles are read, only stories that changed are rewritten. An archived article that
       was changed or deleted makes the next run rebuild the archive.
+
+    The --archive directory belongs to this database (job.json): another database's is
+    refused; a missing or empty one is rebuilt from the articles (as --rebuild).
 
     Takes the database lock crawls take (exit status 3 when another run holds it).
     """
@@ -631,7 +637,8 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
     with sessions() as session:
         previous = article_events(session)  # before the dedup rewrites the stories
         try:
-            s = run_level(session, level, db_url, archive_dir or default_archive_dir(), rebuild)
+            s = run_level(session, level, db_url, archive_dir or default_archive_dir(db_url),
+                          rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
         e = assign_events(session, previous, rebuild=rebuild)
@@ -807,7 +814,7 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
     _exit_for(summary, status)
 
 
-def main_job(db_url: str, command: str, level: str, archive_dir: Path,
+def main_job(db_url: str, command: str, level: str, archive_dir: Path | None,
              crawl: dict[str, Any]) -> tuple[Any, str]:
     """Crawl and dedup under one lock, recorded as ``command``: `run`'s and `demo`'s job; the
     crawl summary and the run's status (for ``_exit_for``, once the report is out)."""
@@ -966,8 +973,10 @@ def extract(targets: tuple[str, ...], fmt: str, output: Path | None, content_typ
 @click.argument("first", metavar="URL1")
 @click.argument("second", metavar="URL2")
 @db_option
+@archive_option
 @output_options()
-def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None) -> None:
+def explain(first: str, second: str, db_url: str, archive_dir: Path | None, fmt: str,
+            output: Path | None) -> None:
     """Why two stored articles are, or are not, one story: containment both ways (the report's
     "contained"), the Jaccard of their texts, shared passages and the rule that decided; and
     whether their stories are one event."""
@@ -997,7 +1006,8 @@ def explain(first: str, second: str, db_url: str, fmt: str, output: Path | None)
                 "reason": "both URLs name one stored article", "passages": []}
         else:
             try:
-                index = load_index(session, DedupConfig())
+                index = load_index(session, DedupConfig(),
+                                   archive_dir or default_archive_dir(db_url), recover=False)
             except DedupStateError as exc:
                 _fail(str(exc))
             result = asdict(explain_pair(a, b, DedupConfig(), context=index))
@@ -1078,7 +1088,7 @@ _CHILD_STATUS = {0: "ok", EXIT_FAILED: "failed or incomplete (see `newsdedup run
               help="Stop after this many runs (default: run until SIGINT/SIGTERM).")
 @dedup_options
 def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | None, level: str,
-             archive_dir: Path, **kwargs: Any) -> None:
+             archive_dir: Path | None, **kwargs: Any) -> None:
     """Run crawl + dedup repeatedly in the foreground, each run in a child process.
 
     \b
@@ -1109,7 +1119,8 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     log_level = _log_level()
     argv = [sys.executable, "-m", "crawler", *(["--log-level", log_level] if log_level else []),
             "run", "--no-report", "--db", db_url,
-            "--level", level, "--archive", str(archive_dir.resolve()), *_crawl_argv(**kwargs)]
+            "--level", level, *(["--archive", str(archive_dir.resolve())] if archive_dir else []),
+            *_crawl_argv(**kwargs)]
     stopper = Stopper(threading.Event())
     stopper.install()
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 #: Environment variable holding the database URL (any SQLAlchemy URL).
 DB_URL_ENV = "NEWSDEDUP_DB"
@@ -20,10 +24,10 @@ LEVEL_ENV = "NEWSDEDUP_LEVEL"
 #: The dedup levels: passage (copies, quotes, digests, links; the index in the database) and
 #: document (copies only; an on-disk archive for stores too large for memory).
 LEVELS = ("passage", "document")
-#: Environment variable naming the document level's archive directory.
+#: Environment variable naming the dedup state directory (both levels; ``crawler.statedir``).
 ARCHIVE_ENV = "NEWSDEDUP_ARCHIVE"
-#: Default archive directory, relative to the working directory.
-DEFAULT_ARCHIVE_DIR = "newsdedup-archive"
+#: Where a server database's state directory goes by default: one per database, named by it.
+DEFAULT_STATE_HOME = "$XDG_STATE_HOME/newsdedup (~/.local/state/newsdedup)"
 
 
 def default_level() -> str:
@@ -31,9 +35,31 @@ def default_level() -> str:
     return os.environ.get(LEVEL_ENV) or LEVELS[0]
 
 
-def default_archive_dir() -> Path:
-    """The archive directory from ``$NEWSDEDUP_ARCHIVE``, else one in the working directory."""
-    return Path(os.environ.get(ARCHIVE_ENV) or DEFAULT_ARCHIVE_DIR)
+def database_name(db_url: str) -> str:
+    """The database a state directory belongs to: its URL without password (SQLite: absolute
+    path)."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).resolve()))
+    return url.render_as_string(hide_password=True)
+
+
+def default_archive_dir(db_url: str) -> Path:
+    """The dedup state directory of the database ``db_url``: ``$NEWSDEDUP_ARCHIVE``, else
+    beside a SQLite database file (``news.db`` -> ``news-archive``), else one per database
+    under the user's state directory (``~/.local/state/newsdedup/<database>-<digest>``: the
+    same wherever the job runs from, never another database's)."""
+    env = os.environ.get(ARCHIVE_ENV)
+    if env:
+        return Path(env)
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        db = Path(url.database)
+        return db.with_name(f"{db.stem}-archive")
+    home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(database_name(db_url).encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", url.database or url.get_backend_name())
+    return home / "newsdedup" / f"{name}-{digest}"
 
 
 def default_db_url() -> str:

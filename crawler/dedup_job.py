@@ -1,13 +1,20 @@
-"""The dedup stage as a job: load stored articles, run ``dedup``, store stories and passage links."""
+"""The dedup stage as a job: load stored articles, run ``dedup``, store stories and passage links.
+
+The index is kept between runs as files in the database's state directory
+(``crawler.statedir``: ``DIR/passage``, ``DedupIndex.save``); article texts stay in the
+articles table and are passed back when it is opened."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from crawler.config import default_archive_dir
+from crawler.statedir import PASSAGE_DIR, DedupStateError, StateDir
 from crawler.store.models import (
     Article,
     DedupRun,
@@ -104,44 +111,47 @@ def save_result(session: Session, result: DedupResult, run: DedupRun,
     return story_of
 
 
-class DedupStateError(RuntimeError):
-    """The stored dedup index cannot be used as it is (built with other parameters)."""
-
-
-#: Name of the persisted index in ``dedup_state``.
+#: Name of the index's row in ``dedup_state`` (where versions before the state directory kept
+#: it: read once, then moved into files).
 INDEX_STATE = "index"
 
 
-def load_index(session: Session, config: DedupConfig,
-               docs: dict[int, Document] | None = None) -> DedupIndex | None:
-    """The persisted index, or None when there is none or it no longer matches the stored
-    articles (``docs``, loaded when not given: the index keeps no texts). Raises
-    DedupStateError on a parameter mismatch."""
-    row = session.get(DedupState, INDEX_STATE)
-    if row is None:
-        return None
+def load_index(session: Session, config: DedupConfig, folder: Path,
+               docs: dict[int, Document] | None = None, recover: bool = True) -> DedupIndex | None:
+    """The persisted index: the files in the state directory ``folder`` (``passage/``), else a
+    ``dedup_state`` row an earlier version left (moved into files by the next
+    ``save_index``). None when there is none or it no longer matches the stored articles
+    (``docs``, loaded when not given: the index keeps no texts). Raises DedupStateError on a
+    directory of another database or a parameter mismatch. ``recover``: the dedup job (the one
+    writer) also removes what an interrupted save left; a reader changes nothing."""
+    state = StateDir(folder, _db_url(session))
+    state.check()
     if docs is None:
         docs = {d.id: d for d in load_documents(session)}
     try:
-        return DedupIndex.from_bytes(row.payload, config, documents=docs)
+        index = DedupIndex.open(folder / PASSAGE_DIR, config, docs, recover=recover)
+        if index is None:
+            row = session.get(DedupState, INDEX_STATE)
+            index = None if row is None else DedupIndex.from_bytes(row.payload, config, docs)
+        return index
     except StaleDocuments:
         return None
     except IndexMismatch as exc:
-        raise DedupStateError(
-            f"the stored dedup index does not match this version's settings ({exc}); "
-            "run `newsdedup dedup --rebuild`"
-        ) from exc
+        raise DedupStateError(f"the stored dedup index cannot be used: {exc}") from exc
 
 
-def save_index(session: Session, index: DedupIndex) -> None:
-    """Persist the index without article texts (the articles table has them)."""
-    row = session.get(DedupState, INDEX_STATE)
-    params = json.dumps(index.header()["params"], sort_keys=True, default=str)
-    payload = index.to_bytes(texts=False)
-    if row is None:
-        session.add(DedupState(name=INDEX_STATE, params=params, payload=payload))
-    else:
-        row.params, row.payload, row.updated_at = params, payload, utcnow()
+def save_index(session: Session, index: DedupIndex, folder: Path) -> None:
+    """Persist the index without article texts (the articles table has them) in the state
+    directory ``folder``, tied to this database; an earlier version's ``dedup_state`` row goes
+    (in the caller's transaction)."""
+    StateDir(folder, _db_url(session)).write()  # claimed before anything is written in it
+    index.save(folder / PASSAGE_DIR)
+    session.execute(delete(DedupState).where(DedupState.name == INDEX_STATE))
+
+
+def _db_url(session: Session) -> str:
+    """The URL of the database ``session`` is bound to (with its password: parsed again)."""
+    return session.get_bind().url.render_as_string(hide_password=False)
 
 
 def _usable(index: DedupIndex, docs: dict[int, Document]) -> bool:
@@ -149,12 +159,22 @@ def _usable(index: DedupIndex, docs: dict[int, Document]) -> bool:
     return all(docs.get(doc_id) == doc for doc_id, doc in index.documents.items())
 
 
-def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool = False) -> DedupSummary:
+def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool = False,
+              folder: Path | None = None) -> DedupSummary:
     """Match new articles against the persisted index (or rebuild it) and store the stories,
-    in one transaction. A rebuild gives the same stories as the incremental path."""
-    config = config or DedupConfig()
+    in one transaction, holding the state directory's lock (``folder``, default: this
+    database's, ``default_archive_dir``). A rebuild gives the same stories as the incremental
+    path; so does a run after a missing directory (rebuilt from the articles)."""
+    folder = Path(folder) if folder is not None else default_archive_dir(_db_url(session))
+    state = StateDir(folder, _db_url(session))
+    with state.lock():
+        state.check()
+        return _run(session, config or DedupConfig(), rebuild, folder)
+
+
+def _run(session: Session, config: DedupConfig, rebuild: bool, folder: Path) -> DedupSummary:
     docs = {d.id: d for d in load_documents(session)}
-    index = None if rebuild else load_index(session, config, docs)
+    index = None if rebuild else load_index(session, config, folder, docs)
     mode = "incremental"
     if index is None or not _usable(index, docs):
         index, mode = DedupIndex(config), "rebuild"
@@ -163,12 +183,12 @@ def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool
                                                 sort_keys=True, default=str), started_at=utcnow())
     index.add(new)
     result = index.result()
+    save_index(session, index, folder)  # files before the stories: a later failure is harmless
     # Written only now: a write transaction open during the matching (numba compiles its kernels
     # on a machine's first run) would lock SQLite against the crawl lock's heartbeat.
     session.add(run)
     session.flush()
     save_result(session, result, run, {d.id: d.published for d in docs.values()})
-    save_index(session, index)
     run.articles = len(docs)
     run.stories = len(result.stories)
     run.links = len(result.links)

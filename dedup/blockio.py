@@ -116,6 +116,16 @@ def append_cached(path: Path, data: np.ndarray) -> None:
         f.write(memoryview(np.ascontiguousarray(data)).cast("B"))
 
 
+def fsync_path(path: Path) -> None:
+    """Flush the file or directory ``path`` to disk (an append before a header names it, a
+    directory after a rename in it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def read_direct(path: Path, first: int, nbytes: int) -> np.ndarray:
     """Bytes ``first .. first + nbytes`` of the file ``path`` (uint8, 8-byte aligned), read
     past the page cache (the blocks around them, into an aligned buffer)."""
@@ -165,11 +175,7 @@ def write_atomically(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path.parent)
 
 
 class Generations:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from datetime import datetime
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.arrays import gather_ranges
+from dedup.blockio import Generations, append_cached, fsync_path
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -34,6 +37,7 @@ from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
 _MAGIC = b"NEWSDEDUP-INDEX\n"
 _FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)
+_HEADER = "index.json"  # a saved index's header (``save``), naming its generation
 
 
 class IndexMismatch(ValueError):
@@ -80,6 +84,7 @@ class DedupIndex:
         self._checked = np.zeros(0, dtype=np.int64)  # sorted codes of _cand in _aligned
         self._facts = FactsCache(self._docs)
         self._result = _ResultCache()
+        self._saved: tuple[Path, int, int] | None = None  # (folder, generation, shingles) saved
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -363,24 +368,8 @@ class DedupIndex:
                 "config": asdict(self.config), "datasketch": version("datasketch"),
                 "documents": len(self._docs)}
 
-    def to_bytes(self, texts: bool = True) -> bytes:
-        """Header line (JSON: format, pinned params, config, versions), then the arrays.
-
-        Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
-        line (``[[name, numpy dtype str, shape(, stored length)], ...]``), then each array's
-        C-order bytes in manifest order, back to back; an entry with a stored length is
-        deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
-        blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
-        (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
-        (shingle hashes, concatenated, with per-document counts; token offsets and windows are
-        recomputed from the texts when needed), boilerplate masks (packed bits), the LSH's
-        sorted keys and rows, candidate row pairs and the verified alignment of every candidate
-        pair. Per-site boilerplate counts are not stored: they
-        are recounted from the hashes.
-
-        ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
-        keeps them, e.g. the article store, and passes them back to ``from_bytes``).
-        """
+    def _arrays(self, texts: bool) -> dict[str, np.ndarray]:
+        """The index as named arrays, what ``to_bytes`` and ``save`` store (see ``to_bytes``)."""
         docs = [self._docs[i] for i in self._ids.tolist()]
         arrays: dict[str, np.ndarray] = {"doc.id": self._ids.astype("<i8")}
         if not texts:
@@ -410,6 +399,28 @@ class DedupIndex:
             [(p.a_first, p.a_last, p.b_first, p.b_last, p.matched)
              for al in found for p in al.passages], dtype=np.int64).reshape(-1, 5))
         arrays.update(self._result.arrays(self))
+        return arrays
+
+    def to_bytes(self, texts: bool = True) -> bytes:
+        """Header line (JSON: format, pinned params, config, versions), then the arrays.
+
+        Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
+        line (``[[name, numpy dtype str, shape(, stored length)], ...]``), then each array's
+        C-order bytes in manifest order, back to back; an entry with a stored length is
+        deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
+        blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
+        (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
+        (shingle hashes, concatenated, with per-document counts; token offsets and windows are
+        recomputed from the texts when needed), boilerplate masks (packed bits), the LSH's
+        sorted keys and rows, candidate row pairs and the verified alignment of every candidate
+        pair. Per-site boilerplate counts are not stored: they
+        are recounted from the hashes.
+
+        ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
+        keeps them, e.g. the article store, and passes them back to ``from_bytes``). The
+        store's own format is files (``save``); this one blob is what stores kept before it.
+        """
+        arrays = self._arrays(texts)
         head = json.dumps(self.header(), sort_keys=True).encode()
         manifest, blobs = [], []
         for name, arr in arrays.items():
@@ -423,21 +434,87 @@ class DedupIndex:
         return b"".join([_MAGIC, head, b"\n",
                          json.dumps(manifest, separators=(",", ":")).encode(), b"\n", *blobs])
 
-    @classmethod
-    def from_bytes(cls, data: bytes, config: DedupConfig | None = None,
-                   documents: Mapping[int, Document] | None = None) -> DedupIndex:
-        """Load an index; ``IndexMismatch`` if it was built with other pinned parameters, by
-        another storage format, or cannot be read. An index stored without texts takes its
-        documents from ``documents`` (id -> Document); ``StaleDocuments`` when one is missing
-        or changed since."""
-        if not data.startswith(_MAGIC):
-            raise IndexMismatch(f"not a newsdedup index; {_REBUILD}")
-        head_raw, _, rest = data[len(_MAGIC):].partition(b"\n")
+    def save(self, folder: Path | str) -> None:
+        """Store the index without texts (only each document's digest: the caller keeps the
+        documents and passes them back to ``open``) as files in ``folder``.
+
+        ``shingles.<n>.u64`` holds every row's shingle hashes, append-only: a save appends the
+        rows added since the index was opened from (or saved to) this folder; another index
+        (a rebuild) starts a new such file. Every other array of ``to_bytes`` is a ``.npy``
+        file of the next generation (``dedup.blockio.Generations``), then ``index.json``
+        (header, array names, the shingle file and count) names that generation, replaced
+        atomically. A crash (kill -9) at any point leaves the previous generation whole;
+        ``open`` drops what an unfinished save appended or wrote."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        gens = Generations(folder, _HEADER)
         try:
-            head = json.loads(head_raw)
-            fmt = head.get("format")
-        except (ValueError, AttributeError) as exc:
-            raise IndexMismatch(f"unreadable index header ({exc}); {_REBUILD}") from exc
+            head = gens.header()
+        except ValueError:  # unreadable: nothing to extend, replaced below
+            head = None
+        if head is not None:
+            gens.recover(head)
+        if head is not None and self._saved == (folder.resolve(), head["generation"],
+                                                head["shingles"]):
+            name, done = head["shingles_file"], int(head["shingles"])
+            os.truncate(folder / name, 8 * done)
+        else:
+            name, done = f"shingles.{gens.generation + 1}.u64", 0
+            (folder / name).write_bytes(b"")
+        append_cached(folder / name, self._hashes[done:].astype("<u8", copy=False))
+        fsync_path(folder / name)
+        arrays = self._arrays(texts=False)
+        del arrays["fp.hash"]
+        gens.save({_file_name(k): v for k, v in arrays.items()},
+                  {**self.header(), "arrays": list(arrays), "shingles_file": name,
+                   "shingles": len(self._hashes)})
+        _drop_shingles(folder, name)
+        self._saved = (folder.resolve(), gens.generation, len(self._hashes))
+
+    @classmethod
+    def open(cls, folder: Path | str, config: DedupConfig | None = None,
+             documents: Mapping[int, Document] | None = None,
+             recover: bool = True) -> DedupIndex | None:
+        """The index ``save`` stored in ``folder`` (None when it holds none), its documents
+        taken from ``documents`` (id -> Document): ``StaleDocuments`` when one is missing or
+        changed since, ``IndexMismatch`` as ``from_bytes``. ``recover`` (the one writer):
+        remove what an unfinished save left (shingles past the saved count, files of other
+        generations); without it nothing is changed (a reader beside the writer)."""
+        folder = Path(folder)
+        gens = Generations(folder, _HEADER)
+        try:
+            head = gens.header()
+        except ValueError as exc:
+            raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {_REBUILD}") from exc
+        if head is None:
+            return None
+        config = cls._checked_config(head, config)
+        try:
+            shingles = folder / head["shingles_file"]
+            total = int(head["shingles"])
+            if shingles.stat().st_size < 8 * total:
+                raise ValueError(f"{shingles} is shorter than {_HEADER} says")
+            if recover:
+                os.truncate(shingles, 8 * total)
+                gens.recover(head)
+                _drop_shingles(folder, shingles.name)
+            else:
+                gens.generation = int(head["generation"])
+            arrays = {name: gens.load(_file_name(name)) for name in head["arrays"]}
+            arrays["fp.hash"] = np.fromfile(shingles, dtype="<u8", count=total)
+            index = cls._from_arrays(arrays, config, head, documents)
+        except StaleDocuments:
+            raise
+        except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
+            raise IndexMismatch(f"corrupt index in {folder} ({exc}); {_REBUILD}") from exc
+        index._saved = (folder.resolve(), gens.generation, total)
+        return index
+
+    @staticmethod
+    def _checked_config(head: dict, config: DedupConfig | None) -> DedupConfig:
+        """``config`` (None: the stored one) after checking a stored header against it:
+        ``IndexMismatch`` for another format or other pinned parameters."""
+        fmt = head.get("format")
         if fmt != _FORMAT:
             raise IndexMismatch(f"index format {fmt!r} != {_FORMAT} (stored by another "
                                 f"version); {_REBUILD}")
@@ -452,33 +529,36 @@ class DedupIndex:
         if diff:
             detail = ", ".join(f"{k}: index {got.get(k)!r} != config {want.get(k)!r}"
                                for k in diff)
-            raise IndexMismatch(f"index built with other parameters ({detail}); rebuild it")
+            raise IndexMismatch(f"index built with other parameters ({detail}); {_REBUILD}")
+        return config
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: DedupConfig | None = None,
+                   documents: Mapping[int, Document] | None = None) -> DedupIndex:
+        """Load an index; ``IndexMismatch`` if it was built with other pinned parameters, by
+        another storage format, or cannot be read. An index stored without texts takes its
+        documents from ``documents`` (id -> Document); ``StaleDocuments`` when one is missing
+        or changed since."""
+        if not data.startswith(_MAGIC):
+            raise IndexMismatch(f"not a newsdedup index; {_REBUILD}")
+        head_raw, _, rest = data[len(_MAGIC):].partition(b"\n")
         try:
-            return cls._load(rest, config, head, documents)
+            head = json.loads(head_raw)
+            if not isinstance(head, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise IndexMismatch(f"unreadable index header ({exc}); {_REBUILD}") from exc
+        config = cls._checked_config(head, config)
+        try:
+            return cls._from_arrays(_parse_arrays(rest), config, head, documents)
         except StaleDocuments:
             raise
         except (ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
             raise IndexMismatch(f"corrupt index ({exc}); {_REBUILD}") from exc
 
     @classmethod
-    def _load(cls, rest: bytes, config: DedupConfig, head: dict,
-              documents: Mapping[int, Document] | None) -> DedupIndex:
-        manifest_raw, _, body = rest.partition(b"\n")
-        arrays: dict[str, np.ndarray] = {}
-        offset = 0
-        for name, dtype, shape, *packed in json.loads(manifest_raw):
-            dt = np.dtype(dtype)
-            count = int(np.prod(shape)) if shape else 1
-            if packed:
-                raw = zlib.decompress(body[offset:offset + packed[0]])
-                arrays[name] = np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
-                offset += packed[0]
-            else:
-                arrays[name] = np.frombuffer(body, dtype=dt, count=count,
-                                             offset=offset).reshape(shape)
-                offset += count * dt.itemsize
-        if offset != len(body):
-            raise ValueError(f"{len(body) - offset} trailing bytes")
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], config: DedupConfig, head: dict,
+                     documents: Mapping[int, Document] | None) -> DedupIndex:
         index = cls(config)
         ids = arrays["doc.id"].astype(np.int64).tolist()
         docs = []
@@ -537,6 +617,40 @@ _STR_FIELDS = ("url", "site", "text", "title", "author", "published", "canonical
 #: index loaded with other values drops its cached masks and alignments.
 _CACHE_PARAMS = ("boilerplate_min_pages", "min_passage_shingles", "max_gap")
 _REBUILD = "run `newsdedup dedup --rebuild`"
+
+
+def _parse_arrays(rest: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a ``to_bytes`` blob after its header line: manifest line, then bodies."""
+    manifest_raw, _, body = rest.partition(b"\n")
+    arrays: dict[str, np.ndarray] = {}
+    offset = 0
+    for name, dtype, shape, *packed in json.loads(manifest_raw):
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape)) if shape else 1
+        if packed:
+            raw = zlib.decompress(body[offset:offset + packed[0]])
+            arrays[name] = np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
+            offset += packed[0]
+        else:
+            arrays[name] = np.frombuffer(body, dtype=dt, count=count,
+                                         offset=offset).reshape(shape)
+            offset += count * dt.itemsize
+    if offset != len(body):
+        raise ValueError(f"{len(body) - offset} trailing bytes")
+    return arrays
+
+
+def _drop_shingles(folder: Path, keep: str) -> None:
+    """Remove the shingle files of a saved index other than ``keep`` (the one its header
+    names): an index it replaced, or one a crashed save began."""
+    for path in folder.glob("shingles.*.u64"):
+        if path.name != keep:
+            path.unlink()
+
+
+def _file_name(name: str) -> str:
+    """The file name of array ``name`` (``Generations`` names files ``<name>.<gen>.npy``)."""
+    return name.replace(".", "_")
 
 
 def _digest(doc: Document) -> int:

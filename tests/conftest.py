@@ -15,6 +15,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dedup state directories of server databases (``~/.local/state/newsdedup/...`` by
+    default) go to a temporary directory, for this process and the ones it starts."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 def require_services() -> bool:
     return os.environ.get("NEWSDEDUP_REQUIRE_SERVICES") == "1"
 

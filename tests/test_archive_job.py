@@ -110,7 +110,7 @@ def test_switching_levels_replaces_the_stories(store, any_db_url: str, tmp_path:
     folder = tmp_path / "archive"
     with store() as session:
         _store(session, *ALL)
-        run_dedup(session)
+        run_dedup(session, folder=folder)
         passage = groups(stories(session))
         assert session.scalar(select(DedupRun.params)).find('"level": "passage"') >= 0
         run_document_dedup(session, folder, any_db_url)
@@ -118,7 +118,7 @@ def test_switching_levels_replaces_the_stories(store, any_db_url: str, tmp_path:
         assert groups(stories(session)) == passage  # the copies here are whole-document ones
         assert {r.dedup_run_id for r in session.scalars(select(Story))} == {
             session.scalar(select(DedupRun.id).order_by(DedupRun.id.desc()))}
-        run_dedup(session)
+        run_dedup(session, folder=folder)
         assert groups(stories(session)) == passage
 
 
@@ -164,7 +164,7 @@ def test_archive_of_another_database_or_a_foreign_directory_is_refused(
         foreign = tmp_path / "photos"
         foreign.mkdir()
         (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
-        with pytest.raises(DedupStateError, match="holds no archive"):
+        with pytest.raises(DedupStateError, match="holds no dedup state"):
             run_document_dedup(session, foreign, any_db_url)
         assert (foreign / "holiday.jpg").exists()
         other = replace(DedupConfig(), shingle_size=DedupConfig().shingle_size + 1)
@@ -216,11 +216,15 @@ def test_canonical_reason_says_what_decided() -> None:
 
 
 def test_two_jobs_never_share_an_archive(store, any_db_url: str, tmp_path: Path) -> None:
-    from crawler.archive_job import archive_lock
+    from crawler.statedir import StateDir
 
     folder = tmp_path / "archive"
     with store() as session:
         _store(session, ORIGINAL)
-        with archive_lock(folder), pytest.raises(DedupStateError, match="another dedup job"):
-            run_document_dedup(session, folder, any_db_url)
+        with StateDir(folder, any_db_url).lock():  # either level's job holds it
+            with pytest.raises(DedupStateError, match="another dedup job"):
+                run_document_dedup(session, folder, any_db_url)
+            with pytest.raises(DedupStateError, match="another dedup job"):
+                run_dedup(session, folder=folder)
         assert run_document_dedup(session, folder, any_db_url).articles == 1
+        assert run_dedup(session, folder=folder).articles == 1

@@ -153,3 +153,65 @@ def test_an_index_of_the_old_json_format_asks_for_a_rebuild() -> None:
     with pytest.raises(IndexMismatch, match="--rebuild"):
         DedupIndex.from_bytes(data[:-7])
     assert DedupIndex.from_bytes(data).result() == deduplicate(docs)
+
+
+def test_saved_files_round_trip_append_shingles_and_drop_an_unsaved_tail(tmp_path) -> None:
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    index = DedupIndex()
+    index.add(docs[:4])
+    index.result()
+    index.save(folder)
+    loaded = DedupIndex.open(folder, documents=by_id)
+    assert loaded.to_bytes(texts=False) == index.to_bytes(texts=False)
+    (shingles,) = folder.glob("shingles.*.u64")
+    before = shingles.read_bytes()
+    loaded.add(docs[4:])
+    expected = loaded.result()
+    loaded.save(folder)
+    after = shingles.read_bytes()
+    assert len(after) > len(before) and after.startswith(before)  # appended, not rewritten
+    assert {p.name for p in folder.glob("*.npy")} == {p.name for p in folder.glob("*.2.npy")}
+    with shingles.open("ab") as f:  # what a save killed before its header leaves
+        f.write(b"\x01" * 24)
+    (folder / "doc_id.3.npy").write_bytes(b"half")
+    reopened = DedupIndex.open(folder, documents=by_id)
+    assert shingles.read_bytes() == after and not (folder / "doc_id.3.npy").exists()
+    assert reopened.result() == expected == deduplicate(docs)
+
+
+def test_a_reader_changes_nothing_and_a_new_index_replaces_the_folder(tmp_path) -> None:
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    assert DedupIndex.open(folder) is None  # nothing saved: the caller rebuilds
+    index = DedupIndex()
+    index.add(docs)
+    index.result()
+    index.save(folder)
+    (shingles,) = folder.glob("shingles.*.u64")
+    with shingles.open("ab") as f:
+        f.write(b"\x01" * 8)
+    listing = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert DedupIndex.open(folder, documents=by_id, recover=False).result() == deduplicate(docs)
+    assert {p.name: p.stat().st_size for p in folder.iterdir()} == listing
+    # a replacement (a rebuild) killed before its header: its new files go, the old index stays
+    (folder / "shingles.9.u64").write_bytes(b"\x02" * 64)
+    (folder / "doc_id.9.npy").write_bytes(b"half")
+    assert DedupIndex.open(folder, documents=by_id).result() == deduplicate(docs)
+    assert sorted(p.name for p in folder.glob("shingles.*")) == [shingles.name]
+    assert not (folder / "doc_id.9.npy").exists()
+    fresh = DedupIndex()
+    fresh.add(docs[:2])
+    fresh.result()
+    fresh.save(folder)  # not opened from this folder: a new shingle file, the old one gone
+    (replaced,) = folder.glob("shingles.*.u64")
+    assert replaced != shingles
+    assert DedupIndex.open(folder, documents=by_id).result() == deduplicate(docs[:2])
+    other = dataclasses.replace(DedupConfig(), shingle_size=DedupConfig().shingle_size + 1)
+    with pytest.raises(IndexMismatch, match="other parameters"):
+        DedupIndex.open(folder, other, documents=by_id)
+    replaced.write_bytes(b"")
+    with pytest.raises(IndexMismatch, match="corrupt index"):
+        DedupIndex.open(folder, documents=by_id)

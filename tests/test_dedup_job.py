@@ -120,20 +120,22 @@ def test_explain_command(store, sqlite_url: str) -> None:
     assert missing.exit_code == 2 and "not a stored article" in missing.output
 
 
-def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store) -> None:
+def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store,
+                                                                   tmp_path: Path) -> None:
     from sqlalchemy import update
 
-    from crawler.dedup_job import INDEX_STATE
-    from crawler.store.models import Article, DedupState
+    from crawler.store.models import Article
 
     with store() as session:
         for art in (ORIGINAL, COPY, OTHER):
             upsert_article(session, art)
         session.commit()
         run_dedup(session)
-        payload = session.get(DedupState, INDEX_STATE).payload
-        assert PARAS[1].encode() not in payload  # texts stay in the articles table
-        upsert_article(session, LATE_COPY)
+        folder = tmp_path / "test-archive"  # beside test.db: the default for a SQLite file
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        assert {p.name for p in files} >= {"job.json", "index.json", "shingles.1.u64"}
+        assert not any(PARAS[1][:60].encode() in p.read_bytes() for p in files)  # texts stay
+        upsert_article(session, LATE_COPY)                                    # in the articles
         session.commit()
         assert run_dedup(session).mode == "incremental"
         session.execute(update(Article).where(Article.site == "c.example")
@@ -141,3 +143,179 @@ def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store) -> No
         session.commit()
         again = run_dedup(session)
         assert (again.mode, again.new) == ("rebuild", 4)
+
+
+def test_an_index_stored_in_the_database_moves_into_files_once(store, tmp_path: Path) -> None:
+    """A store written by a version that kept the index in ``dedup_state`` loses nothing: the
+    first run reads that blob (incremental, only the new article matched), saves the index as
+    files and deletes the row; the stories equal a rebuild's."""
+    from crawler.dedup_job import INDEX_STATE, load_documents
+    from crawler.store.models import DedupState
+    from dedup import DedupIndex
+
+    folder = tmp_path / "state"
+    with store() as session:
+        for art in (ORIGINAL, COPY, OTHER):
+            upsert_article(session, art)
+        session.commit()
+        old = DedupIndex()
+        old.add(load_documents(session))
+        old.result()
+        session.add(DedupState(name=INDEX_STATE, params="{}", payload=old.to_bytes(texts=False)))
+        upsert_article(session, LATE_COPY)
+        session.commit()
+        moved = run_dedup(session, folder=folder)
+        assert (moved.mode, moved.new) == ("incremental", 1)
+        assert session.get(DedupState, INDEX_STATE) is None
+        assert (folder / "passage" / "index.json").exists()
+        migrated = groups(stories(session))
+        assert frozenset({"a.example", "b.example", "d.example"}) in migrated
+        assert run_dedup(session, folder=folder).mode == "incremental"  # from the files now
+        assert run_dedup(session, folder=folder, rebuild=True).new == 4
+        assert groups(stories(session)) == migrated
+
+
+def test_state_directory_missing_is_rebuilt_and_another_databases_is_refused(
+        any_db_url: str, tmp_path: Path) -> None:
+    engine = make_engine(any_db_url)
+    folder = tmp_path / "state"
+    try:
+        with make_sessionmaker(engine)() as session:
+            for art in (ORIGINAL, COPY, OTHER):
+                upsert_article(session, art)
+            session.commit()
+            assert run_dedup(session, folder=folder).mode == "rebuild"
+            upsert_article(session, LATE_COPY)
+            session.commit()
+            assert run_dedup(session, folder=folder).mode == "incremental"
+            kept = groups(stories(session))
+            import shutil
+            shutil.rmtree(folder)  # lost, or a new disk: rebuilt from the articles table
+            again = run_dedup(session, folder=folder)
+            assert (again.mode, again.new) == ("rebuild", 4)
+            assert groups(stories(session)) == kept
+    finally:
+        engine.dispose()
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["dedup", "--db", other, "--archive", str(tmp_path / "o")]
+                         ).exit_code == 0
+    refused = runner.invoke(main, ["dedup", "--db", other, "--archive", str(folder)])
+    assert refused.exit_code == 2
+    assert "belongs to" in refused.output and len(refused.output.strip().splitlines()) == 1
+    assert (folder / "passage" / "index.json").exists()  # left as it was
+    explained = runner.invoke(main, ["explain", COPY.url, ORIGINAL.url, "--db", any_db_url,
+                                     "--archive", str(folder), "--format", "json"])
+    assert explained.exit_code == 0, explained.output
+    assert json.loads(explained.output)["same_story"] is True
+
+
+def test_default_state_directory_is_beside_a_sqlite_file_or_one_per_server_database(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from crawler.config import default_archive_dir
+
+    monkeypatch.delenv("NEWSDEDUP_ARCHIVE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_archive_dir("sqlite:///newsdedup.db") == Path("newsdedup-archive")
+    assert default_archive_dir("sqlite:////data/news.db") == Path("/data/news-archive")
+    pg = "postgresql+psycopg://u:secret@db.example:5432/news"
+    first = default_archive_dir(pg)
+    assert first.parent == tmp_path / "newsdedup" and first.name.startswith("news-")
+    assert default_archive_dir(pg.replace("secret", "other")) == first  # password aside
+    assert default_archive_dir(pg.replace("/news", "/news2")) != first
+    assert default_archive_dir(pg + "?options=-csearch_path%3Ds1") != first
+    monkeypatch.setenv("NEWSDEDUP_ARCHIVE", "/srv/dedup")
+    assert default_archive_dir(pg) == Path("/srv/dedup")
+
+
+_KILLED_JOB = """
+import os, sys, time
+from crawler.dedup_job import run_dedup
+from crawler.store.db import make_engine, make_sessionmaker
+from dedup import DedupIndex
+
+real_fsync, real_save = os.fsync, DedupIndex.save
+os.fsync = lambda fd: (time.sleep(0.01), real_fsync(fd))  # a slow disk: a wide window to hit
+
+def save(index, folder):
+    print("saving", flush=True)
+    real_save(index, folder)
+
+DedupIndex.save = save
+engine = make_engine(sys.argv[1])
+with make_sessionmaker(engine)() as session:
+    run_dedup(session, folder=sys.argv[2], rebuild=sys.argv[3] == "rebuild")
+print("done", flush=True)
+"""
+
+
+def story_rows(session) -> set[tuple[frozenset[int], int]]:
+    from crawler.store.models import Story
+
+    return {(frozenset(m.article_id for m in s.members), s.canonical_article_id)
+            for s in session.scalars(select(Story))}
+
+
+def test_a_job_killed_while_saving_leaves_a_whole_index_and_the_next_run_ends_the_same(
+        store, sqlite_url: str, tmp_path: Path) -> None:
+    """Kill -9 the dedup job at random points of its save, article after article, incremental
+    and rebuilding runs in turn: each time the state directory opens as one whole generation,
+    and the next run's stories, canonical pages and links equal a rebuild's over the same
+    articles."""
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from crawler.dedup_job import load_documents
+    from crawler.store.models import PassageLink
+    from dedup import DedupIndex
+
+    folder = tmp_path / "state"
+    pool = [LATE_COPY, *(item(f"copy{i}.example", [*PARAS[i:i + 3], FILLER[i % 2]["paragraphs"][0]],
+                              TITLE, 8 + i) for i in range(3)),
+            item("e.example", FILLER[1]["paragraphs"], FILLER[1]["title"], 12),
+            item("f.example", [*FILLER[0]["paragraphs"][:3], PARAS[0]], FILLER[0]["title"], 13)]
+    rng = np.random.default_rng(17)
+    killed = 0
+    with store() as session:
+        for art in (ORIGINAL, COPY, OTHER):
+            upsert_article(session, art)
+        session.commit()
+        run_dedup(session, folder=folder)
+        for i, art in enumerate(pool):
+            upsert_article(session, art)
+            session.commit()
+            mode = ("incremental", "rebuild")[i % 2]
+            proc = subprocess.Popen([sys.executable, "-c", _KILLED_JOB, sqlite_url, str(folder),
+                                     mode], stdout=subprocess.PIPE, text=True)
+            assert proc.stdout is not None and proc.stdout.readline() == "saving\n"
+            time.sleep(float(rng.uniform(0.0, 0.6)))
+            proc.kill()
+            killed += proc.wait() == -9
+            docs = {d.id: d for d in load_documents(session)}
+            whole = DedupIndex.open(folder / "passage", documents=docs)
+            assert whole is not None and len(whole) in (len(docs) - 1, len(docs))
+            after = run_dedup(session, folder=folder)
+            assert after.mode == "incremental"
+            got = story_rows(session), session.query(PassageLink).count()
+            run_dedup(session, folder=tmp_path / "ref", rebuild=True)
+            assert got == (story_rows(session), session.query(PassageLink).count())
+    assert killed >= len(pool) // 2  # most kills landed before the job ended
+
+
+def test_readme_and_help_name_one_state_directory_option() -> None:
+    """--archive is the one state directory option of every command that reads or writes the
+    state, in the README's command list, its section and each command's --help alike."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    commands = readme.split("## Command line\n", 1)[1].split("```\n", 2)[1]
+    section = readme.split("### The dedup state directory\n", 1)[1].split("\n### ", 1)[0]
+    for command in ("dedup", "run", "schedule", "explain"):
+        out = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
+        assert "--archive DIRECTORY" in out and "NEWSDEDUP_ARCHIVE" in out, command
+        assert "beside a SQLite file" in out and ".local/state/newsdedup" in out, command
+        assert f"`{command}`" in section, command
+        line = next(x for x in commands.split("\nnewsdedup ") if x.startswith(command))
+        assert "[--archive DIR]" in line or "dedup options" in line, command
+    assert "`--archive DIR`" in section and "`$NEWSDEDUP_ARCHIVE`" in section

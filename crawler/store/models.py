@@ -179,7 +179,8 @@ class PassageLink(Base):
 
 
 class DedupState(Base):
-    """Persisted dedup index (opaque bytes from ``dedup``), with the parameters it was built with."""
+    """The passage index as versions before the state directory kept it (``DedupIndex.to_bytes``):
+    read once by the next dedup run, which saves it as files and deletes the row."""
 
     __tablename__ = "dedup_state"
 
