@@ -245,11 +245,13 @@ def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str)
     container, an answer in an interview); a line that two different methods (trafilatura's
     tree rules, jusText's stopword and link density) both take for content is more often
     story text than not, as in extractor ensembles that keep what most extractors keep.
-    Only sentences come back: a single label or date kept by both is as often boilerplate.
+    The default pass runs fast (without its own readability and jusText fallbacks), so the
+    two witnesses stay independent. Only sentences come back: a single label or date kept
+    by both is as often boilerplate.
     """
     lines = _normalize_lines(text)
     known = _squash(text)
-    default = _normalize_lines(_trafilatura(tree, url, precision=False))
+    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
     dropped = [line for line in default if is_sentence(line) and _squash(line) not in known]
     if not dropped:
         return text
