@@ -66,17 +66,19 @@ def _product(body: bytes, url: str, content_type: str | None) -> tuple[dict | No
 
 @contextmanager
 def _single_pass() -> Iterator[None]:
-    """process_page without its fallbacks (further trafilatura passes, readability)."""
+    """process_page without its fallbacks (further trafilatura passes, readability, jusText)."""
     saved = (
         extraction.PRECISION_MIN_CHARS,
         extraction.misses_lead,
         extraction.coverage,
         extraction.rescue_body,
+        extraction.restore_agreed,
     )
     extraction.PRECISION_MIN_CHARS = 0
     extraction.misses_lead = lambda text, paragraphs: False
     extraction.coverage = lambda text, paragraphs: (1.0, 0)
     extraction.rescue_body = lambda *args: ""
+    extraction.restore_agreed = lambda tree, url, language, text: text
     try:
         yield
     finally:
@@ -85,6 +87,7 @@ def _single_pass() -> Iterator[None]:
             extraction.misses_lead,
             extraction.coverage,
             extraction.rescue_body,
+            extraction.restore_agreed,
         ) = saved
 
 

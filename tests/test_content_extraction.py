@@ -481,3 +481,75 @@ def test_link_blocks_and_copyright_lines_are_not_story_text() -> None:
     # a sentence of the story stays, however much of it is a link
     assert "The full text is in the budget document published by the city council." in body
     assert body.count(PROSE) == 3
+
+
+LEAD = (
+    "Residents of the old town will see their streets repaired before the summer, the mayor "
+    "said on Tuesday evening in a statement to the press, and the work will start in the north "
+    "of the town."
+)
+
+
+def _article_with_bare_div(extra: str) -> str:
+    """An article whose first paragraph sits in a bare <div> (precision mode drops it)."""
+    return f"""<html lang="en"><head><meta property="og:type" content="article">
+<title>Budget</title></head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Budget approved</h1><div>{LEAD}</div>{extra}
+<p>First {PROSE}</p><p>Second {PROSE}</p><p>Third {PROSE}</p><p>Fourth {PROSE}</p>
+</article><footer><p>Contact us</p></footer></body></html>"""
+
+
+def test_sentence_default_pass_and_justext_agree_on_is_restored() -> None:
+    html = _article_with_bare_div(
+        '<div>Sign up to our <a href="/newsletter">newsletter for the latest news</a> today.</div>')
+    tree = _tree(html)
+    precise = extraction._trafilatura(tree, URL, precision=True)
+    default = extraction._trafilatura(tree, URL, precision=False)
+    witness = "\n".join(extraction.justext_paragraphs(tree, URL, "en"))
+    # precision mode drops the lead and the call to subscribe; the default pass keeps both,
+    # jusText only the lead (the other is mostly link text)
+    assert LEAD not in precise and LEAD in default and LEAD in witness
+    assert "Sign up to our newsletter for the latest news today." in default
+    assert "Sign up" not in precise and "Sign up" not in witness
+    headline, *rest = precise.splitlines()
+    assert headline == "Budget approved"
+    # put back where the default pass has it: after the headline, before the first paragraph
+    assert extraction.restore_agreed(tree, URL, "en", precise).splitlines() == [headline, LEAD, *rest]
+    body = extract_article(html, URL).text
+    assert body.startswith(LEAD + "\nFirst ") and "Sign up" not in body
+
+
+def test_nothing_restored_when_precision_kept_every_sentence() -> None:
+    html = _article_with_bare_div("").replace(f"<div>{LEAD}</div>", f"<p>{LEAD}</p>")
+    tree = _tree(html)
+    precise = extraction._trafilatura(tree, URL, precision=True)
+    assert LEAD in precise
+    assert extraction.restore_agreed(tree, URL, "en", precise) == precise
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Foto: Example Agency", True),
+        ("Fot. Jan Kowalski / Example Agency", True),
+        ("Fotos: Anna Muster und Max Muster", True),
+        ("Crédits photos : Example Agency", True),
+        ("Bild: Example Agency", True),
+        ("Photo: Example Agency/Jane Doe", True),
+        ("Bildung: the council will fund two new schools.", False),  # a label, not a credit
+        ("Photography is what the new library will show first.", False),
+        # too long for a credit: a caption-like sentence of the story
+        ("Photo: the council met on Tuesday to vote on the budget after a long debate.", False),
+    ],
+)
+def test_is_picture_credit(line: str, expected: bool) -> None:
+    assert extraction.is_picture_credit(line) is expected
+
+
+def test_picture_credit_lines_are_not_story_text() -> None:
+    html = f"""<html><head><title>Budget</title></head><body><article><h1>Budget approved</h1>
+<p>First {PROSE}</p><p>Foto: Example Agency / Jane Doe</p><p>Second {PROSE}</p>
+<p>Third {PROSE}</p></article></body></html>"""
+    assert "Foto: Example Agency" in (trafilatura.extract(html) or "")
+    body = extract_article(html, URL).text
+    assert "Foto:" not in body and body.count(PROSE) == 3

@@ -12,6 +12,7 @@ from htmldate import find_date
 from justext.core import ParagraphMaker
 from lxml.etree import strip_elements
 from lxml.html import HtmlElement, fromstring
+from trafilatura.baseline import basic_cleaning
 from trafilatura.external import try_justext
 from trafilatura.metadata import extract_sitename
 from trafilatura.readability_lxml import Document
@@ -58,6 +59,9 @@ MAX_BLOCK_LINK_SHARE = 0.5
 SENTENCE_MIN_WORDS = 5
 # ... and a line of at most this many words right before such a block, not a sentence, labels it
 LINK_LABEL_MAX_WORDS = 8
+# A picture credit ("Foto: dpa", "Fot. X / Agencja Gazeta", "Crédits photos : X") of at most
+# this many words describes an image, which is not extracted: not story text.
+PICTURE_CREDIT_MAX_WORDS = 10
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -83,6 +87,10 @@ _READABILITY_BLOCKS = frozenset(
 _PREFIX_CHARS = 60
 # optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
 _CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
+_PICTURE_CREDIT_RE = re.compile(
+    r"^(?:fot|fotos?|photos?|bild|image|credit|crédits?\s+photos?|titelbild|beitragsbild)\s*[.:]",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +236,44 @@ def readability_paragraphs(html: str) -> list[str]:
     return found
 
 
+def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str) -> str:
+    """`text` (from trafilatura's precision pass) with the sentences it lacks that two other
+    extractors agree on: trafilatura's default pass and jusText both keep them. Each is put back after
+    the default pass's line before it.
+
+    Precision mode drops whole paragraphs of some articles (a first paragraph in another
+    container, an answer in an interview); a line that two different methods (trafilatura's
+    tree rules, jusText's stopword and link density) both take for content is more often
+    story text than not, as in extractor ensembles that keep what most extractors keep.
+    The default pass runs fast (without its own readability and jusText fallbacks), so the
+    two witnesses stay independent. Only sentences come back: a single label or date kept
+    by both is as often boilerplate.
+    """
+    lines = _normalize_lines(text)
+    known = _squash(text)
+    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
+    dropped = [line for line in default if is_sentence(line) and _squash(line) not in known]
+    if not dropped:
+        return text
+    witness = _squash("\n".join(justext_paragraphs(tree, url, language)))
+    restore = {line for line in dropped if _squash(line) in witness}
+    if not restore:
+        return text
+    squashed = [_squash(line) for line in lines]
+    at = 0  # where the next restored line goes: after the last shared line seen
+    for line in default:
+        if line in restore:
+            lines.insert(at, line)
+            squashed.insert(at, _squash(line))
+            at += 1
+            continue
+        key = _squash(line)
+        shared = next((i for i in range(at, len(lines)) if key in squashed[i]), None)
+        if shared is not None:
+            at = shared + 1
+    return "\n".join(lines)
+
+
 def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     """`lines` with the body-like paragraphs `other` has before the first one they share."""
     text = _squash("\n".join(lines))
@@ -284,8 +330,9 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
 
 
 def justext_paragraphs(tree: HtmlElement, url: str, language: str | None) -> list[str]:
-    """Paragraphs jusText (through trafilatura's own call) keeps as content."""
-    body = try_justext(deepcopy(tree), url, language)
+    """Paragraphs jusText keeps as content, called as trafilatura's own rescue calls it (after
+    its basic cleaning: without scripts, styles, footers and asides)."""
+    body = try_justext(basic_cleaning(deepcopy(tree)), url, language)
     return [text for node in body.iter("p") if (text := clean_text("".join(node.itertext())))]
 
 
@@ -365,6 +412,16 @@ def boilerplate_blocks(tree: HtmlElement) -> set[str]:
         label = clean_text(text) if short else ""
     found.discard("")
     return found
+
+
+def is_picture_credit(line: str) -> bool:
+    """A short "Foto: …" / "Bild: …" / "Crédits photos : …" line: it credits an image."""
+    return _PICTURE_CREDIT_RE.match(line) is not None and count_words(line) <= PICTURE_CREDIT_MAX_WORDS
+
+
+def drop_picture_credits(body: str) -> str:
+    """`body` without its picture credit lines (images are not extracted)."""
+    return "\n".join(line for line in body.splitlines() if not is_picture_credit(line))
 
 
 def drop_lines(body: str, texts: set[str]) -> str:
@@ -489,7 +546,9 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article)
-    body = drop_lines(body, figure_captions(tree))
+    if meta.declares_article and body:
+        body = restore_agreed(tree, url, merged["language"], body)
+    body = drop_picture_credits(drop_lines(body, figure_captions(tree)))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     # a listing is told by what the page shows as its body, link blocks included
     shown = body
