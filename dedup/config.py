@@ -17,7 +17,7 @@ ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights l
 #: opening or ending the other, or ending one and opening the other, was quoted by the first
 #: (before its weight decides); a copy's containment is measured after its new lede; 9: a
 #: passage the story's canonical page lacks gives its copies no support (a boxed teaser); a
-#: compilation quotes two or more stories; passages in one place of either page count as one
+#: compilation quotes two stories in separate places; passages in one place of either page count as one
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 

@@ -237,21 +237,29 @@ def compilations(graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
     """Pages made mostly of passages of other stories: digests and round-ups.
 
     A page is a compilation when at least ``min_share`` of its text lies in passages shared
-    with pages of at least two other stories, in at least two separate places (a one-paragraph
-    story quoted whole by two digests is covered by both in one place: it is their source; a
-    short story whose quoted lede repeats a sentence of its body shares two places with one
-    page: it is that page's source).
+    with pages of other stories, two of which share separate places of it (a one-paragraph
+    story quoted whole by two digests is covered by both in one place: it is their source; so
+    is a short story whose quoted lede repeats a sentence of its body, however many pages
+    quote that lede).
     """
     out = set()
     for doc, als in graph.of.items():
-        others = [al for al in als if stories[al.b if al.a == doc else al.a] != stories[doc]]
-        if len({stories[al.b if al.a == doc else al.a] for al in others}) < 2:
-            continue  # one other story's text, however split up, is a quote of it
-        blocks = _blocks([r for al in others for r in al.ranges(doc)])
-        if len(blocks) >= 2 and content.get(doc) and \
-                _covered(blocks) >= min_share * content[doc]:
+        places: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
+        for al in als:
+            other = stories[al.b if al.a == doc else al.a]
+            if other != stories[doc]:
+                places[other].extend(al.ranges(doc))
+        blocks = _blocks([r for ranges in places.values() for r in ranges])
+        if content.get(doc) and _covered(blocks) >= min_share * content[doc] and \
+                _apart(list(places.values())):
             out.add(doc)
     return out
+
+
+def _apart(places: list[list[tuple[int, int]]]) -> bool:
+    """Whether two of ``places`` (each one other story's ranges) share no shingle."""
+    return any(not any(_overlaps(r, second) for r in first)
+               for i, first in enumerate(places) for second in places[i + 1:])
 
 
 def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -282,14 +282,16 @@ def test_a_teaser_two_copies_box_beside_their_story_is_quoted_by_them() -> None:
 
 def test_a_short_story_repeating_its_own_sentence_is_the_source_of_its_quoted_lede() -> None:
     """A short story whose lede (a photo caption) repeats a sentence of its body, quoted
-    inside a long report dated before it: the repeated sentence is a second passage of the pair
-    (one place in the report), and the two passages cover most of the short page. It is still
+    inside two long reports dated before it: the repeated sentence is a second passage of each
+    pair (one place in the report), and the passages cover most of the short page. It is still
     one story's text in one place, not a digest of several: the page it opens is the source."""
     caption, repeated = paragraph(7200, 25), paragraph(7201, 15)
     short = [f"{caption} {repeated}", paragraph(7202, 20), repeated]
-    report = story(73, paragraphs=12)
+    report, review = story(73, paragraphs=12), story(74, paragraphs=10)
     pages = [doc(1, "wire.test", short, hours=5, title="Singer mourns her cousin"),
              doc(2, "paper.test", [*report[:6], short[0], *report[6:]], hours=1,
-                 title="Weekly culture report")]
+                 title="Weekly culture report"),
+             doc(3, "news.test", [*review[:4], short[0], *review[4:]], hours=2,
+                 title="Music news of the week")]
     result = deduplicate(pages)
-    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1)}
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (3, 1)}
