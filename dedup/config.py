@@ -17,7 +17,8 @@ ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights l
 #: opening or ending the other, or ending one and opening the other, was quoted by the first
 #: (before its weight decides); a copy's containment is measured after its new lede; 9: a
 #: passage the story's canonical page lacks gives its copies no support (a boxed teaser); a
-#: compilation quotes two stories in separate places; passages in one place of either page count as one
+#: compilation quotes two stories in separate places; passages in one place of either page count as one;
+#: a passage inside both pages was quoted from the page whose lead holds it
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -66,7 +67,9 @@ class DedupConfig:
         lead_share: the shared text must start within this leading share of the containing page.
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
-            a story (>= 0.29).
+            a story (>= 0.29). The same lead directs a passage lying inside two pages of
+            different stories: the page whose lead holds it is the source of one that has it
+            past its lead (others quote a story's lede or nut graf inside their own body).
         new_lede_shingles: a page whose shared text starts past ``lead_share`` of itself (but in
             the other page's lead) is still a copy when no more than this many shingles precede
             that text: a republisher's new lede is one paragraph (20-45 words), and on a copy cut

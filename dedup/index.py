@@ -335,7 +335,8 @@ class DedupIndex:
         directed = [(al, q, s, passages) for al in alignments
                     if members_of[al.a] is not members_of[al.b]
                     for q, s, passages in link_directions(al, rank, graph, members_of, compiled,
-                                                        self.config.edge_share, canonical_of)]
+                                                        self.config.edge_share,
+                                                        self.config.lead_share, canonical_of)]
         fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
         links = []
         for al, q, s, passages in directed:

@@ -275,7 +275,8 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
-           compiled: Set[int], edge: float, canonical: Mapping[int, int]) -> tuple[int, int]:
+           compiled: Set[int], edge: float, lead: float,
+           canonical: Mapping[int, int]) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
@@ -287,7 +288,9 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
     it from a page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
     story's lede or closing background is what others quote; a quote is set into the quoting
     page's text or boxed below it; several passages are a follow-up's weave or a common
-    source's words); then the passage weighs more in the quoting page (a digest or follow-up is
+    source's words), and, lying inside both, a page whose lead (``lead``: its first share) holds
+    it is the source of one that has it past its lead (others quote a story's lede and nut
+    graf, set into their own body); then the passage weighs more in the quoting page (a digest or follow-up is
     mostly quotes; the source story has its own text around it); ties go to the later-published
     page. ``published_rank``: any sortable key per page in publication order (a rank, or
     (timestamp, id)).
@@ -307,8 +310,12 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
     edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
-    if edge_a != edge_b and min(len(_blocks(al.ranges(al.a))), len(_blocks(al.ranges(al.b)))) == 1:
+    one_place = min(len(_blocks(al.ranges(al.a))), len(_blocks(al.ranges(al.b)))) == 1
+    if edge_a != edge_b and one_place:
         return (al.b, al.a) if edge_a > edge_b else (al.a, al.b)
+    in_lead_a, in_lead_b = al.lead_a <= lead, al.lead_b <= lead
+    if one_place and edge_a == edge_b == 0 and in_lead_a != in_lead_b:
+        return (al.b, al.a) if in_lead_a else (al.a, al.b)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank[al.a], published_rank[al.b]
@@ -324,7 +331,8 @@ def _at_edge(al: Alignment, doc: int, edge: float) -> int:
 
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
                     stories: Mapping[int, tuple[int, ...]], compiled: Set[int], edge: float,
-                    canonical: Mapping[int, int]) -> list[tuple[int, int, tuple[Passage, ...]]]:
+                    lead: float, canonical: Mapping[int, int]
+                    ) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
 
     Each shared passage is directed on its own (``quoter``): a copy may quote one story while
@@ -333,7 +341,7 @@ def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: 
     groups: dict[tuple[int, int], list[Passage]] = {}
     for p in al.passages:
         groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled, edge,
-                                        canonical),
+                                        lead, canonical),
                           []).append(p)
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 

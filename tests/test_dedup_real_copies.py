@@ -295,3 +295,15 @@ def test_a_short_story_repeating_its_own_sentence_is_the_source_of_its_quoted_le
                  title="Music news of the week")]
     result = deduplicate(pages)
     assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (3, 1)}
+
+
+def test_a_paragraph_in_one_page_s_lead_and_deep_in_another_was_quoted_by_the_other() -> None:
+    """A story's second paragraph (its nut graf, inside its lead) quoted past the lead of a
+    longer story dated before it: the passage weighs more in the short source, and neither
+    page opens or ends with it; the page whose lead holds it is the source."""
+    source, other = story(75, paragraphs=6), story(76, paragraphs=10)
+    pages = [doc(1, "wire.test", source, hours=6, title="Rail strike called off"),
+             doc(2, "paper.test", [*other[:6], source[1], *other[6:]], hours=1,
+                 title="Commuters count the cost of a bad winter")]
+    result = deduplicate(pages)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1)}
