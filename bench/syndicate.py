@@ -206,6 +206,9 @@ def generate(seed: int, wire: bool = False) -> list[Page]:
                     copy_title, text = _wire_edits(copy_title, text, city if dateline else None,
                                                    edits, rewriter, names[site], stories,
                                                    copy_passages)
+                    # a truncated copy ("Read more at") may have lost the paragraph it quoted
+                    copy_passages = [k for k, p in stories
+                                     if k in copy_passages and any(q in text for q in p.own)]
                 publish(Page(copy_site, copy_title, text,
                              when + timedelta(hours=rng.uniform(1, 48)), "copy", key,
                              copy_passages))
