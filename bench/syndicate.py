@@ -8,7 +8,9 @@ dropped, so the labels are the whole truth). Outlets republish them the way synd
 SOURCE.md describes wire copy: cut from the bottom or abridged, lightly copy-edited, with a new
 lede, an editor's note, paragraphs of the outlet's own; some pages quote one paragraph of another
 story, follow-ups re-use background paragraphs, a briefing outlet stitches first paragraphs of
-several stories; every outlet puts its promo line and footer on every page. New text (ledes,
+several stories (what any page quotes is a paragraph of a lede's length, >= 15 words: the
+bodies' shorter lines are headlines, bullets, photo credits and widget text, which no page quotes
+as a story's passage); every outlet puts its promo line and footer on every page. New text (ledes,
 promos, follow-ups' own paragraphs) is drawn word by word from the bodies' vocabulary, so it
 shares no 5-word run with anything. Labels follow the syndication-dev manifest (role, source,
 passages_from); scores come from ``bench/dedup_quality.py`` (the ``newsdedup eval`` metrics),
@@ -52,6 +54,7 @@ from lxml import etree, html  # noqa: E402
 from dedup import DedupConfig, Document  # noqa: E402
 
 OUTLETS = 9  # plus one briefing outlet
+QUOTABLE_WORDS = 15  # a quoted passage is a lede-length paragraph (``Page.quotable``)
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 
 
@@ -64,8 +67,15 @@ class Page:
     role: str
     source: str | None
     passages_from: list[str] = field(default_factory=list)
-    own: list[str] = field(default_factory=list)  # the story's own paragraphs (quotable)
+    own: list[str] = field(default_factory=list)  # the story's own paragraphs
     style: str = "p"  # how a layout renders the body: p, br, block, table
+
+    def quotable(self) -> list[str]:
+        """The story's own paragraphs that others quote: sentences of a lede's length (>= 15
+        words). The scraped bodies' shorter lines are headlines, bullets, photo credits and
+        widget text ("Click to share on Google+ (Opens in new window)"): no page quotes them
+        as a story's passage, and no 5-word-shingle matcher can tell them from stock lines."""
+        return [p for p in self.own if len(p.split()) >= QUOTABLE_WORDS] or self.own
 
 
 def real_bodies() -> list[tuple[str | None, list[str]]]:
@@ -166,7 +176,7 @@ def generate(seed: int, wire: bool = False) -> list[Page]:
         passages = []
         if stories and rng.random() < 0.1:  # an original quoting one paragraph of another story
             other_key, other = rng.choice(stories[-20:])
-            body.insert(rng.randrange(2, len(body) + 1), rng.choice(other.own[:2]))
+            body.insert(rng.randrange(2, len(body) + 1), rng.choice(other.quotable()[:2]))
             passages.append(other_key)
         original = Page(site, headline, body, when, "original", key, passages, list(paras))
         publish(original)
@@ -187,7 +197,7 @@ def generate(seed: int, wire: bool = False) -> list[Page]:
                 copy_passages = []
                 if len(stories) > 1 and rng.random() < 0.15:
                     other_key, other = rng.choice(stories[-20:-1])
-                    text.insert(rng.randrange(1, len(text) + 1), other.own[0])
+                    text.insert(rng.randrange(1, len(text) + 1), other.quotable()[0])
                     copy_passages.append(other_key)
                 suffix = rng.choice(["", "", "", " (analysis)", " | " + names[copy_site]])
                 copy_title = headline + suffix
@@ -196,13 +206,16 @@ def generate(seed: int, wire: bool = False) -> list[Page]:
                     copy_title, text = _wire_edits(copy_title, text, city if dateline else None,
                                                    edits, rewriter, names[site], stories,
                                                    copy_passages)
+                    # a truncated copy ("Read more at") may have lost the paragraph it quoted
+                    copy_passages = [k for k, p in stories
+                                     if k in copy_passages and any(q in text for q in p.own)]
                 publish(Page(copy_site, copy_title, text,
                              when + timedelta(hours=rng.uniform(1, 48)), "copy", key,
                              copy_passages))
         if len(stories) > 5 and rng.random() < 0.1:  # a follow-up re-using background
             earlier_key, earlier = rng.choice(stories[-15:-1])
             own = [writer.paragraph() for _ in range(rng.randint(3, 6))]
-            background = earlier.own[-rng.randint(1, 2):]
+            background = earlier.quotable()[-rng.randint(1, 2):]
             at = rng.randrange(1, len(own))
             publish(Page(rng.choice(sites), writer.sentence(9).rstrip("."),
                          own[:at] + background + own[at:],
@@ -212,7 +225,7 @@ def generate(seed: int, wire: bool = False) -> list[Page]:
             picked = rng.sample(stories[-12:], rng.randint(3, 5))
             greeting = "Good morning. Here is what you need to know today."
             publish(Page("briefing", f"Morning briefing no. {i // 16 + 1}",
-                         [greeting] + [p.own[0] for _, p in picked],
+                         [greeting] + [p.quotable()[0] for _, p in picked],
                          when + timedelta(hours=2), "digest", None, [k for k, _ in picked]))
     for page in pages:  # the outlet's template: an inline promo and the footer
         if edits:
@@ -243,7 +256,7 @@ def _wire_edits(title: str, text: list[str], city: str | None, edits: random.Ran
     others = [(k, p) for k, p in stories[-10:-1] if k not in passages]
     if edits.random() < 0.2 and len(others) >= 2:
         picked = edits.sample(others, 2)
-        teasers = [p.own[0] for _, p in picked]
+        teasers = [p.quotable()[0] for _, p in picked]
         if 3 * sum(len(t.split()) for t in teasers) <= sum(len(t.split()) for t in text):
             # the copy stays >= 3/4 of the page: the page's own story
             text = [*teasers, *text] if edits.random() < 0.5 else [*text, *teasers]

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
@@ -15,7 +15,10 @@ ALGORITHM_VERSION = "passages-8"  # 2: CJK shingle size per shingle; 3: rights l
 #: sentence and a truncated copy's "Read more at X" are notes; a new lede (<= 50 shingles)
 #: may push a copy's shared text past its lead; 8: one passage set inside one page's text and
 #: opening or ending the other, or ending one and opening the other, was quoted by the first
-#: (before its weight decides); a copy's containment is measured after its new lede
+#: (before its weight decides); a copy's containment is measured after its new lede; 9: a
+#: passage the story's canonical page lacks gives its copies no support (a boxed teaser); a
+#: compilation quotes two stories in separate places; passages in one place of either page count as one;
+#: a passage inside both pages was quoted from the page whose lead holds it
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -64,7 +67,9 @@ class DedupConfig:
         lead_share: the shared text must start within this leading share of the containing page.
             Copies are cut from the bottom (inverted pyramid) and at most re-lede the top
             (measured <= 0.19 on syndication-dev); a follow-up re-uses background from the end of
-            a story (>= 0.29).
+            a story (>= 0.29). The same lead directs a passage lying inside two pages of
+            different stories: the page whose lead holds it is the source of one that has it
+            past its lead (others quote a story's lede or nut graf inside their own body).
         new_lede_shingles: a page whose shared text starts past ``lead_share`` of itself (but in
             the other page's lead) is still a copy when no more than this many shingles precede
             that text: a republisher's new lede is one paragraph (20-45 words), and on a copy cut
@@ -83,7 +88,8 @@ class DedupConfig:
             calendar page around a 0.66 quote; generated digests: >= 0.3 of other stories'
             ledes around one long lede; a credit line, a teaser or a template scrap shared
             with another page: <= 0.12 on the generated real-layout corpora).
-        edge_share: the only passage shared by two pages of different stories opens a page
+        edge_share: the only passage (one place on either page: a source repeating its own
+            sentence shares it twice) shared by two pages of different stories opens a page
             (at most this share of its content before it), ends it (at most this share after)
             or lies inside it; a page it opens is the source of a page it ends or lies inside,
             a page it ends the source of one it lies inside: a story's lede or closing

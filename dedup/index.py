@@ -325,6 +325,7 @@ class DedupIndex:
                                  lambda members: canonical(members).doc)
         stories = [_single(d) for d in dirty if d not in adj]
         members_of: dict[int, tuple[int, ...]] = {}
+        canonical_of: dict[int, int] = {}
         for members in groups:
             choice = canonical(members)
             sim = {}
@@ -332,13 +333,15 @@ class DedupIndex:
                 al = graph.get(m, choice.doc)
                 sim[m] = 1.0 if m == choice.doc else round(al.side(m)[0], 4) if al else 0.0
                 members_of[m] = members
+                canonical_of[m] = choice.doc
             stories.append(Story(members, choice.doc, choice.reason, sim))
         rank = {d: (utc_naive(docs[d].published), d) for d in nodes}
         compiled = compilations(graph, members_of, content)
         directed = [(al, q, s, passages) for al in alignments
                     if members_of[al.a] is not members_of[al.b]
                     for q, s, passages in link_directions(al, rank, graph, members_of, compiled,
-                                                        self.config.edge_share)]
+                                                        self.config.edge_share,
+                                                        self.config.lead_share, canonical_of)]
         fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
         links = []
         for al, q, s, passages in directed:

@@ -178,15 +178,23 @@ def copy_edges(graph: AlignmentGraph, config: DedupConfig,
 
 
 def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int],
-                  passage: Passage) -> int:
+                  passage: Passage, canonical: int | None = None) -> int:
     """How many other members of ``doc``'s story carry ``passage`` of the other page.
 
     A passage belongs to the story whose copies carry it too; a page quoting it carries it alone.
     Only that passage's text counts (one pair may share a quote going one way and a stock
-    sentence both took from a third source).
+    sentence both took from a third source). When the story's ``canonical`` page (another
+    member) lacks the passage, it is not the story's text but what copies added around it (two
+    republishers boxing the same teaser of another story beside their copies): no support.
+    Whether it does is read off its alignment with ``doc`` (always there: ``doc`` is a copy
+    of it; the canonical and the other page may share text no candidate window caught).
     """
     other = al.b if doc == al.a else al.a
     region = [_range(passage, al, other)]
+    if canonical is not None and canonical != doc:
+        own = graph.get(canonical, doc)
+        if own is None or not _carries(own.ranges(doc), [_range(passage, al, doc)]):
+            return 0
     count = 0
     for member in story:
         if member in (doc, other):
@@ -229,18 +237,29 @@ def compilations(graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
     """Pages made mostly of passages of other stories: digests and round-ups.
 
     A page is a compilation when at least ``min_share`` of its text lies in passages shared
-    with pages of other stories, in at least two separate places (a one-paragraph story quoted
-    whole by two digests is covered by both in one place: it is their source).
+    with pages of other stories, two of which share separate places of it (a one-paragraph
+    story quoted whole by two digests is covered by both in one place: it is their source; so
+    is a short story whose quoted lede repeats a sentence of its body, however many pages
+    quote that lede).
     """
     out = set()
     for doc, als in graph.of.items():
-        ranges = [r for al in als if stories[al.b if al.a == doc else al.a] != stories[doc]
-                  for r in al.ranges(doc)]
-        blocks = _blocks(ranges)
-        if len(blocks) >= 2 and content.get(doc) and \
-                _covered(blocks) >= min_share * content[doc]:
+        places: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
+        for al in als:
+            other = stories[al.b if al.a == doc else al.a]
+            if other != stories[doc]:
+                places[other].extend(al.ranges(doc))
+        blocks = _blocks([r for ranges in places.values() for r in ranges])
+        if content.get(doc) and _covered(blocks) >= min_share * content[doc] and \
+                _apart(list(places.values())):
             out.add(doc)
     return out
+
+
+def _apart(places: list[list[tuple[int, int]]]) -> bool:
+    """Whether two of ``places`` (each one other story's ranges) share no shingle."""
+    return any(not any(_overlaps(r, second) for r in first)
+               for i, first in enumerate(places) for second in places[i + 1:])
 
 
 def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -256,24 +275,28 @@ def _blocks(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object],
            graph: AlignmentGraph, stories: Mapping[int, tuple[int, ...]],
-           compiled: Set[int], edge: float) -> tuple[int, int]:
+           compiled: Set[int], edge: float, lead: float,
+           canonical: Mapping[int, int]) -> tuple[int, int]:
     """(quoting doc, source doc) of one passage shared by two pages of different stories.
 
     First, the passage belongs to the story more of whose other members carry it (a copy-edited
-    quote is one page's own addition; the quoted story's copies all have the passage). Then a
-    compilation (digest, round-up: ``compilations``) quotes the page it shares text with. Failing
-    that, a page whose own story's copies all lack the passage quoted it; then, when the pair
-    shares that one passage, a page whose own text lies on both sides of it quoted it from a
-    page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
+    quote is one page's own addition; the quoted story's copies all have the passage; what the
+    story's ``canonical`` page lacks is no member's support). Then a compilation (digest,
+    round-up: ``compilations``) quotes the page it shares text with. Failing that, a page whose
+    own story's copies all lack the passage quoted it; then, when the pair shares that one
+    passage (in one place of either page), a page whose own text lies on both sides of it quoted
+    it from a page it opens or ends, and a page it ends quoted it from a page it opens (``_at_edge``: a
     story's lede or closing background is what others quote; a quote is set into the quoting
     page's text or boxed below it; several passages are a follow-up's weave or a common
-    source's words); then the passage weighs more in the quoting page (a digest or follow-up is
+    source's words), and, lying inside both, a page whose lead (``lead``: its first share) holds
+    it is the source of one that has it past its lead (others quote a story's lede and nut
+    graf, set into their own body); then the passage weighs more in the quoting page (a digest or follow-up is
     mostly quotes; the source story has its own text around it); ties go to the later-published
     page. ``published_rank``: any sortable key per page in publication order (a rank, or
     (timestamp, id)).
     """
-    sa = story_support(graph, al, al.a, stories[al.a], passage)
-    sb = story_support(graph, al, al.b, stories[al.b], passage)
+    sa = story_support(graph, al, al.a, stories[al.a], passage, canonical.get(al.a))
+    sb = story_support(graph, al, al.b, stories[al.b], passage, canonical.get(al.b))
     if sa != sb:
         return (al.b, al.a) if sa > sb else (al.a, al.b)
     if (al.a in compiled) != (al.b in compiled):
@@ -287,8 +310,12 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
     edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
-    if len(al.passages) == 1 and edge_a != edge_b:
+    one_place = min(len(_blocks(al.ranges(al.a))), len(_blocks(al.ranges(al.b)))) == 1
+    if edge_a != edge_b and one_place:
         return (al.b, al.a) if edge_a > edge_b else (al.a, al.b)
+    in_lead_a, in_lead_b = al.lead_a <= lead, al.lead_b <= lead
+    if one_place and edge_a == edge_b == 0 and in_lead_a != in_lead_b:
+        return (al.b, al.a) if in_lead_a else (al.a, al.b)
     if al.cover_a != al.cover_b:
         return (al.a, al.b) if al.cover_a > al.cover_b else (al.b, al.a)
     ra, rb = published_rank[al.a], published_rank[al.b]
@@ -303,8 +330,9 @@ def _at_edge(al: Alignment, doc: int, edge: float) -> int:
 
 
 def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: AlignmentGraph,
-                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int],
-                    edge: float) -> list[tuple[int, int, tuple[Passage, ...]]]:
+                    stories: Mapping[int, tuple[int, ...]], compiled: Set[int], edge: float,
+                    lead: float, canonical: Mapping[int, int]
+                    ) -> list[tuple[int, int, tuple[Passage, ...]]]:
     """(quoting doc, source doc, passages) groups of a pair of pages in different stories.
 
     Each shared passage is directed on its own (``quoter``): a copy may quote one story while
@@ -312,7 +340,8 @@ def link_directions(al: Alignment, published_rank: Mapping[int, object], graph: 
     """
     groups: dict[tuple[int, int], list[Passage]] = {}
     for p in al.passages:
-        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled, edge),
+        groups.setdefault(quoter(al, p, published_rank, graph, stories, compiled, edge,
+                                        lead, canonical),
                           []).append(p)
     return [(q, s, tuple(ps)) for (q, s), ps in groups.items()]
 

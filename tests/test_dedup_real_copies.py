@@ -261,3 +261,49 @@ def test_a_copy_of_two_short_paragraphs_under_a_longer_new_lede_is_found() -> No
     result = deduplicate(pages)
     assert _same_story(result, 1, 2)
     assert not _same_story(result, 3, 4)
+
+
+def test_a_teaser_two_copies_box_beside_their_story_is_quoted_by_them() -> None:
+    """Two republishers box the same wire lede (a teaser of another story) under the first
+    paragraph of their copies of one story. Both copies carry it, but the story's own page
+    does not: it is not the story's text, and the teased story's page, which it opens, is the
+    source (dated after the copies, so dates cannot decide)."""
+    teased, own = story(70, paragraphs=4), story(71, paragraphs=8)
+    pages = [doc(1, "wire.test", teased, hours=10, title="Harbour cranes go electric"),
+             doc(2, "news.test", own, title="Council approves the new tram line"),
+             doc(3, "paper.test", [own[0], teased[0], *own[1:6]], hours=1,
+                 title="Tram line approved"),
+             doc(4, "portal.test", [own[0], teased[0], *own[1:7]], hours=2,
+                 title="City says yes to trams")]
+    result = deduplicate(pages)
+    assert _same_story(result, 2, 3) and _same_story(result, 2, 4)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(3, 1), (4, 1)}
+
+
+def test_a_short_story_repeating_its_own_sentence_is_the_source_of_its_quoted_lede() -> None:
+    """A short story whose lede (a photo caption) repeats a sentence of its body, quoted
+    inside two long reports dated before it: the repeated sentence is a second passage of each
+    pair (one place in the report), and the passages cover most of the short page. It is still
+    one story's text in one place, not a digest of several: the page it opens is the source."""
+    caption, repeated = paragraph(7200, 25), paragraph(7201, 15)
+    short = [f"{caption} {repeated}", paragraph(7202, 20), repeated]
+    report, review = story(73, paragraphs=12), story(74, paragraphs=10)
+    pages = [doc(1, "wire.test", short, hours=5, title="Singer mourns her cousin"),
+             doc(2, "paper.test", [*report[:6], short[0], *report[6:]], hours=1,
+                 title="Weekly culture report"),
+             doc(3, "news.test", [*review[:4], short[0], *review[4:]], hours=2,
+                 title="Music news of the week")]
+    result = deduplicate(pages)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1), (3, 1)}
+
+
+def test_a_paragraph_in_one_page_s_lead_and_deep_in_another_was_quoted_by_the_other() -> None:
+    """A story's second paragraph (its nut graf, inside its lead) quoted past the lead of a
+    longer story dated before it: the passage weighs more in the short source, and neither
+    page opens or ends with it; the page whose lead holds it is the source."""
+    source, other = story(75, paragraphs=6), story(76, paragraphs=10)
+    pages = [doc(1, "wire.test", source, hours=6, title="Rail strike called off"),
+             doc(2, "paper.test", [*other[:6], source[1], *other[6:]], hours=1,
+                 title="Commuters count the cost of a bad winter")]
+    result = deduplicate(pages)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1)}
