@@ -1,16 +1,20 @@
-"""No article lost: trafilatura-eval's real pages through a WARC and `newsdedup import-warc`.
+"""No article lost: real pages through a WARC and `newsdedup import-warc`.
 
-Writes the 990 distinct pages of ../shared/data/trafilatura-eval (each as fetched: its bytes,
-``Content-Type: text/html``, its URL; the 37 pages without a real URL get one under
-``trafilatura-eval.invalid``) to a WARC in a temporary directory, imports it with the real CLI
-into a fresh SQLite database, and accounts for every page: stored (a row whose fetched URL is
-the page's), dropped with a reason, or lost (extracted but no row of its own: overwritten).
+Writes the distinct pages of one real set to a WARC in a temporary directory, each as fetched
+(its bytes, ``Content-Type: text/html``, its URL), imports it with the real CLI into a fresh
+SQLite database, and accounts for every page: stored (a row whose fetched URL is the page's),
+dropped with a reason, or lost (extracted but no row of its own: overwritten). Sets:
+
+* ``trafeval``: the 990 pages of ../shared/data/trafilatura-eval (the 37 without a real URL get
+  one under ``trafilatura-eval.invalid``); truth = the annotated main-text snippets;
+* ``zyte``: the 181 pages of ../shared/data/article-extraction-benchmark; truth = the
+  annotated article body.
+
 A drop is *true* when the reason holds of the page: ``not_html``/``binary``/``empty`` by its
-bytes, ``no_text``/``too_short``/``listing`` only if its annotated main-text snippets have
-fewer than MIN_WORDS words (the annotators marked the page's article text).
+bytes, ``no_text``/``too_short``/``listing`` only if its truth has fewer than MIN_WORDS words.
 
-Usage: python bench/import_warc.py [--every N]   (N > 1: the hash-selected 1/N of the pages)
-The last line printed is one JSON object.
+Usage: python bench/import_warc.py [--set trafeval|zyte] [--every N]
+(N > 1: the hash-selected 1/N of the pages). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from warcio.warcwriter import WARCWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, trafeval_pages
+from bench._common import ROOT, trafeval_pages, zyte_pages
 from crawler.content import NotAnArticle, process_page
 from crawler.content.extraction import MIN_WORDS, count_words
 from crawler.warc import write_response
@@ -54,32 +58,39 @@ def selected(url: str, every: int) -> bool:
     return every <= 1 or int(hashlib.sha1(url.encode()).hexdigest(), 16) % every == 0
 
 
-def trafeval_records(every: int = 1) -> list[tuple[str, bytes, dict]]:
-    """(url, bytes, annotation) of the selected trafilatura-eval pages."""
-    rows = [(page_url(path, item), raw, item) for path, raw, item in trafeval_pages()]
+def trafeval_records(every: int = 1) -> list[tuple[str, bytes, int]]:
+    """(url, bytes, annotated words) of the selected trafilatura-eval pages."""
+    rows = [(page_url(path, item), raw, sum(count_words(s) for s in item.get("with", ())))
+            for path, raw, item in trafeval_pages()]
     return [row for row in rows if selected(row[0], every)]
 
 
-def write_warc(path: Path, records: list[tuple[str, bytes, dict]]) -> None:
+def zyte_records(every: int = 1) -> list[tuple[str, bytes, int]]:
+    """(url, bytes, words of the true body) of the selected Zyte pages."""
+    rows = [(safe_url_string(url.strip()), raw, count_words(truth))
+            for _, raw, url, truth in zyte_pages()]
+    return [row for row in rows if selected(row[0], every)]
+
+
+SETS = {"trafeval": ("trafilatura-eval", trafeval_records),
+        "zyte": ("article-extraction-benchmark", zyte_records)}
+
+
+def write_warc(path: Path, records: list[tuple[str, bytes, int]], source: str) -> None:
     """One 200 ``response`` record (kind article) per page."""
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         for url, raw, _ in records:
-            write_response(writer, url, 200, [("Content-Type", CONTENT_TYPE)], raw,
-                           "trafilatura-eval", "article")
+            write_response(writer, url, 200, [("Content-Type", CONTENT_TYPE)], raw, source, "article")
 
 
-def annotated_words(item: dict) -> int:
-    return sum(count_words(snippet) for snippet in item.get("with", ()))
-
-
-def drop_is_true(reason: str, raw: bytes, item: dict) -> bool:
+def drop_is_true(reason: str, raw: bytes, truth_words: int) -> bool:
     """Whether a drop reason holds of this page (see the module docstring)."""
     if reason == "empty":
         return not raw.strip()
     if reason in _BYTE_REASONS:  # not HTML: no markup at all
         return b"<" not in raw[:65536]
-    return annotated_words(item) < MIN_WORDS
+    return truth_words < MIN_WORDS
 
 
 def import_with_cli(warc: Path, db: Path) -> str:
@@ -91,50 +102,52 @@ def import_with_cli(warc: Path, db: Path) -> str:
     return done.stdout.strip()
 
 
-def account(records: list[tuple[str, bytes, dict]], db: Path) -> tuple[Counter[str], list[dict]]:
+def account(records: list[tuple[str, bytes, int]], db: Path) -> tuple[Counter[str], list[dict]]:
     """Each page's fate: stored, dropped:<reason> (true or wrong) or overwritten."""
     with sqlite3.connect(db) as conn:
         stored = {row[0] for row in conn.execute("SELECT fetched_url FROM articles")}
         n_rows = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     fates: Counter[str] = Counter(rows=n_rows)
     lost: list[dict] = []
-    for url, raw, item in records:
+    for url, raw, truth_words in records:
         if url in stored:
             fates["stored"] += 1
             continue
         try:
             process_page(raw, url, CONTENT_TYPE)
         except NotAnArticle as err:
-            true = drop_is_true(err.reason, raw, item)
+            true = drop_is_true(err.reason, raw, truth_words)
             fates[f"dropped:{err.reason}:{'true' if true else 'wrong'}"] += 1
             if not true:
                 lost.append({"url": url, "fate": f"dropped:{err.reason}",
-                             "annotated_words": annotated_words(item)})
+                             "truth_words": truth_words})
             continue
         fates["overwritten"] += 1
         lost.append({"url": url, "fate": "overwritten"})
     return fates, lost
 
 
-def run(every: int = 1) -> dict:
-    """Build the WARC, import it, account for every page; the summary."""
-    records = trafeval_records(every)
+def run(every: int = 1, corpus: str = "trafeval") -> dict:
+    """Build the WARC of one set, import it, account for every page; the summary."""
+    source, records_of = SETS[corpus]
+    records = records_of(every)
     with tempfile.TemporaryDirectory(prefix="newsdedup-warc-") as tmp:
-        warc, db = Path(tmp) / "trafeval.warc.gz", Path(tmp) / "import.db"
-        write_warc(warc, records)
+        warc, db = Path(tmp) / f"{corpus}.warc.gz", Path(tmp) / "import.db"
+        write_warc(warc, records, source)
         start = time.perf_counter()
         output = import_with_cli(warc, db)
         seconds = time.perf_counter() - start
         fates, lost = account(records, db)
-    return {"pages": len(records), "cli": output, "seconds": round(seconds, 1),
+    return {"set": corpus, "pages": len(records), "cli": output, "seconds": round(seconds, 1),
             "fates": dict(sorted(fates.items())), "lost": len(lost), "lost_pages": lost}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="corpus", choices=sorted(SETS), default="trafeval")
     parser.add_argument("--every", type=int, default=1, help="import the hash-selected 1/N")
     args = parser.parse_args()
-    summary = run(args.every)
+    summary = run(args.every, args.corpus)
     print(summary["cli"])
     print(f"{summary['pages']} pages imported in {summary['seconds']} s; "
           f"{summary['fates'].get('rows', 0)} article rows")
