@@ -13,8 +13,9 @@ dropped with a reason, or lost (extracted but no row of its own: overwritten). S
 A drop is *true* when the reason holds of the page: ``not_html``/``binary``/``empty`` by its
 bytes, ``no_text``/``too_short``/``listing`` only if its truth has fewer than MIN_WORDS words.
 
-Usage: python bench/import_warc.py [--set trafeval|zyte] [--every N]
-(N > 1: the hash-selected 1/N of the pages). The last line printed is one JSON object.
+Usage: python bench/import_warc.py [--set trafeval|zyte] [--every N] [--dedup]
+(N > 1: the hash-selected 1/N of the pages; --dedup: then `newsdedup dedup`, listing the stories
+of several pages). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -102,6 +103,23 @@ def import_with_cli(warc: Path, db: Path) -> str:
     return done.stdout.strip()
 
 
+def dedup_with_cli(db: Path) -> tuple[list[list[str]], str]:
+    """`newsdedup dedup` on the imported store; the fetched URLs of each story of several pages
+    (the sets hold distinct articles: such a story merges different pages, or finds a real copy),
+    and the last line of its error output if it failed."""
+    done = subprocess.run([sys.executable, "-m", "crawler", "dedup", "--db", f"sqlite:///{db}"],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        return [], f"exit {done.returncode}: " + (done.stderr.strip().splitlines() or [""])[-1]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT m.story_id, a.fetched_url FROM story_members m "
+                            "JOIN articles a ON a.id = m.article_id ORDER BY m.story_id").fetchall()
+    stories: dict[int, list[str]] = {}
+    for story, url in rows:
+        stories.setdefault(story, []).append(url)
+    return [urls for urls in stories.values() if len(urls) > 1], ""
+
+
 def account(records: list[tuple[str, bytes, int]], db: Path) -> tuple[Counter[str], list[dict]]:
     """Each page's fate: stored, dropped:<reason> (true or wrong) or overwritten."""
     with sqlite3.connect(db) as conn:
@@ -127,8 +145,9 @@ def account(records: list[tuple[str, bytes, int]], db: Path) -> tuple[Counter[st
     return fates, lost
 
 
-def run(every: int = 1, corpus: str = "trafeval") -> dict:
-    """Build the WARC of one set, import it, account for every page; the summary."""
+def run(every: int = 1, corpus: str = "trafeval", dedup: bool = False) -> dict:
+    """Build the WARC of one set, import it, account for every page (then, with ``dedup``, run
+    `newsdedup dedup` and list the stories of several pages); the summary."""
     source, records_of = SETS[corpus]
     records = records_of(every)
     with tempfile.TemporaryDirectory(prefix="newsdedup-warc-") as tmp:
@@ -138,16 +157,19 @@ def run(every: int = 1, corpus: str = "trafeval") -> dict:
         output = import_with_cli(warc, db)
         seconds = time.perf_counter() - start
         fates, lost = account(records, db)
+        merged, dedup_error = dedup_with_cli(db) if dedup else ([], "")
     return {"set": corpus, "pages": len(records), "cli": output, "seconds": round(seconds, 1),
-            "fates": dict(sorted(fates.items())), "lost": len(lost), "lost_pages": lost}
+            "fates": dict(sorted(fates.items())), "lost": len(lost), "lost_pages": lost,
+            "stories_of_several_pages": len(merged), "merged": merged, "dedup_error": dedup_error}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="corpus", choices=sorted(SETS), default="trafeval")
     parser.add_argument("--every", type=int, default=1, help="import the hash-selected 1/N")
+    parser.add_argument("--dedup", action="store_true", help="then `newsdedup dedup`")
     args = parser.parse_args()
-    summary = run(args.every, args.corpus)
+    summary = run(args.every, args.corpus, args.dedup)
     print(summary["cli"])
     print(f"{summary['pages']} pages imported in {summary['seconds']} s; "
           f"{summary['fates'].get('rows', 0)} article rows")
@@ -155,7 +177,9 @@ def main() -> None:
         print(f"  {fate:34}{n:>5}")
     for page in summary["lost_pages"]:
         print(f"  lost: {page}")
-    print(json.dumps({k: v for k, v in summary.items() if k != "lost_pages"}))
+    for urls in summary["merged"]:
+        print(f"  one story: {urls}")
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("lost_pages", "merged")}))
 
 
 if __name__ == "__main__":
