@@ -208,7 +208,8 @@ def _inside_latin_word(text: str, start: int, end: int, new: str) -> bool:
     what comes back inside one is Latin too (uppercase Polish "PÓŁNOCNA" as Windows-1250 bytes
     is the UTF-8 of a Cyrillic "ӣ")."""
     return (start > 0 and end < len(text) and text[start - 1].isascii() and text[start - 1].isalpha()
-            and text[end].isascii() and text[end].isalpha() and bool(_LATIN_RE.fullmatch(new)))
+            and text[end].isascii() and text[end].isalpha()
+            and bool(_LATIN_RE.fullmatch(new.replace(LOST, ""))))
 
 
 class SingleByteRepair:
