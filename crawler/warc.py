@@ -151,6 +151,8 @@ def _captures(records: ArchiveIterator) -> Iterator[WarcPage]:
         if record.rec_type == "resource":
             status, content_type = 200, headers.get_header("Content-Type")
             body, problem, cut = _payload(record.raw_stream, None, None)
+        elif http is None and record.rec_type == "revisit":  # a revisit need not repeat the headers
+            status, content_type, body, problem, cut = 0, None, b"", "", False
         elif http is None:
             continue
         else:

@@ -178,13 +178,16 @@ def test_every_capture_is_counted_with_a_true_reason(tmp_path: Path, sqlite_url:
             "http://wire.test/no-type", digest="sha1:AAAA", refers_to_uri="http://wire.test/no-type",
             refers_to_date="2026-01-01T00:00:00Z",
             http_headers=StatusAndHeaders("200 OK", HTML, protocol="HTTP/1.1")))
+        writer.write_record(writer.create_revisit_record(  # no HTTP headers: the spec allows it
+            "http://wire.test/no-type", digest="sha1:AAAA", refers_to_uri="http://wire.test/no-type",
+            refers_to_date="2026-01-01T00:00:00Z"))
         writer.write_record(writer.create_warc_record("<http://wire.test/resource>", "resource",
                                                       payload=io.BytesIO(ARTICLE),
                                                       warc_content_type="text/html"))
     result = CliRunner().invoke(main, ["import-warc", str(path), "--db", sqlite_url])
     assert result.exit_code == 0, result.output
-    assert ("8 stored, 0 changed, 1 unchanged, 1 dropped, 5 skipped (dropped: 1 empty) (skipped: "
-            "1 bad_status, 1 http_404, 1 http_503, 1 redirect, 1 revisit)") in result.output
+    assert ("8 stored, 0 changed, 1 unchanged, 1 dropped, 6 skipped (dropped: 1 empty) (skipped: "
+            "1 bad_status, 1 http_404, 1 http_503, 1 redirect, 2 revisit)") in result.output
     engine = make_engine(sqlite_url)
     with make_sessionmaker(engine)() as session:
         rows = {a.fetched_url: a for a in session.scalars(select(Article))}
