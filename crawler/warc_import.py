@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.exceptions import ArchiveLoadFailed
 
 from crawler.content.page import NotAnArticle, process_page
 from crawler.items import RawPage
-from crawler.store.repo import record_seen, storable, store_article
+from crawler.store.models import Article
+from crawler.store.repo import record_seen, storable, store_article, url_key
 from crawler.urls import canonical_url, host_of
 from crawler.warc import WarcPage, read_pages
 from pipelines.extract import to_article
@@ -51,7 +53,8 @@ COMMIT_EVERY = 100
 
 
 def import_warc(session: Session, path: Path, source: str | None = None) -> Counter[str]:
-    """Extract and store every 2xx article capture of ``path``; every capture is counted once:
+    """Extract and store every 2xx article capture of ``path`` (not one older than the stored
+    capture of its URL: "skipped:older_capture"); every capture is counted once:
     stored/changed/unchanged (articles stored beside another page that claimed the same key are
     also counted "collided"), dropped ("dropped:<reason>", also recorded as seen), skipped
     ("skipped:<reason>", see ``skip_reason``) or failed (an error extraction did not expect,
@@ -86,6 +89,9 @@ def _import_pages(session: Session, pages: Iterator[WarcPage], source: str | Non
         if reason:
             counts.update(("skipped", f"skipped:{reason}"))
             continue
+        if _newer_capture_stored(session, page):
+            counts.update(("skipped", "skipped:older_capture"))
+            continue
         raw = to_raw_page(page, source)
         try:
             if page.problem:
@@ -104,6 +110,16 @@ def _import_pages(session: Session, pages: Iterator[WarcPage], source: str | Non
         counts.update(("collided", "stored") if outcome == "collided" else (outcome,))
         if n % COMMIT_EVERY == 0:
             session.commit()
+
+
+def _newer_capture_stored(session: Session, page: WarcPage) -> bool:
+    """Whether a later capture of this URL is stored already (WARCs given newest first, or a
+    crawl's captures out of order): an older one must not replace it."""
+    if page.date is None:
+        return False
+    stored = session.scalars(select(Article.fetched_at).where(
+        Article.fetched_url == url_key(page.url))).first()
+    return stored is not None and stored > page.date
 
 
 def summary_line(counts: Counter[str]) -> str:

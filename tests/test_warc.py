@@ -217,6 +217,31 @@ def test_a_damaged_warc_stops_with_one_line_and_keeps_what_it_read(tmp_path: Pat
     with make_sessionmaker(engine)() as session:
         assert len(session.scalars(select(Article)).all()) == 2
     engine.dispose()
-    path.write_bytes(data[:len(data) * 2 // 3])  # cut short
+    path.write_bytes(data[:-200])  # cut short inside the last record
     result = CliRunner().invoke(main, ["import-warc", str(path), "--db", sqlite_url])
     assert result.exit_code == 2 and "(damaged or cut short at byte" in result.output
+
+
+def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path, sqlite_url: str) -> None:
+    """WARCs imported newest first (or a crawl's captures out of order): the older capture is
+    counted, not stored over the newer one; a later capture still updates the page."""
+    url = "http://wire.test/2026/a.html"
+    captures = {"new": ("2026-03-05T10:00:00Z", ARTICLE.replace(b"Regional cloud", b"Updated cloud")),
+                "old": ("2026-03-04T10:00:00Z", ARTICLE),
+                "newest": ("2026-03-06T10:00:00Z", ARTICLE.replace(b"Regional cloud", b"Latest cloud"))}
+    for name, (date, body) in captures.items():
+        with (tmp_path / f"{name}.warc.gz").open("wb") as fh:
+            writer = WARCWriter(fh, gzip=True)
+            http = StatusAndHeaders("200 OK", HTML, protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                          http_headers=http,
+                                                          warc_headers_dict={"WARC-Date": date}))
+    outputs = [CliRunner().invoke(main, ["import-warc", str(tmp_path / f"{name}.warc.gz"), "--db",
+                                         sqlite_url]).output for name in captures]
+    assert "1 stored" in outputs[0]
+    assert "0 stored, 0 changed, 0 unchanged, 0 dropped, 1 skipped (skipped: 1 older_capture)" in outputs[1]
+    assert "1 changed" in outputs[2]
+    engine = make_engine(sqlite_url)
+    with make_sessionmaker(engine)() as session:
+        assert "Latest cloud" in session.scalars(select(Article.text)).one()
+    engine.dispose()
