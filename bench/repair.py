@@ -9,6 +9,12 @@
    reports the share restored exactly, the share restored with each character that lost a byte
    marked U+FFFD (the best a lossy reading allows), and the share changed at all.
 3. False positives of the custom repairers on clean CJK/Thai runs of the corpora.
+4. Every clean text of the real sets (Zyte truth, trafilatura-eval snippets, giveme5w1h and
+   multinews articles), line by line: lines repair changes (must be 0).
+5. Script x mis-decoding matrix: real lines of the sets grouped by script (trafilatura-eval's
+   pages add their <p> of non-Latin scripts; own sentences for scripts the sets lack), each
+   encoded as UTF-8 and read with each codec (undecodable bytes shown as U+FFFD); the share
+   restored (every character back, U+FFFD where a byte was lost), on each half (hash of the line).
 
 Usage: python bench/repair.py [--limit N]. The last line is one JSON object.
 """
@@ -16,10 +22,13 @@ Usage: python bench/repair.py [--limit N]. The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +36,7 @@ import ftfy.bad_codecs  # noqa: F401 - registers the sloppy-windows-* codecs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import TRAFEVAL, ZYTE, read_gz, zyte_pages
+from bench._common import DATA, TRAFEVAL, ZYTE, read_gz, trafeval_pages, zyte_pages
 from crawler.content.decoding import decode_html
 from crawler.content.repair import CP874_HYBRID, repair_text
 
@@ -184,6 +193,100 @@ def false_positives(paras: list[str]) -> dict[str, int]:
     return {"clean_paragraphs": len(paras), "clean_paragraphs_changed": len(changed)}
 
 
+def real_lines() -> list[str]:
+    """Every non-ASCII line of the real sets' clean texts."""
+    texts = [truth for _, _, _, truth in zyte_pages()]
+    texts += [snippet for _, _, item in trafeval_pages() for snippet in item.get("with", ())]
+    for name in ("giveme5w1h-news-cluster", "multinews-longbench"):
+        with (DATA / name / "articles.jsonl").open(encoding="utf-8") as fh:
+            texts += [json.loads(line)["text"] for line in fh]
+    return sorted({line.strip() for text in texts for line in text.split("\n")
+                   if not line.isascii() and line.strip()})
+
+
+def clean_texts(lines: list[str]) -> dict[str, int]:
+    changed = [line for line in lines if repair_text(f"<p>{line}</p>")[0] != f"<p>{line}</p>"]
+    print(f"\nclean lines of the real sets changed: {len(changed)} of {len(lines)}")
+    for line in changed[:10]:
+        print("   ", line[:100])
+    return {"clean_lines": len(lines), "clean_lines_changed": len(changed)}
+
+
+def script_of(text: str) -> str:
+    """The script of most of a text's non-ASCII letters (PUNCT: it has none)."""
+    counts = Counter(unicodedata.name(ch, "?").split()[0] for ch in text
+                     if not ch.isascii() and ch.isalpha())
+    name = counts.most_common(1)[0][0] if counts else "PUNCT"
+    return {"HANGUL": "KOREAN", "HIRAGANA": "JAPANESE", "KATAKANA": "JAPANESE"}.get(name, name)
+
+
+MATRIX_SCRIPTS = ("PUNCT", "LATIN", "CYRILLIC", "GREEK", "ARABIC", "HEBREW", "CJK", "JAPANESE",
+                  "KOREAN", "THAI", "DEVANAGARI", "BENGALI")
+MATRIX_CODECS = {"cp1252": "sloppy-windows-1252", "latin-1": "latin-1", "double": "",
+                 "cp1250": "cp1250", "cp1251": "cp1251", "cp1253": "cp1253", "cp1256": "cp1256",
+                 "cp874": "cp874", "mac_roman": "mac_roman", "gbk": "gb18030",
+                 "shift_jis": "cp932", "euc-kr": "cp949"}
+PER_SCRIPT = 150
+
+
+def script_texts(lines: list[str]) -> dict[str, list[str]]:
+    """Up to PER_SCRIPT real lines (>= 30 characters) per script, hash-chosen."""
+    by: dict[str, set[str]] = {}
+    for line in lines:
+        if len(line) >= 30:
+            by.setdefault(script_of(line), set()).add(line)
+    for _, raw, _ in trafeval_pages():
+        text = decode_html(raw).text
+        for para in re.findall(r"<p\b[^>]*>([^<]{30,})</p>", text):
+            script = script_of(para)
+            if script not in ("LATIN", "PUNCT"):
+                by.setdefault(script, set()).add(para.strip())
+    for para in EXTRA_PARAGRAPHS:
+        script = script_of(para)
+        if len(by.get(script, ())) < 5:
+            by.setdefault(script, set()).add(para)
+    return {script: sorted(by.get(script, ()), key=_hash)[:PER_SCRIPT] for script in MATRIX_SCRIPTS}
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def misread(text: str, codec: str) -> str:
+    raw = text.encode()
+    if not codec:  # double: UTF-8 read as Windows-1252, written as UTF-8, read so again
+        return raw.decode("sloppy-windows-1252").encode().decode("sloppy-windows-1252")
+    return raw.decode(codec, errors="replace")
+
+
+def script_matrix(lines: list[str]) -> dict:
+    """Share restored per script and codec; per codec over all cases, on each half."""
+    texts = script_texts(lines)
+    print(f"\nscript x mis-decoding: share restored ({PER_SCRIPT} lines a script at most)")
+    print(f"{'script':11}{'lines':>6} " + " ".join(f"{c[:9]:>9}" for c in MATRIX_CODECS))
+    totals: dict[str, Counter[str]] = {codec: Counter() for codec in MATRIX_CODECS}
+    for script, paras in texts.items():
+        cells = []
+        for name, codec in MATRIX_CODECS.items():
+            cases = ok = 0
+            for para in paras:
+                broken = misread(para, codec)
+                if broken == para:
+                    continue
+                fixed = repair_text(f"<p>{broken}</p>")[0][3:-4]
+                good = restored(fixed, para)
+                half = "even" if int(_hash(para), 16) % 2 == 0 else "odd"
+                cases += 1
+                ok += good
+                totals[name].update({f"{half}_cases": 1, f"{half}_restored": good,
+                                     f"{half}_exact": fixed == para})
+            cells.append(f"{ok / cases:9.2f}" if cases else f"{'-':>9}")
+        print(f"{script[:11]:11}{len(paras):>6} " + " ".join(cells))
+    return {name: {half: round(t[f"{half}_restored"] / t[f"{half}_cases"], 4)
+                   for half in ("even", "odd") if t[f"{half}_cases"]}
+            for name, t in totals.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None)
@@ -192,11 +295,16 @@ def main() -> None:
     paras = paragraphs(args.limit)
     corpus = mojibake_corpus(paras)
     fps = false_positives(paras)
+    lines = real_lines()
+    clean_real = clean_texts(lines)
+    matrix = script_matrix(lines)
     summary = {
         "clean_pages": clean["pages"],
         "clean_pages_changed": clean["changed"],
         "changed_files": clean["changed_files"],
         **fps,
+        **clean_real,
+        "restored_by_codec_half": matrix,
         "repair_exact": {k: round(v["exact"], 4) for k, v in corpus.items()},
         "repair_restored": {k: round(v["restored"], 4) for k, v in corpus.items()},
         "repair_changed": {k: round(v["changed"], 4) for k, v in corpus.items()},

@@ -1255,11 +1255,10 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     """Extract and store the article pages of WARC files (e.g. written by `crawl --warc DIR`).
 
     Pages go through the crawl's own decode/repair/extract and store code; feeds, sitemaps, start
-    pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
+    pages, robots.txt, revisits, redirects and other non-2xx responses are skipped and counted by
+    reason. Exit status 1 if a page failed unexpectedly. Run `newsdedup dedup` afterwards.
     """
-    from warcio.exceptions import ArchiveLoadFailed
-
-    from crawler.warc_import import import_warc, summary_line
+    from crawler.warc_import import UnreadableWarc, import_warc, summary_line
 
     for path in files:
         with path.open("rb") as fh:
@@ -1267,14 +1266,20 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
         if not (head.startswith(b"\x1f\x8b") or head == b"WARC/"):
             _fail(f"{path}: not a readable WARC file (it starts with neither WARC/ nor gzip)")
     engine, sessions = open_store(db_url)
+    failed = 0
     try:
         with run_lock(engine):
             for path in files:
                 with sessions() as session:
                     try:
                         counts = import_warc(session, path, source)
-                    except (ArchiveLoadFailed, OSError, EOFError) as exc:
-                        _fail(f"{path}: not a readable WARC file ({exc}); nothing of it was stored")
+                    except UnreadableWarc as exc:
+                        click.echo(f"{path}: {summary_line(exc.counts)}")
+                        _fail(f"{path}: not a readable WARC file ({exc}); the pages counted "
+                              "before the damage are stored")
                 click.echo(f"{path}: {summary_line(counts)}")
+                failed += counts["failed"]
     finally:
         engine.dispose()
+    if failed:
+        sys.exit(EXIT_FAILED)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 from w3lib.url import canonicalize_url
@@ -26,13 +27,23 @@ def is_tracking_param(name: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+#: Session ids carried as path parameters (``/a.html;jsessionid=B01B…``): one article, many URLs.
+_SESSION_PATH_PARAM_RE = re.compile(r";(?:jsessionid|phpsessid|sid|sessionid)=[^/;?]*", re.I)
+
+
 def canonical_url(url: str) -> str:
-    """Normalise ``url`` for fetching and storing: tracking parameters and fragment removed,
-    host lower-cased, default port dropped, query sorted; every other parameter kept.
-    Unparseable URLs are returned unchanged."""
+    """Normalise ``url`` for fetching and storing: tracking parameters, session path parameters
+    and fragment removed, host lower-cased, default port dropped, dot segments resolved, query
+    sorted; every other parameter kept. The path is otherwise left as the site wrote it: other
+    ``;`` parameters identify articles (``…-krebs;art114,3177663``; courlan escaped the ``;``,
+    a URL the server does not know) and a ``//`` inside a path may be part of it
+    (``web.archive.org/web/2019…/http://…``; courlan collapsed it). Unparseable URLs are returned
+    unchanged."""
     try:
         parts = urlsplit(url)
-        base = courlan.normalize_url(urlunsplit(parts._replace(query="", fragment="")))
+        origin = courlan.normalize_url(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
+        path = "/" + _SESSION_PATH_PARAM_RE.sub("", parts.path).lstrip("/")
+        base = urljoin(origin.rstrip("/") + "/", path)  # RFC 3986 dot segments
     except (ValueError, TypeError):
         return url
     query = "&".join(pair for pair in parts.query.split("&")

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+import sys
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Self
 from urllib.parse import urlsplit
 
+import brotli
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 #: Largest payload read back from a WARC record (the crawl's DOWNLOAD_MAXSIZE).
 MAX_PAYLOAD = 10 * 1024 * 1024
@@ -91,30 +101,154 @@ class WarcMiddleware:
 
 @dataclass(frozen=True)
 class WarcPage:
+    """One capture of a URL: a ``response`` or ``resource`` record, or a ``revisit`` (no payload
+    of its own: an earlier capture had the same one)."""
+
     url: str
-    status: int
+    status: int  #: HTTP status (200 for a resource record, 0 when the status line is unreadable)
     content_type: str | None
-    body: bytes
+    body: bytes  #: the payload as the server meant it: de-chunked, content-encoding undone
     source: str | None
     kind: str | None
     date: datetime | None
+    record: str = "response"
+    problem: str = ""  #: why the payload cannot be read ("too_large", "content_encoding"), or ""
+    truncated: bool = False  #: the capture was cut short (WARC-Truncated, or a compressed stream ends early)
+
+
+class _Records(ArchiveIterator):
+    """warcio's iterator, noting whether the last gzip member ended: warcio ends silently at a
+    member that fails to decompress or is cut short (a damaged or truncated .warc.gz)."""
+
+    damaged = False
+
+    def close(self) -> None:
+        decompressor = self.reader.decompressor if self.reader else None
+        self.damaged = decompressor is not None and not getattr(decompressor, "eof", True)
+        super().close()
 
 
 def read_pages(path: Path) -> Iterator[WarcPage]:
-    """The ``response`` records of a WARC (any WARC, not only ours), payload decoded."""
+    """The captures of a WARC (any WARC, not only ours): response, resource and revisit records
+    of http(s) URLs, in file order. Raises ArchiveLoadFailed after the last record read whole
+    when the file is damaged or cut short."""
     with path.open("rb") as fh:
-        for record in ArchiveIterator(fh):
-            if record.rec_type != "response" or record.http_headers is None:
-                continue
-            headers = record.rec_headers
-            status = int(record.http_headers.get_statuscode() or 0)
-            body = record.content_stream().read(MAX_PAYLOAD + 1)
-            if len(body) > MAX_PAYLOAD:
-                continue
-            date = headers.get_header("WARC-Date")
-            yield WarcPage(
-                url=headers.get_header("WARC-Target-URI"), status=status,
-                content_type=record.http_headers.get_header("Content-Type"), body=body,
-                source=headers.get_header("NewsDedup-Source"), kind=headers.get_header("NewsDedup-Kind"),
-                date=datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
-            )
+        records = _Records(fh)
+        yield from _captures(records)
+        if records.damaged:
+            raise ArchiveLoadFailed(f"damaged or cut short at byte {records.offset}")
+
+
+def _captures(records: ArchiveIterator) -> Iterator[WarcPage]:
+    for record in records:
+        if record.rec_type not in _CAPTURES:
+            continue
+        headers = record.rec_headers
+        url = (headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+        if not url.lower().startswith(("http://", "https://")):
+            continue  # dns:, whois:, metadata of the crawl: not pages
+        http = record.http_headers
+        if record.rec_type == "resource":
+            status, content_type = 200, headers.get_header("Content-Type")
+            body, problem, cut = _payload(record.raw_stream, None, None)
+        elif http is None and record.rec_type == "revisit":  # a revisit need not repeat the headers
+            status, content_type, body, problem, cut = 0, None, b"", "", False
+        elif http is None:
+            continue
+        else:
+            status, content_type = _status(http), http.get_header("Content-Type")
+            body, problem, cut = _payload(record.raw_stream, http.get_header("Transfer-Encoding"),
+                                          http.get_header("Content-Encoding"))
+        date = headers.get_header("WARC-Date")
+        yield WarcPage(
+            url=url, status=status, content_type=content_type, body=body,
+            source=headers.get_header("NewsDedup-Source"), kind=headers.get_header("NewsDedup-Kind"),
+            date=_date(date), record=record.rec_type, problem=problem,
+            truncated=cut or bool(headers.get_header("WARC-Truncated")),
+        )
+
+
+_CAPTURES = frozenset({"response", "resource", "revisit"})
+
+
+def _status(http: StatusAndHeaders) -> int:
+    try:
+        return int((http.get_statuscode() or "0").split()[0])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _date(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def _payload(stream: IO[bytes], transfer: str | None,
+             encoding: str | None) -> tuple[bytes, str, bool]:
+    """The body, its problem and whether a compressed stream ended early: de-chunked when
+    recorded raw, then each content-encoding undone (last applied first), at most MAX_PAYLOAD
+    bytes. A body that does not start as its declared encoding is taken as it is: crawlers often
+    store the decoded body with the header kept."""
+    if transfer and "chunked" in transfer.lower():
+        stream = ChunkedDataReader(stream)  # falls back to the raw bytes if not really chunked
+    body, cut = stream.read(MAX_PAYLOAD + 1), False
+    for name in reversed([e.strip().lower() for e in (encoding or "").split(",")]):
+        if len(body) > MAX_PAYLOAD:
+            break
+        if name in ("", "identity"):
+            continue
+        decoder = _DECODERS.get(name)
+        if decoder is None:
+            return body, "" if _looks_plain(body) else "content_encoding", cut
+        try:
+            body, complete = decoder(body)
+        except (zlib.error, brotli.error, zstd.ZstdError, EOFError):
+            return body, "" if _looks_plain(body) else "content_encoding", cut
+        cut = cut or (not complete and len(body) <= MAX_PAYLOAD)
+    return body, "too_large" if len(body) > MAX_PAYLOAD else "", cut
+
+
+def _looks_plain(body: bytes) -> bool:
+    """Markup and no NUL byte in the first KiB: a body stored decoded under its encoding header."""
+    head = body[:1024]
+    return b"<" in head and b"\x00" not in head
+
+
+def _inflate(body: bytes, wbits: int) -> tuple[bytes, bool]:
+    """zlib/gzip/raw deflate, at most MAX_PAYLOAD + 1 bytes, and whether the stream was whole
+    (a truncated one gives what it holds)."""
+    decompressor = zlib.decompressobj(wbits)
+    out = decompressor.decompress(body, MAX_PAYLOAD + 1)
+    if not out and not decompressor.eof:
+        raise zlib.error("no deflate data")
+    return out, decompressor.eof
+
+
+def _deflate(body: bytes) -> tuple[bytes, bool]:
+    """HTTP's deflate: zlib-wrapped as specified, or raw deflate as some servers send it."""
+    try:
+        return _inflate(body, zlib.MAX_WBITS)
+    except zlib.error:
+        return _inflate(body, -zlib.MAX_WBITS)
+
+
+def _unbrotli(body: bytes) -> tuple[bytes, bool]:
+    decompressor = brotli.Decompressor()
+    return decompressor.process(body, output_buffer_limit=MAX_PAYLOAD + 1), decompressor.is_finished()
+
+
+def _unzstd(body: bytes) -> tuple[bytes, bool]:
+    decompressor = zstd.ZstdDecompressor()
+    return decompressor.decompress(body, max_length=MAX_PAYLOAD + 1), decompressor.eof
+
+
+#: The content-encodings the crawl accepts (Scrapy's HttpCompressionMiddleware) and x-gzip.
+_DECODERS: dict[str, Callable[[bytes], tuple[bytes, bool]]] = {
+    "gzip": lambda body: _inflate(body, 16 + zlib.MAX_WBITS),
+    "x-gzip": lambda body: _inflate(body, 16 + zlib.MAX_WBITS),
+    "deflate": _deflate,
+    "br": _unbrotli,
+    "zstd": _unzstd,
+}

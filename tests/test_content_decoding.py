@@ -89,6 +89,21 @@ def test_declared_utf8_but_cp1252_body() -> None:
 
 
 @pytest.mark.parametrize(
+    ("codec", "text"),
+    [
+        # issue 14a: a Polish page (gazeta.pl, ISO-8859-2 in its <meta>) served as UTF-8 came out
+        # as Windows-1252 ("dziesi±tej", "¿eby"): detection cannot tell the two apart
+        ("iso-8859-2", "Ziemniaki na szóstej, surówka na dziesiątej. Jak pomagać, żeby nie zaszkodzić?"),
+        ("windows-1251", "Городской совет утвердил новый транспортный бюджет после долгих дебатов."),
+    ],
+)
+def test_header_utf8_refuted_by_the_bytes_gives_way_to_meta(codec: str, text: str) -> None:
+    body = page((text + " ").encode(codec) * 5, f'<meta charset="{codec}">'.encode())
+    decoded = decode_html(body, "text/html; charset=utf-8")
+    assert text in decoded.text and decoded.source == "meta"
+
+
+@pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 obj", "application/pdf", "binary"),

@@ -108,3 +108,20 @@ def test_home_page_canonical_is_not_a_storage_key(tmp_path: Path, sqlite_url: st
     output, rows = import_and_rows(tmp_path / "a.warc.gz", sqlite_url)
     assert "2 stored" in output and "claimed the same URL" not in output
     assert rows == {url: url for url, _ in pages}
+
+
+def test_real_pages_as_crawlers_record_them_lose_nothing() -> None:
+    """A hash-selected fifth of the Zyte pages (~40), each as a crawler may record it (gzip,
+    deflate, br or zstd bodies, chunked framing, right and wrong charset headers, a BOM, XHTML,
+    no Content-Type), with second captures, revisits, redirects and 404s: every page is stored
+    with the text of its plain bytes, and every extra record is counted for what it is (the br
+    records made the whole import fail before)."""
+    shared_dataset("article-extraction-benchmark")
+    sys.path.insert(0, str(REPO))
+    from bench.import_warc import run
+
+    summary = run(every=5, corpus="zyte", variations=True)
+    assert summary["pages"] > 25 and len(summary["written"]) > 8
+    assert summary["lost_pages"] == []
+    assert summary["fates"]["stored"] == summary["pages"] == summary["fates"]["rows"]
+    assert summary["extras_accounted"]

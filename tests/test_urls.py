@@ -47,3 +47,30 @@ def test_tracking_params_are_only_known_trackers() -> None:
         assert is_tracking_param(name), name
     for name in ("id", "p", "storyID", "newsid", "xml", "cid", "gallery", "ref", "page", "sid"):
         assert not is_tracking_param(name), name
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # issue 14a: courlan escaped ';' (a URL the server does not know: the crawl fetched it)
+        ("https://www.nachrichten.at/gesundheit/therapien-bei-krebs;art114,3177663",
+         "https://www.nachrichten.at/gesundheit/therapien-bei-krebs;art114,3177663"),
+        # ... and collapsed the '//' of an archived URL inside the path
+        ("https://web.archive.org/web/20190717140047/http://www.example.de/paris",
+         "https://web.archive.org/web/20190717140047/http://www.example.de/paris"),
+        # a session id in a path parameter is not part of the article's address
+        ("https://www.bafa.de/DE/info.html;jsessionid=B01BDCE4530E.2_cid390?b=2&a=1",
+         "https://www.bafa.de/DE/info.html?a=1&b=2"),
+        ("https://Example.com:443//a/./b/../c.html", "https://example.com/a/c.html"),
+        ("http://example.com", "http://example.com/"),
+    ],
+)
+def test_path_kept_as_the_site_wrote_it(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+def test_one_article_one_key_and_two_articles_two_keys() -> None:
+    session = "https://www.bund.example/DE/a.html;jsessionid={}"
+    assert canonical_url(session.format("AAA1")) == canonical_url(session.format("BBB2"))
+    archived = "https://web.archive.org/web/2016/http://{}.example/story"
+    assert canonical_url(archived.format("one")) != canonical_url(archived.format("two"))

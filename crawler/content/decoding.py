@@ -101,7 +101,8 @@ def _detect(body: bytes) -> str | None:
 def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     """Decode an HTML body the way a browser would, correcting known server lies.
 
-    Order: BOM, HTTP ``charset``, ``<meta charset>``, then charset-normalizer.
+    Order: BOM, HTTP ``charset``, ``<meta charset>``, then charset-normalizer; an HTTP UTF-8
+    the bytes refute gives way to the ``<meta>`` declaration.
     Legacy aliases are widened to their supersets by w3lib (latin-1 -> cp1252,
     gb2312/gbk -> gb18030, shift_jis -> cp932, euc-kr -> cp949). A single-byte
     declaration on a body that is valid multi-byte UTF-8 is overridden to UTF-8:
@@ -125,6 +126,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     # page keep UTF-8; a page with no valid multi-byte sequence at all is legacy.
     if declared == "utf-8" and _has_utf8_multibyte(body):
         return Decoded(to_unicode(body, "utf-8"), "utf-8", source)
+    # A header's UTF-8 the bytes refute (a server default over legacy pages): the page's own
+    # <meta> says what it is ("iso-8859-2", which detection takes for Windows-1252).
+    meta = html_body_declared_encoding(body) if source == "header" else None
+    if meta is not None and meta not in {"utf-8", "utf-16", "utf-32"}:
+        return Decoded(to_unicode(body, meta), meta, "meta")
     detected = _detect(body)
     if detected is None:
         return Decoded(to_unicode(body, "cp1252"), "cp1252", "default")

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from typing import Protocol
 
+import regex
 from ftfy import TextFixerConfig, fix_encoding_and_explain
 
 # Encoding repairs only: every option that changes the style of clean text is off,
@@ -74,7 +75,7 @@ def _single_byte_table(codec: str) -> dict[str, int]:
 
 
 CP874_HYBRID = _single_byte_table("cp874")
-CP1251 = _single_byte_table("cp1251")
+CP1252 = _single_byte_table("cp1252")
 _CONTINUATION = range(0x80, 0xC0)
 _HIGH_C1 = range(0x80, 0xA0)
 # Second-byte ranges of the leads that restrict it (no overlongs, surrogates or > U+10FFFF).
@@ -85,12 +86,30 @@ _THAI_RE = re.compile("[\u0e01-\u0e5b]")
 # full-width forms, and the replacement char for a lost byte.
 _NON_ASCII_RUN_RE = re.compile(r"[^\x00-\x7f]+")
 _PUNCT_RE = re.compile("[\u2010-\u205e]")
-_CJK_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\ue000-\uf8ff]")
 
 
 def _plausible(text: str) -> bool:
-    """No unassigned, private-use or control characters in a re-decoded run."""
-    return all(unicodedata.category(ch) not in {"Cn", "Co", "Cc", "Cs"} for ch in text)
+    """No unassigned, private-use or control characters in a re-decoded run, and its non-ASCII
+    letters of one script: mojibake of real text comes back as one language, while the bytes of
+    natural text taken as UTF-8 by chance mix scripts (Chinese "郭美美" as EUC-KR -> "άڸڸ")."""
+    return (all(unicodedata.category(ch) not in {"Cn", "Co", "Cc", "Cs"} for ch in text)
+            and any(pattern.fullmatch("".join(_NON_ASCII_RUN_RE.findall(text)))
+                    for pattern in _ONE_SCRIPT))
+
+
+#: Text of one script (Unicode's Script property; Common and Inherited go with any), the scripts
+#: written together counting as one (Japanese: kanji and kana; Korean: hangul and hanja).
+_ONE_SCRIPT = [regex.compile(rf"[{classes}\p{{Common}}\p{{Inherited}}]*") for classes in (
+    r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Bopomofo}",
+    *(rf"\p{{{name}}}" for name in (
+        "Latin", "Greek", "Cyrillic", "Armenian", "Hebrew", "Arabic", "Syriac", "Thaana",
+        "Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu", "Kannada",
+        "Malayalam", "Sinhala", "Thai", "Lao", "Tibetan", "Myanmar", "Georgian", "Ethiopic",
+        "Khmer", "Mongolian")),
+)]
+
+
+_LATIN_RE = re.compile("[\u00a0-\u024f]+")
 
 
 def _lead_size(byte: int) -> int:
@@ -183,11 +202,14 @@ def _splice(text: str, fixes: list[tuple[int, int, str]]) -> str:
 _TRUNCATED_UTF8_RE = re.compile(rb"\xe2[\x80-\xbf]|\xf0[\x80-\xbf]{2}")
 
 
-def _inside_latin_word(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] has an ASCII letter on both sides ("pรกgina"): the code page's
-    own script is not written inside Latin words."""
+def _inside_latin_word(text: str, start: int, end: int, new: str) -> bool:
+    """Whether text[start:end] has an ASCII letter on both sides and reads as Latin letters
+    ("pรกgina" -> "página"): the code page's own script is not written inside Latin words, and
+    what comes back inside one is Latin too (uppercase Polish "PÓŁNOCNA" as Windows-1250 bytes
+    is the UTF-8 of a Cyrillic "ӣ")."""
     return (start > 0 and end < len(text) and text[start - 1].isascii() and text[start - 1].isalpha()
-            and text[end].isascii() and text[end].isalpha())
+            and text[end].isascii() and text[end].isalpha()
+            and bool(_LATIN_RE.fullmatch(new.replace(LOST, ""))))
 
 
 class SingleByteRepair:
@@ -201,14 +223,20 @@ class SingleByteRepair:
     ("pรกgina": the UTF-8 of "á"), and the characters plausible.
     """
 
-    def __init__(self, table: dict[str, int]) -> None:
+    def __init__(self, table: dict[str, int], own_chars: bool = False) -> None:
         # a byte the code page leaves undefined may also show as its C1 control (WHATWG's reading)
         self.table = {chr(b): b for b in _HIGH_C1} | table
         self.run_re = re.compile("[" + re.escape("".join(sorted(self.table))) + LOST + "]+")
+        # own_chars: only segments holding a character Windows-1252 lacks are this code page's:
+        # the rest is Windows-1252 (or Latin-1) mojibake, ftfy's, read with the wrong bytes here
+        self.own_re = re.compile("[" + re.escape("".join(sorted(set(table) - set(CP1252)))) + "]"
+                                 ) if own_chars else None
 
     def __call__(self, segment: str, shown: bool = False) -> str | None:
         """The repaired segment, or None if it is clean. `shown`: the page is known to be this
         mojibake, so no 0x80-0x9F byte is asked for."""
+        if self.own_re is not None and not self.own_re.search(segment):
+            return None
         fixes: list[tuple[int, int, str]] = []
         total = covered = whole = c1 = inside_word = 0
         for run in self.run_re.finditer(segment):
@@ -224,9 +252,9 @@ class SingleByteRepair:
             whole += run_whole
             c1 += sum(1 for text, start, end in pieces if text and raw[start] is not None
                       for b in raw[start + 1:end] if b in _HIGH_C1)
-            inside_word += bool(run_whole) and _inside_latin_word(segment, run.start(), run.end())
-            fixes.append((run.start(), run.end(),
-                          render(pieces, raw, chars, [(k, k + 1) for k in range(len(chars))])))
+            new = render(pieces, raw, chars, [(k, k + 1) for k in range(len(chars))])
+            inside_word += bool(run_whole) and _inside_latin_word(segment, run.start(), run.end(), new)
+            fixes.append((run.start(), run.end(), new))
         if not (whole or c1) or covered / total < MIN_UTF8_COVERAGE:
             return None
         if not (shown or c1 or inside_word):
@@ -237,7 +265,9 @@ class SingleByteRepair:
 
 
 repair_cp874 = SingleByteRepair(CP874_HYBRID)
-repair_cp1251 = SingleByteRepair(CP1251)
+#: The other code pages UTF-8 is commonly misread with that ftfy 6.3 leaves broken (a lone "Ă˝"
+#: of cp1250, Cyrillic read as cp1253 or Mac Roman "–ù–∞—à–∏", anything read as cp1256).
+SINGLE_BYTE_CODECS = ("cp1250", "cp1251", "cp1253", "cp1256", "mac_roman")
 
 def mark_lost_bytes(text: str) -> str:
     """On a page shown to be UTF-8 read as Windows-874, replace each run that is exactly one UTF-8
@@ -252,8 +282,9 @@ def mark_lost_bytes(text: str) -> str:
     return _splice(text, fixes) if fixes else text
 
 
-def _gb_bytes(chars: str) -> tuple[list[int | None], list[tuple[int, int]]] | None:
-    """The GB18030 bytes of `chars` (U+FFFD: one lost byte) and each character's byte span."""
+def _double_byte_bytes(chars: str, codec: str) -> tuple[list[int | None], list[tuple[int, int]]] | None:
+    """The bytes of `chars` in a double-byte codec (U+FFFD: one lost byte) and each character's
+    byte span."""
     raw: list[int | None] = []
     spans = []
     for ch in chars:
@@ -261,7 +292,7 @@ def _gb_bytes(chars: str) -> tuple[list[int | None], list[tuple[int, int]]] | No
             encoded: bytes | list[None] = [None]
         else:
             try:
-                encoded = ch.encode("gb18030")
+                encoded = ch.encode(codec)
             except UnicodeEncodeError:
                 return None
         spans.append((len(raw), len(raw) + len(encoded)))
@@ -269,38 +300,55 @@ def _gb_bytes(chars: str) -> tuple[list[int | None], list[tuple[int, int]]] | No
     return raw, spans
 
 
-def repair_gbk(segment: str, shown: bool = False) -> str | None:
-    """Repair UTF-8 that was read as GBK/GB18030; None if clean.
+class DoubleByteRepair:
+    """UTF-8 read as a double-byte code page (GBK/GB18030 "鍏\ue4c6徃" -> "公司", Shift_JIS
+    "縺薙ｓ縺ｫ縺｡縺ｯ" -> "こんにちは", EUC-KR), segment by segment.
 
-    Every non-ASCII run of the segment is re-encoded to GB18030 (U+FFFD: a byte the reading
-    lost). The UTF-8 reading is taken only if at least MIN_UTF8_COVERAGE_GBK of the known bytes
-    are in sequences, they hold at least MIN_GBK_RUN_BYTES bytes (or come back as typographic
-    punctuation, the non-ASCII of English text, or the page is `shown` to be GBK mojibake), and
-    the result is plausible text in common scripts. Natural Chinese fails the first test.
+    Every non-ASCII run of a segment holding the mojibake's characters (`marks`) is re-encoded
+    to the code page (U+FFFD: a byte the reading lost). The UTF-8 reading is taken only if at
+    least MIN_UTF8_COVERAGE_GBK of the known bytes are in sequences, they hold at least
+    MIN_GBK_RUN_BYTES bytes (or come back as typographic punctuation, the non-ASCII of English
+    text, or sit inside a Latin word, "Gesch盲ftes" -> "Geschäftes", or the page is `shown` to
+    be this mojibake), and the result is plausible text in common scripts. Natural text of the
+    code page's own language fails the first test: a double-byte reading resynchronises.
     """
-    if not _CJK_RE.search(segment):
-        return None
-    fixed: list[tuple[int, int, str]] = []
-    total = covered = 0
-    for run in _NON_ASCII_RUN_RE.finditer(segment):
-        encoded = _gb_bytes(run.group())
-        if encoded is None:
+
+    def __init__(self, codec: str, marks: str) -> None:
+        self.codec = codec
+        self.marks_re = re.compile(f"[{marks}]")
+
+    def __call__(self, segment: str, shown: bool = False) -> str | None:
+        if not self.marks_re.search(segment):
             return None
-        raw, spans = encoded
-        pieces, run_covered, _ = read_utf8(raw)
-        new = render(pieces, raw, run.group(), spans)
-        core = new.replace(LOST, "")
-        if core and (not _CJK_OR_COMMON_RE.fullmatch(core) or not _plausible(core)):
+        fixed: list[tuple[int, int, str]] = []
+        total = covered = 0
+        inside_word = False
+        for run in _NON_ASCII_RUN_RE.finditer(segment):
+            encoded = _double_byte_bytes(run.group(), self.codec)
+            if encoded is None:
+                return None
+            raw, spans = encoded
+            pieces, run_covered, run_whole = read_utf8(raw)
+            new = render(pieces, raw, run.group(), spans)
+            core = new.replace(LOST, "")
+            if core and (not _CJK_OR_COMMON_RE.fullmatch(core) or not _plausible(core)):
+                return None
+            total += sum(b is not None for b in raw)
+            covered += run_covered
+            inside_word = inside_word or (bool(run_whole) and
+                                          _inside_latin_word(segment, run.start(), run.end(), new))
+            fixed.append((run.start(), run.end(), new))
+        if not total or covered / total < MIN_UTF8_COVERAGE_GBK:
             return None
-        total += sum(b is not None for b in raw)
-        covered += run_covered
-        fixed.append((run.start(), run.end(), new))
-    if not total or covered / total < MIN_UTF8_COVERAGE_GBK:
-        return None
-    if not shown and covered < MIN_GBK_RUN_BYTES and not all(_PUNCT_RE.search(new)
-                                                             for _, _, new in fixed):
-        return None
-    return _splice(segment, fixed)
+        if not (shown or inside_word or covered >= MIN_GBK_RUN_BYTES
+                or all(_PUNCT_RE.search(new) for _, _, new in fixed)):
+            return None
+        return _splice(segment, fixed)
+
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+#: UTF-8 read as GBK/GB18030: CJK, private use (unassigned GBK codes) and lost bytes.
+repair_gbk = DoubleByteRepair("gb18030", _CJK + "\ue000-\uf8ff")
 
 
 _CJK_OR_COMMON_RE = re.compile(
@@ -333,8 +381,12 @@ def _repair_cp874_page(segment: str, shown: bool = False) -> str | None:
 
 _CUSTOM: tuple[tuple[str, Repairer], ...] = (
     ("utf8-as-cp874", _repair_cp874_page),
-    ("utf8-as-cp1251", repair_cp1251),
+    *((f"utf8-as-{codec}", SingleByteRepair(_single_byte_table(codec), own_chars=True))
+      for codec in SINGLE_BYTE_CODECS),
     ("utf8-as-gbk", repair_gbk),
+    # w3lib's supersets of Shift_JIS and EUC-KR; marks: CJK, half-width katakana, Hangul
+    ("utf8-as-shift_jis", DoubleByteRepair("cp932", _CJK + "\uff61-\uff9f")),
+    ("utf8-as-euc-kr", DoubleByteRepair("cp949", _CJK + "\uac00-\ud7af")),
 )
 
 
@@ -375,9 +427,10 @@ def _repair_segments(text: str, names: set[str], shown: frozenset[str]) -> str:
             continue
         for name, repairer in _CUSTOM:
             fixed = repairer(segment, name in shown)
-            if fixed is not None:
+            if fixed is not None:  # one reading explains the segment: its repair is not re-read
                 segment = fixed
                 names.add(name)
+                break
         segment, ftfy_names = repair_ftfy(segment)
         names.update(ftfy_names)
         parts[i] = segment
