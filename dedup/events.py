@@ -81,6 +81,8 @@ _SCALES: dict[str, float] = {
     "b": 1e9, "trillion": 1e12, "tn": 1e12, "万": 1e4, "亿": 1e8, "億": 1e8, "만": 1e4, "억": 1e8,
 }
 _IDF_CACHE: dict[str, dict[str, float]] = {}
+#: wordfreq language for what a page's own language cannot be looked up in.
+_FALLBACK_LANGUAGE = "en"
 #: Every term read so far (words, character bigrams, amounts) -> its id, process-wide: the
 #: window's rows and the rarity tables are indexed by it, so a story's terms are looked up once.
 _TERM_ID: dict[str, int] = {}
@@ -167,10 +169,15 @@ class Event:
 
 @cache
 def _frequencies(language: str) -> Mapping[str, float]:
-    """wordfreq's word -> frequency table for a language (loaded once, ~0.4 s)."""
+    """wordfreq's word -> frequency table for a language (loaded once, ~0.4 s); English's for a
+    language wordfreq has no list of (Thai, say): the page's English words still weigh right,
+    its other words count as rare."""
     import wordfreq
 
-    return wordfreq.get_frequency_dict(language)
+    try:
+        return wordfreq.get_frequency_dict(language)
+    except LookupError:
+        return wordfreq.get_frequency_dict(_FALLBACK_LANGUAGE)
 
 
 @cache
@@ -178,7 +185,22 @@ def _number_idf(token: str, language: str) -> float:
     """Numbers: wordfreq's digit model (years and round numbers are common, 380 is not)."""
     import wordfreq
 
-    return -math.log10(max(wordfreq.word_frequency(token, language), 1e-9))
+    return -math.log10(max(wordfreq.word_frequency(token, _number_language(language)), 1e-9))
+
+
+@cache
+def _number_language(language: str) -> str:
+    """The language whose digit model reads ``language``'s numbers: its own where wordfreq can
+    tokenize it here, else English. wordfreq tokenizes Chinese with jieba and Japanese and Korean
+    with MeCab, optional extras not installed, and has no list for some languages (Thai); a
+    number is read alike in all of them, and a page in one of them must not stop the job."""
+    import wordfreq
+
+    try:
+        wordfreq.word_frequency("2024", language)
+    except (ImportError, LookupError):
+        return _FALLBACK_LANGUAGE
+    return language
 
 
 def _idf(term: str, language: str) -> float:
