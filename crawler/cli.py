@@ -1246,8 +1246,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
     Pages go through the crawl's own decode/repair/extract and store code; feeds, sitemaps, start
     pages, robots.txt and non-2xx responses are skipped. Run `newsdedup dedup` afterwards.
     """
-    from warcio.exceptions import ArchiveLoadFailed
-
+    from crawler.warc import WarcError
     from crawler.warc_import import import_warc, summary_line
 
     for path in files:
@@ -1262,7 +1261,7 @@ def import_warc_cmd(files: tuple[Path, ...], db_url: str, source: str | None) ->
                 with sessions() as session:
                     try:
                         counts = import_warc(session, path, source)
-                    except (ArchiveLoadFailed, OSError, EOFError) as exc:
+                    except (WarcError, OSError) as exc:
                         _fail(f"{path}: not a readable WARC file ({exc}); nothing of it was stored")
                 click.echo(f"{path}: {summary_line(counts)}")
     finally:

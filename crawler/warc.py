@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
@@ -100,21 +100,41 @@ class WarcPage:
     date: datetime | None
 
 
+class WarcError(ValueError):
+    """A WARC that cannot be read; the message is one line."""
+
+
+def _page(record: Any) -> WarcPage | None:
+    """The page of a ``response`` record with HTTP headers and a payload within the cap."""
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    headers = record.rec_headers
+    status = int(record.http_headers.get_statuscode() or 0)
+    body = record.content_stream().read(MAX_PAYLOAD + 1)
+    if len(body) > MAX_PAYLOAD:
+        return None
+    date = headers.get_header("WARC-Date")
+    return WarcPage(
+        url=headers.get_header("WARC-Target-URI"), status=status,
+        content_type=record.http_headers.get_header("Content-Type"), body=body,
+        source=headers.get_header("NewsDedup-Source"), kind=headers.get_header("NewsDedup-Kind"),
+        date=datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
+    )
+
+
 def read_pages(path: Path) -> Iterator[WarcPage]:
-    """The ``response`` records of a WARC (any WARC, not only ours), payload decoded."""
+    """The ``response`` records of a WARC (any WARC, not only ours), payload decoded; a file
+    warcio cannot parse raises ``WarcError``."""
     with path.open("rb") as fh:
-        for record in ArchiveIterator(fh):
-            if record.rec_type != "response" or record.http_headers is None:
-                continue
-            headers = record.rec_headers
-            status = int(record.http_headers.get_statuscode() or 0)
-            body = record.content_stream().read(MAX_PAYLOAD + 1)
-            if len(body) > MAX_PAYLOAD:
-                continue
-            date = headers.get_header("WARC-Date")
-            yield WarcPage(
-                url=headers.get_header("WARC-Target-URI"), status=status,
-                content_type=record.http_headers.get_header("Content-Type"), body=body,
-                source=headers.get_header("NewsDedup-Source"), kind=headers.get_header("NewsDedup-Kind"),
-                date=datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
-            )
+        records = ArchiveIterator(fh)
+        while True:
+            try:
+                record = next(records, None)
+                page = None if record is None else _page(record)
+            except Exception as exc:  # warcio's parser fails on malformed input with any error
+                text = " ".join(str(exc).split()) or type(exc).__name__
+                raise WarcError(f"malformed record near byte {fh.tell()}: {text}") from exc
+            if record is None:
+                return
+            if page is not None:
+                yield page

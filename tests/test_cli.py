@@ -105,12 +105,16 @@ def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[
     """Per command: (arguments, documented exit status, words of the one error line)."""
     not_warc = tmp / "notes.warc"
     not_warc.write_text("these are notes, not a WARC file\n")
+    binary_sources = tmp / "binary.toml"
+    binary_sources.write_bytes(b"\xff\xfe\x00 not text")
     missing_db = f"sqlite:///{tmp / 'no-such.db'}"
     mysql = "mysql://user@127.0.0.1/news"
     typo = "sqlte:///newsdedup.db"
     return {
         ("crawl",): [(["--sources", "/missing.toml", "--db", missing_db], 2, "cannot read sources file"),
-                     (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL")],
+                     (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL"),
+                     (["--sources", str(binary_sources)], 2, "not UTF-8 text"),
+                     (["--url", "http://[::1/a.html"], 2, "not a valid URL")],
         ("run",): [(["--db", mysql, "--feed", "http://127.0.0.1:1/f.xml"], 2, "driver"),
                    (["--feed", "ftp://x/f.xml"], 2, "not an http(s) URL"),
                    (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write")],

@@ -66,3 +66,22 @@ def test_import_warc_stores_articles_through_the_pipelines(tmp_path: Path, sqlit
     assert seen["http://wire.test/png.html"] == "dropped:binary"
     again = CliRunner().invoke(main, ["import-warc", str(path), "--db", sqlite_url])
     assert "0 stored, 0 changed, 2 unchanged" in again.output
+
+
+def test_import_warc_with_a_malformed_record_is_one_line_and_stores_nothing(tmp_path: Path,
+                                                                            sqlite_url: str) -> None:
+    """A good record, then a response record without a target URI (warcio fails on it with an
+    AttributeError): one error line, exit status 2, and the good record is not stored either."""
+    path = tmp_path / "bad.warc"
+    with path.open("wb") as fh:
+        write_response(WARCWriter(fh, gzip=False), "http://wire.test/2026/a.html", 200,
+                       [("Content-Type", "text/html; charset=utf-8")], ARTICLE, "wire", "article")
+        fh.write(b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 9999\r\n\r\nshort")
+    result = CliRunner().invoke(main, ["import-warc", str(path), "--db", sqlite_url])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "not a readable WARC file (malformed record" in result.stderr
+    engine = make_engine(sqlite_url)
+    with make_sessionmaker(engine)() as session:
+        assert session.scalars(select(Article)).all() == []
+    engine.dispose()
