@@ -196,13 +196,12 @@ def _shown(db_url: str) -> str:
 
 def _sqlite_file(db_url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases); an unparsable URL is one error line."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from crawler.store.db import parse_url
 
     try:
-        url = make_url(db_url)
-    except (ArgumentError, ValueError) as exc:
-        _fail(f"invalid database URL {db_url!r}: {exc}")
+        url = parse_url(db_url)
+    except DatabaseError as exc:
+        _fail(str(exc))
     if url.get_backend_name() != "sqlite":
         return None
     return Path(url.database or ":memory:")

@@ -110,6 +110,7 @@ def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[
     missing_db = f"sqlite:///{tmp / 'no-such.db'}"
     mysql = "mysql://user@127.0.0.1/news"
     typo = "sqlte:///newsdedup.db"
+    refused = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/news"
     return {
         ("crawl",): [(["--sources", "/missing.toml", "--db", missing_db], 2, "cannot read sources file"),
                      (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL"),
@@ -119,13 +120,18 @@ def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[
                    (["--feed", "ftp://x/f.xml"], 2, "not an http(s) URL"),
                    (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write")],
         ("schedule",): [(["--every", "5x"], 2, "not a duration"), ([], 2, "exactly one of")],
-        ("dedup",): [(["--db", typo], 2, "invalid database URL")],
+        ("dedup",): [(["--db", typo], 2, "invalid database URL"),
+                     (["--db", f"sqlite:///{tmp / 'no-dir' / 'n.db'}"], 2, "there is no directory"),
+                     (["--db", refused], 2, "Connection refused")],
         ("report",): [(["--db", db_url, "-o", "/missing/dir/r.html"], 2, "cannot write"),
                       (["--db", missing_db], 2, "no database at"),
+                      (["--db", "sqlite://news.db"], 2, "'news.db' is read as a host name, not a file"),
                       (["--db", mysql], 2, "driver"),
                       (["--db", db_url, "--since", "yesterday"], 2, "not an ISO 8601 date")],
         ("runs",): [(["--db", missing_db], 2, "no database at"), (["999", "--db", db_url], 2, "no run 999")],
-        ("sources",): [(["--db", typo], 2, "invalid database URL")],
+        ("sources",): [(["--db", typo], 2, "invalid database URL"),
+                       (["--db", "postgres://news@127.0.0.1/news"], 2, "start with postgresql+psycopg://"),
+                       (["--db", "news.db"], 2, "a SQLite file is sqlite:///relative/path.db")],
         ("explain",): [(["http://nowhere.test/a", "http://nowhere.test/b", "--db", db_url], 2,
                         "not a stored article"),
                        (["a", "b", "--db", missing_db], 2, "no database at")],
