@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -351,9 +352,12 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
         try:
             yield RecordedRun(run_id, sessions, shared)
         except BaseException as exc:
+            status, error = (("interrupted", "stopped by SIGINT/SIGTERM outside the crawl")
+                             if isinstance(exc, KeyboardInterrupt)
+                             else ("failed", f"{type(exc).__name__}: {one_line(exc)}"))
             try:
                 with sessions() as session:
-                    fail_run(session, run_id, "failed", f"{type(exc).__name__}: {one_line(exc)}")
+                    fail_run(session, run_id, status, error)
             except SQLAlchemyError:
                 pass  # still unreachable: the next run marks this one abandoned
             if not isinstance(exc, SQLAlchemyError):
@@ -513,7 +517,10 @@ class OneLineErrors(click.Group):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             click.echo(f"newsdedup: error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (see main)
+                click.echo("newsdedup: stopped by SIGINT/SIGTERM", err=True)
+                sys.exit(EXIT_INTERRUPTED)
             click.echo("newsdedup: aborted", err=True)
             sys.exit(1)
 
@@ -547,6 +554,9 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     not be extracted (extract); 2 bad input (usage, a file, the database); 3 another run holds
     the database lock; 130 stopped by SIGINT/SIGTERM.
     """
+    # SIGTERM stops a command as Ctrl-C does (exit status 130), unwinding its transactions and
+    # the lock; the crawl itself has Scrapy's graceful handlers meanwhile (crawler.crawl).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ctx.obj = {"log_level": (log_level or ("INFO" if verbose else None))}
     if ctx.obj["log_level"]:
         ctx.obj["log_level"] = ctx.obj["log_level"].upper()

@@ -8,9 +8,11 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -322,3 +324,57 @@ def test_demo_sites_are_package_data(tmp_path: Path) -> None:
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     for page in manifest["pages"]:
         assert (built / "sites" / page["site"] / page["path"].lstrip("/")).is_file(), page["path"]
+
+
+def test_ctrl_c_after_a_crawl_is_not_swallowed(tmp_path: Path) -> None:
+    """Scrapy's SIGINT/SIGTERM handlers stop its reactor; left installed after the crawl they
+    swallowed both signals, so `run`'s dedup (and anything after a crawl) could not be stopped."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from crawler.crawl import project_settings, run_crawl\n"
+        "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as crawler.cli.main does\n"
+        "run_crawl(project_settings({'NEWSDEDUP_DB_URL': sys.argv[1], 'NEWSDEDUP_PROGRESS': ''}),\n"
+        f"          feeds=['http://127.0.0.1:{_closed_port()}/feed.xml'])\n"
+        "for sig in (signal.SIGINT, signal.SIGTERM):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), sig)\n"
+        "        time.sleep(5)\n"
+        "        print('swallowed', sig.name)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('stopped', sig.name)\n")
+    proc = subprocess.run([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'c.db'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.stdout.split("\n")[:2] == ["stopped SIGINT", "stopped SIGTERM"], proc.stdout + proc.stderr
+
+
+def test_sigterm_outside_the_crawl_stops_as_ctrl_c_does(sqlite_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal during the dedup: one line, exit status 130, and the lock is released."""
+    def dedup_meets_sigterm(*_args: object, **_kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # not reached: the signal interrupts this process at once
+
+    def unhandled(*_args: object) -> None:  # what the test process does unless main sets one
+        raise RuntimeError("newsdedup left SIGTERM unhandled")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    monkeypatch.setattr("crawler.cli.do_dedup", dedup_meets_sigterm)
+    try:
+        result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip() == "newsdedup: stopped by SIGINT/SIGTERM"
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, ["dedup", "--db", sqlite_url]).exit_code == 0  # lock released
+
+
+def test_a_run_stopped_outside_the_crawl_is_recorded_interrupted(sqlite_url: str) -> None:
+    from crawler.cli import recorded_run
+    from crawler.runs import recent_runs
+
+    with pytest.raises(KeyboardInterrupt), recorded_run(sqlite_url, "run") as recorded:
+        raise KeyboardInterrupt  # e.g. Ctrl-C during the dedup that follows the crawl
+    with recorded.sessions() as session:
+        (run,) = recent_runs(session, 1)
+    assert (run["status"], run["error"]) == ("interrupted", "stopped by SIGINT/SIGTERM outside the crawl")
