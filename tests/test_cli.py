@@ -378,3 +378,25 @@ def test_a_run_stopped_outside_the_crawl_is_recorded_interrupted(sqlite_url: str
     with recorded.sessions() as session:
         (run,) = recent_runs(session, 1)
     assert (run["status"], run["error"]) == ("interrupted", "stopped by SIGINT/SIGTERM outside the crawl")
+
+
+def test_readme_command_list_names_every_option() -> None:
+    """Each command's lines in the README's list name every option its --help shows (`crawl`'s
+    "same crawl options" and `schedule`'s are `run`'s; `run`'s "report filters" are `report`'s)."""
+    block = _readme_block("Command line")
+    lines: dict[str, str] = {}
+    current = ""
+    for line in block.splitlines():
+        match = re.match(r"newsdedup (\S+)", line)  # `db` has one line for its two commands
+        current = match.group(1) if match else current
+        lines[current] = lines.get(current, "") + line + "\n"
+    borrowed = {"same crawl": "run", "report filters": "report"}
+    missing = []
+    for words, command in COMMANDS.items():
+        text = lines[words[0]]
+        text += "".join(lines[other] for phrase, other in borrowed.items() if phrase in text)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
+                if not any(re.search(rf"(?<![\w-]){re.escape(n)}\b", text) for n in param.opts):
+                    missing.append(f"{' '.join(words)} {param.opts[-1]}")
+    assert not missing, ", ".join(missing)
