@@ -1226,7 +1226,7 @@ def sources(db_url: str, fmt: str, output: Path | None) -> None:
     data = [{**asdict(h), "failing": h.failing_streak >= FAILING_RUNS} for h in health]
 
     def table() -> str:
-        lines = [] if health else ["no sources recorded yet (run `newsdedup crawl` first)"]
+        lines = [] if health else ["no sources recorded yet (`newsdedup run` records them)"]
         lines.append(f"  {'source':<26} {'runs':>5} {'last':<7} {'streak':>6} {'new':>6} {'docs':>5} "
                      f"{'last ok (UTC)':<19}  {'next due (UTC)':<19}")
         for h in health:

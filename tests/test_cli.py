@@ -396,7 +396,7 @@ def test_readme_command_list_names_every_option() -> None:
         text = lines[words[0]]
         text += "".join(lines[other] for phrase, other in borrowed.items() if phrase in text)
         for param in command.params:
-            if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
-                if not any(re.search(rf"(?<![\w-]){re.escape(n)}\b", text) for n in param.opts):
-                    missing.append(f"{' '.join(words)} {param.opts[-1]}")
+            shown = isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts
+            if shown and not any(re.search(rf"(?<![\w-]){re.escape(n)}\b", text) for n in param.opts):
+                missing.append(f"{' '.join(words)} {param.opts[-1]}")
     assert not missing, ", ".join(missing)
