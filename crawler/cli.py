@@ -243,9 +243,11 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def check_sources(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
-                  urls: tuple[str, ...], **_: Any) -> None:
-    """The sources file or ad-hoc URLs are valid, or one error line and exit status 2."""
+def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
+                        urls: tuple[str, ...], stats_file: Path | None = None, **_: Any) -> None:
+    """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
+    before the crawl, not after it), or one error line and exit status 2."""
+    check_writable(stats_file)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -573,7 +575,7 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
     source could be reached or an article could not be stored (the next run fetches it again).
     """
-    check_sources(**kwargs)
+    check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
         summary, status = do_crawl(recorded, db_url, **kwargs)
     _exit_for(summary, status)
@@ -822,7 +824,7 @@ def main_job(db_url: str, command: str, level: str, archive_dir: Path,
     crawl summary and the run's status (for ``_exit_for``, once the report is out)."""
     from crawler.runs import record_duplicates
 
-    check_sources(**crawl)
+    check_crawl_options(**crawl)
     with recorded_run(db_url, command, shared_crawl(**{"frontier": None, "idle_exit": 0, **crawl})) \
             as recorded:
         summary, status = do_crawl(recorded, db_url, **crawl)
@@ -1111,7 +1113,7 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
         plan = Every(parse_every(every)) if every is not None else Cron(str(cron))
     except ValueError as exc:
         _fail(str(exc))
-    check_sources(**kwargs)
+    check_crawl_options(**kwargs)
     _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()

@@ -120,7 +120,9 @@ def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[
                      (["--url", "http://[::1/a.html"], 2, "not a valid URL")],
         ("run",): [(["--db", mysql, "--feed", "http://127.0.0.1:1/f.xml"], 2, "driver"),
                    (["--feed", "ftp://x/f.xml"], 2, "not an http(s) URL"),
-                   (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write")],
+                   (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write"),
+                   (["--stats", "/missing/dir/s.json", "--feed", "http://127.0.0.1:1/f.xml"], 2,
+                    "cannot write /missing/dir/s.json")],
         ("schedule",): [(["--every", "5x"], 2, "not a duration"), ([], 2, "exactly one of")],
         ("dedup",): [(["--db", typo], 2, "invalid database URL"),
                      (["--db", f"sqlite:///{tmp / 'no-dir' / 'n.db'}"], 2, "there is no directory"),
@@ -201,6 +203,10 @@ def test_explain_speaks_in_urls_and_titles(demo_db: str) -> None:
     assert why.startswith("why: A in B: ") and not re.search(r"\b\d+ in \d+\b", why)
     doc = json.loads(runner.invoke(main, ["explain", copy, wire, "--db", demo_db, "--format", "json"]).stdout)
     assert doc["a"]["url"] == copy and doc["containment_a_in_b"] > 0.5 and "similarity" not in doc
+    # URLs as a browser shows them (a #fragment, tracking parameters) name the stored article
+    pasted = runner.invoke(main, ["explain", f"{copy}?utm_source=rss&utm_medium=feed#comments",
+                                  wire.replace("http://", "HTTP://"), "--db", demo_db])
+    assert pasted.exit_code == 0 and pasted.stdout == result.stdout, pasted.output
 
 
 @pytest.mark.slow
