@@ -517,6 +517,10 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            if isinstance(exc, click.NoSuchOption) and ctx is not None and \
+                    exc.option_name in ("-v", "--verbose", "--log-level"):
+                command = ctx.command_path.split(" ", 1)[-1]
+                hint = f" (-v and --log-level go before the command: newsdedup -v {command} ...)"
             click.echo(f"newsdedup: error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort as exc:

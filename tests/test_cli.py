@@ -178,6 +178,13 @@ def test_usage_errors_and_scrapy_crawl_are_one_line(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("newsdedup: error: "), proc.stderr
 
 
+def test_a_global_option_after_the_command_says_where_it_goes() -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade", "-v"])
+    assert result.exit_code == 2 and result.stderr == (
+        "newsdedup: error: No such option '-v'. (-v and --log-level go before the command: "
+        "newsdedup -v db upgrade ...)\n")
+
+
 def test_json_alias_and_csv(demo_db: str) -> None:
     runner = CliRunner()
     alias = runner.invoke(main, ["runs", "--db", demo_db, "--json"])
