@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -198,13 +199,12 @@ def _shown(db_url: str) -> str:
 
 def _sqlite_file(db_url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases); an unparsable URL is one error line."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from crawler.store.db import parse_url
 
     try:
-        url = make_url(db_url)
-    except (ArgumentError, ValueError) as exc:
-        _fail(f"invalid database URL {db_url!r}: {exc}")
+        url = parse_url(db_url)
+    except DatabaseError as exc:
+        _fail(str(exc))
     if url.get_backend_name() != "sqlite":
         return None
     return Path(url.database or ":memory:")
@@ -245,9 +245,11 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def check_sources(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
-                  urls: tuple[str, ...], **_: Any) -> None:
-    """The sources file or ad-hoc URLs are valid, or one error line and exit status 2."""
+def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
+                        urls: tuple[str, ...], stats_file: Path | None = None, **_: Any) -> None:
+    """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
+    before the crawl, not after it), or one error line and exit status 2."""
+    check_writable(stats_file)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -354,9 +356,12 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
         try:
             yield RecordedRun(run_id, sessions, shared)
         except BaseException as exc:
+            status, error = (("interrupted", "stopped by SIGINT/SIGTERM outside the crawl")
+                             if isinstance(exc, KeyboardInterrupt)
+                             else ("failed", f"{type(exc).__name__}: {one_line(exc)}"))
             try:
                 with sessions() as session:
-                    fail_run(session, run_id, "failed", f"{type(exc).__name__}: {one_line(exc)}")
+                    fail_run(session, run_id, status, error)
             except SQLAlchemyError:
                 pass  # still unreachable: the next run marks this one abandoned
             if not isinstance(exc, SQLAlchemyError):
@@ -514,9 +519,16 @@ class OneLineErrors(click.Group):
         except click.ClickException as exc:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            if isinstance(exc, click.NoSuchOption) and ctx is not None and \
+                    exc.option_name in ("-v", "--verbose", "--log-level"):
+                command = ctx.command_path.split(" ", 1)[-1]
+                hint = f" (-v and --log-level go before the command: newsdedup -v {command} ...)"
             click.echo(f"newsdedup: error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (see main)
+                click.echo("newsdedup: stopped by SIGINT/SIGTERM", err=True)
+                sys.exit(EXIT_INTERRUPTED)
             click.echo("newsdedup: aborted", err=True)
             sys.exit(1)
 
@@ -550,6 +562,9 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     not be extracted (extract); 2 bad input (usage, a file, the database); 3 another run holds
     the database lock; 130 stopped by SIGINT/SIGTERM.
     """
+    # SIGTERM stops a command as Ctrl-C does (exit status 130), unwinding its transactions and
+    # the lock; the crawl itself has Scrapy's graceful handlers meanwhile (crawler.crawl).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     ctx.obj = {"log_level": (log_level or ("INFO" if verbose else None))}
     if ctx.obj["log_level"]:
         ctx.obj["log_level"] = ctx.obj["log_level"].upper()
@@ -566,7 +581,7 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
     source could be reached or an article could not be stored (the next run fetches it again).
     """
-    check_sources(**kwargs)
+    check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
         summary, status = do_crawl(recorded, db_url, **kwargs)
     _exit_for(summary, status)
@@ -820,7 +835,7 @@ def main_job(db_url: str, command: str, level: str, archive_dir: Path | None,
     crawl summary and the run's status (for ``_exit_for``, once the report is out)."""
     from crawler.runs import record_duplicates
 
-    check_sources(**crawl)
+    check_crawl_options(**crawl)
     with recorded_run(db_url, command, shared_crawl(**{"frontier": None, "idle_exit": 0, **crawl})) \
             as recorded:
         summary, status = do_crawl(recorded, db_url, **crawl)
@@ -1112,7 +1127,7 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
         plan = Every(parse_every(every)) if every is not None else Cron(str(cron))
     except ValueError as exc:
         _fail(str(exc))
-    check_sources(**kwargs)
+    check_crawl_options(**kwargs)
     _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()
@@ -1228,7 +1243,7 @@ def sources(db_url: str, fmt: str, output: Path | None) -> None:
     data = [{**asdict(h), "failing": h.failing_streak >= FAILING_RUNS} for h in health]
 
     def table() -> str:
-        lines = [] if health else ["no sources recorded yet (run `newsdedup crawl` first)"]
+        lines = [] if health else ["no sources recorded yet (`newsdedup run` records them)"]
         lines.append(f"  {'source':<26} {'runs':>5} {'last':<7} {'streak':>6} {'new':>6} {'docs':>5} "
                      f"{'last ok (UTC)':<19}  {'next due (UTC)':<19}")
         for h in health:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,11 +47,18 @@ class CrawlSummary:
 
 
 def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
-    """Crawl once (blocking) and return the summary. The reactor is started here."""
+    """Crawl once (blocking) and return the summary. The reactor is started here. Scrapy's
+    SIGINT/SIGTERM handlers are for the crawl only: once it ended they would swallow the signals
+    (the reactor they stop is gone), so the process's own are put back."""
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler, **spider_kwargs)
-    process.start()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.start()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     spider = crawler.spider
     stats = dict(crawler.stats.get_stats())
     return CrawlSummary(

@@ -24,6 +24,7 @@ from crawler.store.models import (
     StoryMember,
     utcnow,
 )
+from crawler.urls import canonical_url
 from dedup import DedupConfig, DedupIndex, DedupResult, Document, IndexMismatch
 from dedup.index import StaleDocuments
 
@@ -54,9 +55,11 @@ def to_document(row: Article) -> Document:
 
 
 def find_document(session: Session, url: str) -> Document | None:
-    """The stored article with this canonical or fetched URL."""
+    """The stored article with this canonical or fetched URL, or whose key is this URL's
+    canonical form (a URL pasted with its #fragment or utm_ parameters)."""
     row = session.scalars(
-        select(Article).where((Article.url == url) | (Article.fetched_url == url)).limit(1)
+        select(Article).where(Article.url.in_({url, canonical_url(url)}) | (Article.fetched_url == url))
+        .limit(1)
     ).first()
     return to_document(row) if row is not None else None
 

@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crawler.urls import host_of
 
@@ -30,6 +31,23 @@ class Source:
         return self.feeds + self.sitemaps + self.start_urls
 
 
+#: The keys of a ``[[source]]`` table (any other is a typo, e.g. ``feed`` for ``feeds``).
+KEYS = ("name", "feeds", "sitemaps", "start_urls", "robots_sitemaps", "tags")
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; else why not (one line, for SourcesError)."""
+    if not url.startswith(("http://", "https://")):
+        raise SourcesError(f"'{url}' is not an http(s) URL")
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:  # e.g. an unclosed [IPv6 literal
+        raise SourcesError(f"'{url}' is not a valid URL ({exc})") from exc
+    if not host:
+        raise SourcesError(f"'{url}' has no host")
+    return url
+
+
 def _strings(entry: dict, key: str, where: str) -> tuple[str, ...]:
     value = entry.get(key, [])
     if isinstance(value, str):
@@ -37,8 +55,10 @@ def _strings(entry: dict, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SourcesError(f"{where}: '{key}' must be a list of URLs")
     for url in value:
-        if not url.startswith(("http://", "https://")):
-            raise SourcesError(f"{where}: '{url}' is not an http(s) URL")
+        try:
+            check_url(url)
+        except SourcesError as exc:
+            raise SourcesError(f"{where}: {exc}") from None
     return tuple(value)
 
 
@@ -63,6 +83,12 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
     seen: set[str] = set()
     for i, entry in enumerate(entries, 1):
         where = f"{origin}: source #{i}"
+        if not isinstance(entry, dict):
+            raise SourcesError(f"{where}: not a [[source]] table")
+        unknown = sorted(set(entry) - set(KEYS))
+        if unknown:
+            raise SourcesError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))} "
+                               f"(known: {', '.join(KEYS)})")
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SourcesError(f"{where}: 'name' is required")
@@ -89,6 +115,9 @@ def load_sources(path: Path) -> list[Source]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SourcesError(f"cannot read sources file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SourcesError(f"cannot read sources file {path}: not UTF-8 text ({exc.reason} at "
+                           f"byte {exc.start})") from exc
     return parse_sources(text, str(path))
 
 
@@ -100,8 +129,7 @@ def adhoc_sources(
     by_host: dict[str, dict[str, list[str]]] = {}
     for kind, items in (("feeds", feeds), ("sitemaps", sitemaps), ("start_urls", urls)):
         for url in items:
-            if not url.startswith(("http://", "https://")):
-                raise SourcesError(f"'{url}' is not an http(s) URL")
+            check_url(url)
             by_host.setdefault(host_of(url) or url, {}).setdefault(kind, []).append(url)
     return [
         Source(name=host, robots_sitemaps="start_urls" in kinds, **{k: tuple(v) for k, v in kinds.items()})

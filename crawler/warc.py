@@ -26,6 +26,7 @@ from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -131,15 +132,30 @@ class _Records(ArchiveIterator):
 def read_pages(path: Path) -> Iterator[WarcPage]:
     """The captures of a WARC (any WARC, not only ours): response, resource and revisit records
     of http(s) URLs, in file order. Raises ArchiveLoadFailed after the last record read whole
-    when the file is damaged or cut short."""
+    when the file is damaged or cut short, or a record is malformed."""
     with path.open("rb") as fh:
         records = _Records(fh)
-        yield from _captures(records)
+        yield from _captures(_parsed(records, fh))
         if records.damaged:
             raise ArchiveLoadFailed(f"damaged or cut short at byte {records.offset}")
 
 
-def _captures(records: ArchiveIterator) -> Iterator[WarcPage]:
+def _parsed(records: ArchiveIterator, fh: IO[bytes]) -> Iterator[ArcWarcRecord]:
+    """warcio's records; its parser fails on a malformed record with any error (a response
+    without a target URI: AttributeError), raised here as ArchiveLoadFailed in one line."""
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator, None)
+        except Exception as exc:
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            raise ArchiveLoadFailed(f"malformed record near byte {fh.tell()}: {text}") from exc
+        if record is None:
+            return
+        yield record
+
+
+def _captures(records: Iterator[ArcWarcRecord]) -> Iterator[WarcPage]:
     for record in records:
         if record.rec_type not in _CAPTURES:
             continue

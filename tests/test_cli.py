@@ -8,9 +8,11 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -105,23 +107,35 @@ def bad_inputs(tmp: Path, db_url: str) -> dict[tuple[str, ...], list[tuple[list[
     """Per command: (arguments, documented exit status, words of the one error line)."""
     not_warc = tmp / "notes.warc"
     not_warc.write_text("these are notes, not a WARC file\n")
+    binary_sources = tmp / "binary.toml"
+    binary_sources.write_bytes(b"\xff\xfe\x00 not text")
     missing_db = f"sqlite:///{tmp / 'no-such.db'}"
     mysql = "mysql://user@127.0.0.1/news"
     typo = "sqlte:///newsdedup.db"
+    refused = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/news"
     return {
         ("crawl",): [(["--sources", "/missing.toml", "--db", missing_db], 2, "cannot read sources file"),
-                     (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL")],
+                     (["--db", typo, "--feed", "http://127.0.0.1:1/f.xml"], 2, "invalid database URL"),
+                     (["--sources", str(binary_sources)], 2, "not UTF-8 text"),
+                     (["--url", "http://[::1/a.html"], 2, "not a valid URL")],
         ("run",): [(["--db", mysql, "--feed", "http://127.0.0.1:1/f.xml"], 2, "driver"),
                    (["--feed", "ftp://x/f.xml"], 2, "not an http(s) URL"),
-                   (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write")],
+                   (["-o", "/missing/dir/r.html", "--feed", "http://127.0.0.1:1/f.xml"], 2, "cannot write"),
+                   (["--stats", "/missing/dir/s.json", "--feed", "http://127.0.0.1:1/f.xml"], 2,
+                    "cannot write /missing/dir/s.json")],
         ("schedule",): [(["--every", "5x"], 2, "not a duration"), ([], 2, "exactly one of")],
-        ("dedup",): [(["--db", typo], 2, "invalid database URL")],
+        ("dedup",): [(["--db", typo], 2, "invalid database URL"),
+                     (["--db", f"sqlite:///{tmp / 'no-dir' / 'n.db'}"], 2, "there is no directory"),
+                     (["--db", refused], 2, "Connection refused")],
         ("report",): [(["--db", db_url, "-o", "/missing/dir/r.html"], 2, "cannot write"),
                       (["--db", missing_db], 2, "no database at"),
+                      (["--db", "sqlite://news.db"], 2, "'news.db' is read as a host name, not a file"),
                       (["--db", mysql], 2, "driver"),
                       (["--db", db_url, "--since", "yesterday"], 2, "not an ISO 8601 date")],
         ("runs",): [(["--db", missing_db], 2, "no database at"), (["999", "--db", db_url], 2, "no run 999")],
-        ("sources",): [(["--db", typo], 2, "invalid database URL")],
+        ("sources",): [(["--db", typo], 2, "invalid database URL"),
+                       (["--db", "postgres://news@127.0.0.1/news"], 2, "start with postgresql+psycopg://"),
+                       (["--db", "news.db"], 2, "a SQLite file is sqlite:///relative/path.db")],
         ("explain",): [(["http://nowhere.test/a", "http://nowhere.test/b", "--db", db_url], 2,
                         "not a stored article"),
                        (["a", "b", "--db", missing_db], 2, "no database at")],
@@ -164,6 +178,13 @@ def test_usage_errors_and_scrapy_crawl_are_one_line(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("newsdedup: error: "), proc.stderr
 
 
+def test_a_global_option_after_the_command_says_where_it_goes() -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade", "-v"])
+    assert result.exit_code == 2 and result.stderr == (
+        "newsdedup: error: No such option '-v'. (-v and --log-level go before the command: "
+        "newsdedup -v db upgrade ...)\n")
+
+
 def test_json_alias_and_csv(demo_db: str) -> None:
     runner = CliRunner()
     alias = runner.invoke(main, ["runs", "--db", demo_db, "--json"])
@@ -189,6 +210,10 @@ def test_explain_speaks_in_urls_and_titles(demo_db: str) -> None:
     assert why.startswith("why: A in B: ") and not re.search(r"\b\d+ in \d+\b", why)
     doc = json.loads(runner.invoke(main, ["explain", copy, wire, "--db", demo_db, "--format", "json"]).stdout)
     assert doc["a"]["url"] == copy and doc["containment_a_in_b"] > 0.5 and "similarity" not in doc
+    # URLs as a browser shows them (a #fragment, tracking parameters) name the stored article
+    pasted = runner.invoke(main, ["explain", f"{copy}?utm_source=rss&utm_medium=feed#comments",
+                                  wire.replace("http://", "HTTP://"), "--db", demo_db])
+    assert pasted.exit_code == 0 and pasted.stdout == result.stdout, pasted.output
 
 
 @pytest.mark.slow
@@ -312,3 +337,79 @@ def test_demo_sites_are_package_data(tmp_path: Path) -> None:
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     for page in manifest["pages"]:
         assert (built / "sites" / page["site"] / page["path"].lstrip("/")).is_file(), page["path"]
+
+
+def test_ctrl_c_after_a_crawl_is_not_swallowed(tmp_path: Path) -> None:
+    """Scrapy's SIGINT/SIGTERM handlers stop its reactor; left installed after the crawl they
+    swallowed both signals, so `run`'s dedup (and anything after a crawl) could not be stopped."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from crawler.crawl import project_settings, run_crawl\n"
+        "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as crawler.cli.main does\n"
+        "run_crawl(project_settings({'NEWSDEDUP_DB_URL': sys.argv[1], 'NEWSDEDUP_PROGRESS': ''}),\n"
+        f"          feeds=['http://127.0.0.1:{_closed_port()}/feed.xml'])\n"
+        "for sig in (signal.SIGINT, signal.SIGTERM):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), sig)\n"
+        "        time.sleep(5)\n"
+        "        print('swallowed', sig.name)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('stopped', sig.name)\n")
+    proc = subprocess.run([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'c.db'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.stdout.split("\n")[:2] == ["stopped SIGINT", "stopped SIGTERM"], proc.stdout + proc.stderr
+
+
+def test_sigterm_outside_the_crawl_stops_as_ctrl_c_does(sqlite_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal during the dedup: one line, exit status 130, and the lock is released."""
+    def dedup_meets_sigterm(*_args: object, **_kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # not reached: the signal interrupts this process at once
+
+    def unhandled(*_args: object) -> None:  # what the test process does unless main sets one
+        raise RuntimeError("newsdedup left SIGTERM unhandled")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    monkeypatch.setattr("crawler.cli.do_dedup", dedup_meets_sigterm)
+    try:
+        result = CliRunner().invoke(main, ["dedup", "--db", sqlite_url])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip() == "newsdedup: stopped by SIGINT/SIGTERM"
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, ["dedup", "--db", sqlite_url]).exit_code == 0  # lock released
+
+
+def test_a_run_stopped_outside_the_crawl_is_recorded_interrupted(sqlite_url: str) -> None:
+    from crawler.cli import recorded_run
+    from crawler.runs import recent_runs
+
+    with pytest.raises(KeyboardInterrupt), recorded_run(sqlite_url, "run") as recorded:
+        raise KeyboardInterrupt  # e.g. Ctrl-C during the dedup that follows the crawl
+    with recorded.sessions() as session:
+        (run,) = recent_runs(session, 1)
+    assert (run["status"], run["error"]) == ("interrupted", "stopped by SIGINT/SIGTERM outside the crawl")
+
+
+def test_readme_command_list_names_every_option() -> None:
+    """Each command's lines in the README's list name every option its --help shows (`crawl`'s
+    "same crawl options" and `schedule`'s are `run`'s; `run`'s "report filters" are `report`'s)."""
+    block = _readme_block("Command line")
+    lines: dict[str, str] = {}
+    current = ""
+    for line in block.splitlines():
+        match = re.match(r"newsdedup (\S+)", line)  # `db` has one line for its two commands
+        current = match.group(1) if match else current
+        lines[current] = lines.get(current, "") + line + "\n"
+    borrowed = {"same crawl": "run", "report filters": "report"}
+    missing = []
+    for words, command in COMMANDS.items():
+        text = lines[words[0]]
+        text += "".join(lines[other] for phrase, other in borrowed.items() if phrase in text)
+        for param in command.params:
+            shown = isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts
+            if shown and not any(re.search(rf"(?<![\w-]){re.escape(n)}\b", text) for n in param.opts):
+                missing.append(f"{' '.join(words)} {param.opts[-1]}")
+    assert not missing, ", ".join(missing)

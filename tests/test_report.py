@@ -143,7 +143,7 @@ def test_empty_database_says_so(any_db_url: str, tmp_path: Path) -> None:
     for fmt in ("table", "json", "csv", "html"):
         result = runner.invoke(main, ["report", "--db", any_db_url, "--format", fmt])
         assert result.exit_code == 0, result.output
-        assert "no articles yet" in result.output, fmt
+        assert "no articles yet" in result.output and "newsdedup run" in result.output, fmt
     out = tmp_path / "r.html"
     result = runner.invoke(main, ["report", "--db", any_db_url, "--format", "html", "-o", str(out)])
     assert result.exit_code == 0 and "no articles yet" in out.read_text(encoding="utf-8")

@@ -38,6 +38,11 @@ def test_parse_sources_reads_every_kind_of_url() -> None:
         ('[[source]]\nfeeds = ["https://a.example/f"]', "'name' is required"),
         ('[[source]]\nname = "a"', "no feeds, sitemaps or start_urls"),
         ('[[source]]\nname = "a"\nfeeds = ["ftp://a.example/f"]', "not an http(s) URL"),
+        ('[[source]]\nname = "a"\nfeeds = ["http://[::1/f"]', "'http://[::1/f' is not a valid URL"),
+        ('[[source]]\nname = "a"\nsitemaps = ["https:///sitemap.xml"]', "'https:///sitemap.xml' has no host"),
+        ('[[source]]\nname = "a"\nfeed = ["https://a.example/f"]',
+         "unknown key(s) 'feed' (known: name, feeds"),
+        ("source = [1]", "source #1: not a [[source]] table"),
         ('[[source]]\nname = "a"\nfeeds = "https://a.example/f"\n'
          '[[source]]\nname = "a"\nfeeds = ["https://b.example/f"]', "duplicate name"),
     ],
@@ -53,6 +58,13 @@ def test_load_sources_missing_file(tmp_path: Path) -> None:
         load_sources(tmp_path / "absent.toml")
 
 
+def test_load_sources_binary_file(tmp_path: Path) -> None:
+    binary = tmp_path / "sources.toml"
+    binary.write_bytes(b"\x00\xff\xfe not text")
+    with pytest.raises(SourcesError, match=r"cannot read sources file .*: not UTF-8 text"):
+        load_sources(binary)
+
+
 def test_adhoc_sources_group_by_host() -> None:
     sources = adhoc_sources(
         feeds=["https://a.example/feed"], sitemaps=["https://b.example/sm.xml"],
@@ -61,8 +73,11 @@ def test_adhoc_sources_group_by_host() -> None:
     assert [s.name for s in sources] == ["a.example", "b.example"]
     assert sources[0].feeds == ("https://a.example/feed",)
     assert sources[0].start_urls == ("https://a.example/",)
-    with pytest.raises(SourcesError):
+    with pytest.raises(SourcesError, match="not an http"):
         adhoc_sources(feeds=["a.example/feed"])
+    for url, message in (("http://[::1", "not a valid URL"), ("http://", "has no host")):
+        with pytest.raises(SourcesError, match=message):
+            adhoc_sources(urls=[url])
 
 
 def test_shipped_default_sources_are_valid_and_real_tech_news() -> None:

@@ -245,3 +245,22 @@ def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path, sqlite_ur
     with make_sessionmaker(engine)() as session:
         assert "Latest cloud" in session.scalars(select(Article.text)).one()
     engine.dispose()
+
+
+def test_import_warc_with_a_malformed_record_is_one_line_and_keeps_what_it_read(tmp_path: Path,
+                                                                                 sqlite_url: str) -> None:
+    """A good record, then a response record without a target URI and cut short (warcio once
+    failed on it with an AttributeError): one error line, exit status 2, the good record stored."""
+    path = tmp_path / "bad.warc"
+    with path.open("wb") as fh:
+        write_response(WARCWriter(fh, gzip=False), "http://wire.test/2026/a.html", 200,
+                       [("Content-Type", "text/html; charset=utf-8")], ARTICLE, "wire", "article")
+        fh.write(b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 9999\r\n\r\nshort")
+    result = CliRunner().invoke(main, ["import-warc", str(path), "--db", sqlite_url])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "not a readable WARC file (" in result.stderr
+    engine = make_engine(sqlite_url)
+    with make_sessionmaker(engine)() as session:
+        assert [a.fetched_url for a in session.scalars(select(Article))] == ["http://wire.test/2026/a.html"]
+    engine.dispose()

@@ -16,7 +16,7 @@ from crawler.report.queries import Report, ReportTotals, StoryView
 from crawler.report.text import spreadsheet_safe, visible_controls
 
 FORMATS = ("table", "json", "csv", "html")
-EMPTY_DATABASE = "The database holds no articles yet: run `newsdedup crawl` first."
+EMPTY_DATABASE = "The database holds no articles yet: `newsdedup run` crawls the sources into it."
 NO_MATCH = "No story matches these filters."
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,13 +39,37 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def _read_only(engine: Engine) -> str | None:
-    """For a SQLite file that cannot be written: which of the file or its directory is read-only
-    (SQLite itself says only "unable to open database file")."""
+#: How a SQLite URL is written, for the errors of a URL that is not one.
+SQLITE_FORMS = "a SQLite file is sqlite:///relative/path.db or sqlite:////absolute/path.db"
+
+
+def parse_url(url: str) -> URL:
+    """``url`` parsed, or a one-line ``DatabaseError`` that names the usual mistakes: a bare file
+    name, ``sqlite://name.db`` (a host, not a file: SQLite would silently use memory) and
+    ``postgres://`` (not a SQLAlchemy dialect)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        hint = f"; {SQLITE_FORMS}" if "://" not in url else ""
+        raise DatabaseError(f"invalid database URL {url!r}: {one_line(exc)}{hint}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.host:
+        raise DatabaseError(f"invalid database URL {url!r}: {parsed.host!r} is read as a host name, "
+                            f"not a file; {SQLITE_FORMS}")
+    if parsed.get_backend_name() == "postgres":
+        raise DatabaseError(f"invalid database URL {url!r}: PostgreSQL's URLs start with "
+                            "postgresql+psycopg://, e.g. postgresql+psycopg://USER@HOST/DB")
+    return parsed
+
+
+def _unwritable(engine: Engine) -> str | None:
+    """For a SQLite file that cannot be opened: its directory is missing, or the file or its
+    directory is read-only (SQLite itself says only "unable to open database file")."""
     name = engine.url.database
     if engine.dialect.name != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
         return None
     path = Path(name).resolve()
+    if not path.parent.is_dir():
+        return f"there is no directory {path.parent}"
     for target, what in ((path, "file"), (path.parent, "directory")):
         if target.exists() and not os.access(target, os.W_OK):
             return (f"the database {what} {target} is read-only (newsdedup writes the file and "
@@ -60,13 +84,14 @@ def _one_line_errors(engine: Engine) -> Iterator[None]:
         yield
     except OperationalError as exc:
         engine.dispose()
-        reason = _read_only(engine) or exc.orig
+        reason = _unwritable(engine) or "; ".join(  # one line: psycopg adds a hint line
+            line.strip() for line in str(exc.orig).splitlines() if line.strip())
         raise DatabaseError(
             f"cannot open database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot use database: {exc}") from exc
+        raise DatabaseError(f"cannot use database: {one_line(exc)}") from exc
     except MigrationError as exc:
         engine.dispose()
         raise DatabaseError(str(exc)) from exc
@@ -78,9 +103,9 @@ def make_engine(url: str, migrate: bool = True) -> Engine:
     With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``).
     """
     try:
-        engine = create_engine(make_url(url), pool_pre_ping=True)
+        engine = create_engine(parse_url(url), pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
+        raise DatabaseError(f"invalid database URL {url!r}: {one_line(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     with _one_line_errors(engine):
