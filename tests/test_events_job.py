@@ -212,6 +212,10 @@ def test_report_by_event_in_every_format(filled, sqlite_url: str) -> None:
     assert doc["totals"]["events"] >= len(doc["events"])
     table = runner.invoke(main, ["report", "--db", sqlite_url, "--by", "event"]).output
     assert f"Event {biggest['id']}:" in table
+    every = runner.invoke(main, ["report", "--db", sqlite_url, "--by", "event", "--min-size", "1",
+                                 "--limit", "1000"]).output
+    assert "1 story, 1 article, 1 outlet," in every and "1 stories" not in every
+    assert f"{biggest['article_count']} articles," in table
     table_csv = runner.invoke(main, ["report", "--db", sqlite_url, "--by", "event", "--format", "csv",
                                      "--min-size", "1"]).output
     lines = list(csv.DictReader(io.StringIO(table_csv)))

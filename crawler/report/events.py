@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from crawler.report.html import make_environment
 from crawler.report.queries import MemberView, ReportFilter, ReportTotals, StoryOutlets, totals
 from crawler.report.render import EMPTY_DATABASE, clip, date_text, jsonable
-from crawler.report.text import spreadsheet_safe
+from crawler.report.text import counted, spreadsheet_safe
 from crawler.report.timeline import Timeline, build_timeline
 from crawler.store.models import Article, Event, Story, StoryMember
 
@@ -150,8 +150,9 @@ def render_events_table(report: EventReport, out: TextIO) -> None:
         return
     for event in report.events:
         table = Table(title=f"Event {event.id}: {clip(event.label, 80)}", title_justify="left",
-                      caption=f"{event.story_count} stories, {event.article_count} articles, "
-                      f"{event.site_count} outlets, {date_text(event.first_published)} → "
+                      caption=f"{counted(event.story_count, 'story', 'stories')}, "
+                      f"{counted(event.article_count, 'article')}, "
+                      f"{counted(event.site_count, 'outlet')}, {date_text(event.first_published)} → "
                       f"{date_text(event.last_published)}", caption_justify="left", expand=True)
         table.add_column("story", width=6, justify="right")
         table.add_column("size", width=4, justify="right")

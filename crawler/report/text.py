@@ -15,6 +15,11 @@ CONTROL_CHARS = re.compile(
 )
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in its number: "1 story", "2 stories"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def control_name(char: str) -> str:
     return f"U+{ord(char):04X}"
 
