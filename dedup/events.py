@@ -65,12 +65,14 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 def _number_reader(digit: str, word: str, glued: str) -> re.Pattern[str]:
     """Numbers with a glued scale and the word after them (the scale when it is one), over the
-    given classes of digits, word characters and word characters that may not follow a number
-    (all but _ and CJK)."""
-    return re.compile(rf"({digit}+(?:[.,]{digit}+)*)(bn|b|m|mn|k|tn|万|亿|億)?(?!{glued})[ \t]*({word}*)")
+    given classes of digits, word characters that may follow (not CJK: Chinese, Japanese and
+    Korean glue a number to the next word, "投入380亿元", and that word is not a scale) and word
+    characters that may not follow a number (all but _ and CJK)."""
+    scale = "bn|b|m|mn|k|tn|万|亿|億|만|억"
+    return re.compile(rf"({digit}+(?:[.,]{digit}+)*)({scale})?(?!{glued})[ \t]*({word}*)")
 
 
-_NUMBER = _number_reader(r"\d", r"\w", rf"[^\W_{_CJK}]")
+_NUMBER = _number_reader(r"\d", rf"[^\W{_CJK}]", rf"[^\W_{_CJK}]")
 #: The same for text whose word characters are all ASCII (most news: its only other characters
 #: are quotes and dashes): classes of ASCII ranges match as Unicode categories do there, faster.
 _ASCII_NUMBER = _number_reader("[0-9]", "[a-zA-Z0-9_]", "[a-zA-Z0-9]")

@@ -101,6 +101,11 @@ def test_amounts_are_one_feature_however_written() -> None:
               EventConfig())
     b = terms(_story(2, "The group pledged 380bn yuan for its cloud arm.", 0), EventConfig())
     assert sorted(k for k in a if k[0].isdigit() and k in b) == ["3.8e+11"]
+    # Chinese, Japanese and Korean glue the number to the words around it
+    for language, text in [("zh", "阿里巴巴宣布未来三年投入3800亿元建设云计算。"),
+                           ("ja", "アリババは3800億元をクラウドに投資する。"),
+                           ("ko", "알리바바는 클라우드에 3800억위안을 투자한다.")]:
+        assert "3.8e+11" in terms(replace(_story(3, text, 0), language=language), EventConfig()), language
 
 
 def test_chinese_stories_are_compared_by_character_bigrams() -> None:
