@@ -11,7 +11,7 @@ import trafilatura
 from htmldate import find_date
 from justext.core import ParagraphMaker
 from lxml.etree import strip_elements
-from lxml.html import HtmlElement, fromstring
+from lxml.html import HtmlElement, defs, fromstring
 from trafilatura.baseline import basic_cleaning
 from trafilatura.external import try_justext
 from trafilatura.metadata import extract_sitename
@@ -85,6 +85,7 @@ _READABILITY_BLOCKS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "blockquote", "pre", "dd", "dt"}
 )
 _PREFIX_CHARS = 60
+_INLINE_TAGS = defs.special_inline_tags | defs.phrase_tags | defs.font_style_tags
 # optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
 _CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
 _PICTURE_CREDIT_RE = re.compile(
@@ -517,10 +518,21 @@ def is_layout_table(table: HtmlElement) -> bool:
     return False
 
 
+def is_prose_cell(cell: HtmlElement) -> bool:
+    """A layout cell that is a paragraph of the story: a sentence in inline markup only."""
+    return is_sentence(clean_text(cell.text_content())) and all(
+        el.tag in _INLINE_TAGS for el in cell.iterdescendants() if isinstance(el.tag, str)
+    )
+
+
 def unwrap_layout_tables(tree: HtmlElement) -> int:
     """Turn layout tables (2008-era pages: navigation, article and promos side by side in
     cells) into <div>s, so trafilatura separates the article from the rest instead of
-    keeping the whole table as one; data tables stay. Returns how many were turned."""
+    keeping the whole table as one; data tables stay. Returns how many were turned.
+
+    A prose cell becomes a <p>: trafilatura reads a bare-text <div> only when its container
+    has little <p> text, so a story of one paragraph per cell lost to the template's own
+    <p> teasers beside it (and the coverage check, which counts <p>, did not see it)."""
     turned = 0
     for table in reversed(list(tree.iter("table"))):  # inner tables first
         if not is_layout_table(table):
@@ -529,7 +541,7 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
         for child in list(table.iterchildren("tr", "tbody", "thead", "tfoot")):
             for row in [child] if child.tag == "tr" else list(child.iterchildren("tr")):
                 for cell in row.iterchildren("td", "th"):
-                    cell.tag = "div"
+                    cell.tag = "p" if is_prose_cell(cell) else "div"
                 row.tag = "div"
             child.tag = "div"
         table.tag = "div"
