@@ -592,10 +592,10 @@ def test_story_in_one_column_table_beats_the_templates_own_paragraphs() -> None:
         assert para in text
 
 
-def test_only_sentence_cells_of_a_layout_table_become_paragraphs() -> None:
+def test_only_sentence_cells_alone_in_their_row_become_paragraphs() -> None:
     tree = lxml.html.fromstring(
         f"<div><table><tr><td>{NAV}</td></tr><tr><td><b>{STORY[0]}</b></td></tr>"
-        f"<tr><td><p>{STORY[1]}</p></td></tr></table></div>"
+        f"<tr><td><p>{STORY[1]}</p></td></tr><tr><td>Nr. 4</td><td>{STORY[2]}</td></tr></table></div>"
     )
     assert extraction.unwrap_layout_tables(tree) == 1
-    assert [row[0].tag for row in tree[0]] == ["div", "p", "div"]
+    assert [[cell.tag for cell in row] for row in tree[0]] == [["div"], ["p"], ["div"], ["div", "div"]]

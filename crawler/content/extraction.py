@@ -530,9 +530,11 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
     cells) into <div>s, so trafilatura separates the article from the rest instead of
     keeping the whole table as one; data tables stay. Returns how many were turned.
 
-    A prose cell becomes a <p>: trafilatura reads a bare-text <div> only when its container
-    has little <p> text, so a story of one paragraph per cell lost to the template's own
-    <p> teasers beside it (and the coverage check, which counts <p>, did not see it)."""
+    A prose cell alone in its row (a story laid out one paragraph per row) becomes a <p>:
+    trafilatura reads a bare-text <div> only when the page has little <p> text, so such a story
+    lost to the template's own <p> side text (and the coverage check, which counts <p>, missed
+    it). A cell beside others stays a <div>: in a catalogue-like table of prose cells a <p>
+    would keep the prose and drop the row's other cells."""
     turned = 0
     for table in reversed(list(tree.iter("table"))):  # inner tables first
         if not is_layout_table(table):
@@ -540,8 +542,9 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
         turned += 1
         for child in list(table.iterchildren("tr", "tbody", "thead", "tfoot")):
             for row in [child] if child.tag == "tr" else list(child.iterchildren("tr")):
-                for cell in row.iterchildren("td", "th"):
-                    cell.tag = "p" if is_prose_cell(cell) else "div"
+                cells = list(row.iterchildren("td", "th"))
+                for cell in cells:
+                    cell.tag = "p" if len(cells) == 1 and is_prose_cell(cell) else "div"
                 row.tag = "div"
             child.tag = "div"
         table.tag = "div"
