@@ -585,17 +585,23 @@ def story_in_table_cells(cells: list[str]) -> str:
 def test_story_in_one_column_table_beats_the_templates_own_paragraphs() -> None:
     """Layout cells used to become bare-text <div>s, which trafilatura skips when their container
     has <p> text of its own: the extraction kept the site's blurbs and lost the story."""
-    short = "The club has not yet said when the parade will be held."
-    cells = [*STORY[:2], short, *STORY[2:]]
+    cells = [*STORY[:2], "The club has not yet said when the parade will be held.",
+             "* Open-top bus tour of the city", *STORY[2:], "Read more at the club's website"]
     text = extract_article(story_in_table_cells(cells), URL).text
     for para in cells:
         assert para in text
 
 
-def test_only_sentence_cells_alone_in_their_row_become_paragraphs() -> None:
-    tree = lxml.html.fromstring(
-        f"<div><table><tr><td>{NAV}</td></tr><tr><td><b>{STORY[0]}</b></td></tr>"
-        f"<tr><td><p>{STORY[1]}</p></td></tr><tr><td>Nr. 4</td><td>{STORY[2]}</td></tr></table></div>"
+def test_cells_of_a_story_column_become_paragraphs() -> None:
+    column = lxml.html.fromstring(
+        f"<div><table><tr><td>* Short bullet line</td></tr><tr><td><b>{STORY[0]}</b></td></tr>"
+        f"<tr><td><p>{STORY[1]}</p></td></tr></table></div>"
     )
-    assert extraction.unwrap_layout_tables(tree) == 1
-    assert [[cell.tag for cell in row] for row in tree[0]] == [["div"], ["p"], ["div"], ["div", "div"]]
+    assert extraction.unwrap_layout_tables(column) == 1
+    assert [[cell.tag for cell in row] for row in column[0]] == [["p"], ["p"], ["div"]]
+    side_by_side = lxml.html.fromstring(
+        f"<div><table><tr><td>Nr. 4</td><td>{STORY[2]}</td></tr>"
+        f"<tr><td>Nr. 5</td><td>{STORY[3]}</td></tr></table></div>"
+    )
+    assert extraction.unwrap_layout_tables(side_by_side) == 1
+    assert [[cell.tag for cell in row] for row in side_by_side[0]] == [["div", "div"]] * 2

@@ -518,10 +518,15 @@ def is_layout_table(table: HtmlElement) -> bool:
     return False
 
 
-def is_prose_cell(cell: HtmlElement) -> bool:
-    """A layout cell that is a paragraph of the story: a sentence in inline markup only."""
-    return is_sentence(clean_text(cell.text_content())) and all(
-        el.tag in _INLINE_TAGS for el in cell.iterdescendants() if isinstance(el.tag, str)
+def _inline_only(cell: HtmlElement) -> bool:
+    return all(el.tag in _INLINE_TAGS for el in cell.iterdescendants() if isinstance(el.tag, str))
+
+
+def is_story_column(rows: list[list[HtmlElement]]) -> bool:
+    """A table that lays out a story one paragraph per row: every row a single cell, and one of
+    them a sentence in inline markup only."""
+    return all(len(row) == 1 for row in rows) and any(
+        is_sentence(clean_text(row[0].text_content())) and _inline_only(row[0]) for row in rows
     )
 
 
@@ -530,21 +535,21 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
     cells) into <div>s, so trafilatura separates the article from the rest instead of
     keeping the whole table as one; data tables stay. Returns how many were turned.
 
-    A prose cell alone in its row (a story laid out one paragraph per row) becomes a <p>:
-    trafilatura reads a bare-text <div> only when the page has little <p> text, so such a story
-    lost to the template's own <p> side text (and the coverage check, which counts <p>, missed
-    it). A cell beside others stays a <div>: in a catalogue-like table of prose cells a <p>
-    would keep the prose and drop the row's other cells."""
+    In a story column each cell of inline markup becomes a <p>: trafilatura reads bare-text
+    <div>s only when the page has little <p> text, so such a story lost to the template's own
+    <p> side text (and the coverage check, which counts <p>, missed it); with only its sentence
+    cells as <p> its short lines (bullets, a credit line) were lost instead. Other cells stay
+    <div>s: in a catalogue-like table of prose cells a <p> kept the prose, not the rest of the row."""
     turned = 0
     for table in reversed(list(tree.iter("table"))):  # inner tables first
         if not is_layout_table(table):
             continue
         turned += 1
+        column = is_story_column(_table_cells(table))
         for child in list(table.iterchildren("tr", "tbody", "thead", "tfoot")):
             for row in [child] if child.tag == "tr" else list(child.iterchildren("tr")):
-                cells = list(row.iterchildren("td", "th"))
-                for cell in cells:
-                    cell.tag = "p" if len(cells) == 1 and is_prose_cell(cell) else "div"
+                for cell in row.iterchildren("td", "th"):
+                    cell.tag = "p" if column and _inline_only(cell) else "div"
                 row.tag = "div"
             child.tag = "div"
         table.tag = "div"
