@@ -553,3 +553,55 @@ def test_picture_credit_lines_are_not_story_text() -> None:
     assert "Foto: Example Agency" in (trafilatura.extract(html) or "")
     body = extract_article(html, URL).text
     assert "Foto:" not in body and body.count(PROSE) == 3
+
+
+# The story as one paragraph per cell of a one-column table, inside a template whose article
+# container also holds the site's own <p> blurbs (who writes sponsored content, and so on).
+SITE_BLURBS = [
+    "Partner content is written by members of our contributor community, who are experts in "
+    "their field. Each contribution aims to bring a distinct voice to the topics we cover.",
+    "Sponsored content is paid for by an advertiser and written by members of the sponsor "
+    "community. The editorial team does not take part in the writing or editing of it.",
+    "Reader letters are edited for length and clarity before they are published. We read every "
+    "letter we receive, but we cannot answer each one or publish all of them in print.",
+    "Corrections are listed on a page of their own, with the date of each change. Write to the "
+    "standards editor if you believe that something we have published is wrong.",
+    "Newsletter subscribers receive the morning briefing every weekday, with the day's main "
+    "stories, a reading list chosen by our editors and the weather for the weekend.",
+]
+
+
+def story_in_table_cells(cells: list[str]) -> str:
+    rows = "".join(f"<tr><td>{cell}</td></tr>" for cell in cells)
+    blurbs = "".join(f'<p class="blurb">{b}</p>' for b in SITE_BLURBS)
+    return f"""<html><head><title>Local team wins title</title>
+<meta property="og:type" content="article"></head><body>
+<nav><a href="/">Home</a> <a href="/sport/">Sport</a></nav>
+<article><h1>Local team wins title</h1><div class="article-body"><table>{rows}</table></div>
+<div class="article-extras">{blurbs}</div></article>
+<footer><a href="/privacy/">Privacy policy</a></footer></body></html>"""
+
+
+def test_story_in_one_column_table_beats_the_templates_own_paragraphs() -> None:
+    """Layout cells used to become bare-text <div>s, which trafilatura skips when their container
+    has <p> text of its own: the extraction kept the site's blurbs and lost the story."""
+    cells = [*STORY[:2], "The club has not yet said when the parade will be held.",
+             "* Open-top bus tour of the city", *STORY[2:], "Read more at the club's website"]
+    text = extract_article(story_in_table_cells(cells), URL).text
+    for para in cells:
+        assert para in text
+
+
+def test_cells_of_a_story_column_become_paragraphs() -> None:
+    column = lxml.html.fromstring(
+        f"<div><table><tr><td>* Short bullet line</td></tr><tr><td><b>{STORY[0]}</b></td></tr>"
+        f"<tr><td><p>{STORY[1]}</p></td></tr></table></div>"
+    )
+    assert extraction.unwrap_layout_tables(column) == 1
+    assert [[cell.tag for cell in row] for row in column[0]] == [["p"], ["p"], ["div"]]
+    side_by_side = lxml.html.fromstring(
+        f"<div><table><tr><td>Nr. 4</td><td>{STORY[2]}</td></tr>"
+        f"<tr><td>Nr. 5</td><td>{STORY[3]}</td></tr></table></div>"
+    )
+    assert extraction.unwrap_layout_tables(side_by_side) == 1
+    assert [[cell.tag for cell in row] for row in side_by_side[0]] == [["div", "div"]] * 2

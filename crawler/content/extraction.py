@@ -11,7 +11,7 @@ import trafilatura
 from htmldate import find_date
 from justext.core import ParagraphMaker
 from lxml.etree import strip_elements
-from lxml.html import HtmlElement, fromstring
+from lxml.html import HtmlElement, defs, fromstring
 from trafilatura.baseline import basic_cleaning
 from trafilatura.external import try_justext
 from trafilatura.metadata import extract_sitename
@@ -85,6 +85,7 @@ _READABILITY_BLOCKS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "blockquote", "pre", "dd", "dt"}
 )
 _PREFIX_CHARS = 60
+_INLINE_TAGS = defs.special_inline_tags | defs.phrase_tags | defs.font_style_tags
 # optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
 _CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
 _PICTURE_CREDIT_RE = re.compile(
@@ -517,19 +518,38 @@ def is_layout_table(table: HtmlElement) -> bool:
     return False
 
 
+def _inline_only(cell: HtmlElement) -> bool:
+    return all(el.tag in _INLINE_TAGS for el in cell.iterdescendants() if isinstance(el.tag, str))
+
+
+def is_story_column(rows: list[list[HtmlElement]]) -> bool:
+    """A table that lays out a story one paragraph per row: every row a single cell, and one of
+    them a sentence in inline markup only."""
+    return all(len(row) == 1 for row in rows) and any(
+        is_sentence(clean_text(row[0].text_content())) and _inline_only(row[0]) for row in rows
+    )
+
+
 def unwrap_layout_tables(tree: HtmlElement) -> int:
     """Turn layout tables (2008-era pages: navigation, article and promos side by side in
     cells) into <div>s, so trafilatura separates the article from the rest instead of
-    keeping the whole table as one; data tables stay. Returns how many were turned."""
+    keeping the whole table as one; data tables stay. Returns how many were turned.
+
+    In a story column each cell of inline markup becomes a <p>: trafilatura reads bare-text
+    <div>s only when the page has little <p> text, so such a story lost to the template's own
+    <p> side text (and the coverage check, which counts <p>, missed it); with only its sentence
+    cells as <p> its short lines (bullets, a credit line) were lost instead. Other cells stay
+    <div>s: in a catalogue-like table of prose cells a <p> kept the prose, not the rest of the row."""
     turned = 0
     for table in reversed(list(tree.iter("table"))):  # inner tables first
         if not is_layout_table(table):
             continue
         turned += 1
+        column = is_story_column(_table_cells(table))
         for child in list(table.iterchildren("tr", "tbody", "thead", "tfoot")):
             for row in [child] if child.tag == "tr" else list(child.iterchildren("tr")):
                 for cell in row.iterchildren("td", "th"):
-                    cell.tag = "div"
+                    cell.tag = "p" if column and _inline_only(cell) else "div"
                 row.tag = "div"
             child.tag = "div"
         table.tag = "div"
