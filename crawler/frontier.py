@@ -197,11 +197,39 @@ class HostRoundRobinQueue(PriorityQueue):
     its priority's score, so every site's first requests come before any site's later ones (what
     Scrapy's DownloaderAwarePriorityQueue does in one process)."""
 
-    def push(self, request: Request) -> None:
+    def push(self, request: Request, claim: tuple[str, str] | None = None) -> bool:
+        """Queue ``request``; with ``claim`` (duplicate filter key, fingerprint) only if that
+        claim is new, in one step: a worker killed between claiming and queueing would leave a
+        request claimed that no worker ever fetches. False: claimed before."""
         host = urlparse_cached(request).hostname or ""
-        turn = min(int(self.server.hincrby(self.key + ":hosts", host, 1)), 500_000)
-        self.server.execute_command("ZADD", self.key, -request.priority + turn / 1_000_000,
-                                    self._encode_request(request))
+        filter_key, fingerprint = claim or ("", "")
+        return bool(self.server.eval(_PUSH, 3, self.key, self.key + ":hosts", filter_key or self.key,
+                                     host, request.priority, self._encode_request(request),
+                                     fingerprint))
+
+    def pop_into(self, ledger: str) -> bytes | None:
+        """The first request, moved into ``ledger`` under TAKING in the same step (a worker
+        killed between the two would lose it); the caller files it under its key."""
+        return self.server.eval(_POP, 2, self.key, ledger, TAKING)
+
+
+#: Claim (when ARGV[4] is a fingerprint) and queue; the host's turn lifts the score (see above).
+_PUSH = """
+if ARGV[4] ~= '' and redis.call('SADD', KEYS[3], ARGV[4]) == 0 then return 0 end
+local turn = math.min(redis.call('HINCRBY', KEYS[2], ARGV[1], 1), 500000)
+redis.call('ZADD', KEYS[1], -tonumber(ARGV[2]) + turn / 1000000, ARGV[3])
+return 1
+"""
+#: Pop the first request into the worker's ledger under ARGV[1].
+_POP = """
+local top = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #top == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('HSET', KEYS[2], ARGV[1], top[1])
+return top[1]
+"""
+#: Ledger field of the request being taken, until it is filed under its own key.
+TAKING = "~taking"
 
 
 class FrontierScheduler(Scheduler):
@@ -268,11 +296,12 @@ class FrontierScheduler(Scheduler):
         try:
             key = request.meta.get(KEY_META)
             if key is None:  # made by the spider: claimed once per crawl
-                if self.df.request_seen(request):
+                fingerprint = request.meta[KEY_META] = self.df.request_fingerprint(request)
+                if not self.queue.push(request, claim=(self.df.key, fingerprint)):
+                    del request.meta[KEY_META]
                     return False
-                request.meta[KEY_META] = self.df.request_fingerprint(request)
-            self.queue.push(request)
-            if key is not None:  # a redirect or retry: queued again, no longer ours
+            else:  # a redirect or retry: queued again, no longer ours
+                self.queue.push(request)
                 self.server.hdel(self.ledger, key)
         except redis.RedisError as exc:
             self._lost(exc)
@@ -286,11 +315,12 @@ class FrontierScheduler(Scheduler):
             return None
         try:
             while True:
-                request = self.queue.pop()
-                if request is None:
+                raw = self.queue.pop_into(self.ledger)
+                if raw is None:
                     return None
+                request = self.queue._decode_request(raw)
                 key = request.meta[KEY_META]
-                self.server.hset(self.ledger, key, self.queue._encode_request(request))
+                self.server.pipeline().hset(self.ledger, key, raw).hdel(self.ledger, TAKING).execute()
                 if request.meta.pop(RECLAIMED_META, False) and self._stored(request):
                     self.server.hdel(self.ledger, key)
                     self.crawler.stats.inc_value("newsdedup/frontier_reclaimed_stored")

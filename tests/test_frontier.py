@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scrapy import Request, Spider
 from sqlalchemy import func, select
 
 from crawler.evaluation.corpus import Corpus, load_corpus
 from crawler.evaluation.runner import EVAL_SETTINGS, sources_toml
 from crawler.evaluation.server import CorpusServer, proxy_environment, serve_corpus
-from crawler.frontier import crawl_prefix
+from crawler.frontier import KEY_META, TAKING, HostRoundRobinQueue, Keys, connect, crawl_prefix
 from crawler.lock import CRAWL_LOCK, held_lock
 from crawler.runs import add_worker, merge_statuses
 from crawler.store.db import make_engine, make_sessionmaker
@@ -275,6 +276,29 @@ def test_worker_counts_add_up(sqlite_url: str) -> None:
     assert by_source["a"]["status"] == "ok" and by_source["b"]["status"] == "failed"
     assert by_source["a"]["dropped_reasons"] == {"empty": 1, "short": 3}
     assert merge_statuses("idle", "failed") == "failed" and merge_statuses("idle", "idle") == "idle"
+
+
+def test_a_request_is_claimed_with_its_queueing_and_in_a_ledger_once_it_leaves_the_queue(
+        frontier: str) -> None:
+    """Claim + queue and pop + ledger are each one step in Redis: a worker killed between two
+    separate calls left a request claimed but never queued, or popped but in no ledger, so no
+    worker ever fetched it (seen once in CI: a page missing after a kill -9)."""
+    client = connect(frontier)
+    keys = Keys(f"newsdedup:test-{uuid.uuid4().hex}")
+    queue = HostRoundRobinQueue(server=client, spider=Spider(name="t"), key=keys.requests)
+    try:
+        first = Request("http://a.test/1", meta={KEY_META: "fp1"})
+        assert queue.push(first, claim=(keys.dupefilter, "fp1"))
+        assert not queue.push(Request("http://a.test/1", meta={KEY_META: "fp1"}),
+                              claim=(keys.dupefilter, "fp1"))
+        assert queue.push(Request("http://b.test/2", meta={KEY_META: "fp2"}))  # a retry: no claim
+        assert len(queue) == 2 and client.sismember(keys.dupefilter, "fp1")
+        ledger = keys.ledger("w1")
+        raw = queue.pop_into(ledger)
+        assert raw is not None and client.hget(ledger, TAKING) == raw and len(queue) == 1
+        assert queue._decode_request(raw).url == "http://a.test/1"  # equal scores: by bytes
+    finally:
+        client.delete(keys.requests, keys.hosts, keys.dupefilter, keys.ledger("w1"))
 
 
 def test_crawl_prefix_is_the_crawl_of_its_sources() -> None:
