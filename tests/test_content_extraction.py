@@ -669,3 +669,13 @@ def test_a_story_container_named_like_a_prompt_is_kept() -> None:
     html = _article_with_header("").replace('class="article-body"', 'class="post comments-open"')
     body = extract_article(html, URL).text
     assert body.count(PROSE) == 4
+
+
+def test_the_site_tagline_in_the_site_header_is_not_a_standfirst() -> None:
+    tagline = "News, views and the weather from the old town and the valleys around it, every day."
+    html = _article_with_header("").replace(
+        "<body>", f"<body><header><p class='site-description'>{tagline}</p></header>")
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") is None
+    # the same words in the article's own header are its standfirst
+    html = html.replace("<header>", "<article><header>").replace("</header>", "</header></article>")
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") == tagline

@@ -97,10 +97,12 @@ _PREFIX_CHARS = 60
 _INLINE_TAGS = defs.special_inline_tags | defs.phrase_tags | defs.font_style_tags
 # optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
 _CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
-# class/id words of a standfirst ("article__intro", "p.lead", "entry-excerpt", "ts-intro")
+# class/id words of a standfirst ("article__intro", "p.lead", "entry-excerpt", "ts-intro",
+# "news-description", "article--sub-headline")
 _STANDFIRST_CLASS_RE = re.compile(
     r"(?:^|[^a-z])(?:intro|introduction|lead|leadtext|lede|standfirst|summary|excerpt|deck|"
-    r"subtitle|sub-title|subheadline|abstract|teaser-text)(?:$|[^a-z])"
+    r"subtitle|sub-title|subheadline|sub-headline|abstract|teaser|teaser-text|description)"
+    r"(?:$|[^a-z])"
 )
 # a standfirst is not inside these (a teaser list, a picture, a data table, a link)
 _NOT_STANDFIRST_TAGS = frozenset(
@@ -365,7 +367,8 @@ def standfirst(tree: HtmlElement, body: str) -> str | None:
 
     Sites put the standfirst in the article's header, apart from the story's container: the
     precision pass drops it and readability's container leaves it out too. Its name tells it
-    from the other paragraphs above a story (captions, teasers, a site slogan).
+    from the other paragraphs above a story (captions, links to other stories); the site's
+    own header (outside <article>/<main>) holds the site's tagline, not a standfirst.
     """
     lines = body.splitlines()
     page = tree.find(".//body")
@@ -379,11 +382,15 @@ def standfirst(tree: HtmlElement, body: str) -> str | None:
     for node in page.iter():
         if not isinstance(node.tag, str) or not _STANDFIRST_CLASS_RE.search(_class_words(node)):
             continue
+        ancestors = list(node.iterancestors())
         if node.tag in _NOT_STANDFIRST_TAGS or any(
             a.tag in _NOT_STANDFIRST_TAGS or _CAPTION_CLASS_RE.search(_class_words(a))
-            for a in node.iterancestors()
+            for a in ancestors
         ):
             continue
+        tags = {a.tag for a in ancestors}
+        if "header" in tags and not tags & {"article", "main"}:
+            continue  # the site's header: its tagline ("site-description"), not the article's
         if next(node.iter("script", "style", "noscript"), None) is not None:
             continue
         candidate = clean_text(node.text_content())
