@@ -679,3 +679,15 @@ def test_the_site_tagline_in_the_site_header_is_not_a_standfirst() -> None:
     # the same words in the article's own header are its standfirst
     html = html.replace("<header>", "<article><header>").replace("</header>", "</header></article>")
     assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") == tagline
+
+
+def test_standfirst_goes_after_the_headline_the_body_starts_with() -> None:
+    # the headline is in the body (inside <article>), the standfirst between it and the story
+    html = _article_with_header(f"<p class='standfirst'>{STANDFIRST}</p>").replace(
+        '<div class="article-header">', '<article><div class="article-header">').replace(
+        "<footer>", "</article><footer>")
+    tree = _tree(html)
+    body = f"Budget approved\nFirst {PROSE}\nSecond {PROSE}"
+    assert extraction.standfirst(tree, body) == STANDFIRST
+    assert extraction.prepend_standfirst(tree, body).splitlines() == [
+        "Budget approved", STANDFIRST, f"First {PROSE}", f"Second {PROSE}"]

@@ -363,7 +363,8 @@ def _class_words(node: HtmlElement) -> str:
 def standfirst(tree: HtmlElement, body: str) -> str | None:
     """The page's standfirst that `body` lacks: the first element named as one by its class or
     id (intro, lead, summary, excerpt, deck, subtitle, ...) that reads as a sentence of
-    STANDFIRST_MIN_WORDS to STANDFIRST_MAX_WORDS words and ends before the body's first line.
+    STANDFIRST_MIN_WORDS to STANDFIRST_MAX_WORDS words and ends before the story's first
+    sentence (the headline, a kicker or a byline may come first).
 
     Sites put the standfirst in the article's header, apart from the story's container: the
     precision pass drops it and readability's container leaves it out too. Its name tells it
@@ -375,7 +376,7 @@ def standfirst(tree: HtmlElement, body: str) -> str | None:
     if not lines or page is None:
         return None
     text = _squash(clean_text(page.text_content()))
-    first = text.find(_squash(lines[0])[:_PREFIX_CHARS])
+    first = text.find(_squash(lines[_story_start(lines)])[:_PREFIX_CHARS])
     if first < 0:
         return None
     known = _squash(body)
@@ -405,10 +406,20 @@ def standfirst(tree: HtmlElement, body: str) -> str | None:
     return None
 
 
+def _story_start(lines: list[str]) -> int:
+    """Index of the first sentence of `lines` (0 if none): where the story starts."""
+    return next((i for i, line in enumerate(lines) if is_sentence(line)), 0)
+
+
 def prepend_standfirst(tree: HtmlElement, body: str) -> str:
-    """`body` with the page's standfirst (see `standfirst`) before it, if it lacks one."""
+    """`body` with the page's standfirst (see `standfirst`) before the story's first sentence,
+    if it lacks one."""
     lead = standfirst(tree, body)
-    return f"{lead}\n{body}" if lead else body
+    if not lead:
+        return body
+    lines = body.splitlines()
+    start = _story_start(lines)
+    return "\n".join([*lines[:start], lead, *lines[start:]])
 
 
 def prompt_blocks(tree: HtmlElement, body: str) -> set[str]:
