@@ -605,3 +605,89 @@ def test_cells_of_a_story_column_become_paragraphs() -> None:
     )
     assert extraction.unwrap_layout_tables(side_by_side) == 1
     assert [[cell.tag for cell in row] for row in side_by_side[0]] == [["div", "div"]] * 2
+
+
+STANDFIRST = (
+    "The city will spend more on roads than on anything else next year, and the opposition "
+    "says the schools pay for it."
+)
+
+
+def _article_with_header(standfirst_html: str, body_extra: str = "") -> str:
+    """An article whose standfirst sits in the page's header block, apart from the story."""
+    return f"""<html lang="en"><head><meta property="og:type" content="article">
+<title>Budget</title></head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<div class="article-header"><h1>Budget approved</h1>{standfirst_html}</div>
+<div class="article-body"><p>First {PROSE}</p><p>Second {PROSE}</p>{body_extra}
+<p>Third {PROSE}</p><p>Fourth {PROSE}</p></div>
+<footer><p>Contact us</p></footer></body></html>"""
+
+
+@pytest.mark.parametrize("name", ['class="article__intro"', 'class="lead"', 'id="entry-excerpt"',
+                                  'class="ts-intro"', 'class="story-deck"'])
+def test_standfirst_named_by_its_class_is_put_before_the_story(name: str) -> None:
+    # in a bare <div>: no body-like <p> before the story, so readability is not consulted
+    html = _article_with_header(f"<div {name}>{STANDFIRST}</div>")
+    assert STANDFIRST not in extraction._trafilatura(_tree(html), URL, precision=True)
+    body = extract_article(html, URL).text
+    assert body.startswith(f"{STANDFIRST}\nFirst {PROSE}")
+    assert body.count(STANDFIRST) == 1
+
+
+@pytest.mark.parametrize(
+    "standfirst_html",
+    [
+        f"<div class='promo'>{STANDFIRST}</div>",  # not named a standfirst
+        "<div class='intro'><p>Budget, roads and schools</p></div>",  # a label, not a sentence
+        f"<figure><figcaption class='summary'>{STANDFIRST}</figcaption></figure>",  # a caption
+        f"<ul><li class='teaser-text'>{STANDFIRST}</li></ul>",  # a teaser list
+    ],
+)
+def test_other_text_above_the_story_is_not_a_standfirst(standfirst_html: str) -> None:
+    html = _article_with_header(standfirst_html)
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") is None
+    assert extract_article(html, URL).text.startswith(f"First {PROSE}")
+
+
+def test_summary_below_the_story_start_is_not_prepended() -> None:
+    html = _article_with_header("", f"<div class='summary'><p>{STANDFIRST}</p></div>")
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") is None
+
+
+@pytest.mark.parametrize("name", ["signup-box", "aawp-disclaimer", "photo-credit",
+                                  "kommentare", "paywall-prompt"])
+def test_prompt_blocks_inside_the_story_container_are_dropped(name: str) -> None:
+    prompt = "Sign up to get the best stories of the week in your inbox, every Friday."
+    html = _article_with_header("", f"<div class='{name}'><p>{prompt}</p></div>")
+    assert prompt in (trafilatura.extract(html) or "")
+    body = extract_article(html, URL).text
+    assert prompt not in body and body.count(PROSE) == 4
+
+
+def test_a_story_container_named_like_a_prompt_is_kept() -> None:
+    # WordPress names containers after comments ("comments-open"): the story stays
+    html = _article_with_header("").replace('class="article-body"', 'class="post comments-open"')
+    body = extract_article(html, URL).text
+    assert body.count(PROSE) == 4
+
+
+def test_the_site_tagline_in_the_site_header_is_not_a_standfirst() -> None:
+    tagline = "News, views and the weather from the old town and the valleys around it, every day."
+    html = _article_with_header("").replace(
+        "<body>", f"<body><header><p class='site-description'>{tagline}</p></header>")
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") is None
+    # the same words in the article's own header are its standfirst
+    html = html.replace("<header>", "<article><header>").replace("</header>", "</header></article>")
+    assert extraction.standfirst(_tree(html), f"First {PROSE}\nSecond {PROSE}") == tagline
+
+
+def test_standfirst_goes_after_the_headline_the_body_starts_with() -> None:
+    # the headline is in the body (inside <article>), the standfirst between it and the story
+    html = _article_with_header(f"<p class='standfirst'>{STANDFIRST}</p>").replace(
+        '<div class="article-header">', '<article><div class="article-header">').replace(
+        "<footer>", "</article><footer>")
+    tree = _tree(html)
+    body = f"Budget approved\nFirst {PROSE}\nSecond {PROSE}"
+    assert extraction.standfirst(tree, body) == STANDFIRST
+    assert extraction.prepend_standfirst(tree, body).splitlines() == [
+        "Budget approved", STANDFIRST, f"First {PROSE}", f"Second {PROSE}"]

@@ -62,6 +62,15 @@ LINK_LABEL_MAX_WORDS = 8
 # A picture credit ("Foto: dpa", "Fot. X / Agencja Gazeta", "Crédits photos : X") of at most
 # this many words describes an image, which is not extracted: not story text.
 PICTURE_CREDIT_MAX_WORDS = 10
+# A standfirst (a summary paragraph in its own container, above the story: precision mode and
+# the default pass both drop it) is named so by its class or id; one of these many words is
+# a sentence, not a kicker or a one-line label.
+STANDFIRST_MIN_WORDS = 8
+STANDFIRST_MAX_WORDS = 80
+# A block of the page named as a prompt or an aside to the story (newsletter and paywall
+# prompts, disclaimers, picture credits, comments) is not story text, unless it holds at
+# least this share of the body (a container named after one of them, holding the story).
+PROMPT_BLOCK_MAX_SHARE = 0.5
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -88,6 +97,23 @@ _PREFIX_CHARS = 60
 _INLINE_TAGS = defs.special_inline_tags | defs.phrase_tags | defs.font_style_tags
 # optional bullet/arrows, a label starting with a letter, ":" or "»", the rest
 _CROSS_REFERENCE_RE = re.compile(r"^(\W{0,3}\w[^:»|]{0,40}?)\s*[:»]\s+(.+)$")
+# class/id words of a standfirst ("article__intro", "p.lead", "entry-excerpt", "ts-intro",
+# "news-description", "article--sub-headline")
+_STANDFIRST_CLASS_RE = re.compile(
+    r"(?:^|[^a-z])(?:intro|introduction|lead|leadtext|lede|standfirst|summary|excerpt|deck|"
+    r"subtitle|sub-title|subheadline|sub-headline|abstract|teaser|teaser-text|description)"
+    r"(?:$|[^a-z])"
+)
+# a standfirst is not inside these (a teaser list, a picture, a data table, a link)
+_NOT_STANDFIRST_TAGS = frozenset(
+    {"nav", "aside", "footer", "form", "li", "a", "figure", "figcaption", "table", "h1"}
+)
+_CAPTION_CLASS_RE = re.compile(r"caption|credit")
+# class/id words of prompts and asides inside an article's container
+_PROMPT_CLASS_RE = re.compile(
+    r"(?:^|[^a-z])(?:newsletters?|subscribe|subscription|signup|paywall|disclaimer|disclosure|"
+    r"credits?|comments?|kommentare?)(?:$|[^a-z])"
+)
 _PICTURE_CREDIT_RE = re.compile(
     r"^(?:fot|fotos?|photos?|bild|image|credit|crédits?\s+photos?|titelbild|beitragsbild)\s*[.:]",
     re.IGNORECASE,
@@ -330,6 +356,99 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     return text
 
 
+def _class_words(node: HtmlElement) -> str:
+    return f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+
+
+def standfirst(tree: HtmlElement, body: str) -> str | None:
+    """The page's standfirst that `body` lacks: the first element named as one by its class or
+    id (intro, lead, summary, excerpt, deck, subtitle, ...) that reads as a sentence of
+    STANDFIRST_MIN_WORDS to STANDFIRST_MAX_WORDS words and ends before the story's first
+    sentence (the headline, a kicker or a byline may come first).
+
+    Sites put the standfirst in the article's header, apart from the story's container: the
+    precision pass drops it and readability's container leaves it out too. Its name tells it
+    from the other paragraphs above a story (captions, links to other stories); the site's
+    own header (outside <article>/<main>) holds the site's tagline, not a standfirst.
+    """
+    lines = body.splitlines()
+    page = tree.find(".//body")
+    if not lines or page is None:
+        return None
+    text = _squash(clean_text(page.text_content()))
+    first = text.find(_squash(lines[_story_start(lines)])[:_PREFIX_CHARS])
+    if first < 0:
+        return None
+    known = _squash(body)
+    for node in page.iter():
+        if not isinstance(node.tag, str) or not _STANDFIRST_CLASS_RE.search(_class_words(node)):
+            continue
+        ancestors = list(node.iterancestors())
+        if node.tag in _NOT_STANDFIRST_TAGS or any(
+            a.tag in _NOT_STANDFIRST_TAGS or _CAPTION_CLASS_RE.search(_class_words(a))
+            for a in ancestors
+        ):
+            continue
+        tags = {a.tag for a in ancestors}
+        if "header" in tags and not tags & {"article", "main"}:
+            continue  # the site's header: its tagline ("site-description"), not the article's
+        if next(node.iter("script", "style", "noscript"), None) is not None:
+            continue
+        candidate = clean_text(node.text_content())
+        if not is_sentence(candidate) or not (
+            STANDFIRST_MIN_WORDS <= count_words(candidate) <= STANDFIRST_MAX_WORDS
+        ):
+            continue
+        key = _squash(candidate)
+        at = text.find(key)
+        if key not in known and at >= 0 and at + len(key) <= first:
+            return candidate
+    return None
+
+
+def _story_start(lines: list[str]) -> int:
+    """Index of the first sentence of `lines` (0 if none): where the story starts."""
+    return next((i for i, line in enumerate(lines) if is_sentence(line)), 0)
+
+
+def prepend_standfirst(tree: HtmlElement, body: str) -> str:
+    """`body` with the page's standfirst (see `standfirst`) before the story's first sentence,
+    if it lacks one."""
+    lead = standfirst(tree, body)
+    if not lead:
+        return body
+    lines = body.splitlines()
+    start = _story_start(lines)
+    return "\n".join([*lines[:start], lead, *lines[start:]])
+
+
+def prompt_blocks(tree: HtmlElement, body: str) -> set[str]:
+    """Squashed texts of the page's elements named as prompts or asides to the story by their
+    class or id (newsletter, subscribe, paywall, disclaimer, credit, comment), each under
+    PROMPT_BLOCK_MAX_SHARE of `body`: trafilatura keeps them when they sit in the story's
+    container (a newsletter box or a disclaimer between two paragraphs)."""
+    limit = PROMPT_BLOCK_MAX_SHARE * len(_squash(body))
+    found = set()
+    for node in tree.iter():
+        if isinstance(node.tag, str) and node.tag not in ("html", "body") and _PROMPT_CLASS_RE.search(
+            _class_words(node)
+        ):
+            text = _squash(clean_text(node.text_content()))
+            if text and len(text) < limit:
+                found.add(text)
+    return found
+
+
+def drop_prompt_lines(tree: HtmlElement, body: str) -> str:
+    """`body` without the lines that lie inside one of the page's `prompt_blocks`."""
+    blocks = prompt_blocks(tree, body)
+    if not blocks:
+        return body
+    return "\n".join(
+        line for line in body.splitlines() if not any(_squash(line) in block for block in blocks)
+    )
+
+
 def justext_paragraphs(tree: HtmlElement, url: str, language: str | None) -> list[str]:
     """Paragraphs jusText keeps as content, called as trafilatura's own rescue calls it (after
     its basic cleaning: without scripts, styles, footers and asides)."""
@@ -568,6 +687,7 @@ def extract_article(html: str, url: str) -> Extracted:
     body = extract_body(tree, url, html, article=meta.declares_article)
     if meta.declares_article and body:
         body = restore_agreed(tree, url, merged["language"], body)
+    body = drop_prompt_lines(tree, prepend_standfirst(tree, body))
     body = drop_picture_credits(drop_lines(body, figure_captions(tree)))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     # a listing is told by what the page shows as its body, link blocks included
