@@ -169,6 +169,16 @@ class FingerprintBatch:
         return Fingerprint(self.hashes[s0:s1], self.last[s0:s1], self.tok_start[t0:t1],
                            self.tok_end[t0:t1], tuple(map(tuple, self.win[w0:w1].tolist())))
 
+    def char_spans(self, rows: np.ndarray, first: np.ndarray,
+                   last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Character spans (start, end) of shingles ``first..last`` (inclusive) of ``rows``, many
+        at once: ``Fingerprint.char_span`` of each."""
+        base = self.doc_sh[rows]
+        cuts = np.stack([base + first, base + last + 1], axis=1).reshape(-1)
+        last_tok = np.maximum.reduceat(np.append(self.last, 0), cuts)[::2]  # max over each range
+        tok = self.doc_tok[rows]
+        return self.tok_start[tok + first], self.tok_end[tok + last_tok]
+
     def window_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row of each window, its first and last shingle as global indexes into ``hashes``)."""
         rows = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.doc_win))
