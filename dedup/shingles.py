@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from dedup.arrays import sort_into
+from dedup.arrays import gather_ranges, sort_into
 from dedup.config import DedupConfig
 from dedup.hashing import _U_G, _X1, _fmix, _weights
 from dedup.lsh import window_keys
@@ -173,9 +173,10 @@ class FingerprintBatch:
                    last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Character spans (start, end) of shingles ``first..last`` (inclusive) of ``rows``, many
         at once: ``Fingerprint.char_span`` of each."""
-        base = self.doc_sh[rows]
-        cuts = np.stack([base + first, base + last + 1], axis=1).reshape(-1)
-        last_tok = np.maximum.reduceat(np.append(self.last, 0), cuts)[::2]  # max over each range
+        sizes = last - first + 1
+        cuts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        shingles = self.last[gather_ranges(self.doc_sh[rows] + first, sizes)]
+        last_tok = np.maximum.reduceat(shingles, cuts)  # the last token of each range
         tok = self.doc_tok[rows]
         return self.tok_start[tok + first], self.tok_end[tok + last_tok]
 
