@@ -36,6 +36,7 @@ class AlignmentGraph:
             self.of[al.b].append(al)
         self._blocks: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
         self._teasers: dict[tuple[int, float], list[tuple[int, int]]] = {}
+        self._thirds: dict[int, list[tuple[float, int]]] = {}
 
     def get(self, x: int, y: int) -> Alignment | None:
         return self.pairs.get((x, y) if x < y else (y, x))
@@ -46,6 +47,16 @@ class AlignmentGraph:
         got = self._blocks.get(key)
         if got is None:
             got = self._blocks[key] = _blocks(al.ranges(doc))
+        return got
+
+    def thirds(self, doc: int) -> list[tuple[float, int]]:
+        """(share of ``doc`` shared, other page) of every page sharing text with ``doc``,
+        largest share first (ties: larger id first)."""
+        got = self._thirds.get(doc)
+        if got is None:
+            got = self._thirds[doc] = sorted(
+                ((other.side(doc)[0], other.b if other.a == doc else other.a)
+                 for other in self.of[doc]), reverse=True)
         return got
 
     def teasers(self, doc: int, lead_share: float) -> list[tuple[int, int]]:
@@ -102,8 +113,7 @@ def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> 
     of ``inner``: pages sharing nothing with ``outer``, one per story (pages sharing text with
     each other count once, by their largest share). ``inner`` then carries a good part of
     other stories besides ``outer``'s text: a digest, a page quoting several."""
-    thirds = sorted(((other.side(inner)[0], other.b if other.a == inner else other.a)
-                     for other in graph.of[inner]), reverse=True)
+    thirds = graph.thirds(inner)
     counted: list[int] = []
     total = 0.0
     for cover, third in thirds:
@@ -146,7 +156,7 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
-    new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+    new_lede = graph.blocks(al, inner)[0][0] <= config.new_lede_shingles
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
     if cover < config.copy_containment:
