@@ -88,7 +88,7 @@ def _content_set(h, c):  # pragma: no cover - compiled
     them or -1 for a boilerplate position): one sort per row, however many pairs it is in."""
     idx = np.flatnonzero(c)
     order = idx[np.argsort(h[idx])]
-    own = np.full(h.shape[0], -1, np.int64)
+    own = np.full(h.shape[0], -1, np.int32)
     out = np.empty(order.shape[0], np.uint64)
     k = -1
     for i in range(order.shape[0]):
@@ -222,7 +222,7 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
     for r in rows:
         total += doc_sh[r + 1] - doc_sh[r]
     sets = np.empty(total, np.uint64)
-    own = np.empty(total, np.int64)  # each shingle's slot in its row's set (-1: boilerplate)
+    own = np.empty(total, np.int32)  # each shingle's slot in its row's set (-1: boilerplate)
     set_start = np.empty(rows.shape[0], np.int64)
     set_len = np.empty(rows.shape[0], np.int64)
     own_start = np.empty(rows.shape[0], np.int64)
