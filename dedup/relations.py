@@ -25,7 +25,8 @@ class CopyVerdict:
 
 class AlignmentGraph:
     """All verified alignments, looked up per document, with what the rules ask of them again
-    and again (each side's shared text as merged blocks, each page's teasers) kept once."""
+    and again (each side's shared text as merged blocks, each page's teasers and its other
+    pages by share) kept once."""
 
     def __init__(self, alignments: Iterable[Alignment]) -> None:
         self.pairs: dict[tuple[int, int], Alignment] = {}
