@@ -30,13 +30,15 @@ candidate pairs, verified alignments, stories and links, store): seconds and µs
 holds in memory, and the stored index (its files) by part.
 
 Last line: JSON with articles, seconds, peak_rss_mb, incremental_seconds,
-index_bytes_per_article (and the per-phase seconds; passage level: per-stage figures).
+index_bytes_per_article (and the per-phase seconds; passage level: per-stage figures and a digest
+of the stories and links, build and incremental, to compare two versions).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import itertools
 import json
@@ -199,6 +201,18 @@ def stored_parts(folder: Path) -> dict[str, int]:
     return out
 
 
+def result_digest(result: object) -> str:
+    """A digest of every story (members, canonical page, reason, similarities) and passage link
+    (pages, text, offsets, similarity): equal digests, identical results."""
+    h = hashlib.sha256()
+    for s in result.stories:
+        h.update(repr((s.members, s.canonical, s.reason, sorted(s.similarity.items()))).encode())
+    for x in result.links:
+        h.update(repr((x.doc, x.source_doc, x.text, x.doc_start, x.doc_end, x.source_start,
+                       x.source_end, x.similarity)).encode())
+    return h.hexdigest()[:16]
+
+
 def passage_level(args: argparse.Namespace) -> None:
     every = documents(args.articles + args.new, seed=0)
     old, new = every[: args.articles], every[args.articles:]
@@ -274,6 +288,7 @@ def passage_level(args: argparse.Namespace) -> None:
         "articles_per_s": round(n / seconds), "add_seconds": round(t_add, 2),
         "result_seconds": round(t_result, 2), "load_seconds": round(t_load, 2),
         "stories": len(result.stories), "passage_links": len(result.links),
+        "digest": result_digest(result), "incremental_digest": result_digest(inc_result),
         "stage_us_per_article": {k: round(1e6 * v / n) for k, v in stages.items()},
         "stage_bytes_per_article": {k: round(v / n) for k, v in memory.items()},
         "stored_bytes_per_article": {k: round(v / n) for k, v in parts.items()},

@@ -82,53 +82,76 @@ def _segments_nb(m, max_gap, min_matched):  # pragma: no cover - compiled
     return out[:k], seg_of
 
 
-@njit(cache=True, inline="always")
-def sorted_overlap(x, i, i1, y, j, j1):  # pragma: no cover - compiled
-    """How many values ``x[i:i1]`` and ``y[j:j1]`` (each sorted, distinct) share."""
-    n = 0
-    while i < i1 and j < j1:
-        if x[i] == y[j]:
-            n += 1
-            i += 1
-            j += 1
-        elif x[i] < y[j]:
-            i += 1
-        else:
-            j += 1
-    return n
+@njit(cache=True, nogil=True)
+def _content_set(h, c):  # pragma: no cover - compiled
+    """(sorted distinct hashes of the content positions ``c`` of ``h``, each position's slot in
+    them or -1 for a boilerplate position): one sort per row, however many pairs it is in."""
+    idx = np.flatnonzero(c)
+    order = idx[np.argsort(h[idx])]
+    own = np.full(h.shape[0], -1, np.int32)
+    out = np.empty(order.shape[0], np.uint64)
+    k = -1
+    for i in range(order.shape[0]):
+        v = h[order[i]]
+        if k < 0 or out[k] != v:
+            k += 1
+            out[k] = v
+        own[order[i]] = k
+    return out[:k + 1], own
 
 
 @njit(cache=True)
-def _align_sets(ha, ca, hb, cb, set_a, set_b, max_gap, min_passage):  # pragma: no cover
-    """``_align_nb`` given each side's content set (sorted distinct hashes)."""
+def _align_sets(own_a, own_b, set_a, set_b, max_gap, min_passage):  # pragma: no cover
+    """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences given as
+    each side's content set and its positions' slots in it (``_content_set``), with the sizes
+    of both sets and of their intersection. Matched: a content shingle whose hash is a content
+    shingle of the other side (one merge of the two sets maps slots across)."""
     na, nb = set_a.shape[0], set_b.shape[0]
     empty = np.empty((0, 5), np.int64)
     if na == 0 or nb == 0:
         return empty, na, nb, 0
-    inter = sorted_overlap(set_a, 0, na, set_b, 0, nb)
-    pa = np.minimum(np.searchsorted(set_b, ha), nb - 1)  # A shingle -> its slot in B's set
-    m_a = (set_b[pa] == ha) & ca
-    pb = np.minimum(np.searchsorted(set_a, hb), na - 1)
-    m_b = (set_a[pb] == hb) & cb
+    a2b = np.full(na, -1, np.int64)  # A's set slot -> its slot in B's set, or -1
+    b2a = np.full(nb, -1, np.int64)
+    inter = 0
+    i = j = 0
+    while i < na and j < nb:
+        if set_a[i] == set_b[j]:
+            a2b[i] = j
+            b2a[j] = i
+            inter += 1
+            i += 1
+            j += 1
+        elif set_a[i] < set_b[j]:
+            i += 1
+        else:
+            j += 1
+    m_a = np.zeros(own_a.shape[0], np.bool_)
+    pa = np.zeros(own_a.shape[0], np.int64)  # A shingle -> its slot in B's set
+    for q in range(own_a.shape[0]):
+        if own_a[q] >= 0 and a2b[own_a[q]] >= 0:
+            m_a[q] = True
+            pa[q] = a2b[own_a[q]]
+    m_b = np.zeros(own_b.shape[0], np.bool_)
+    for q in range(own_b.shape[0]):
+        m_b[q] = own_b[q] >= 0 and b2a[own_b[q]] >= 0
     min_matched = min(min_passage, na, nb)
     seg_a, _ = _segments_nb(m_a, max_gap, min_matched)
     seg_b, seg_of_b = _segments_nb(m_b, max_gap, min_matched)
     if seg_a.shape[0] == 0 or seg_b.shape[0] == 0:
         return empty, na, nb, inter
     # B's matched positions grouped by their slot in B's set, in text order (counting sort)
-    kb = np.searchsorted(set_b, hb)
     first = np.zeros(nb + 1, np.int64)
-    for q in range(hb.shape[0]):
+    for q in range(own_b.shape[0]):
         if m_b[q]:
-            first[kb[q] + 1] += 1
+            first[own_b[q] + 1] += 1
     for g in range(nb):
         first[g + 1] += first[g]
     fill = first[:-1].copy()
     pos_b = np.empty(first[nb], np.int64)
-    for q in range(hb.shape[0]):
+    for q in range(own_b.shape[0]):
         if m_b[q]:
-            pos_b[fill[kb[q]]] = q
-            fill[kb[q]] += 1
+            pos_b[fill[own_b[q]]] = q
+            fill[own_b[q]] += 1
     n_seg = seg_b.shape[0]
     cnt = np.zeros(n_seg, np.int64)
     a_first = np.zeros(n_seg, np.int64)
@@ -199,16 +222,22 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
     for r in rows:
         total += doc_sh[r + 1] - doc_sh[r]
     sets = np.empty(total, np.uint64)
+    own = np.empty(total, np.int32)  # each shingle's slot in its row's set (-1: boilerplate)
     set_start = np.empty(rows.shape[0], np.int64)
     set_len = np.empty(rows.shape[0], np.int64)
+    own_start = np.empty(rows.shape[0], np.int64)
     k = 0
+    o = 0
     for r in range(rows.shape[0]):
         a0, a1 = doc_sh[rows[r]], doc_sh[rows[r] + 1]
-        part = np.unique(hashes[a0:a1][~mask[a0:a1]])
+        part, slots = _content_set(hashes[a0:a1], ~mask[a0:a1])
         sets[k:k + part.shape[0]] = part
+        own[o:o + slots.shape[0]] = slots
         set_start[r] = k
         set_len[r] = part.shape[0]
+        own_start[r] = o
         k += part.shape[0]
+        o += slots.shape[0]
     slot_a = np.searchsorted(rows, rows_a)
     slot_b = np.searchsorted(rows, rows_b)
     feats = np.full((n_pairs, 5), np.nan)
@@ -221,7 +250,8 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
         ca, cb = ~mask[a0:a1], ~mask[b0:b1]
         sa, sb = slot_a[p], slot_b[p]
         found, na, nb, inter = _align_sets(
-            ha, ca, hb, cb, sets[set_start[sa]:set_start[sa] + set_len[sa]],
+            own[own_start[sa]:own_start[sa] + a1 - a0], own[own_start[sb]:own_start[sb] + b1 - b0],
+            sets[set_start[sa]:set_start[sa] + set_len[sa]],
             sets[set_start[sb]:set_start[sb] + set_len[sb]], max_gap, min_passage)
         if found.shape[0] == 0:
             continue

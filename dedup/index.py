@@ -203,13 +203,6 @@ class DedupIndex:
         doc = self._docs[doc_id]
         return fingerprint_batch([doc.text], [doc.title], self.config).get(0)
 
-    def _fingerprints(self, ids: set[int]) -> dict[int, Fingerprint]:
-        """Full fingerprints of many documents, recomputed from their texts in one batch."""
-        order = sorted(ids)
-        docs = [self._docs[i] for i in order]
-        batch = fingerprint_batch([d.text for d in docs], [d.title for d in docs], self.config)
-        return {i: batch.get(r) for r, i in enumerate(order)}
-
     def _codes(self, pairs: np.ndarray) -> np.ndarray:
         """Sorted candidate codes (``_cand``: row pairs ``a << 32 | b``, a < b) of id pairs."""
         order = np.argsort(self._ids, kind="stable")
@@ -342,27 +335,37 @@ class DedupIndex:
                     for q, s, passages in link_directions(al, rank, graph, members_of, compiled,
                                                         self.config.edge_share,
                                                         self.config.lead_share, canonical_of)]
-        fps = self._fingerprints({d for _, q, s, _ in directed for d in (q, s)})
-        links = []
-        for al, q, s, passages in directed:
-            links.extend(self._links(al, q, s, passages, fps))
+        links = self._links(directed)
         links = drop_templates(drop_mutual(drop_relayed(links)), compiled,
                                {i: docs[i].site for i in compiled})
         return stories, links
 
-    def _links(self, al: Alignment, q: int, s: int, passages: tuple[Passage, ...],
-               fps: dict[int, Fingerprint]) -> list[PassageLink]:
-        fq, fs = fps[q], fps[s]
-        out = []
-        for p in passages:
-            (qf, ql), (sf, sl) = ((p.a_first, p.a_last), (p.b_first, p.b_last))
-            if q != al.a:
-                (qf, ql), (sf, sl) = (sf, sl), (qf, ql)
-            q0, q1 = fq.char_span(qf, ql)
-            s0, s1 = fs.char_span(sf, sl)
-            out.append(PassageLink(q, s, self._docs[q].text[q0:q1], q0, q1, s0, s1,
-                                   round(p.matched / (ql - qf + 1), 4)))
-        return out
+    def _links(self, directed: list[tuple[Alignment, int, int, tuple[Passage, ...]]]
+               ) -> list[PassageLink]:
+        """The passage links of directed passages (alignment, quoting doc, source doc,
+        passages): character spans from the two pages' fingerprints, recomputed in one batch."""
+        order = sorted({d for _, q, s, _ in directed for d in (q, s)})
+        row = {d: r for r, d in enumerate(order)}
+        docs = [self._docs[i] for i in order]
+        batch = fingerprint_batch([d.text for d in docs], [d.title for d in docs], self.config)
+        found = []  # quoting doc, source doc, its first and last shingle, the source's, matched
+        for al, q, s, passages in directed:
+            for p in passages:
+                if q == al.a:
+                    found.append((q, s, p.a_first, p.a_last, p.b_first, p.b_last, p.matched))
+                else:
+                    found.append((q, s, p.b_first, p.b_last, p.a_first, p.a_last, p.matched))
+        if not found:
+            return []
+        arr = np.asarray(found, dtype=np.int64)
+        rows = np.fromiter(map(row.__getitem__, arr[:, :2].reshape(-1).tolist()), dtype=np.int64,
+                           count=2 * len(found)).reshape(-1, 2)
+        q0, q1 = batch.char_spans(rows[:, 0], arr[:, 2], arr[:, 3])
+        s0, s1 = batch.char_spans(rows[:, 1], arr[:, 4], arr[:, 5])
+        by_id = self._docs
+        return [PassageLink(q, s, by_id[q].text[a:b], a, b, c, d, round(m / (ql - qf + 1), 4))
+                for (q, s, qf, ql, _, _, m), a, b, c, d in zip(
+                    found, q0.tolist(), q1.tolist(), s0.tolist(), s1.tolist(), strict=True)]
 
     # -- persistence ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 from numba import njit
 
-from dedup.align import Alignment, Passage, _align_sets
+from dedup.align import Alignment, Passage, _align_sets, _content_set
 from dedup.config import DedupConfig
 from dedup.events import (
     _CJK_RUN,
@@ -171,8 +171,9 @@ def band_keys32_reference(sig: np.ndarray, bands: int, rows_per_band: int) -> np
 def _align_nb(ha, ca, hb, cb, max_gap, min_passage):  # pragma: no cover - compiled
     """Passages (first_a, last_a, first_b, last_b, matched) of two shingle sequences, with
     the sizes of both content sets and of their intersection (``align``'s rule, compiled)."""
-    return _align_sets(ha, ca, hb, cb, np.unique(ha[ca]), np.unique(hb[cb]), max_gap,
-                       min_passage)
+    set_a, own_a = _content_set(ha, ca)
+    set_b, own_b = _content_set(hb, cb)
+    return _align_sets(own_a, own_b, set_a, set_b, max_gap, min_passage)
 
 
 def align(a_id: int, fa: Fingerprint, bp_a: np.ndarray, b_id: int, fb: Fingerprint,

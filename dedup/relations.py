@@ -24,7 +24,9 @@ class CopyVerdict:
 
 
 class AlignmentGraph:
-    """All verified alignments, looked up per document."""
+    """All verified alignments, looked up per document, with what the rules ask of them again
+    and again (each side's shared text as merged blocks, each page's teasers and its other
+    pages by share) kept once."""
 
     def __init__(self, alignments: Iterable[Alignment]) -> None:
         self.pairs: dict[tuple[int, int], Alignment] = {}
@@ -33,9 +35,42 @@ class AlignmentGraph:
             self.pairs[(al.a, al.b)] = al
             self.of[al.a].append(al)
             self.of[al.b].append(al)
+        self._blocks: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+        self._teasers: dict[tuple[int, float], list[tuple[int, int]]] = {}
+        self._thirds: dict[int, list[tuple[float, int]]] = {}
 
     def get(self, x: int, y: int) -> Alignment | None:
-        return self.pairs.get((min(x, y), max(x, y)))
+        return self.pairs.get((x, y) if x < y else (y, x))
+
+    def blocks(self, al: Alignment, doc: int) -> list[tuple[int, int]]:
+        """``doc``'s shingle ranges inside passages shared in ``al``, merged (``_blocks``)."""
+        key = (al.a, al.b, doc)
+        got = self._blocks.get(key)
+        if got is None:
+            got = self._blocks[key] = _blocks(al.ranges(doc))
+        return got
+
+    def thirds(self, doc: int) -> list[tuple[float, int]]:
+        """(share of ``doc`` shared, other page) of every page sharing text with ``doc``,
+        largest share first (ties: larger id first)."""
+        got = self._thirds.get(doc)
+        if got is None:
+            got = self._thirds[doc] = sorted(
+                ((other.side(doc)[0], other.b if other.a == doc else other.a)
+                 for other in self.of[doc]), reverse=True)
+        return got
+
+    def teasers(self, doc: int, lead_share: float) -> list[tuple[int, int]]:
+        """``doc``'s text shared with a page from that page's opening (the text it shares
+        starts within its first ``lead_share``), merged."""
+        key = (doc, lead_share)
+        got = self._teasers.get(key)
+        if got is None:
+            got = self._teasers[key] = _blocks(
+                [r for other in self.of[doc]
+                 if other.side(other.b if other.a == doc else other.a)[1] <= lead_share
+                 for r in other.ranges(doc)])
+        return got
 
 
 def _range(p: Passage, al: Alignment, doc: int) -> tuple[int, int]:
@@ -59,19 +94,19 @@ def foreign_opening(graph: AlignmentGraph, inner: int, outer: int,
     al = graph.get(inner, outer)
     if al is None:
         return None
-    shared = al.ranges(inner)
-    start = min(first for first, _ in shared)
-    others = sorted(graph.of[inner], key=lambda x: (x.a, x.b))
-    teasers = [r for other in others if other.side(other.b if other.a == inner else other.a)[1]
-               <= lead_share for r in other.ranges(inner)]
-    for other in others:
+    shared = graph.blocks(al, inner)
+    start = shared[0][0]
+    teasers = graph.teasers(inner, lead_share)
+    found = None
+    for other in graph.of[inner]:
         third = other.b if other.a == inner else other.a
-        if third == outer:
+        if third == outer or (found is not None and (other.a, other.b) > found[0]):
             continue
         for r in other.ranges(inner):
-            if r[0] < start and not _overlaps(r, shared) and not _carries(teasers, [r]):
-                return third
-    return None
+            if r[0] < start and not _overlaps(r, shared) and not _carries(teasers, *r):
+                found = ((other.a, other.b), third)  # the first such page in pair order
+                break
+    return None if found is None else found[1]
 
 
 def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> int | None:
@@ -79,8 +114,7 @@ def other_story(graph: AlignmentGraph, inner: int, outer: int, share: float) -> 
     of ``inner``: pages sharing nothing with ``outer``, one per story (pages sharing text with
     each other count once, by their largest share). ``inner`` then carries a good part of
     other stories besides ``outer``'s text: a digest, a page quoting several."""
-    thirds = sorted(((other.side(inner)[0], other.b if other.a == inner else other.a)
-                     for other in graph.of[inner]), reverse=True)
+    thirds = graph.thirds(inner)
     counted: list[int] = []
     total = 0.0
     for cover, third in thirds:
@@ -123,7 +157,7 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
-    new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+    new_lede = graph.blocks(al, inner)[0][0] <= config.new_lede_shingles
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
     if cover < config.copy_containment:
@@ -190,17 +224,26 @@ def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterabl
     of it; the canonical and the other page may share text no candidate window caught).
     """
     other = al.b if doc == al.a else al.a
-    region = [_range(passage, al, other)]
+    first, last = _range(passage, al, other)
     if canonical is not None and canonical != doc:
         own = graph.get(canonical, doc)
-        if own is None or not _carries(own.ranges(doc), [_range(passage, al, doc)]):
+        if own is None or not _carries(graph.blocks(own, doc), *_range(passage, al, doc)):
             return 0
     count = 0
+    near = graph.of[other]
+    if len(near) < len(story):  # the members sharing text with ``other``, fewer to look at
+        members = story if isinstance(story, Set) else set(story)
+        for peer in near:
+            member = peer.b if peer.a == other else peer.a
+            if member != doc and member in members and \
+                    _carries(graph.blocks(peer, other), first, last):
+                count += 1
+        return count
     for member in story:
         if member in (doc, other):
             continue
         peer = graph.get(member, other)
-        if peer is not None and _carries(peer.ranges(other), region):
+        if peer is not None and _carries(graph.blocks(peer, other), first, last):
             count += 1
     return count
 
@@ -214,18 +257,22 @@ def _cut_before(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[
         peer = graph.get(member, doc) if member != doc else None
         if peer is None:
             continue
-        if max(last for _, last in peer.ranges(doc)) >= end or \
+        if graph.blocks(peer, doc)[-1][1] >= end or \
                 peer.side(member)[0] < peer.side(doc)[0]:
             return False
     return True
 
 
-def _carries(ranges: list[tuple[int, int]], region: list[tuple[int, int]]) -> bool:
-    """Whether ``ranges`` cover at least half of ``region`` (a stock sentence inside a quoted
-    paragraph does not make a page carry the paragraph)."""
-    inside = [(max(f, rf), min(lt, rl)) for f, lt in ranges for rf, rl in region
-              if f <= rl and rf <= lt]
-    return 2 * _covered(inside) >= _covered(region)
+def _carries(blocks: list[tuple[int, int]], first: int, last: int) -> bool:
+    """Whether ``blocks`` (merged ranges, ``_blocks``) cover at least half of ``first..last``
+    (a stock sentence inside a quoted paragraph does not make a page carry the paragraph)."""
+    inside = 0
+    for f, lt in blocks:
+        if f > last:
+            break
+        if first <= lt:
+            inside += min(lt, last) - max(f, first) + 1
+    return 2 * inside >= last - first + 1
 
 
 def _covered(ranges: list[tuple[int, int]]) -> int:
@@ -310,7 +357,7 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
     edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)
-    one_place = min(len(_blocks(al.ranges(al.a))), len(_blocks(al.ranges(al.b)))) == 1
+    one_place = min(len(graph.blocks(al, al.a)), len(graph.blocks(al, al.b))) == 1
     if edge_a != edge_b and one_place:
         return (al.b, al.a) if edge_a > edge_b else (al.a, al.b)
     in_lead_a, in_lead_b = al.lead_a <= lead, al.lead_b <= lead
@@ -386,7 +433,8 @@ def drop_relayed(links: list[PassageLink]) -> list[PassageLink]:
     """
     quoted: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for link in links:
-        quoted[link.doc].append((link.doc_start, link.doc_end))
+        quoted[link.doc].append((link.doc_start, link.doc_end - 1))
+    merged = {doc: _blocks(ranges) for doc, ranges in quoted.items()}
     return [link for link in links
-            if not _carries([(a, b - 1) for a, b in quoted.get(link.source_doc, ())],
-                            [(link.source_start, link.source_end - 1)])]
+            if not _carries(merged.get(link.source_doc, []), link.source_start,
+                            link.source_end - 1)]

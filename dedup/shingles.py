@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from dedup.arrays import sort_into
+from dedup.arrays import gather_ranges, sort_into
 from dedup.config import DedupConfig
 from dedup.hashing import _U_G, _X1, _fmix, _weights
 from dedup.lsh import window_keys
@@ -168,6 +168,17 @@ class FingerprintBatch:
         w0, w1 = int(self.doc_win[row]), int(self.doc_win[row + 1])
         return Fingerprint(self.hashes[s0:s1], self.last[s0:s1], self.tok_start[t0:t1],
                            self.tok_end[t0:t1], tuple(map(tuple, self.win[w0:w1].tolist())))
+
+    def char_spans(self, rows: np.ndarray, first: np.ndarray,
+                   last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Character spans (start, end) of shingles ``first..last`` (inclusive) of ``rows``, many
+        at once: ``Fingerprint.char_span`` of each."""
+        sizes = last - first + 1
+        cuts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        shingles = self.last[gather_ranges(self.doc_sh[rows] + first, sizes)]
+        last_tok = np.maximum.reduceat(shingles, cuts)  # the last token of each range
+        tok = self.doc_tok[rows]
+        return self.tok_start[tok + first], self.tok_end[tok + last_tok]
 
     def window_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row of each window, its first and last shingle as global indexes into ``hashes``)."""

@@ -405,3 +405,46 @@ def test_shingle_hashes_tell_order_seed_and_words_apart() -> None:
     shingles = {combine_tokens([token_hash(w) for w in words[i:i + 5]], 1)
                 for i in range(0, 40000)}
     assert len(shingles) == 40000
+
+
+def test_char_spans_of_many_ranges_equal_each_fingerprints_char_span(corpus) -> None:
+    """``FingerprintBatch.char_spans`` (what passage links are cut by, many at once) equals
+    ``Fingerprint.char_span`` range by range, CJK shingles (shorter, so a range's last token is
+    not its last shingle's) and ranges ending a batch included."""
+    texts, titles = corpus
+    batch = fingerprint_batch(texts, titles, DedupConfig())
+    rng = random.Random(4)
+    rows, first, last = [], [], []
+    for r in list(range(len(batch))) * 3:
+        n = int(batch.doc_sh[r + 1] - batch.doc_sh[r])
+        if n:
+            f = rng.randrange(n)
+            rows.append(r)
+            first.append(f)
+            last.append(rng.randrange(f, n) if rng.random() < 0.8 else n - 1)
+    starts, ends = batch.char_spans(np.asarray(rows), np.asarray(first), np.asarray(last))
+    want = [batch.get(r).char_span(f, lt) for r, f, lt in zip(rows, first, last, strict=True)]
+    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == want
+
+
+def _carries_spec(ranges: list[tuple[int, int]], first: int, last: int) -> bool:
+    """Whether ``ranges`` (any order, overlapping) cover at least half of ``first..last``:
+    shingle by shingle."""
+    inside = {i for f, lt in ranges for i in range(max(f, first), min(lt, last) + 1)}
+    return 2 * len(inside) >= last - first + 1
+
+
+def test_carries_over_merged_blocks_equals_counting_shingle_by_shingle() -> None:
+    """The relations' ``_carries`` (over ``_blocks``, merged once per alignment side) equals
+    counting the covered shingles of the region one by one."""
+    from dedup.relations import _blocks, _carries
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        ranges = []
+        for _ in range(rng.randrange(6)):
+            f = rng.randrange(60)
+            ranges.append((f, f + rng.randrange(12)))
+        first = rng.randrange(60)
+        last = first + rng.randrange(15)
+        assert _carries(_blocks(ranges), first, last) == _carries_spec(ranges, first, last)
