@@ -178,7 +178,7 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
     return {
         "signatures": float(index._hashes.nbytes + index._doc_sh.nbytes + index._mask.nbytes),
         "boilerplate": float(index._boilerplate.nbytes),
-        "band buckets": float(index._bands.keys.nbytes + index._bands.rows.nbytes),
+        "band buckets": float(index._bands.nbytes),
         "candidate pairs": float(index._cand.nbytes + index._checked.nbytes),
         "verified alignments": _sampled_size(aligned) + 8.0 * len(aligned),  # + dict slots
         "stories and links": _sampled_size(list(result.stories)) + _sampled_size(list(result.links)),
@@ -189,14 +189,34 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
 
 def stored_parts(folder: Path) -> dict[str, int]:
     """Bytes of each part of a saved index (``DedupIndex.save``), by array name prefix
-    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the masks; ``header``:
-    ``index.json``)."""
+    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the per-row shingle counts;
+    ``lsh``: the band runs, ``bands/``; ``header``: ``index.json``)."""
     out: dict[str, int] = {}
-    for path in folder.iterdir():
-        prefix = path.name.split(".")[0].split("_")[0]
-        part = {"shingles": "fp", "index": "header"}.get(prefix, prefix)
-        out[part] = out.get(part, 0) + path.stat().st_size
+    for path, (_, size) in _files(folder).items():
+        prefix = path.split("/")[0].split(".")[0].split("_")[0]
+        part = {"shingles": "fp", "index": "header", "bands": "lsh"}.get(prefix, prefix)
+        out[part] = out.get(part, 0) + size
     return out
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """(inode, size) of every file under ``folder``, by relative path."""
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            out[str(p.relative_to(folder))] = (st.st_ino, st.st_size)
+    return out
+
+
+def written_bytes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
+    """Bytes a save wrote, from the files before and after it: a new or replaced file (another
+    inode) whole, the growth of a file appended to."""
+    total = 0
+    for name, (inode, size) in after.items():
+        old = before.get(name)
+        total += size - old[1] if old is not None and old[0] == inode else size
+    return total
 
 
 def passage_level(args: argparse.Namespace) -> None:
@@ -231,13 +251,12 @@ def passage_level(args: argparse.Namespace) -> None:
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    appended = sum(p.stat().st_size for p in folder.glob("shingles.*.u64"))
+    before = _files(folder)
     t2 = time.perf_counter()
     loaded.save(folder)
     incremental = time.perf_counter() - t1
     t_inc_save = time.perf_counter() - t2
-    # what the save wrote: the generation's files whole, the shingle file's new tail
-    written = sum(stored_parts(folder).values()) - appended
+    written = written_bytes(before, _files(folder))
     if prof:
         prof.disable()
     n = len(old)
