@@ -219,6 +219,15 @@ def test_a_reader_changes_nothing_and_a_new_index_replaces_the_folder(tmp_path) 
         DedupIndex.open(folder, documents=by_id)
 
 
+def _saved(folder, docs) -> DedupIndex:
+    """An index of ``docs``, decided and saved in ``folder``."""
+    index = DedupIndex()
+    index.add(docs)
+    index.result()
+    index.save(folder)
+    return index
+
+
 def _listing(folder) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -230,10 +239,7 @@ def test_a_save_appends_columns_and_band_runs_and_rewrites_nothing_saved(tmp_pat
     docs = _corpus()
     by_id = {d.id: d for d in docs}
     folder = tmp_path / "passage"
-    index = DedupIndex()
-    index.add(docs[:2])
-    index.result()
-    index.save(folder)
+    index = _saved(folder, docs[:2])
     for end in range(3, len(docs) + 1):
         before = _listing(folder)
         index.add(docs[end - 1:end])
@@ -277,10 +283,7 @@ def test_alignments_dropped_by_new_boilerplate_are_saved_again(tmp_path) -> None
     docs = _corpus()
     by_id = {d.id: d for d in docs}
     folder = tmp_path / "passage"
-    index = DedupIndex()
-    index.add(docs[:3])
-    index.result()
-    index.save(folder)
+    _saved(folder, docs[:3])
     first = DedupIndex.open(folder, documents=by_id)
     first.add(docs[3:])  # doc 6 makes a.test's footer boilerplate: docs 1-3 aligned again
     first.result()
