@@ -192,7 +192,7 @@ def stored_parts(folder: Path) -> dict[str, int]:
     (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the per-row shingle counts;
     ``lsh``: the band runs, ``bands/``; ``header``: ``index.json``)."""
     out: dict[str, int] = {}
-    for path, (_, size) in _files(folder).items():
+    for path, (size, _) in _files(folder).items():
         prefix = path.split("/")[0].split(".")[0].split("_")[0]
         part = {"shingles": "fp", "index": "header", "bands": "lsh"}.get(prefix, prefix)
         out[part] = out.get(part, 0) + size
@@ -200,22 +200,27 @@ def stored_parts(folder: Path) -> dict[str, int]:
 
 
 def _files(folder: Path) -> dict[str, tuple[int, int]]:
-    """(inode, size) of every file under ``folder``, by relative path."""
-    out = {}
-    for p in folder.rglob("*"):
-        if p.is_file():
-            st = p.stat()
-            out[str(p.relative_to(folder))] = (st.st_ino, st.st_size)
-    return out
+    """(size, xxh64 of the content) of every file under ``folder``, by relative path."""
+    import xxhash
+
+    return {str(p.relative_to(folder)): (p.stat().st_size, xxhash.xxh64_intdigest(p.read_bytes()))
+            for p in folder.rglob("*") if p.is_file()}
 
 
-def written_bytes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
-    """Bytes a save wrote, from the files before and after it: a new or replaced file (another
-    inode) whole, the growth of a file appended to."""
+def written_bytes(folder: Path, before: dict[str, tuple[int, int]]) -> int:
+    """Bytes a save wrote, from the files before it (``_files``) and after: the growth of a
+    file whose old bytes are still its beginning (appended to), every other file whole."""
+    import xxhash
+
     total = 0
-    for name, (inode, size) in after.items():
-        old = before.get(name)
-        total += size - old[1] if old is not None and old[0] == inode else size
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        old = before.get(str(path.relative_to(folder)))
+        kept = old is not None and len(data) >= old[0] and xxhash.xxh64_intdigest(
+            data[:old[0]]) == old[1]
+        total += len(data) - old[0] if kept else len(data)
     return total
 
 
@@ -251,12 +256,13 @@ def passage_level(args: argparse.Namespace) -> None:
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    before = _files(folder)
+    t_add_result = time.perf_counter() - t1
+    before = _files(folder)  # not timed: what the save is compared with
     t2 = time.perf_counter()
     loaded.save(folder)
-    incremental = time.perf_counter() - t1
     t_inc_save = time.perf_counter() - t2
-    written = written_bytes(before, _files(folder))
+    incremental = t_add_result + t_inc_save
+    written = written_bytes(folder, before)
     if prof:
         prof.disable()
     n = len(old)
