@@ -199,28 +199,43 @@ def stored_parts(folder: Path) -> dict[str, int]:
     return out
 
 
-def _files(folder: Path) -> dict[str, tuple[int, int]]:
-    """(size, xxh64 of the content) of every file under ``folder``, by relative path."""
+def _digest(path: Path, size: int) -> int:
+    """xxh64 of the first ``size`` bytes of ``path``, read a MB at a time (a whole shingle file
+    read at once would count in the peak RSS)."""
     import xxhash
 
-    return {str(p.relative_to(folder)): (p.stat().st_size, xxhash.xxh64_intdigest(p.read_bytes()))
-            for p in folder.rglob("*") if p.is_file()}
+    h = xxhash.xxh64()
+    with path.open("rb") as f:
+        while size > 0:
+            chunk = f.read(min(size, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            size -= len(chunk)
+    return h.intdigest()
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, digest of the content) of every file under ``folder``, by relative path."""
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file():
+            size = p.stat().st_size
+            out[str(p.relative_to(folder))] = (size, _digest(p, size))
+    return out
 
 
 def written_bytes(folder: Path, before: dict[str, tuple[int, int]]) -> int:
     """Bytes a save wrote, from the files before it (``_files``) and after: the growth of a
     file whose old bytes are still its beginning (appended to), every other file whole."""
-    import xxhash
-
     total = 0
     for path in folder.rglob("*"):
         if not path.is_file():
             continue
-        data = path.read_bytes()
+        size = path.stat().st_size
         old = before.get(str(path.relative_to(folder)))
-        kept = old is not None and len(data) >= old[0] and xxhash.xxh64_intdigest(
-            data[:old[0]]) == old[1]
-        total += len(data) - old[0] if kept else len(data)
+        kept = old is not None and size >= old[0] and _digest(path, old[0]) == old[1]
+        total += size - old[0] if kept else size
     return total
 
 
