@@ -180,7 +180,7 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
     return {
         "signatures": float(index._hashes.nbytes + index._doc_sh.nbytes + index._mask.nbytes),
         "boilerplate": float(index._boilerplate.nbytes),
-        "band buckets": float(index._bands.keys.nbytes + index._bands.rows.nbytes),
+        "band buckets": float(index._bands.nbytes),
         "candidate pairs": float(index._cand.nbytes + index._checked.nbytes),
         "verified alignments": _sampled_size(aligned) + 8.0 * len(aligned),  # + dict slots
         "stories and links": _sampled_size(list(result.stories)) + _sampled_size(list(result.links)),
@@ -191,13 +191,13 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
 
 def stored_parts(folder: Path) -> dict[str, int]:
     """Bytes of each part of a saved index (``DedupIndex.save``), by array name prefix
-    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the masks; ``header``:
-    ``index.json``)."""
+    (``fp``: the shingle hashes, ``shingles.<n>.u64``, and the per-row shingle counts;
+    ``lsh``: the band runs, ``bands/``; ``header``: ``index.json``)."""
     out: dict[str, int] = {}
-    for path in folder.iterdir():
-        prefix = path.name.split(".")[0].split("_")[0]
-        part = {"shingles": "fp", "index": "header"}.get(prefix, prefix)
-        out[part] = out.get(part, 0) + path.stat().st_size
+    for path, (size, _) in _files(folder).items():
+        prefix = path.split("/")[0].split(".")[0].split("_")[0]
+        part = {"shingles": "fp", "index": "header", "bands": "lsh"}.get(prefix, prefix)
+        out[part] = out.get(part, 0) + size
     return out
 
 
@@ -211,6 +211,46 @@ def result_digest(result: object) -> str:
         h.update(repr((x.doc, x.source_doc, x.text, x.doc_start, x.doc_end, x.source_start,
                        x.source_end, x.similarity)).encode())
     return h.hexdigest()[:16]
+
+
+def _digest(path: Path, size: int) -> int:
+    """xxh64 of the first ``size`` bytes of ``path``, read a MB at a time (a whole shingle file
+    read at once would count in the peak RSS)."""
+    import xxhash
+
+    h = xxhash.xxh64()
+    with path.open("rb") as f:
+        while size > 0:
+            chunk = f.read(min(size, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            size -= len(chunk)
+    return h.intdigest()
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, digest of the content) of every file under ``folder``, by relative path."""
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file():
+            size = p.stat().st_size
+            out[str(p.relative_to(folder))] = (size, _digest(p, size))
+    return out
+
+
+def written_bytes(folder: Path, before: dict[str, tuple[int, int]]) -> int:
+    """Bytes a save wrote, from the files before it (``_files``) and after: the growth of a
+    file whose old bytes are still its beginning (appended to), every other file whole."""
+    total = 0
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        old = before.get(str(path.relative_to(folder)))
+        kept = old is not None and size >= old[0] and _digest(path, old[0]) == old[1]
+        total += size - old[0] if kept else size
+    return total
 
 
 def passage_level(args: argparse.Namespace) -> None:
@@ -245,13 +285,13 @@ def passage_level(args: argparse.Namespace) -> None:
     t_load = time.perf_counter() - t1
     loaded.add(new)
     inc_result = loaded.result()
-    appended = sum(p.stat().st_size for p in folder.glob("shingles.*.u64"))
+    t_add_result = time.perf_counter() - t1
+    before = _files(folder)  # not timed: what the save is compared with
     t2 = time.perf_counter()
     loaded.save(folder)
-    incremental = time.perf_counter() - t1
     t_inc_save = time.perf_counter() - t2
-    # what the save wrote: the generation's files whole, the shingle file's new tail
-    written = sum(stored_parts(folder).values()) - appended
+    incremental = t_add_result + t_inc_save
+    written = written_bytes(folder, before)
     if prof:
         prof.disable()
     n = len(old)

@@ -51,7 +51,7 @@ from dedup.blockio import (
 from dedup.cluster import union_roots
 from dedup.config import DedupConfig
 from dedup.docsign import sign_documents
-from dedup.lsh import BandIndex
+from dedup.lsh import BandIndex, Run
 from dedup.model import Document
 
 FORMAT = 1
@@ -668,8 +668,8 @@ class Archive:
             raise ValueError("call result() before save(): documents are not counted yet")
         arrays = {"ids": self._ids, "site": self._site, "published": self._published,
                   "sizes": self._sizes, "content": self._content, "story": self._story,
-                  "pairs": self._pairs, "copy": self._copy, "lsh_keys": self._lsh.keys,
-                  "lsh_rows": self._lsh.rows}
+                  "pairs": self._pairs, "copy": self._copy}
+        arrays["lsh_keys"], arrays["lsh_rows"] = self._lsh.merged()
         boiler, b_off = self._site_sets(self._boiler)
         arrays |= {"boiler": boiler, "boiler_off": b_off}
         self._gens.save(arrays, self._header())
@@ -686,7 +686,7 @@ class Archive:
         self._ids, self._site, self._published = arr("ids"), arr("site"), arr("published")
         self._sizes, self._content, self._story = arr("sizes"), arr("content"), arr("story")
         self._pairs, self._copy = arr("pairs"), arr("copy")
-        self._lsh.keys, self._lsh.rows = arr("lsh_keys"), arr("lsh_rows")
+        self._lsh.load([Run(arr("lsh_keys"), arr("lsh_rows"))])
         self._sites = {name: i for i, name in enumerate(head["sites"])}
         boiler, b_off = arr("boiler"), arr("boiler_off")
         self._boiler = {s: boiler[b_off[s]:b_off[s + 1]] for s in range(b_off.shape[0] - 1)

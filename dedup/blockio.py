@@ -178,6 +178,14 @@ def write_atomically(path: Path, text: str) -> None:
     fsync_path(path.parent)
 
 
+def write_npy(path: Path, arr: np.ndarray) -> None:
+    """``np.save`` to ``path``, fsynced (a file a header will name, so whole before it)."""
+    with path.open("wb") as f:
+        np.save(f, arr)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class Generations:
     """Arrays saved as whole ``.npy`` files of a numbered generation in ``root``, named by a
     JSON header file replaced atomically.
@@ -215,10 +223,7 @@ class Generations:
         header, crash-safe (above)."""
         generation = self.generation + 1
         for name, arr in arrays.items():
-            with self.path(name, generation).open("wb") as f:
-                np.save(f, arr)
-                f.flush()
-                os.fsync(f.fileno())
+            write_npy(self.path(name, generation), arr)
         write_atomically(self.header_path,
                          json.dumps({**head, "generation": generation}, sort_keys=True))
         self.generation = generation

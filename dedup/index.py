@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -17,12 +19,12 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.arrays import gather_ranges
-from dedup.blockio import Generations, append_cached, fsync_path
+from dedup.blockio import Generations, append_cached, fsync_path, write_npy
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
 from dedup.config import DedupConfig
-from dedup.lsh import BandIndex
+from dedup.lsh import BandIndex, Run
 from dedup.model import DedupResult, Document, PassageLink, Story
 from dedup.relations import (
     AlignmentGraph,
@@ -36,8 +38,19 @@ from dedup.relations import (
 from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
 _MAGIC = b"NEWSDEDUP-INDEX\n"
-_FORMAT = 3  # 1: zlib of a JSON payload; 2: LSH buckets as lists (both refused: rebuild)
+_BLOB_FORMAT = 3  # ``to_bytes``; 1: zlib of a JSON payload; 2: LSH buckets as lists (refused)
+_FORMAT = 4  # ``save``: append-only columns and band runs (3: whole arrays, read once)
+_FILES_V3 = 3
 _HEADER = "index.json"  # a saved index's header (``save``), naming its generation
+_BANDS = "bands"  # the saved index's band runs, inside its folder
+#: Append-only columns of a saved index (``save``): name -> little-endian dtype.
+_LOGS = {"doc.id": "<i8", "doc.digest": "<u8", "fp.n": "<u4", "shingles": "<u8",
+         "cand": "<i8", "al.pair": "<i8", "al.ok": "u1", "al.f": "<f8", "al.np": "<u4",
+         "al.p": "<u4"}
+#: The alignment columns are rewritten when they hold more than twice the live entries plus
+#: this many (pairs verified again after their boilerplate grew leave stale entries).
+_MIN_REWRITE = 4096
+_log = logging.getLogger(__name__)
 
 
 class IndexMismatch(ValueError):
@@ -82,9 +95,13 @@ class DedupIndex:
         # current boilerplate masks: a pair is dropped when a side's mask changes.
         self._aligned: dict[tuple[int, int], Alignment | None] = {}
         self._checked = np.zeros(0, dtype=np.int64)  # sorted codes of _cand in _aligned
+        self._dropped = np.zeros(0, dtype=np.int64)  # codes dropped from _checked since a save
         self._facts = FactsCache(self._docs)
         self._result = _ResultCache()
-        self._saved: tuple[Path, int, int] | None = None  # (folder, generation, shingles) saved
+        # (folder, generation) this index was opened from or last saved to: a save there
+        # appends; rows from _al_from on may have verified pairs the folder does not hold yet
+        self._saved: tuple[Path, int] | None = None
+        self._al_from = 0
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -159,10 +176,11 @@ class DedupIndex:
         pairs = self._bands.add(keys, key_rows + base)
         self._cand = np.union1d(self._cand, pairs)
 
-    def _append_loaded(self, docs: list[Document], doc_sh: np.ndarray, hashes: np.ndarray,
-                       mask: np.ndarray) -> None:
-        """Rows of a stored index: documents, shingle hashes and masks as stored; boilerplate
-        counts recounted."""
+    def _append_loaded(self, docs: list[Document], doc_sh: np.ndarray,
+                       hashes: np.ndarray) -> None:
+        """Rows of a stored index: documents and shingle hashes as stored; boilerplate counts
+        recounted and masks computed from them (a shingle is masked when it is in its site's
+        boilerplate set: counts only grow, so that is what ``_invalidate`` kept)."""
         sites = np.fromiter((self._site(d.site) for d in docs), dtype=np.int64, count=len(docs))
         for r, d in enumerate(docs):
             self._docs[d.id] = d
@@ -171,7 +189,7 @@ class DedupIndex:
         self._site_row = sites
         self._doc_sh, self._hashes = doc_sh, hashes
         self._boilerplate.add(sites, hashes, doc_sh)
-        self._mask = mask
+        self._mask = self._boilerplate.masks(sites, hashes, doc_sh)
 
     # -- verification and clustering -------------------------------------------------------
 
@@ -195,7 +213,9 @@ class DedupIndex:
             self._aligned = {k: v for k, v in self._aligned.items()
                              if k[0] not in ids and k[1] not in ids}
             rows, done = np.unique(dirty), self._checked
-            self._checked = done[~(np.isin(done >> 32, rows) | np.isin(done & 0xFFFFFFFF, rows))]
+            gone = np.isin(done >> 32, rows) | np.isin(done & 0xFFFFFFFF, rows)
+            self._dropped = np.union1d(self._dropped, done[gone])
+            self._checked = done[~gone]
 
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
         """The document's full fingerprint (token offsets for character spans), recomputed from
@@ -374,36 +394,52 @@ class DedupIndex:
                 "config": asdict(self.config), "datasketch": version("datasketch"),
                 "documents": len(self._docs)}
 
-    def _arrays(self, texts: bool) -> dict[str, np.ndarray]:
-        """The index as named arrays, what ``to_bytes`` and ``save`` store (see ``to_bytes``)."""
-        docs = [self._docs[i] for i in self._ids.tolist()]
-        arrays: dict[str, np.ndarray] = {"doc.id": self._ids.astype("<i8")}
-        if not texts:
-            arrays["doc.digest"] = np.fromiter(map(_digest, docs), dtype="<u8", count=len(docs))
-        for name in _STR_FIELDS if texts else ():
-            if name == "published":
-                values = [d.published.isoformat() if d.published else None for d in docs]
-            else:
-                values = [getattr(d, name) for d in docs]
-            _put_strings(arrays, f"doc.{name}", values)
-        arrays["fp.n"] = _small(np.diff(self._doc_sh))
-        arrays["fp.hash"] = self._hashes.astype("<u8", copy=False)
-        arrays["fp.mask"] = np.packbits(self._mask)
-        arrays["lsh.key"] = self._bands.keys.astype("<u8", copy=False)
-        arrays["lsh.row"] = _small(self._bands.rows)
-        arrays["cand"] = self._cand.astype("<i8")
-        pairs = sorted(self._aligned)
+    def _row_arrays(self, first: int) -> dict[str, np.ndarray]:
+        """The per-row columns of rows ``first`` on: ids, document digests, shingle counts."""
+        docs = [self._docs[i] for i in self._ids[first:].tolist()]
+        return {"doc.id": self._ids[first:].astype("<i8"),
+                "doc.digest": np.fromiter(map(_digest, docs), dtype="<u8", count=len(docs)),
+                "fp.n": np.diff(self._doc_sh[first:]).astype("<u4")}
+
+    def _alignment_arrays(self, pairs: list[tuple[int, int]],
+                          gone: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+        """Verified pairs as arrays: ``al.ok`` 1 with an alignment (its features, passage count
+        and passages in ``al.f``, ``al.np``, ``al.p``), 0 for nothing shared, 2 for a pair
+        dropped since (``gone``, listed first: a later entry of a pair overrides an earlier)."""
         als = [self._aligned[p] for p in pairs]
-        arrays["al.pair"] = np.asarray(pairs, dtype="<i8").reshape(-1, 2)
-        arrays["al.ok"] = np.asarray([al is not None for al in als], dtype=np.uint8)
         found = [al for al in als if al is not None]
-        arrays["al.f"] = np.asarray(
-            [(al.cover_a, al.cover_b, al.lead_a, al.lead_b, al.jaccard) for al in found],
-            dtype="<f8").reshape(-1, 5)
-        arrays["al.np"] = _small([len(al.passages) for al in found])
-        arrays["al.p"] = _small(np.asarray(
-            [(p.a_first, p.a_last, p.b_first, p.b_last, p.matched)
-             for al in found for p in al.passages], dtype=np.int64).reshape(-1, 5))
+        return {
+            "al.pair": np.asarray(gone + pairs, dtype="<i8").reshape(-1, 2),
+            "al.ok": np.asarray([2] * len(gone) + [al is not None for al in als], dtype=np.uint8),
+            "al.f": np.asarray([(al.cover_a, al.cover_b, al.lead_a, al.lead_b, al.jaccard)
+                                for al in found], dtype="<f8").reshape(-1, 5),
+            "al.np": np.asarray([len(al.passages) for al in found], dtype=np.int64),
+            "al.p": np.asarray([(p.a_first, p.a_last, p.b_first, p.b_last, p.matched)
+                                for al in found for p in al.passages],
+                               dtype=np.int64).reshape(-1, 5)}
+
+    def _arrays(self, texts: bool) -> dict[str, np.ndarray]:
+        """The index as named arrays, what ``to_bytes`` stores (see there)."""
+        rows = self._row_arrays(0)
+        arrays: dict[str, np.ndarray] = {"doc.id": rows["doc.id"]}
+        if texts:
+            docs = [self._docs[i] for i in self._ids.tolist()]
+            for name in _STR_FIELDS:
+                if name == "published":
+                    values = [d.published.isoformat() if d.published else None for d in docs]
+                else:
+                    values = [getattr(d, name) for d in docs]
+                _put_strings(arrays, f"doc.{name}", values)
+        else:
+            arrays["doc.digest"] = rows["doc.digest"]
+        arrays["fp.n"] = _small(rows["fp.n"])
+        arrays["fp.hash"] = self._hashes.astype("<u8", copy=False)
+        keys, key_rows = self._bands.merged()
+        arrays["lsh.key"] = keys.astype("<u8", copy=False)
+        arrays["lsh.row"] = _small(key_rows)
+        arrays["cand"] = self._cand.astype("<i8")
+        arrays.update(self._alignment_arrays(sorted(self._aligned), []))
+        arrays["al.np"], arrays["al.p"] = _small(arrays["al.np"]), _small(arrays["al.p"])
         arrays.update(self._result.arrays(self))
         return arrays
 
@@ -417,17 +453,17 @@ class DedupIndex:
         blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
         (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
         (shingle hashes, concatenated, with per-document counts; token offsets and windows are
-        recomputed from the texts when needed), boilerplate masks (packed bits), the LSH's
-        sorted keys and rows, candidate row pairs and the verified alignment of every candidate
-        pair. Per-site boilerplate counts are not stored: they
-        are recounted from the hashes.
+        recomputed from the texts when needed), the LSH's sorted keys and rows (its runs
+        merged), candidate row pairs and the verified alignment of every candidate pair.
+        Per-site boilerplate counts and masks are not stored: they are recounted from the
+        hashes.
 
         ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
         keeps them, e.g. the article store, and passes them back to ``from_bytes``). The
         store's own format is files (``save``); this one blob is what stores kept before it.
         """
         arrays = self._arrays(texts)
-        head = json.dumps(self.header(), sort_keys=True).encode()
+        head = json.dumps({**self.header(), "format": _BLOB_FORMAT}, sort_keys=True).encode()
         manifest, blobs = [], []
         for name, arr in arrays.items():
             raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # no copy before the join
@@ -442,40 +478,96 @@ class DedupIndex:
 
     def save(self, folder: Path | str) -> None:
         """Store the index without texts (only each document's digest: the caller keeps the
-        documents and passes them back to ``open``) as files in ``folder``.
+        documents and passes them back to ``open``) as files in ``folder``; a save writes what
+        changed since the last one, not the whole index.
 
-        ``shingles.<n>.u64`` holds every row's shingle hashes, append-only: a save appends the
-        rows added since the index was opened from (or saved to) this folder; another index
-        (a rebuild) starts a new such file. Every other array of ``to_bytes`` is a ``.npy``
-        file of the next generation (``dedup.blockio.Generations``), then ``index.json``
-        (header, array names, the shingle file and count) names that generation, replaced
-        atomically. A crash (kill -9) at any point leaves the previous generation whole;
-        ``open`` drops what an unfinished save appended or wrote."""
+        - Append-only columns (``_LOGS``: ``<name>.<n>.<dtype>``, e.g. ``shingles.<n>.u64``):
+          per row its id, digest and shingle count, every row's shingle hashes, the candidate
+          row pairs, and the verified pairs with their alignments (an entry per pair verified
+          since the last save; a pair verified again overrides its earlier entry, one dropped
+          since gets a tombstone; rewritten whole when most entries are stale).
+        - Band keys as sorted runs (``bands/run.<n>.keys.npy``, ``.rows.npy``): a run is
+          written once, when it first exists (a batch's keys, or runs merged in memory).
+        - The decided stories and links (small) as ``.npy`` files of the next generation
+          (``dedup.blockio.Generations``).
+        - ``index.json`` (header, the columns' files and lengths, the runs) names all of it and
+          is replaced atomically, after everything it names is fsynced.
+
+        An index that was not opened from (or last saved to) this folder, a rebuild, starts new
+        columns and writes all its runs, so it too leaves the old index whole until its header
+        is in place. A crash (kill -9) at any point leaves the previous save whole; ``open``
+        truncates the columns to their recorded lengths and drops unnamed files."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _BANDS).mkdir(parents=True, exist_ok=True)
         gens = Generations(folder, _HEADER)
         try:
             head = gens.header()
         except ValueError:  # unreadable: nothing to extend, replaced below
             head = None
+        ours = head is not None and head.get("format") == _FORMAT
         if head is not None:
             gens.recover(head)
-        if head is not None and self._saved == (folder.resolve(), head["generation"],
-                                                head["shingles"]):
-            name, done = head["shingles_file"], int(head["shingles"])
-            os.truncate(folder / name, 8 * done)
-        else:
-            name, done = f"shingles.{gens.generation + 1}.u64", 0
-            (folder / name).write_bytes(b"")
-        append_cached(folder / name, self._hashes[done:].astype("<u8", copy=False))
-        fsync_path(folder / name)
-        arrays = self._arrays(texts=False)
-        del arrays["fp.hash"]
-        gens.save({_file_name(k): v for k, v in arrays.items()},
-                  {**self.header(), "arrays": list(arrays), "shingles_file": name,
-                   "shingles": len(self._hashes)})
-        _drop_shingles(folder, name)
-        self._saved = (folder.resolve(), gens.generation, len(self._hashes))
+        if ours:
+            _drop_unnamed(folder, head)
+        same = ours and self._saved == (folder.resolve(), head["generation"])
+        logs: dict[str, list] = dict(head["logs"]) if same else {}
+        gen = gens.generation + 1
+        saved_rows = logs["doc.id"][1] if same else 0
+        tails = self._row_arrays(saved_rows)
+        tails["shingles"] = self._hashes[int(self._doc_sh[saved_rows]):].astype("<u8",
+                                                                                  copy=False)
+        cand = self._cand
+        tails["cand"] = cand[(cand & 0xFFFFFFFF) >= saved_rows] if same else cand
+        entries = logs["al.ok"][1] if same else 0
+        if same and entries <= 2 * len(self._aligned) + _MIN_REWRITE:
+            done, dropped = self._checked, self._dropped
+            again = np.isin(dropped, done)
+            codes = np.union1d(done[(done & 0xFFFFFFFF) >= self._al_from], dropped[again])
+            tails.update(self._alignment_arrays(self._pairs_of(codes),
+                                                self._pairs_of(dropped[~again])))
+        else:  # every verified pair, in new files
+            tails.update(self._alignment_arrays(sorted(self._aligned), []))
+            for name in _LOGS:
+                if name.startswith("al."):
+                    logs.pop(name, None)
+        for name, tail in tails.items():
+            dtype = np.dtype(_LOGS[name])
+            if name in logs:
+                file, count = logs[name]
+                os.truncate(folder / file, count * dtype.itemsize)
+            else:
+                file, count = f"{_file_name(name)}.{gen}.{dtype.kind}{8 * dtype.itemsize}", 0
+                (folder / file).write_bytes(b"")
+            flat = tail.astype(dtype, copy=False).reshape(-1)
+            append_cached(folder / file, flat)
+            fsync_path(folder / file)
+            logs[name] = [file, count + len(flat)]
+        runs = self._bands.runs
+        names = [r.name if same else None for r in runs]
+        number = max(head["runs"], default=0) if ours else 0  # new runs: numbers not in use
+        for i, run in enumerate(runs):
+            if names[i] is None:
+                number = names[i] = number + 1
+                for part, arr in (("keys", run.keys.astype("<u8", copy=False)),
+                                  ("rows", _small(run.rows))):
+                    write_npy(folder / _BANDS / f"run.{number}.{part}.npy", arr)
+        fsync_path(folder / _BANDS)
+        arrays = self._result.arrays(self)
+        al_from = len(self._ids) if len(self._checked) == len(self._cand) else (
+            self._al_from if same else 0)
+        head = {**self.header(), "arrays": list(arrays), "logs": logs, "runs": names,
+                "aligned_rows": al_from}
+        gens.save({_file_name(k): v for k, v in arrays.items()}, head)
+        _drop_unnamed(folder, head)
+        for run, name in zip(runs, names, strict=True):
+            run.name = name
+        self._saved = (folder.resolve(), gens.generation)
+        self._al_from, self._dropped = al_from, self._dropped[:0]
+
+    def _pairs_of(self, codes: np.ndarray) -> list[tuple[int, int]]:
+        """Document id pairs (a < b, sorted) of candidate codes (row pairs)."""
+        a, b = self._ids[codes >> 32], self._ids[codes & 0xFFFFFFFF]
+        return sorted(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True))
 
     @classmethod
     def open(cls, folder: Path | str, config: DedupConfig | None = None,
@@ -484,8 +576,10 @@ class DedupIndex:
         """The index ``save`` stored in ``folder`` (None when it holds none), its documents
         taken from ``documents`` (id -> Document): ``StaleDocuments`` when one is missing or
         changed since, ``IndexMismatch`` as ``from_bytes``. ``recover`` (the one writer):
-        remove what an unfinished save left (shingles past the saved count, files of other
-        generations); without it nothing is changed (a reader beside the writer)."""
+        remove what an unfinished save left (column tails past the recorded lengths, unnamed
+        files); without it nothing is changed (a reader beside the writer). A folder saved by
+        the previous format (3: every array a whole ``.npy`` per generation) is read once and
+        moved into today's files by the next ``save``."""
         folder = Path(folder)
         gens = Generations(folder, _HEADER)
         try:
@@ -494,35 +588,37 @@ class DedupIndex:
             raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {_REBUILD}") from exc
         if head is None:
             return None
-        config = cls._checked_config(head, config)
+        config = cls._checked_config(head, config, (_FORMAT, _FILES_V3))
         try:
-            shingles = folder / head["shingles_file"]
-            total = int(head["shingles"])
-            if shingles.stat().st_size < 8 * total:
-                raise ValueError(f"{shingles} is shorter than {_HEADER} says")
-            if recover:
-                os.truncate(shingles, 8 * total)
-                gens.recover(head)
-                _drop_shingles(folder, shingles.name)
-            else:
+            if head["format"] == _FILES_V3:
                 gens.generation = int(head["generation"])
-            arrays = {name: gens.load(_file_name(name)) for name in head["arrays"]}
-            arrays["fp.hash"] = np.fromfile(shingles, dtype="<u8", count=total)
-            index = cls._from_arrays(arrays, config, head, documents)
+                arrays = {name: gens.load(_file_name(name)) for name in head["arrays"]}
+                arrays["fp.hash"] = np.fromfile(folder / head["shingles_file"], dtype="<u8",
+                                                count=int(head["shingles"]))
+                runs = None
+            else:
+                arrays, runs = _read_files(folder, head, gens, recover)
+            index = cls._from_arrays(arrays, config, head, documents, runs)
         except StaleDocuments:
             raise
         except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
             raise IndexMismatch(f"corrupt index in {folder} ({exc}); {_REBUILD}") from exc
-        index._saved = (folder.resolve(), gens.generation, total)
+        if head["format"] == _FILES_V3:
+            _log.warning("the passage index in %s is of format 3: read once, the next save "
+                         "moves it into format %d files", folder, _FORMAT)
+        elif _same_cache(head, config):  # its alignments as stored: later saves extend them
+            index._saved = (folder.resolve(), gens.generation)
+            index._al_from = int(head["aligned_rows"])
         return index
 
     @staticmethod
-    def _checked_config(head: dict, config: DedupConfig | None) -> DedupConfig:
+    def _checked_config(head: dict, config: DedupConfig | None,
+                        formats: tuple[int, ...]) -> DedupConfig:
         """``config`` (None: the stored one) after checking a stored header against it:
         ``IndexMismatch`` for another format or other pinned parameters."""
         fmt = head.get("format")
-        if fmt != _FORMAT:
-            raise IndexMismatch(f"index format {fmt!r} != {_FORMAT} (stored by another "
+        if fmt not in formats:
+            raise IndexMismatch(f"index format {fmt!r} != {formats[0]} (stored by another "
                                 f"version); {_REBUILD}")
         if not isinstance(head.get("config"), dict) or not isinstance(head.get("params"), dict):
             raise IndexMismatch(f"index header without parameters; {_REBUILD}")
@@ -554,7 +650,7 @@ class DedupIndex:
                 raise ValueError("not an object")
         except ValueError as exc:
             raise IndexMismatch(f"unreadable index header ({exc}); {_REBUILD}") from exc
-        config = cls._checked_config(head, config)
+        config = cls._checked_config(head, config, (_BLOB_FORMAT,))
         try:
             return cls._from_arrays(_parse_arrays(rest), config, head, documents)
         except StaleDocuments:
@@ -564,7 +660,11 @@ class DedupIndex:
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], config: DedupConfig, head: dict,
-                     documents: Mapping[int, Document] | None) -> DedupIndex:
+                     documents: Mapping[int, Document] | None,
+                     runs: list[Run] | None = None) -> DedupIndex:
+        """An index of stored arrays (``to_bytes``' names; ``runs``: the LSH's runs, else the
+        one run ``lsh.key``/``lsh.row``). In ``al.*`` a later entry of a pair overrides an
+        earlier one (``al.ok`` 2: dropped)."""
         index = cls(config)
         ids = arrays["doc.id"].astype(np.int64).tolist()
         docs = []
@@ -585,32 +685,34 @@ class DedupIndex:
                 values["published"] = datetime.fromisoformat(pub) if pub else None
                 docs.append(Document(id=doc_id, **values))
         n_sh = _offsets(arrays["fp.n"])
-        total = int(n_sh[-1])
         hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a read-only view of the bytes
-        masks = np.unpackbits(arrays["fp.mask"], count=total).astype(bool)
+        if len(hashes) != n_sh[-1]:
+            raise ValueError(f"{len(hashes)} shingle hashes for {int(n_sh[-1])}")
         if len(docs):
-            index._append_loaded(docs, n_sh, hashes, masks)
-        index._bands.keys = arrays["lsh.key"].astype(np.uint64, copy=False)
-        index._bands.rows = arrays["lsh.row"].astype(np.int32)
-        index._cand = arrays["cand"].astype(np.int64, copy=False)
-        same = all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
-        if not same:  # masks and alignments depend on these decision thresholds
-            if len(docs):
-                index._mask = index._boilerplate.masks(index._site_row, index._hashes,
-                                                       index._doc_sh)
+            index._append_loaded(docs, n_sh, hashes)
+        if runs is None:
+            runs = [Run(arrays["lsh.key"].astype(np.uint64, copy=False),
+                        arrays["lsh.row"].astype(np.int32))]
+        index._bands.load(runs)
+        index._cand = np.sort(arrays["cand"].astype(np.int64))
+        if not _same_cache(head, config):  # alignments depend on these decision thresholds
             return index
         feats = arrays["al.f"].tolist()
         p_off = _offsets(arrays["al.np"]).tolist()
         passages = [Passage(*p) for p in arrays["al.p"].tolist()]
         r = 0
         for (a, b), ok in zip(arrays["al.pair"].tolist(), arrays["al.ok"].tolist(), strict=True):
-            if not ok:
-                index._aligned[(a, b)] = None
+            if ok != 1:
+                if ok:
+                    index._aligned.pop((a, b), None)
+                else:
+                    index._aligned[(a, b)] = None
                 continue
             index._aligned[(a, b)] = Alignment(a, b, tuple(passages[p_off[r]:p_off[r + 1]]),
                                                *feats[r])
             r += 1
-        index._checked = index._codes(arrays["al.pair"].astype(np.int64).reshape(-1, 2))
+        index._checked = index._codes(np.asarray(list(index._aligned),
+                                                 dtype=np.int64).reshape(-1, 2))
         if "res.n" in arrays and head["config"] == asdict(config):
             index._result.load(arrays, index)
         return index
@@ -646,11 +748,54 @@ def _parse_arrays(rest: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _drop_shingles(folder: Path, keep: str) -> None:
-    """Remove the shingle files of a saved index other than ``keep`` (the one its header
-    names): an index it replaced, or one a crashed save began."""
-    for path in folder.glob("shingles.*.u64"):
-        if path.name != keep:
+def _same_cache(head: dict, config: DedupConfig) -> bool:
+    """Whether a stored index's alignments hold for ``config`` (same ``_CACHE_PARAMS``)."""
+    return all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
+
+
+def _read_files(folder: Path, head: dict, gens: Generations,
+                recover: bool) -> tuple[dict[str, np.ndarray], list[Run]]:
+    """The arrays and band runs of a folder ``save`` wrote (format 4); ``recover``: first
+    truncate the columns to their recorded lengths and remove unnamed files (what a save
+    killed before its header left)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, (file, count) in head["logs"].items():
+        path, dtype = folder / file, np.dtype(_LOGS[name])
+        if path.stat().st_size < count * dtype.itemsize:
+            raise ValueError(f"{path} is shorter than {_HEADER} says")
+        if recover:
+            os.truncate(path, count * dtype.itemsize)
+        arrays[name] = np.fromfile(path, dtype=dtype, count=count)
+    if recover:
+        gens.recover(head)
+        _drop_unnamed(folder, head)
+    else:
+        gens.generation = int(head["generation"])
+    arrays["fp.hash"] = arrays.pop("shingles")
+    arrays["al.pair"] = arrays["al.pair"].reshape(-1, 2)
+    arrays["al.f"] = arrays["al.f"].reshape(-1, 5)
+    arrays["al.p"] = arrays["al.p"].reshape(-1, 5)
+    arrays |= {name: gens.load(_file_name(name)) for name in head["arrays"]}
+    runs = [Run(np.load(folder / _BANDS / f"run.{n}.keys.npy"),
+                np.load(folder / _BANDS / f"run.{n}.rows.npy").astype(np.int32), n)
+            for n in head["runs"]]
+    return arrays, runs
+
+
+_COLUMN_FILE = re.compile(r"[a-z_]+\.\d+\.[uif]\d+")
+
+
+def _drop_unnamed(folder: Path, head: dict) -> None:
+    """Remove the column files and band runs of ``folder`` its header ``head`` does not name:
+    an index it replaced, or what a crashed save began."""
+    keep = {file for file, _ in head["logs"].values()}
+    (folder / f"{_HEADER}.tmp").unlink(missing_ok=True)  # a header never put in place
+    for path in folder.iterdir():
+        if _COLUMN_FILE.fullmatch(path.name) and path.name not in keep:
+            path.unlink()
+    runs = {f"run.{n}.{part}.npy" for n in head["runs"] for part in ("keys", "rows")}
+    for path in (folder / _BANDS).iterdir():
+        if path.name not in runs:
             path.unlink()
 
 

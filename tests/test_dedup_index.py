@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import numpy as np
 import pytest
 
 from dedup import ALGORITHM_VERSION, DedupConfig, DedupIndex, IndexMismatch, deduplicate
@@ -215,3 +217,114 @@ def test_a_reader_changes_nothing_and_a_new_index_replaces_the_folder(tmp_path) 
     replaced.write_bytes(b"")
     with pytest.raises(IndexMismatch, match="corrupt index"):
         DedupIndex.open(folder, documents=by_id)
+
+
+def _saved(folder, docs) -> DedupIndex:
+    """An index of ``docs``, decided and saved in ``folder``."""
+    index = DedupIndex()
+    index.add(docs)
+    index.result()
+    index.save(folder)
+    return index
+
+
+def _listing(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_save_appends_columns_and_band_runs_and_rewrites_nothing_saved(tmp_path) -> None:
+    """Every save after the first writes only new files and tails of append-only ones: what
+    a save wrote stays byte for byte until a merge of band runs or a rewrite replaces it as a
+    whole, and the folder reopens, save after save, to the index in memory (arrays equal)."""
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    index = _saved(folder, docs[:2])
+    for end in range(3, len(docs) + 1):
+        before = _listing(folder)
+        index.add(docs[end - 1:end])
+        index.result()
+        index.save(folder)
+        after = _listing(folder)
+        for name, data in before.items():
+            kept = after.get(name)
+            if name == "index.json" or (name.endswith(".npy") and not name.startswith("bands/")):
+                continue  # the header and the generation's small result arrays are replaced
+            assert kept is None or kept.startswith(data), name  # appended or gone, not changed
+        assert any(n.startswith("bands/") and n not in before for n in after)  # a new run
+        loaded = DedupIndex.open(folder, documents=by_id)
+        assert loaded.to_bytes(texts=False) == index.to_bytes(texts=False)
+        index = loaded  # the next save extends what it opened
+    assert index.result() == deduplicate(docs)
+    runs = sorted(n for n in after if n.startswith("bands/") and n.endswith(".keys.npy"))
+    assert 1 < len(runs) < 6  # runs of one size class were merged: not a run a save
+
+
+def test_band_runs_give_the_candidates_of_one_sorted_array() -> None:
+    """Batches of any size, merged into runs or not, find the same candidate pairs as one
+    batch (the LSH's runs are a storage choice)."""
+    docs = _corpus() + [doc(60 + i, "z.test", story(80 + i % 4, 10)[i % 3:], hours=i)
+                        for i in range(12)]
+    one = DedupIndex()
+    one.add(docs)
+    many = DedupIndex()
+    for d in docs:
+        many.add([d])
+    assert len(many._bands.runs) > 1
+    assert np.array_equal(many.candidate_pairs(), one.candidate_pairs())
+    assert many.result() == one.result()
+    keys, _ = many._bands.merged()
+    assert np.all(keys[1:] >= keys[:-1]) and len(keys) == len(one._bands)
+
+
+def test_alignments_dropped_by_new_boilerplate_are_saved_again(tmp_path) -> None:
+    """Alignments redone when a site's boilerplate grows override their stored entries in
+    the appended alignment columns: the reopened index holds exactly the new ones."""
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    _saved(folder, docs[:3])
+    first = DedupIndex.open(folder, documents=by_id)
+    first.add(docs[3:])  # doc 6 makes a.test's footer boilerplate: docs 1-3 aligned again
+    first.result()
+    assert len(first._dropped)
+    first.save(folder)
+    head = json.loads((folder / "index.json").read_text())
+    assert head["logs"]["al.ok"][1] > len(first._aligned)  # appended: stale entries kept
+    again = DedupIndex.open(folder, documents=by_id)
+    assert again._aligned == first._aligned
+    assert again.result() == deduplicate(docs)
+    # a save without result(): pairs verified later are still saved by the next save
+    late = DedupIndex.open(folder, documents=by_id)
+    late.add([doc(50, "z.test", story(80, 10)[:4], hours=9)])
+    late.save(folder)
+    verified = DedupIndex.open(folder, documents={**by_id, 50: late.documents[50]})
+    expected = verified.result()
+    verified.save(folder)
+    final = DedupIndex.open(folder, documents={**by_id, 50: late.documents[50]})
+    assert final._aligned == verified._aligned and final.result() == expected
+
+
+def test_an_index_saved_by_the_previous_format_opens_and_moves_into_today_s(
+        tmp_path, caplog) -> None:
+    """A folder saved by format 3 (every array a whole ``.npy`` per generation; written by
+    ed790d9 for tests/fixtures/dedup/index-format3) opens with one log line and the same
+    result; the next save replaces its files by today's."""
+    import shutil
+    from pathlib import Path
+
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "dedup" / "index-format3", folder)
+    with caplog.at_level("WARNING", logger="dedup.index"):
+        old = DedupIndex.open(folder, documents=by_id)
+    assert [r.getMessage() for r in caplog.records if "format 3" in r.getMessage()]
+    assert old is not None and len(old) == 5
+    assert old.result() == deduplicate(docs[:5])
+    old.add(docs[5:])
+    old.save(folder)
+    assert json.loads((folder / "index.json").read_text())["format"] == 4
+    names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert not any(n.startswith("fp_mask") or n.startswith("lsh_") for n in names)
+    assert DedupIndex.open(folder, documents=by_id).result() == deduplicate(docs)

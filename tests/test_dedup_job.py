@@ -249,6 +249,15 @@ print("done", flush=True)
 """
 
 
+def _unnamed(folder: Path) -> set[str]:
+    """Files of a saved passage index its header does not name (what a killed save left)."""
+    head = json.loads((folder / "index.json").read_text())
+    named = {"index.json", *(file for file, _ in head["logs"].values())}
+    named |= {f"{name.replace('.', '_')}.{head['generation']}.npy" for name in head["arrays"]}
+    named |= {f"bands/run.{n}.{part}.npy" for n in head["runs"] for part in ("keys", "rows")}
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - named
+
+
 def story_rows(session) -> set[tuple[frozenset[int], int]]:
     from crawler.store.models import Story
 
@@ -297,6 +306,7 @@ def test_a_job_killed_while_saving_leaves_a_whole_index_and_the_next_run_ends_th
             docs = {d.id: d for d in load_documents(session)}
             whole = DedupIndex.open(folder / "passage", documents=docs)
             assert whole is not None and len(whole) in (len(docs) - 1, len(docs))
+            assert _unnamed(folder / "passage") == set()  # a killed save's new files dropped
             after = run_dedup(session, folder=folder)
             assert after.mode == "incremental"
             got = story_rows(session), session.query(PassageLink).count()
