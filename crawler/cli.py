@@ -31,6 +31,7 @@ from crawler.config import (
     default_sources_path,
 )
 from crawler.frontier import FRONTIER_ENV
+from crawler.launch import stopped
 from crawler.sources import SourcesError, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 
@@ -174,10 +175,10 @@ def dedup_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return level(archive_option(func))
 
 
-def _engine(db_url: str, migrate: bool = True) -> Any:
+def _engine(db_url: str, migrate: bool = True, read_only: bool = False) -> Any:
     """An engine, or one clear error line and exit status 2 (also for a driver not installed)."""
     try:
-        return make_engine(db_url, migrate=migrate)
+        return make_engine(db_url, migrate=migrate, read_only=read_only)
     except DatabaseError as exc:
         _fail(str(exc))
     except ImportError as exc:
@@ -219,7 +220,7 @@ def open_existing(db_url: str):
     if path is not None and (str(path) in (":memory:", "") or not path.is_file()):
         _fail(f"no database at {path} (`newsdedup run --db {db_url}` or `newsdedup demo --db "
               f"{db_url}` fills one)")
-    engine = _engine(db_url, migrate=False)
+    engine = _engine(db_url, migrate=False, read_only=True)
     try:
         current, head = schema_revision(engine)
     except DatabaseError as exc:
@@ -527,8 +528,7 @@ class OneLineErrors(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (see main)
-                click.echo("newsdedup: stopped by SIGINT/SIGTERM", err=True)
-                sys.exit(EXIT_INTERRUPTED)
+                stopped()
             click.echo("newsdedup: aborted", err=True)
             sys.exit(1)
 
@@ -787,7 +787,7 @@ def db_current(db_url: str) -> None:
     path = _sqlite_file(db_url)
     if path is not None and not path.is_file():
         _fail(f"no database at {path}")
-    engine = _engine(db_url, migrate=False)
+    engine = _engine(db_url, migrate=False, read_only=True)
     try:
         current, head = schema_revision(engine)
     except DatabaseError as exc:
