@@ -28,6 +28,7 @@ from crawler.store.models import Article, CrawlRun, SeenUrl
 from tests import pgcluster
 from tests.conftest import require_services
 from tests.hostilesite import HostileServer, hostile_site, sources_toml
+from tests.mounts import read_only, tmpfs
 from tests.procs import alive, descendants, wait_for
 
 pytestmark = pytest.mark.slow
@@ -214,20 +215,10 @@ def test_postgresql_gone_until_the_crawl_ends_is_one_error_line(tmp_path: Path, 
     assert statuses[-2:] == ["abandoned", "ok"]
 
 
-def _mount_tmpfs(folder: Path, size: str) -> None:
-    folder.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {proc.stderr.strip()}")
-
-
 def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
     """SQLite on a 4 MB tmpfs that fills up mid-crawl and has room again before the crawl ends
     (the fetch state is saved): the next run stores every article once."""
-    disk = tmp_path / "disk"
-    _mount_tmpfs(disk, "4m")
-    try:
+    with tmpfs(tmp_path / "disk", "4m") as disk:
         db_url = f"sqlite:///{disk / 'full.db'}"
         with hostile_site(tmp_path, articles=60) as server:
             sources = tmp_path / "sources.toml"
@@ -250,8 +241,6 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
             no_traceback(second)
             assert second.returncode == 0, second.stderr[-2000:]
             assert_once_each(db_url, server)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 # -- locks ------------------------------------------------------------------------------------
@@ -390,15 +379,11 @@ def test_crawl_exits_1_when_every_source_failed(tmp_path: Path) -> None:
 
 
 def test_a_read_only_database_says_so(tmp_path: Path) -> None:
-    disk = tmp_path / "ro"
-    _mount_tmpfs(disk, "2m")
-    try:
+    with tmpfs(tmp_path / "ro", "2m") as disk:
         db_url = f"sqlite:///{disk / 'ro.db'}"
         assert newsdedup("db", "upgrade", "--db", db_url).returncode == 0
-        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        read_only(disk)
         proc = newsdedup("crawl", "--db", db_url, "--feed", "http://127.0.0.1:9/feed.xml", *FAST)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
     no_traceback(proc)
     assert proc.returncode == 2
     assert "read-only" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
