@@ -424,7 +424,7 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
 def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) -> str:
     """Store the crawl's counters in its run; the status it ends with. A worker of a shared crawl
     adds its counters to the crawl's run; the last one to end sets the run's status."""
-    from crawler.runs import add_worker, end_shared_run, finish_crawl, run_status
+    from crawler.runs import add_worker, end_shared_run, finish_crawl, left_over, run_status
 
     shared = run.shared
     if shared is None:
@@ -451,7 +451,7 @@ def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) ->
     if shared.last:
         with run.sessions() as session:
             return end_shared_run(session, run.id)
-    return run_status(summary.finish_reason, rows, summary.count("store_failed"))
+    return run_status(summary.finish_reason, rows, left_over(summary.stats))
 
 
 def _drop(_record: Any) -> bool:
@@ -590,20 +590,24 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 def _exit_for(summary: Any, status: str) -> None:
     """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
     why on stderr."""
-    from crawler.runs import FRONTIER_LOST, exit_status
+    from crawler.runs import FRONTIER_LOST, exit_status, left_over
 
     if summary.finish_reason == FRONTIER_LOST:
         click.echo(f"newsdedup: error: the frontier went away ({summary.stats['newsdedup/frontier_lost']}):"
                    " this worker stopped; what it stored is kept, the rest is fetched by the next run",
                    err=True)
         sys.exit(EXIT_FAILED)
-    lost = summary.count("store_failed")
+    lost, faults = summary.count("store_failed"), summary.count("faults")
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
                    "again", err=True)
     if status == "failed":
         click.echo("newsdedup: no source answered (see the failures above)", err=True)
-    code = exit_status(status, lost)
+    elif faults:
+        click.echo(f"newsdedup: {faults} request(s) failed by a fault of the network or the server "
+                   "(timeout, reset, cut body, 5xx, 429; see the failures above); the next run "
+                   "fetches them again", err=True)
+    code = exit_status(status, left_over(summary.stats))
     if code:
         sys.exit(code)
 

@@ -369,6 +369,32 @@ def test_a_dedup_killed_while_saving_the_archive_leaves_it_usable(tmp_path: Path
     assert _stories(db_url) == recovered
 
 
+# -- faults of the network or the server ---------------------------------------------------------
+def test_pages_cut_short_make_the_run_partial_and_the_next_run_stores_them(tmp_path: Path) -> None:
+    """Two article pages whose connection drops half-way through the body: before, the run was
+    `ok` with exit status 0 though two articles were missing; now it is `partial`, exit status
+    1, and says so; the next run fetches both and stores every article once."""
+    db_url = f"sqlite:///{tmp_path / 'cut.db'}"
+    with hostile_site(tmp_path, articles=6) as server:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(sources_toml(server))
+        server.cut = {"/a/2.html", "/a/4.html"}
+        first = newsdedup(*crawl_args(db_url, sources))
+        no_traceback(first)
+        assert first.returncode == 1, first.stderr[-2000:]
+        assert "2 request(s) failed by a fault of the network or the server" in first.stderr
+        run = last_run(db_url)
+        assert run.status == "partial" and json.loads(run.stats)["newsdedup/faults"] == 2
+        paths, _ = stored(db_url)
+        assert not {"/a/2.html", "/a/4.html"} & set(paths)
+        server.cut = set()
+        second = newsdedup(*crawl_args(db_url, sources))
+        no_traceback(second)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert last_run(db_url).status == "ok"
+        assert_once_each(db_url, server)
+
+
 # -- smaller cases -------------------------------------------------------------------------------
 def test_crawl_exits_1_when_every_source_failed(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'f.db'}"
