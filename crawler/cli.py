@@ -558,9 +558,10 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     Measure:        newsdedup eval CORPUS_DIR --format json
 
     \b
-    Exit status: 0 done; 1 no source answered, a FAILING source (sources) or a page that could
-    not be extracted (extract); 2 bad input (usage, a file, the database); 3 another run holds
-    the database lock; 130 stopped by SIGINT/SIGTERM.
+    Exit status: 0 done; 1 something left to the next run (run, crawl: no source answered, a
+    fault failed a request, an article could not be stored), a FAILING source (sources) or a
+    page that could not be extracted (extract); 2 bad input (usage, a file, the database); 3
+    another run holds the database lock; 130 stopped by SIGINT/SIGTERM.
     """
     # SIGTERM stops a command as Ctrl-C does (exit status 130), unwinding its transactions and
     # the lock; the crawl itself has Scrapy's graceful handlers meanwhile (crawler.crawl).
@@ -579,7 +580,8 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     Articles already stored are not fetched again (use --refetch to override); feeds, sitemaps and
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
-    source could be reached or an article could not be stored (the next run fetches it again).
+    source could be reached, a fault of the network or a server (timeout, reset, cut body, 5xx,
+    429) failed a request, or an article could not be stored: the next run fetches them again.
     """
     check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
@@ -817,8 +819,8 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source answered or an article could not be stored, 130 when stopped by
-    SIGINT/SIGTERM (no dedup then).
+    when no source answered, a fault failed a request or an article could not be stored (the
+    next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
     """
     from crawler.report.queries import ReportFilter
 
