@@ -1120,7 +1120,8 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     sitemaps and start pages that are due (their interval adapts to how often they change).
     Runs never overlap (the database lock); a run that finds it held is skipped. SIGINT/SIGTERM:
     the current run stops cleanly (what it fetched is stored, it is recorded `interrupted`),
-    then the scheduler exits with status 0.
+    then the scheduler exits with status 0. With --max-runs it exits with status 1 when a run
+    failed or left something to the next one (exit status 1 of `run`), else 0.
     """
     import threading
     from datetime import UTC, datetime
@@ -1156,8 +1157,16 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
         click.echo(f"schedule: next run at {due:%Y-%m-%d %H:%M:%S}Z ({plan})", err=True)
 
     statuses = run_schedule(job, plan, stopper.event, max_runs=max_runs, on_wait=waiting)
-    reason = "stopped by signal" if stopper.signals else "done"
-    click.echo(f"schedule: {reason} after {len(statuses)} turn(s)", err=True)
+    if stopper.signals:
+        click.echo(f"schedule: stopped by signal after {len(statuses)} turn(s)", err=True)
+        return
+    # --max-runs reached: the exit status says whether every turn did its work (a turn skipped
+    # because another run held the lock did nothing wrong)
+    bad = [code for code in statuses if code not in (0, EXIT_LOCKED)]
+    click.echo(f"schedule: done after {len(statuses)} turn(s)"
+               + (f", {len(bad)} failed or incomplete (see `newsdedup runs`)" if bad else ""), err=True)
+    if bad:
+        sys.exit(EXIT_FAILED)
 
 
 def _fmt_time(value: str | None) -> str:
