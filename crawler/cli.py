@@ -330,6 +330,19 @@ def run_lock(engine: Any, owner: str | None = None,
         yield beat
 
 
+def failed_midway(exc: SQLAlchemyError | OSError) -> NoReturn:
+    """How a job the database or the disk failed half-way ends: one line, exit status 1. What
+    was committed stays; a dedup's previous state is whole, the next run takes up the rest."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        what = f"a file could not be written during the run ({exc.strerror or exc}{where})"
+    else:
+        what = f"the database failed during the run ({one_line(exc)})"
+    click.echo(f"newsdedup: error: {what}; what was stored is kept and the next run takes up "
+               "the rest", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 @contextmanager
 def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -> Iterator[RecordedRun]:
     """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
@@ -365,11 +378,9 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
                     fail_run(session, run_id, status, error)
             except SQLAlchemyError:
                 pass  # still unreachable: the next run marks this one abandoned
-            if not isinstance(exc, SQLAlchemyError):
+            if not isinstance(exc, SQLAlchemyError | OSError):
                 raise
-            click.echo(f"newsdedup: error: the database failed during the run ({one_line(exc)}); "
-                       "what was not stored is fetched again by the next run", err=True)
-            sys.exit(EXIT_FAILED)
+            failed_midway(exc)
         if beat.lost:
             with sessions() as session:
                 note_run_error(session, run_id, "the lock expired during the run and was taken over")
@@ -642,6 +653,8 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
     try:
         with run_lock(engine):
             do_dedup(db_url, rebuild, level, archive_dir)
+    except (SQLAlchemyError, OSError) as exc:
+        failed_midway(exc)
     finally:
         engine.dispose()
 

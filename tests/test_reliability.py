@@ -243,6 +243,34 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
             assert_once_each(db_url, server)
 
 
+def test_a_full_disk_under_the_dedup_state_is_one_line(tmp_path: Path) -> None:
+    """The dedup state directory on a disk that is full (the database elsewhere): `dedup` and
+    `run` printed an OSError traceback; now one line and exit status 1, the run recorded
+    `failed`, and once there is room the next dedup takes every article."""
+    db_url = f"sqlite:///{tmp_path / 'news.db'}"
+    with tmpfs(tmp_path / "disk", "2m") as disk, hostile_site(tmp_path, articles=8) as server:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(sources_toml(server))
+        assert newsdedup(*crawl_args(db_url, sources)).returncode == 0
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize))
+        archive = ["--archive", str(disk / "state")]
+        for args in (["dedup", "--db", db_url, *archive],
+                     ["dedup", "--db", db_url, "--level", "document", *archive],
+                     ["run", "--no-report", *crawl_args(db_url, sources)[1:], *archive]):
+            proc = newsdedup(*args)
+            no_traceback(proc)
+            assert proc.returncode == 1, (args, proc.stderr[-2000:])
+            line = "newsdedup: error: a file could not be written during the run (No space left"
+            assert proc.stderr.count("newsdedup: error:") == 1 and line in proc.stderr, proc.stderr
+        run = last_run(db_url)
+        assert run.status == "failed" and "No space left" in (run.error or "")
+        ballast.unlink()
+        after = newsdedup("dedup", "--db", db_url, *archive)
+        assert after.returncode == 0, after.stderr[-2000:]
+        assert "10 articles (10 new)" in after.stderr
+
+
 # -- locks ------------------------------------------------------------------------------------
 def test_a_second_run_while_sqlite_is_busy_exits_3(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'busy.db'}"
