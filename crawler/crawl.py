@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,14 +48,26 @@ class CrawlSummary:
 
 
 def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
-    """Crawl once (blocking) and return the summary. The reactor is started here. Scrapy's
-    SIGINT/SIGTERM handlers are for the crawl only: once it ended they would swallow the signals
-    (the reactor they stop is gone), so the process's own are put back."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler, **spider_kwargs)
+    """Crawl once (blocking) and return the summary. The reactor is started here.
+
+    A signal while Scrapy builds the crawl (it imports the pipelines and middlewares then, inside
+    a Deferred, where a KeyboardInterrupt became an "Unhandled error in Deferred" traceback) is
+    held and given to Scrapy's own handlers once the reactor runs: the crawl stops the Scrapy way.
+    Those handlers are for the crawl only: once it ended they would swallow the signals (the
+    reactor they stop is gone), so the process's own are put back."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held: list[int] = []
+    for sig in handlers:
+        signal.signal(sig, lambda signum, _frame: held.append(signum))
     try:
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(NewsSpider)
+        process.crawl(crawler, **spider_kwargs)
+        from twisted.internet import reactor  # the one CrawlerProcess installed
+
+        for signum in held[:1]:  # once Scrapy's handlers are in (an "after startup" trigger)
+            reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0,
+                                          os.kill, os.getpid(), signum)
         process.start()
     finally:
         for sig, handler in handlers.items():

@@ -485,3 +485,41 @@ def test_read_only_commands_read_a_database_on_a_read_only_mount(demo_db: str, t
         assert result.stdout == want.stdout, command
     assert cut.exit_code == 2 and cut.stderr.count("\n") == 1, cut.output
     assert "unfinished writes" in cut.stderr and "copy" in cut.stderr
+
+
+_SIGNAL_WHILE_SCRAPY_BUILDS = """
+import os, signal, sys
+import pipelines.extract as extract
+from crawler.cli import main
+
+build = extract.ExtractPipeline.from_crawler.__func__
+
+def signalled(cls, crawler):  # Scrapy builds the pipelines inside a Deferred, before the reactor
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return build(cls, crawler)
+
+extract.ExtractPipeline.from_crawler = classmethod(signalled)
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_scrapy_builds_the_crawl_stops_it_cleanly(sig: str, tmp_path: Path) -> None:
+    """Ctrl-C while Scrapy builds the crawl (its pipelines and middlewares imported, 1-2 s after
+    the run was recorded) printed "Unhandled error in Deferred" and a KeyboardInterrupt
+    traceback; the signal is now held until Scrapy's handlers are in, and the crawl stops the
+    Scrapy way: exit status 130, the run recorded interrupted, no traceback."""
+    from crawler.runs import recent_runs
+    from crawler.store.db import make_engine, make_sessionmaker
+
+    db_url = f"sqlite:///{tmp_path / 'sig.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_WHILE_SCRAPY_BUILDS, sig, "run", "--no-report", "--db", db_url,
+         "--feed", f"http://127.0.0.1:{_closed_port()}/feed.xml"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert "Traceback" not in proc.stderr and "Unhandled error" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        assert [r["status"] for r in recent_runs(session, 5)] == ["interrupted"]
+    engine.dispose()
