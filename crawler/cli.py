@@ -247,10 +247,18 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
-                        urls: tuple[str, ...], stats_file: Path | None = None, **_: Any) -> None:
+                        urls: tuple[str, ...], stats_file: Path | None = None,
+                        overrides: tuple[str, ...] = (), **_: Any) -> None:
     """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
-    before the crawl, not after it), or one error line and exit status 2."""
+    before the crawl, not after it), or one error line and exit status 2; a -s setting nothing
+    reads (a typo) is a warning."""
+    from crawler.crawl import unknown_setting
+
     check_writable(stats_file)
+    for name in _parse_overrides(overrides):
+        warning = unknown_setting(name)
+        if warning:
+            click.echo(f"newsdedup: warning: {warning}", err=True)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -1148,7 +1156,6 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     except ValueError as exc:
         _fail(str(exc))
     check_crawl_options(**kwargs)
-    _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()
     log_level = _log_level()

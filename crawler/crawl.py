@@ -23,6 +23,27 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     return settings
 
 
+def unknown_setting(name: str) -> str | None:
+    """For a ``-s NAME=VALUE`` that neither Scrapy nor newsdedup reads (a typo, which Scrapy
+    would take in silence): what to say, with the nearest known name; None for a known one."""
+    import difflib
+
+    import scrapy.settings.default_settings as scrapy_defaults
+    import scrapy_redis.defaults as frontier_defaults
+
+    import crawler.settings as ours
+    from crawler.frontier import frontier_settings
+
+    modules = (scrapy_defaults, frontier_defaults, ours)
+    known = {k for module in modules for k in dir(module) if k.isupper()}
+    known |= set(frontier_settings("redis://127.0.0.1:6379/0", "", 0))
+    if name in known:
+        return None
+    near = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"-s {name}: not a setting Scrapy or newsdedup reads" + (
+        f" (did you mean {near[0]}?)" if near else "")
+
+
 @dataclass
 class CrawlSummary:
     """What a crawl did: global counters and, per source, counts and failures."""

@@ -523,3 +523,20 @@ def test_a_signal_while_scrapy_builds_the_crawl_stops_it_cleanly(sig: str, tmp_p
     with make_sessionmaker(engine)() as session:
         assert [r["status"] for r in recent_runs(session, 5)] == ["interrupted"]
     engine.dispose()
+
+
+def test_a_setting_nothing_reads_is_a_warning_with_the_nearest_name(tmp_path: Path) -> None:
+    """`-s DOWNLOAD_DEALY=2` was taken in silence (Scrapy accepts any name): the crawl ran
+    without the delay the user asked for. Now a warning names the setting meant; known names,
+    Scrapy's, newsdedup's and the frontier's, pass quietly."""
+    result = CliRunner().invoke(main, [
+        "crawl", "--db", f"sqlite:///{tmp_path / 's.db'}", "--feed", f"http://127.0.0.1:{_closed_port()}/f.xml",
+        "-s", "DOWNLOAD_DEALY=2", "-s", "NEWSDEDUP_STORE_BATHC=3", "-s", "DOWNLOAD_DELAY=0",
+        "-s", "NEWSDEDUP_STORE_BATCH=3", "-s", "SCHEDULER_PERSIST=True", "-s", "LOG_LEVEL=ERROR"])
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("newsdedup: warning:")]
+    assert warnings == [
+        "newsdedup: warning: -s DOWNLOAD_DEALY: not a setting Scrapy or newsdedup reads "
+        "(did you mean DOWNLOAD_DELAY?)",
+        "newsdedup: warning: -s NEWSDEDUP_STORE_BATHC: not a setting Scrapy or newsdedup reads "
+        "(did you mean NEWSDEDUP_STORE_BATCH?)"], result.stderr
+    assert result.exit_code == 1  # the crawl ran (and reached nothing)
