@@ -357,7 +357,14 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
     as ``failed`` if the block raises before it was recorded as finished. The workers of a shared
     crawl share its lock and its run record."""
     from crawler.lock import default_owner
-    from crawler.runs import abandon_stale_runs, discard_run, fail_run, note_run_error, start_run
+    from crawler.runs import (
+        abandon_stale_runs,
+        discard_run,
+        fail_run,
+        note_run_error,
+        run_running,
+        start_run,
+    )
 
     engine, sessions = open_store(db_url)
     owner = default_owner() if shared is None else shared.owner
@@ -373,7 +380,8 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
 
                 run_id = shared_run(shared.client, shared.prefix,
                                     lambda: start_run(session, command, owner),
-                                    lambda wasted: discard_run(session, wasted))
+                                    lambda wasted: discard_run(session, wasted),
+                                    lambda known: run_running(session, known))
                 abandon_stale_runs(session, keep=run_id)
         try:
             yield RecordedRun(run_id, sessions, shared)

@@ -96,6 +96,11 @@ def start_run(session: Session, command: str, owner: str) -> int:
     return run.id
 
 
+def run_running(session: Session, run_id: int) -> bool:
+    """Whether the run ``run_id`` is recorded and still ``running``."""
+    return session.scalar(select(CrawlRun.status).where(CrawlRun.id == run_id)) == "running"
+
+
 def abandon_stale_runs(session: Session, keep: int | None = None) -> int:
     """Mark runs still ``running`` (their process died; we hold the lock now) as ``abandoned``."""
     stmt = update(CrawlRun).where(CrawlRun.status == "running")

@@ -409,6 +409,7 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         """Yield the fetched bytes; extraction happens in the pipelines."""
         meta = response.meta
+        self.reached.add(meta["source"])  # its site answered, whoever read the feed that listed it
         self.crawler.stats.inc_value(f"newsdedup/source/{meta['source']}/fetched")
         url = canonical_url(response.request.url if response.request else response.url)
         # the feed or sitemap that listed it (a start page lists itself): see store_failed
