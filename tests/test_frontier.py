@@ -174,14 +174,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def own_redis() -> Iterator[tuple[subprocess.Popen, str]]:
-    """A Redis server of this test's own, on a free port (to be stopped by the test)."""
+def _redis_server_binary() -> str:
+    """redis-server, for the tests that run a Redis of their own (skipped without it)."""
     binary = shutil.which("redis-server")
     if binary is None:
         if require_services():
             pytest.fail("redis-server is required (NEWSDEDUP_REQUIRE_SERVICES=1)")
         pytest.skip("redis-server is not installed")
+    return binary
+
+
+@pytest.fixture
+def own_redis() -> Iterator[tuple[subprocess.Popen, str]]:
+    """A Redis server of this test's own, on a free port (to be stopped by the test)."""
+    binary = _redis_server_binary()
     port = _free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
@@ -338,11 +344,7 @@ def test_redis_back_with_the_crawls_keys_goes_on_under_a_run_of_its_own(
     same frontier joined the dead crawl's run record, already `failed`, and ended it `failed`,
     exit status 1, "nothing answered" (the feeds were claimed by the dead crawl), though it stored
     the rest. Now it records a run of its own, `ok`, exit status 0, every page stored once."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if require_services():
-            pytest.fail("redis-server is required (NEWSDEDUP_REQUIRE_SERVICES=1)")
-        pytest.skip("redis-server is not installed")
+    binary = _redis_server_binary()
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"
 
