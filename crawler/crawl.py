@@ -86,10 +86,17 @@ def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
         process.crawl(crawler, **spider_kwargs)
         from twisted.internet import reactor  # the one CrawlerProcess installed
 
+        delivered: list[int] = []
+
+        def deliver(signum: int) -> None:
+            delivered.append(signum)
+            os.kill(os.getpid(), signum)
+
         for signum in held[:1]:  # once Scrapy's handlers are in (an "after startup" trigger)
-            reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0,
-                                          os.kill, os.getpid(), signum)
+            reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0, deliver, signum)
         process.start()
+        if held and not delivered:  # the crawl ended before the reactor ran
+            raise KeyboardInterrupt
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
