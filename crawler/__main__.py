@@ -1,5 +1,5 @@
 """``python -m crawler`` is the ``newsdedup`` command."""
 
-from crawler.cli import main
+from crawler.launch import main
 
 main()

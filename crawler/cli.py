@@ -31,6 +31,7 @@ from crawler.config import (
     default_sources_path,
 )
 from crawler.frontier import FRONTIER_ENV
+from crawler.launch import stopped
 from crawler.sources import SourcesError, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 
@@ -174,10 +175,10 @@ def dedup_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return level(archive_option(func))
 
 
-def _engine(db_url: str, migrate: bool = True) -> Any:
+def _engine(db_url: str, migrate: bool = True, read_only: bool = False) -> Any:
     """An engine, or one clear error line and exit status 2 (also for a driver not installed)."""
     try:
-        return make_engine(db_url, migrate=migrate)
+        return make_engine(db_url, migrate=migrate, read_only=read_only)
     except DatabaseError as exc:
         _fail(str(exc))
     except ImportError as exc:
@@ -219,7 +220,7 @@ def open_existing(db_url: str):
     if path is not None and (str(path) in (":memory:", "") or not path.is_file()):
         _fail(f"no database at {path} (`newsdedup run --db {db_url}` or `newsdedup demo --db "
               f"{db_url}` fills one)")
-    engine = _engine(db_url, migrate=False)
+    engine = _engine(db_url, migrate=False, read_only=True)
     try:
         current, head = schema_revision(engine)
     except DatabaseError as exc:
@@ -246,10 +247,18 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
-                        urls: tuple[str, ...], stats_file: Path | None = None, **_: Any) -> None:
+                        urls: tuple[str, ...], stats_file: Path | None = None,
+                        overrides: tuple[str, ...] = (), **_: Any) -> None:
     """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
-    before the crawl, not after it), or one error line and exit status 2."""
+    before the crawl, not after it), or one error line and exit status 2; a -s setting nothing
+    reads (a typo) is a warning."""
+    from crawler.crawl import unknown_setting
+
     check_writable(stats_file)
+    for name in _parse_overrides(overrides):
+        warning = unknown_setting(name)
+        if warning:
+            click.echo(f"newsdedup: warning: {warning}", err=True)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -329,13 +338,33 @@ def run_lock(engine: Any, owner: str | None = None,
         yield beat
 
 
+def failed_midway(exc: SQLAlchemyError | OSError) -> NoReturn:
+    """How a job the database or the disk failed half-way ends: one line, exit status 1. What
+    was committed stays; a dedup's previous state is whole, the next run takes up the rest."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        what = f"a file could not be written during the run ({exc.strerror or exc}{where})"
+    else:
+        what = f"the database failed during the run ({one_line(exc)})"
+    click.echo(f"newsdedup: error: {what}; what was stored is kept and the next run takes up "
+               "the rest", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 @contextmanager
 def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -> Iterator[RecordedRun]:
     """Take the crawl lock (exit status 3 when another run holds it), record the run, and end it
     as ``failed`` if the block raises before it was recorded as finished. The workers of a shared
     crawl share its lock and its run record."""
     from crawler.lock import default_owner
-    from crawler.runs import abandon_stale_runs, discard_run, fail_run, note_run_error, start_run
+    from crawler.runs import (
+        abandon_stale_runs,
+        discard_run,
+        fail_run,
+        note_run_error,
+        run_running,
+        start_run,
+    )
 
     engine, sessions = open_store(db_url)
     owner = default_owner() if shared is None else shared.owner
@@ -351,7 +380,8 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
 
                 run_id = shared_run(shared.client, shared.prefix,
                                     lambda: start_run(session, command, owner),
-                                    lambda wasted: discard_run(session, wasted))
+                                    lambda wasted: discard_run(session, wasted),
+                                    lambda known: run_running(session, known))
                 abandon_stale_runs(session, keep=run_id)
         try:
             yield RecordedRun(run_id, sessions, shared)
@@ -364,11 +394,9 @@ def recorded_run(db_url: str, command: str, shared: SharedCrawl | None = None) -
                     fail_run(session, run_id, status, error)
             except SQLAlchemyError:
                 pass  # still unreachable: the next run marks this one abandoned
-            if not isinstance(exc, SQLAlchemyError):
+            if not isinstance(exc, SQLAlchemyError | OSError):
                 raise
-            click.echo(f"newsdedup: error: the database failed during the run ({one_line(exc)}); "
-                       "what was not stored is fetched again by the next run", err=True)
-            sys.exit(EXIT_FAILED)
+            failed_midway(exc)
         if beat.lost:
             with sessions() as session:
                 note_run_error(session, run_id, "the lock expired during the run and was taken over")
@@ -423,7 +451,7 @@ def do_crawl(run: RecordedRun, db_url: str, sources_file: Path | None, feeds: tu
 def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) -> str:
     """Store the crawl's counters in its run; the status it ends with. A worker of a shared crawl
     adds its counters to the crawl's run; the last one to end sets the run's status."""
-    from crawler.runs import add_worker, end_shared_run, finish_crawl, run_status
+    from crawler.runs import add_worker, end_shared_run, finish_crawl, left_over, run_status
 
     shared = run.shared
     if shared is None:
@@ -450,7 +478,7 @@ def _record_crawl(run: RecordedRun, summary: Any, rows: list[dict[str, Any]]) ->
     if shared.last:
         with run.sessions() as session:
             return end_shared_run(session, run.id)
-    return run_status(summary.finish_reason, rows, summary.count("store_failed"))
+    return run_status(summary.finish_reason, rows, left_over(summary.stats))
 
 
 def _drop(_record: Any) -> bool:
@@ -527,8 +555,7 @@ class OneLineErrors(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (see main)
-                click.echo("newsdedup: stopped by SIGINT/SIGTERM", err=True)
-                sys.exit(EXIT_INTERRUPTED)
+                stopped()
             click.echo("newsdedup: aborted", err=True)
             sys.exit(1)
 
@@ -558,9 +585,10 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
     Measure:        newsdedup eval CORPUS_DIR --format json
 
     \b
-    Exit status: 0 done; 1 no source answered, a FAILING source (sources) or a page that could
-    not be extracted (extract); 2 bad input (usage, a file, the database); 3 another run holds
-    the database lock; 130 stopped by SIGINT/SIGTERM.
+    Exit status: 0 done; 1 something left to the next run (run, crawl: no source answered, a
+    fault failed a request, an article could not be stored), a FAILING source (sources) or a
+    page that could not be extracted (extract); 2 bad input (usage, a file, the database); 3
+    another run holds the database lock; 130 stopped by SIGINT/SIGTERM.
     """
     # SIGTERM stops a command as Ctrl-C does (exit status 130), unwinding its transactions and
     # the lock; the crawl itself has Scrapy's graceful handlers meanwhile (crawler.crawl).
@@ -579,7 +607,8 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     Articles already stored are not fetched again (use --refetch to override); feeds, sitemaps and
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
-    source could be reached or an article could not be stored (the next run fetches it again).
+    source could be reached, a fault of the network or a server (timeout, reset, cut body, 5xx,
+    429) failed a request, or an article could not be stored: the next run fetches them again.
     """
     check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
@@ -590,20 +619,24 @@ def crawl(db_url: str, **kwargs: Any) -> None:
 def _exit_for(summary: Any, status: str) -> None:
     """Exit with the status a crawl's outcome calls for (``crawler.runs.exit_status``), saying
     why on stderr."""
-    from crawler.runs import FRONTIER_LOST, exit_status
+    from crawler.runs import FRONTIER_LOST, exit_status, left_over
 
     if summary.finish_reason == FRONTIER_LOST:
         click.echo(f"newsdedup: error: the frontier went away ({summary.stats['newsdedup/frontier_lost']}):"
                    " this worker stopped; what it stored is kept, the rest is fetched by the next run",
                    err=True)
         sys.exit(EXIT_FAILED)
-    lost = summary.count("store_failed")
+    lost, faults = summary.count("store_failed"), summary.count("faults")
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
                    "again", err=True)
     if status == "failed":
         click.echo("newsdedup: no source answered (see the failures above)", err=True)
-    code = exit_status(status, lost)
+    elif faults:
+        click.echo(f"newsdedup: {faults} request(s) failed by a fault of the network or the server "
+                   "(timeout, reset, cut body, 5xx, 429; see the failures above); the next run "
+                   "fetches them again", err=True)
+    code = exit_status(status, left_over(summary.stats))
     if code:
         sys.exit(code)
 
@@ -636,6 +669,8 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
     try:
         with run_lock(engine):
             do_dedup(db_url, rebuild, level, archive_dir)
+    except (SQLAlchemyError, OSError) as exc:
+        failed_midway(exc)
     finally:
         engine.dispose()
 
@@ -787,7 +822,7 @@ def db_current(db_url: str) -> None:
     path = _sqlite_file(db_url)
     if path is not None and not path.is_file():
         _fail(f"no database at {path}")
-    engine = _engine(db_url, migrate=False)
+    engine = _engine(db_url, migrate=False, read_only=True)
     try:
         current, head = schema_revision(engine)
     except DatabaseError as exc:
@@ -813,8 +848,8 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source answered or an article could not be stored, 130 when stopped by
-    SIGINT/SIGTERM (no dedup then).
+    when no source answered, a fault failed a request or an article could not be stored (the
+    next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
     """
     from crawler.report.queries import ReportFilter
 
@@ -1114,7 +1149,8 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     sitemaps and start pages that are due (their interval adapts to how often they change).
     Runs never overlap (the database lock); a run that finds it held is skipped. SIGINT/SIGTERM:
     the current run stops cleanly (what it fetched is stored, it is recorded `interrupted`),
-    then the scheduler exits with status 0.
+    then the scheduler exits with status 0. With --max-runs it exits with status 1 when a run
+    failed or left something to the next one (exit status 1 of `run`), else 0.
     """
     import threading
     from datetime import UTC, datetime
@@ -1128,7 +1164,6 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
     except ValueError as exc:
         _fail(str(exc))
     check_crawl_options(**kwargs)
-    _parse_overrides(kwargs["overrides"])
     engine, _ = open_store(db_url)
     engine.dispose()
     log_level = _log_level()
@@ -1150,8 +1185,16 @@ def schedule(db_url: str, every: str | None, cron: str | None, max_runs: int | N
         click.echo(f"schedule: next run at {due:%Y-%m-%d %H:%M:%S}Z ({plan})", err=True)
 
     statuses = run_schedule(job, plan, stopper.event, max_runs=max_runs, on_wait=waiting)
-    reason = "stopped by signal" if stopper.signals else "done"
-    click.echo(f"schedule: {reason} after {len(statuses)} turn(s)", err=True)
+    if stopper.signals:
+        click.echo(f"schedule: stopped by signal after {len(statuses)} turn(s)", err=True)
+        return
+    # --max-runs reached: the exit status says whether every turn did its work (a turn skipped
+    # because another run held the lock did nothing wrong)
+    bad = [code for code in statuses if code not in (0, EXIT_LOCKED)]
+    click.echo(f"schedule: done after {len(statuses)} turn(s)"
+               + (f", {len(bad)} failed or incomplete (see `newsdedup runs`)" if bad else ""), err=True)
+    if bad:
+        sys.exit(EXIT_FAILED)
 
 
 def _fmt_time(value: str | None) -> str:

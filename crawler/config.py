@@ -9,6 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+#: Exit status of a command stopped by SIGINT/SIGTERM; its home is the entry point, which needs it
+#: before anything heavy is imported.
+from crawler.launch import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+
 #: Environment variable holding the database URL (any SQLAlchemy URL).
 DB_URL_ENV = "NEWSDEDUP_DB"
 #: Environment variable naming the sources file.
@@ -87,5 +91,3 @@ FAILING_RUNS = 5
 EXIT_FAILED = 1
 #: Exit status of a crawl that found the lock held by another run.
 EXIT_LOCKED = 3
-#: Exit status of a crawl stopped by SIGINT/SIGTERM (what it stored is committed).
-EXIT_INTERRUPTED = 130

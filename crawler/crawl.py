@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,27 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
+
+
+def unknown_setting(name: str) -> str | None:
+    """For a ``-s NAME=VALUE`` that neither Scrapy nor newsdedup reads (a typo, which Scrapy
+    would take in silence): what to say, with the nearest known name; None for a known one."""
+    import difflib
+
+    import scrapy.settings.default_settings as scrapy_defaults
+    import scrapy_redis.defaults as frontier_defaults
+
+    import crawler.settings as ours
+    from crawler.frontier import frontier_settings
+
+    modules = (scrapy_defaults, frontier_defaults, ours)
+    known = {k for module in modules for k in dir(module) if k.isupper()}
+    known |= set(frontier_settings("redis://127.0.0.1:6379/0", "", 0))
+    if name in known:
+        return None
+    near = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"-s {name}: not a setting Scrapy or newsdedup reads" + (
+        f" (did you mean {near[0]}?)" if near else "")
 
 
 @dataclass
@@ -47,15 +69,34 @@ class CrawlSummary:
 
 
 def run_crawl(settings: Settings, **spider_kwargs: Any) -> CrawlSummary:
-    """Crawl once (blocking) and return the summary. The reactor is started here. Scrapy's
-    SIGINT/SIGTERM handlers are for the crawl only: once it ended they would swallow the signals
-    (the reactor they stop is gone), so the process's own are put back."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler, **spider_kwargs)
+    """Crawl once (blocking) and return the summary. The reactor is started here.
+
+    A signal while Scrapy builds the crawl (it imports the pipelines and middlewares then, inside
+    a Deferred, where a KeyboardInterrupt became an "Unhandled error in Deferred" traceback) is
+    held and given to Scrapy's own handlers once the reactor runs: the crawl stops the Scrapy way.
+    Those handlers are for the crawl only: once it ended they would swallow the signals (the
+    reactor they stop is gone), so the process's own are put back."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held: list[int] = []
+    for sig in handlers:
+        signal.signal(sig, lambda signum, _frame: held.append(signum))
     try:
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(NewsSpider)
+        process.crawl(crawler, **spider_kwargs)
+        from twisted.internet import reactor  # the one CrawlerProcess installed
+
+        delivered: list[int] = []
+
+        def deliver(signum: int) -> None:
+            delivered.append(signum)
+            os.kill(os.getpid(), signum)
+
+        for signum in held[:1]:  # once Scrapy's handlers are in (an "after startup" trigger)
+            reactor.addSystemEventTrigger("after", "startup", reactor.callLater, 0, deliver, signum)
         process.start()
+        if held and not delivered:  # the crawl ended before the reactor ran
+            raise KeyboardInterrupt
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

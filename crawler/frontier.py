@@ -174,18 +174,32 @@ def leave(client: redis.Redis, prefix: str, worker: str) -> bool:
 
 
 def shared_run(client: redis.Redis, prefix: str, start: Callable[[], int],
-               discard: Callable[[int], None]) -> int:
+               discard: Callable[[int], None], running: Callable[[int], bool]) -> int:
     """The id of the crawl's run record: the first worker's (``start()``); a worker that lost the
-    race to record it discards its own."""
+    race to record it discards its own. A record that has ended (``running`` false: its workers
+    lost this Redis, which came back with the crawl's keys) is not joined: the crawl goes on
+    from what Redis kept, under a run record of its own."""
     key = Keys(prefix).run
     existing = client.get(key)
-    if existing is not None:
+    if existing is not None and running(int(existing)):
         return int(existing)
     run_id = start()
-    if client.set(key, run_id, nx=True):
+    if existing is None and client.set(key, run_id, nx=True):
+        return run_id
+    if existing is not None and client.eval(_REPLACE, 1, key, existing, run_id):
         return run_id
     discard(run_id)
     return int(client.get(key) or run_id)
+
+
+#: Replace KEYS[1]'s value ARGV[1] with ARGV[2], only if it still holds ARGV[1] (one worker wins).
+_REPLACE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 class HostRoundRobinQueue(PriorityQueue):

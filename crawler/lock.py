@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from crawler.config import LOCK_BUSY_SECONDS
-from crawler.store.db import one_line
+from crawler.store.db import SQLITE_BUSY_MS, one_line
 from crawler.store.models import RunLock
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,12 @@ def _writing(engine: Engine) -> Iterator[Connection]:
         try:
             yield conn
         finally:
-            conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    """SQLite's write lock is held by another connection (for longer than we waited)."""
+    return getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 
 def try_acquire(engine: Engine, name: str, owner: str, ttl: float,
@@ -121,7 +126,7 @@ def try_acquire(engine: Engine, name: str, owner: str, ttl: float,
 def heartbeat(engine: Engine, name: str, owner: str, ttl: float, now: datetime | None = None) -> bool:
     """Renew our lock's expiry. False when we no longer hold it (it expired and was taken)."""
     now = _now(now)
-    with engine.begin() as conn:
+    with _writing(engine) as conn:
         result = conn.execute(
             update(RunLock).where(RunLock.name == name, RunLock.owner == owner)
             .values(heartbeat_at=now, expires_at=now + timedelta(seconds=ttl))
@@ -163,7 +168,9 @@ class _Heartbeat(threading.Thread):
                     logger.error("lock %r was lost (expired and taken by another run)", self.lock_name)
                     return
             except Exception as exc:  # a database hiccup: try again next beat
-                logger.warning("lock heartbeat failed: %s", exc)
+                # SQLite busy: this run's own long write (a dedup), which keeps others out anyway
+                busy = isinstance(exc, OperationalError) and _sqlite_busy(exc)
+                (logger.info if busy else logger.warning)("lock heartbeat failed: %s", one_line(exc))
 
 
 @contextmanager
@@ -177,7 +184,7 @@ def held_lock(engine: Engine, name: str = CRAWL_LOCK, owner: str | None = None,
     try:
         acquired = try_acquire(engine, name, owner, ttl)
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlite_errorname", None) not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        if not _sqlite_busy(exc):
             raise
         raise LockHeld(name, None, f"the database stayed busy for {LOCK_BUSY_SECONDS:.0f} s "
                        "(another run is writing to it)") from None

@@ -54,9 +54,19 @@ def source_rows(stats: Mapping[str, Any], sources: Iterable[str], requested: Ite
     return rows
 
 
-def run_status(finish_reason: str | None, rows: list[dict[str, Any]], store_failed: int = 0) -> str:
+#: Counters of what a crawl left to the next run: articles that could not be stored, requests a
+#: fault failed (a timeout, a reset, a cut body, 5xx, 429; not a 404 or a redirect loop).
+LEFT_OVER = ("newsdedup/store_failed", "newsdedup/faults")
+
+
+def left_over(stats: Mapping[str, Any]) -> int:
+    """How many articles or requests the crawl with these counters left to the next run."""
+    return sum(int(stats.get(key, 0)) for key in LEFT_OVER)
+
+
+def run_status(finish_reason: str | None, rows: list[dict[str, Any]], left: int = 0) -> str:
     """"interrupted" (stopped before its end), "failed" (no source answered), "partial" (some did
-    not, or some articles could not be stored), else "ok"."""
+    not, or ``left`` articles or requests were left to the next run), else "ok"."""
     if finish_reason == FRONTIER_LOST:
         return "failed"
     if finish_reason not in FINISHED:
@@ -64,16 +74,17 @@ def run_status(finish_reason: str | None, rows: list[dict[str, Any]], store_fail
     statuses = [r["status"] for r in rows]
     if "failed" in statuses and "ok" not in statuses:
         return "failed"
-    return "partial" if "failed" in statuses or store_failed else "ok"
+    return "partial" if "failed" in statuses or left else "ok"
 
 
-def exit_status(status: str, store_failed: int = 0) -> int:
+def exit_status(status: str, left: int = 0) -> int:
     """The exit status of a crawl that ended with run status ``status``: 130 interrupted; 1 when
-    no source answered or an article could not be stored (the next run fetches it again);
-    else 0 (a partial run whose sources partly failed is retried by the next run anyway)."""
+    no source answered, or an article could not be stored or a fault failed a request (``left``:
+    the next run fetches them); else 0 (a partial run whose sources answered only with a
+    definite no, such as a 404, is retried by the next run anyway)."""
     if status == "interrupted":
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if status == "failed" or store_failed else 0
+    return EXIT_FAILED if status == "failed" or left else 0
 
 
 # -- store ------------------------------------------------------------------------------------
@@ -83,6 +94,11 @@ def start_run(session: Session, command: str, owner: str) -> int:
     session.add(run)
     session.commit()
     return run.id
+
+
+def run_running(session: Session, run_id: int) -> bool:
+    """Whether the run ``run_id`` is recorded and still ``running``."""
+    return session.scalar(select(CrawlRun.status).where(CrawlRun.id == run_id)) == "running"
 
 
 def abandon_stale_runs(session: Session, keep: int | None = None) -> int:
@@ -108,7 +124,7 @@ def finish_crawl(session: Session, run_id: int, stats: Mapping[str, Any], rows: 
     run.finish_reason = finish_reason
     run.stats = json.dumps({k: v for k, v in stats.items() if k.startswith("newsdedup/")
                             and "/source/" not in k}, sort_keys=True, default=str)
-    run.status = run_status(finish_reason, rows, int(stats.get("newsdedup/store_failed", 0)))
+    run.status = run_status(finish_reason, rows, left_over(stats))
     run.finished_at = utcnow()
     session.commit()
     return run.status
@@ -166,8 +182,7 @@ def end_shared_run(session: Session, run_id: int, error: str | None = None) -> s
     if error:
         run.error, run.finish_reason = error, FRONTIER_LOST
     rows = [{"status": r.status} for r in run.sources]
-    run.status = run_status(run.finish_reason, rows,
-                            int(json.loads(run.stats or "{}").get("newsdedup/store_failed", 0)))
+    run.status = run_status(run.finish_reason, rows, left_over(json.loads(run.stats or "{}")))
     run.finished_at = utcnow()
     session.commit()
     return run.status

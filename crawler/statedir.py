@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crawler.config import database_name
-from dedup.blockio import write_atomically
+from dedup.blockio import TMP_SUFFIX, write_atomically
 
 #: The directory's record: which database it belongs to (and the document level's last run).
 STATE_FILE = "job.json"
@@ -27,7 +27,8 @@ LOCK_SUFFIX = ".lock"
 #: The passage level's index, inside the directory.
 PASSAGE_DIR = "passage"
 #: Names only a state directory holds (the record, the index, the archive's files).
-OURS = frozenset({STATE_FILE, PASSAGE_DIR, "archive.json", "counts", "shingles.u64"})
+OURS = frozenset({STATE_FILE, STATE_FILE + TMP_SUFFIX, PASSAGE_DIR, "archive.json", "counts",
+                  "shingles.u64"})
 
 
 class DedupStateError(RuntimeError):

@@ -167,14 +167,24 @@ def load_direct(path: Path) -> np.ndarray:
     return read_direct(path, offset, n * dtype.itemsize).view(dtype)
 
 
+#: The suffix of the file ``write_atomically`` writes before it replaces the real one (a crash
+#: may leave one behind).
+TMP_SUFFIX = ".tmp"
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file, whole; a
+    failed write (a full disk) leaves the old one and no temporary file."""
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_path(path.parent)
 
 

@@ -83,6 +83,7 @@ class HostileServer(ThreadingHTTPServer):
         self.hits: list[str] = []
         self.lock = threading.Lock()
         self.on_request: Callable[[str, int], None] | None = None  #: (path, article hits so far)
+        self.cut: set[str] = set()  #: article paths whose body is cut short (the connection drops)
         canaries.write(self.base)
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -172,7 +173,16 @@ class _Handler(FaultHandler):
                 return
             if srv.delay:
                 time.sleep(srv.delay)
-            self._send(200, article_page(f"Story number {n}", article_text(n)).encode())
+            page = article_page(f"Story number {n}", article_text(n)).encode()
+            if path in srv.cut:  # Content-Length promises the page; half of it arrives
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page[: len(page) // 2])
+                self.close_connection = True
+                return
+            self._send(200, page)
         else:
             self._send(404, b"not found", "text/plain")
 

@@ -174,6 +174,19 @@ def test_archive_of_another_database_or_a_foreign_directory_is_refused(
                                   rebuild=True).mode == "rebuild"
 
 
+def test_a_first_dedup_killed_while_writing_its_record_leaves_a_usable_directory(
+        store, any_db_url: str, tmp_path: Path) -> None:
+    """A first dedup killed (or out of disk) while writing job.json leaves only job.json.tmp in
+    the directory: it was refused ever after as "not empty and holds no dedup state"."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "job.json.tmp").write_text('{"database": "half-writ')
+    with store() as session:
+        _store(session, ORIGINAL)
+        assert run_document_dedup(session, folder, any_db_url).mode == "rebuild"
+    assert (folder / "job.json").exists()
+
+
 def test_cli_document_level_and_report(sqlite_url: str, tmp_path: Path) -> None:
     engine = make_engine(sqlite_url)
     with make_sessionmaker(engine)() as session:

@@ -413,3 +413,130 @@ def test_readme_command_list_names_every_option() -> None:
             if shown and not any(re.search(rf"(?<![\w-]){re.escape(n)}\b", text) for n in param.opts):
                 missing.append(f"{' '.join(words)} {param.opts[-1]}")
     assert not missing, ", ".join(missing)
+
+
+_SIGNAL_WHILE_LOADING = """
+import builtins, importlib, os, runpy, signal, sys, tomllib
+how, sig = sys.argv[1], getattr(signal, sys.argv[2])
+real_import = builtins.__import__
+
+def import_meets_signal(name, *args, **kwargs):  # the first import of click: mid-way in loading
+    if name == "click":
+        builtins.__import__ = real_import
+        os.kill(os.getpid(), sig)
+    return real_import(name, *args, **kwargs)
+
+sys.argv = ["newsdedup", "report", "--help"]
+builtins.__import__ = import_meets_signal
+if how == "script":  # what the installed `newsdedup` script does with pyproject's entry point
+    with open("pyproject.toml", "rb") as fh:
+        module, _, func = tomllib.load(fh)["project"]["scripts"]["newsdedup"].partition(":")
+    sys.exit(getattr(importlib.import_module(module), func)())
+runpy.run_module("crawler", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "python -m crawler"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_command_line_loads_is_one_line(how: str, sig: str) -> None:
+    """Ctrl-C (or SIGTERM) in the 1-3 s the command line takes to import its libraries stops it
+    as at any other time: one line, exit status 130 (a KeyboardInterrupt traceback before)."""
+    proc = subprocess.run([sys.executable, "-c", _SIGNAL_WHILE_LOADING, how.split()[0], sig],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stderr == "newsdedup: stopped by SIGINT/SIGTERM\n", proc.stderr[-3000:]
+    assert proc.returncode == 130 and proc.stdout == ""
+
+
+def test_read_only_commands_read_a_database_on_a_read_only_mount(demo_db: str, tmp_path: Path) -> None:
+    """report, runs, sources, explain and db current read a SQLite file on a read-only mount (a
+    backup, a read-only volume) as they read it anywhere; before, WAL mode could not create its
+    -shm file there and each said "cannot open database". A file left with unfinished writes
+    (a -wal file without its -shm) is one clear line."""
+    import shutil
+    import sqlite3
+
+    from tests.mounts import read_only, tmpfs
+
+    source = Path(demo_db.removeprefix("sqlite:///"))
+    with sqlite3.connect(source) as conn:
+        first, second = [r[0] for r in conn.execute("SELECT url FROM articles ORDER BY id LIMIT 2")]
+    commands = [["report"], ["report", "--by", "event", "--format", "json"], ["runs", "1"],
+                ["sources", "--format", "csv"], ["explain", first, second], ["db", "current"]]
+    runner = CliRunner()
+    expected = [runner.invoke(main, [*c, "--db", demo_db]) for c in commands]
+    assert all(r.exit_code == 0 for r in expected), [r.output for r in expected]
+    with tmpfs(tmp_path / "ro", "8m") as disk:
+        shutil.copy(source, disk / "news.db")
+        unfinished = sqlite3.connect(source)
+        unfinished.execute("PRAGMA wal_autocheckpoint=0")
+        for command in ("demo again", "demo"):  # committed to the -wal file, not the database's
+            unfinished.execute("UPDATE crawl_runs SET command = ?", (command,))
+            unfinished.commit()
+        (disk / "cut").mkdir()
+        shutil.copy(source, disk / "cut" / "news.db")
+        shutil.copy(f"{source}-wal", disk / "cut" / "news.db-wal")
+        unfinished.close()
+        read_only(disk)
+        url = f"sqlite:///{disk / 'news.db'}"
+        got = [runner.invoke(main, [*c, "--db", url]) for c in commands]
+        cut = runner.invoke(main, ["report", "--db", f"sqlite:///{disk / 'cut' / 'news.db'}"])
+    for command, want, result in zip(commands, expected, got, strict=True):
+        assert result.exit_code == 0, (command, result.output)
+        assert result.stdout == want.stdout, command
+    assert cut.exit_code == 2 and cut.stderr.count("\n") == 1, cut.output
+    assert "unfinished writes" in cut.stderr and "copy" in cut.stderr
+
+
+_SIGNAL_WHILE_SCRAPY_BUILDS = """
+import os, signal, sys
+import pipelines.extract as extract
+from crawler.cli import main
+
+build = extract.ExtractPipeline.from_crawler.__func__
+
+def signalled(cls, crawler):  # Scrapy builds the pipelines inside a Deferred, before the reactor
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return build(cls, crawler)
+
+extract.ExtractPipeline.from_crawler = classmethod(signalled)
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_scrapy_builds_the_crawl_stops_it_cleanly(sig: str, tmp_path: Path) -> None:
+    """Ctrl-C while Scrapy builds the crawl (its pipelines and middlewares imported, 1-2 s after
+    the run was recorded) printed "Unhandled error in Deferred" and a KeyboardInterrupt
+    traceback; the signal is now held until Scrapy's handlers are in, and the crawl stops the
+    Scrapy way: exit status 130, the run recorded interrupted, no traceback."""
+    from crawler.runs import recent_runs
+    from crawler.store.db import make_engine, make_sessionmaker
+
+    db_url = f"sqlite:///{tmp_path / 'sig.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_WHILE_SCRAPY_BUILDS, sig, "run", "--no-report", "--db", db_url,
+         "--feed", f"http://127.0.0.1:{_closed_port()}/feed.xml"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert "Traceback" not in proc.stderr and "Unhandled error" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        assert [r["status"] for r in recent_runs(session, 5)] == ["interrupted"]
+    engine.dispose()
+
+
+def test_a_setting_nothing_reads_is_a_warning_with_the_nearest_name(tmp_path: Path) -> None:
+    """`-s DOWNLOAD_DEALY=2` was taken in silence (Scrapy accepts any name): the crawl ran
+    without the delay the user asked for. Now a warning names the setting meant; known names,
+    Scrapy's, newsdedup's and the frontier's, pass quietly."""
+    result = CliRunner().invoke(main, [
+        "crawl", "--db", f"sqlite:///{tmp_path / 's.db'}", "--feed", f"http://127.0.0.1:{_closed_port()}/f.xml",
+        "-s", "DOWNLOAD_DEALY=2", "-s", "NEWSDEDUP_STORE_BATHC=3", "-s", "DOWNLOAD_DELAY=0",
+        "-s", "NEWSDEDUP_STORE_BATCH=3", "-s", "SCHEDULER_PERSIST=True", "-s", "LOG_LEVEL=ERROR"])
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("newsdedup: warning:")]
+    assert warnings == [
+        "newsdedup: warning: -s DOWNLOAD_DEALY: not a setting Scrapy or newsdedup reads "
+        "(did you mean DOWNLOAD_DELAY?)",
+        "newsdedup: warning: -s NEWSDEDUP_STORE_BATHC: not a setting Scrapy or newsdedup reads "
+        "(did you mean NEWSDEDUP_STORE_BATCH?)"], result.stderr
+    assert result.exit_code == 1  # the crawl ran (and reached nothing)

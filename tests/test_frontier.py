@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from scrapy import Request, Spider
 from sqlalchemy import func, select
 
@@ -173,14 +174,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def own_redis() -> Iterator[tuple[subprocess.Popen, str]]:
-    """A Redis server of this test's own, on a free port (to be stopped by the test)."""
+def _redis_server_binary() -> str:
+    """redis-server, for the tests that run a Redis of their own (skipped without it)."""
     binary = shutil.which("redis-server")
     if binary is None:
         if require_services():
             pytest.fail("redis-server is required (NEWSDEDUP_REQUIRE_SERVICES=1)")
         pytest.skip("redis-server is not installed")
+    return binary
+
+
+@pytest.fixture
+def own_redis() -> Iterator[tuple[subprocess.Popen, str]]:
+    """A Redis server of this test's own, on a free port (to be stopped by the test)."""
+    binary = _redis_server_binary()
     port = _free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
@@ -329,3 +336,48 @@ def test_schedule_passes_the_frontier_to_each_run() -> None:
                        idle_exit=3.0)
     assert argv[argv.index("--frontier") + 1] == "redis://r:6379/2"
     assert argv[argv.index("--idle-exit") + 1] == "3.0"
+
+
+def test_redis_back_with_the_crawls_keys_goes_on_under_a_run_of_its_own(
+        tmp_path: Path, corpus: Corpus) -> None:
+    """Redis restarted mid-crawl (saved on shutdown, loaded on start): the next crawl with the
+    same frontier joined the dead crawl's run record, already `failed`, and ended it `failed`,
+    exit status 1, "nothing answered" (the feeds were claimed by the dead crawl), though it stored
+    the rest. Now it records a run of its own, `ok`, exit status 0, every page stored once."""
+    binary = _redis_server_binary()
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def redis_server() -> subprocess.Popen:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
+                                 str(tmp_path), "--save", "3600 1", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL)
+        assert wait_for(lambda: answers(REDIS_HOST, port), timeout=10)
+        return proc
+
+    db_url = f"sqlite:///{tmp_path / 'back.db'}"
+    sources = _sources(tmp_path, corpus)
+    redis_proc = redis_server()
+    try:
+        with serve_corpus(corpus, latency=0.02) as server:
+            log = tmp_path / "worker.log"
+            worker = _start(_argv("crawl", sources, db_url, url, "-s", "CONCURRENT_REQUESTS=2"), server, log)
+            assert wait_for(lambda: sum(_article_fetches(server, corpus).values()) >= 30, timeout=120)
+            redis.Redis.from_url(url).shutdown(save=True)  # the crawl's keys kept on disk
+            redis_proc.wait(timeout=30)
+            assert worker.wait(timeout=120) == 1, log.read_text()[-2000:]
+            redis_proc = redis_server()
+            assert redis.Redis.from_url(url).dbsize() > 0
+            again = subprocess.run(_argv("crawl", sources, db_url, url), capture_output=True, text=True,
+                                   timeout=300, env=proxy_environment(server.proxy_url, os.environ))
+    finally:
+        redis_proc.kill()
+        redis_proc.wait()
+    assert "Traceback" not in again.stderr
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _count_articles(db_url) == (len(corpus.pages), len(corpus.pages))
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        statuses = list(session.scalars(select(CrawlRun.status).order_by(CrawlRun.id)))
+    engine.dispose()
+    assert statuses == ["failed", "ok"]

@@ -112,3 +112,34 @@ def test_a_lock_whose_owner_is_gone_from_this_host_is_taken_over_at_once(engine)
     release(engine, CRAWL_LOCK, default_owner())
     assert try_acquire(engine, CRAWL_LOCK, f"elsewhere.example:{dead.pid}", ttl=3600)
     assert not try_acquire(engine, CRAWL_LOCK, default_owner(), ttl=60)
+
+
+def test_a_heartbeat_during_the_runs_own_long_write_is_quiet_and_failures_are_one_line(
+        sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The demo's first run spends minutes compiling the dedup inside its write transaction; the
+    heartbeat's wait for SQLite then printed a multi-line warning with the SQL statement. Busy is
+    now an INFO line (the write keeps other runs out anyway); any other failure one WARNING line."""
+    import logging
+    import sqlite3
+
+    from tests.procs import wait_for
+
+    engine = make_engine(sqlite_url)
+    writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    caplog.set_level(logging.INFO, logger="crawler.lock")
+    with held_lock(engine, CRAWL_LOCK, "a:1", ttl=60, every=0.05):
+        writer.execute("BEGIN IMMEDIATE")  # as the run's own dedup transaction
+        assert wait_for(lambda: caplog.records, timeout=60)
+        writer.execute("ROLLBACK")
+        busy = list(caplog.records)
+        caplog.clear()
+        writer.execute("ALTER TABLE run_locks RENAME TO run_locks_gone")  # a real failure
+        assert wait_for(lambda: caplog.records, timeout=60)
+        writer.execute("ALTER TABLE run_locks_gone RENAME TO run_locks")
+        failed = list(caplog.records)
+    writer.close()
+    engine.dispose()
+    assert {r.levelname for r in busy} == {"INFO"}
+    assert {r.levelname for r in failed} == {"WARNING"}
+    for record in busy + failed:
+        assert "\n" not in record.getMessage() and "[SQL:" not in record.getMessage()

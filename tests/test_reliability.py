@@ -28,6 +28,7 @@ from crawler.store.models import Article, CrawlRun, SeenUrl
 from tests import pgcluster
 from tests.conftest import require_services
 from tests.hostilesite import HostileServer, hostile_site, sources_toml
+from tests.mounts import read_only, tmpfs
 from tests.procs import alive, descendants, wait_for
 
 pytestmark = pytest.mark.slow
@@ -214,20 +215,10 @@ def test_postgresql_gone_until_the_crawl_ends_is_one_error_line(tmp_path: Path, 
     assert statuses[-2:] == ["abandoned", "ok"]
 
 
-def _mount_tmpfs(folder: Path, size: str) -> None:
-    folder.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {proc.stderr.strip()}")
-
-
 def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
     """SQLite on a 4 MB tmpfs that fills up mid-crawl and has room again before the crawl ends
     (the fetch state is saved): the next run stores every article once."""
-    disk = tmp_path / "disk"
-    _mount_tmpfs(disk, "4m")
-    try:
+    with tmpfs(tmp_path / "disk", "4m") as disk:
         db_url = f"sqlite:///{disk / 'full.db'}"
         with hostile_site(tmp_path, articles=60) as server:
             sources = tmp_path / "sources.toml"
@@ -250,8 +241,34 @@ def test_a_full_disk_loses_nothing(tmp_path: Path) -> None:
             no_traceback(second)
             assert second.returncode == 0, second.stderr[-2000:]
             assert_once_each(db_url, server)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_under_the_dedup_state_is_one_line(tmp_path: Path) -> None:
+    """The dedup state directory on a disk that is full (the database elsewhere): `dedup` and
+    `run` printed an OSError traceback; now one line and exit status 1, the run recorded
+    `failed`, and once there is room the next dedup takes every article."""
+    db_url = f"sqlite:///{tmp_path / 'news.db'}"
+    with tmpfs(tmp_path / "disk", "2m") as disk, hostile_site(tmp_path, articles=8) as server:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(sources_toml(server))
+        assert newsdedup(*crawl_args(db_url, sources)).returncode == 0
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize))
+        archive = ["--archive", str(disk / "state")]
+        for args in (["dedup", "--db", db_url, *archive],
+                     ["dedup", "--db", db_url, "--level", "document", *archive],
+                     ["run", "--no-report", *crawl_args(db_url, sources)[1:], *archive]):
+            proc = newsdedup(*args)
+            no_traceback(proc)
+            assert proc.returncode == 1, (args, proc.stderr[-2000:])
+            line = "newsdedup: error: a file could not be written during the run (No space left"
+            assert proc.stderr.count("newsdedup: error:") == 1 and line in proc.stderr, proc.stderr
+        run = last_run(db_url)
+        assert run.status == "failed" and "No space left" in (run.error or "")
+        ballast.unlink()
+        after = newsdedup("dedup", "--db", db_url, *archive)
+        assert after.returncode == 0, after.stderr[-2000:]
+        assert "10 articles (10 new)" in after.stderr
 
 
 # -- locks ------------------------------------------------------------------------------------
@@ -380,6 +397,32 @@ def test_a_dedup_killed_while_saving_the_archive_leaves_it_usable(tmp_path: Path
     assert _stories(db_url) == recovered
 
 
+# -- faults of the network or the server ---------------------------------------------------------
+def test_pages_cut_short_make_the_run_partial_and_the_next_run_stores_them(tmp_path: Path) -> None:
+    """Two article pages whose connection drops half-way through the body: before, the run was
+    `ok` with exit status 0 though two articles were missing; now it is `partial`, exit status
+    1, and says so; the next run fetches both and stores every article once."""
+    db_url = f"sqlite:///{tmp_path / 'cut.db'}"
+    with hostile_site(tmp_path, articles=6) as server:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(sources_toml(server))
+        server.cut = {"/a/2.html", "/a/4.html"}
+        first = newsdedup(*crawl_args(db_url, sources))
+        no_traceback(first)
+        assert first.returncode == 1, first.stderr[-2000:]
+        assert "2 request(s) failed by a fault of the network or the server" in first.stderr
+        run = last_run(db_url)
+        assert run.status == "partial" and json.loads(run.stats)["newsdedup/faults"] == 2
+        paths, _ = stored(db_url)
+        assert not {"/a/2.html", "/a/4.html"} & set(paths)
+        server.cut = set()
+        second = newsdedup(*crawl_args(db_url, sources))
+        no_traceback(second)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert last_run(db_url).status == "ok"
+        assert_once_each(db_url, server)
+
+
 # -- smaller cases -------------------------------------------------------------------------------
 def test_crawl_exits_1_when_every_source_failed(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'f.db'}"
@@ -390,15 +433,11 @@ def test_crawl_exits_1_when_every_source_failed(tmp_path: Path) -> None:
 
 
 def test_a_read_only_database_says_so(tmp_path: Path) -> None:
-    disk = tmp_path / "ro"
-    _mount_tmpfs(disk, "2m")
-    try:
+    with tmpfs(tmp_path / "ro", "2m") as disk:
         db_url = f"sqlite:///{disk / 'ro.db'}"
         assert newsdedup("db", "upgrade", "--db", db_url).returncode == 0
-        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        read_only(disk)
         proc = newsdedup("crawl", "--db", db_url, "--feed", "http://127.0.0.1:9/feed.xml", *FAST)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
     no_traceback(proc)
     assert proc.returncode == 2
     assert "read-only" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ from crawler.runs import (
     exit_status,
     failing_streak,
     finish_crawl,
+    left_over,
     recent_runs,
     run_status,
     source_health,
@@ -42,8 +43,11 @@ def test_source_rows_and_status() -> None:
     assert run_status("finished", [wire, quiet]) == "ok"
     assert run_status("finished", [down]) == "failed"
     assert run_status("shutdown", [wire]) == "interrupted"
-    # an article that could not be stored makes an otherwise good run partial, exit status 1
-    assert run_status("finished", [wire, quiet], store_failed=2) == "partial"
+    # an article that could not be stored, or a request a fault failed (a timeout, a cut body,
+    # 5xx), makes an otherwise good run partial, exit status 1
+    assert run_status("finished", [wire, quiet], left_over({"newsdedup/store_failed": 2})) == "partial"
+    assert run_status("finished", [wire, quiet], left_over({"newsdedup/faults": 1})) == "partial"
+    assert left_over({"newsdedup/failed": 3, "newsdedup/dropped": 4}) == 0  # 404s, too short
     assert [exit_status(s, lost) for s, lost in (("ok", 0), ("partial", 0), ("partial", 2),
                                                   ("failed", 0), ("interrupted", 2))] == [0, 0, 1, 1, 130]
 

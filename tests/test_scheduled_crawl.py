@@ -198,3 +198,22 @@ def test_sigterm_stops_the_run_cleanly(tmp_path: Path) -> None:
     engine.dispose()
     assert f"{base}/fast.html" in stored
     assert feed is not None and feed.etag is None  # read in full again next time
+
+
+def test_a_schedule_with_max_runs_exits_1_when_a_run_left_something(tmp_path: Path) -> None:
+    """`schedule --max-runs 1` whose run reached no source (the run's exit status 1): the
+    scheduler ended with status 0 before, hiding it from the script or unit that started it."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    db_url = f"sqlite:///{tmp_path / 'sched.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "schedule", "--every", "1h", "--max-runs", "1",
+         "--db", db_url, "--feed", f"http://127.0.0.1:{closed}/feed.xml", *_settings_argv()],
+        capture_output=True, text=True, timeout=300, env=_env(tmp_path), cwd=Path(__file__).parents[1])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "turn 1 ended: failed or incomplete" in proc.stderr
+    assert "schedule: done after 1 turn(s), 1 failed or incomplete" in proc.stderr

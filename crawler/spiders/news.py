@@ -409,6 +409,7 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         """Yield the fetched bytes; extraction happens in the pipelines."""
         meta = response.meta
+        self.reached.add(meta["source"])  # its site answered, whoever read the feed that listed it
         self.crawler.stats.inc_value(f"newsdedup/source/{meta['source']}/fetched")
         url = canonical_url(response.request.url if response.request else response.url)
         # the feed or sitemap that listed it (a start page lists itself): see store_failed
@@ -439,17 +440,21 @@ class NewsSpider(scrapy.Spider):
     def _on_error(self, failure: Failure, request: scrapy.Request) -> None:
         source = request.meta.get("source", "?")
         self.requested.add(source)
-        if failure.check(IgnoreRequest) and not failure.check(HttpError) \
-                and not _redirect_loop(failure):
-            # robots.txt and the download-size cap end up here: counted, not a failure.
-            self.crawler.stats.inc_value(f"newsdedup/source/{source}/ignored")
+        aside = _set_aside(failure)
+        if aside is not None:  # a true reason not to fetch it, as a dropped page has one
+            self._count(source, "dropped")
+            self._count(source, f"dropped/{aside}")
             return
         reason = failure.getErrorMessage() or failure.type.__name__
         response = getattr(failure.value, "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
-        self.crawler.stats.inc_value("newsdedup/failed")
-        self.crawler.stats.inc_value(f"newsdedup/source/{source}/failed")
+        self._count(source, "failed")
+        retryable = {int(code) for code in self.settings.getlist("RETRY_HTTP_CODES")}
+        if not _redirect_loop(failure) and (response is None or response.status in retryable):
+            # the network or the server failed it (a timeout, a reset, a cut body, 5xx, 429),
+            # not the page's own answer (a 404, a redirect loop): the run is partial
+            self._count(source, "faults")
         self.failures[source].append(f"{request.url}: {reason}")
         if request.meta.get("doc"):
             self._incomplete(request.meta["doc"])
@@ -460,6 +465,20 @@ class NewsSpider(scrapy.Spider):
                 parent=request.meta.get("doc_parent"), status=getattr(response, "status", None),
                 error=reason)
         self.logger.warning("failed %s (%s): %s", request.url, source, reason)
+
+
+def _set_aside(failure: Failure) -> str | None:
+    """Why a request was given up on purpose ("robots": robots.txt forbids it; "too_large": over
+    DOWNLOAD_MAXSIZE, as declared or once decompressed; "ignored": another middleware's rule),
+    or None for a failure, which the next run retries. Scrapy says which only in its messages."""
+    if failure.check(HttpError) or _redirect_loop(failure):
+        return None
+    message = str(failure.value)
+    if "download max size" in message or "DOWNLOAD_MAXSIZE" in message:
+        return "too_large"
+    if failure.check(IgnoreRequest):
+        return "robots" if "robots.txt" in message else "ignored"
+    return None
 
 
 def _redirect_loop(failure: Failure) -> bool:

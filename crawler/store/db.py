@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -31,12 +32,37 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+#: How long a SQLite statement waits for another connection's write lock.
+SQLITE_BUSY_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
+
+
+def _read_only_sqlite(url: URL) -> URL:
+    """``url`` as the read-only commands open it. A SQLite file in a directory nothing can write
+    (a read-only mount, a backup) cannot be read the ordinary way: WAL mode needs a -shm file
+    beside the database, which SQLite cannot create there. Such a file is opened immutable
+    (nothing can change it while it is read); one left with an unfinished write-ahead log (a
+    -wal file and no -shm) cannot be read correctly so, and is one clear error instead."""
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return url
+    path = Path(name).resolve()
+    shm, wal = Path(f"{path}-shm"), Path(f"{path}-wal")
+    if not path.is_file() or os.access(path.parent, os.W_OK) or shm.exists():
+        return url
+    if wal.exists() and wal.stat().st_size:
+        raise DatabaseError(f"cannot read {path} in place: its directory is read-only and it holds "
+                            f"unfinished writes ({wal.name} without {shm.name}); copy the three files "
+                            "to a writable directory and read the copy")
+    return url.set(database=f"file:{quote(str(path))}",
+                   query={"mode": "ro", "immutable": "1", "uri": "true"})
 
 
 #: How a SQLite URL is written, for the errors of a URL that is not one.
@@ -97,16 +123,19 @@ def _one_line_errors(engine: Engine) -> Iterator[None]:
         raise DatabaseError(str(exc)) from exc
 
 
-def make_engine(url: str, migrate: bool = True) -> Engine:
+def make_engine(url: str, migrate: bool = True, read_only: bool = False) -> Engine:
     """An engine for any SQLAlchemy URL, checked by connecting once.
 
-    With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``).
+    With ``migrate`` the schema is brought to the newest migration (see ``migrate_schema``);
+    ``read_only`` (the commands that only read) also reads a SQLite file in a read-only directory.
     """
+    parsed = parse_url(url)
+    target = _read_only_sqlite(parsed) if read_only and not migrate else parsed
     try:
-        engine = create_engine(parse_url(url), pool_pre_ping=True)
+        engine = create_engine(target, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise DatabaseError(f"invalid database URL {url!r}: {one_line(exc)}") from exc
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite" and target is parsed:
         event.listen(engine, "connect", _sqlite_pragmas)
     with _one_line_errors(engine):
         if migrate:
