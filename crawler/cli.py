@@ -49,6 +49,9 @@ def _fail(message: str) -> NoReturn:
 #: Formats of the listing commands; ``report`` and ``run`` also render html.
 FORMATS = ("table", "json", "csv")
 
+#: After this many seconds of a dedup, one line says why it may take long (a first run compiles).
+DEDUP_NOTICE_SECONDS = 15.0
+
 
 def output_options(formats: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
     """--format, -o FILE and the deprecated --json alias: one contract for every listing command."""
@@ -682,13 +685,18 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
     from crawler.archive_job import run_level
     from crawler.dedup_job import DedupStateError
     from crawler.events_job import article_events, assign_events
+    from crawler.progress import notice_if_slow
 
     _, sessions = open_store(db_url)
     with sessions() as session:
         previous = article_events(session)  # before the dedup rewrites the stories
         try:
-            s = run_level(session, level, db_url, archive_dir or default_archive_dir(db_url),
-                          rebuild)
+            with notice_if_slow(DEDUP_NOTICE_SECONDS, lambda: click.echo(
+                    "dedup: still matching; the first run on a machine also compiles the "
+                    "matching code (about a minute, longer on a busy machine; cached after)",
+                    err=True)):
+                s = run_level(session, level, db_url,
+                              archive_dir or default_archive_dir(db_url), rebuild)
         except DedupStateError as exc:
             _fail(str(exc))
         e = assign_events(session, previous, rebuild=rebuild)

@@ -1,10 +1,13 @@
-"""Crawl progress while it runs: a live line on a terminal (rich), plain lines otherwise."""
+"""Progress while a job runs: the crawl's live line on a terminal (rich), plain lines otherwise;
+one line when a step that is usually quick takes long."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Self
 
 from scrapy import signals
@@ -13,6 +16,19 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet.task import LoopingCall
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def notice_if_slow(seconds: float, say: Callable[[], None]) -> Iterator[None]:
+    """Call ``say`` once if the block is still running after ``seconds``: a job that is silent
+    for minutes (the dedup compiling its kernels on a machine's first run) looks hung."""
+    timer = threading.Timer(seconds, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def progress_counts(stats: Mapping[str, Any]) -> dict[str, int]:

@@ -540,3 +540,17 @@ def test_a_setting_nothing_reads_is_a_warning_with_the_nearest_name(tmp_path: Pa
         "newsdedup: warning: -s NEWSDEDUP_STORE_BATHC: not a setting Scrapy or newsdedup reads "
         "(did you mean NEWSDEDUP_STORE_BATCH?)"], result.stderr
     assert result.exit_code == 1  # the crawl ran (and reached nothing)
+
+
+def test_a_slow_dedup_says_why_once(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dedup still running after DEDUP_NOTICE_SECONDS says why (a first run compiles for a
+    minute or more, silent it looked hung); a quick one says nothing of it."""
+    import crawler.cli as cli
+
+    quick = CliRunner().invoke(main, ["dedup", "--db", demo_db])
+    assert quick.exit_code == 0, quick.output
+    assert "still matching" not in quick.stderr
+    monkeypatch.setattr(cli, "DEDUP_NOTICE_SECONDS", 0.0)
+    slow = CliRunner().invoke(main, ["dedup", "--db", demo_db, "--rebuild"])
+    assert slow.exit_code == 0, slow.output
+    assert slow.stderr.count("dedup: still matching; the first run on a machine also compiles") == 1
