@@ -97,8 +97,11 @@ class DedupConfig:
             Sources quoted the wrong way on layouts seeds 1-3 opened or ended at <= 0.04 of
             themselves; 5 % leaves room for a dateline or kicker line before a lede.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
-            text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
-            story at most twice (own copy + follow-up) in practice; templates repeat on every page.
+            text (footer, teaser, newsletter pitch) and never links pages. An outlet carries a
+            story's text on up to three pages (its copy, an update or follow-up, a page quoting
+            it; or a passage quoted by three of its pages): at 3 such text was learned as the
+            outlet's template (its copies split from the story, its quotes never linked: layouts
+            tuning seeds 1 and 101); templates repeat on every page, so 4 learns them a page later.
     """
 
     shingle_size: int = 5
@@ -118,7 +121,7 @@ class DedupConfig:
     min_title_overlap: float = 0.5
     other_story_share: float = 0.25
     edge_share: float = 0.05
-    boilerplate_min_pages: int = 3
+    boilerplate_min_pages: int = 4
 
     def __post_init__(self) -> None:
         if self.lsh_bands * self.lsh_rows != self.num_perm:

@@ -123,9 +123,14 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
-    new_lede = min(first for first, _ in al.ranges(inner)) <= config.new_lede_shingles
+    start = min(first for first, _ in al.ranges(inner))
+    boxed = _boxed_teasers(graph, al, inner, outer, start, config)
+    new_lede = start - boxed <= config.new_lede_shingles
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
+    elif boxed:
+        cover = cover / (1.0 - _share(al, inner, boxed))
+    lead_inner = max(0.0, lead_inner - _share(al, inner, boxed))
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
@@ -156,6 +161,33 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                        f"{cover:.0%} of it is contained, from the other page's lead "
                        f"(starts {lead_outer:.0%} in)" + (", same headline" if same_headline
                                                            else ""))
+
+
+def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int, start: int,
+                   config: DedupConfig) -> int:
+    """Shingles of ``inner`` before its text shared with ``outer`` (from ``start``) that are
+    teasers boxed above a copy: other pages' openings (shared text starting within their first
+    ``lead_share``), together less than ``other_story_share`` of ``inner`` (more is a digest of
+    ledes). Republishers box other wire stories' ledes above a copy; they are the page's wrapping,
+    not text of its own before the copy (0 when there are none)."""
+    shared = al.ranges(inner)
+    teasers = []
+    for other in graph.of[inner]:
+        third = other.b if other.a == inner else other.a
+        if third == outer or other.side(third)[1] > config.lead_share:
+            continue
+        teasers += [(first, min(last, start - 1)) for first, last in other.ranges(inner)
+                    if first < start and not _overlaps((first, last), shared)]
+    size = _covered(teasers)
+    return size if _share(al, inner, size) < config.other_story_share else 0
+
+
+def _share(al: Alignment, doc: int, shingles: int) -> float:
+    """About what share of ``doc``'s content ``shingles`` shingles are (its content estimated
+    from the passages' matched shingles and its cover)."""
+    cover, _ = al.side(doc)
+    content = sum(p.matched for p in al.passages) / cover if cover else 0.0
+    return min(1.0, shingles / content) if content else 0.0
 
 
 def _lede_size(al: Alignment, doc: int) -> float:
