@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-10"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
@@ -19,6 +19,8 @@ ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights l
 #: passage the story's canonical page lacks gives its copies no support (a boxed teaser); a
 #: compilation quotes two stories in separate places; passages in one place of either page count as one;
 #: a passage inside both pages was quoted from the page whose lead holds it
+#: 10: teasers (other pages' openings, < other_story_share) boxed above a copy are not its own
+#: text before it (lead, new lede and containment measured without them); template at 4 pages
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
