@@ -167,14 +167,16 @@ def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int,
                    config: DedupConfig) -> int:
     """Shingles of ``inner`` before its text shared with ``outer`` (from ``start``) that are
     teasers boxed above a copy: other pages' openings (shared text starting within their first
-    ``lead_share``), together less than ``other_story_share`` of ``inner`` (more is a digest of
-    ledes). Republishers box other wire stories' ledes above a copy; they are the page's wrapping,
-    not text of its own before the copy (0 when there are none)."""
+    ``lead_share``), each sharing less of ``inner`` than ``outer`` does (a page sharing more of
+    it is its own story, not a box beside it), together less than ``other_story_share`` of
+    ``inner`` (more is a digest of ledes). Republishers box other wire stories' ledes above a
+    copy; they are the page's wrapping, not text of its own before the copy (0: none)."""
     shared = al.ranges(inner)
     teasers = []
     for other in graph.of[inner]:
         third = other.b if other.a == inner else other.a
-        if third == outer or other.side(third)[1] > config.lead_share:
+        if third == outer or other.side(third)[1] > config.lead_share or \
+                other.side(inner)[0] >= al.side(inner)[0]:
             continue
         teasers += [(first, min(last, start - 1)) for first, last in other.ranges(inner)
                     if first < start and not _overlaps((first, last), shared)]
