@@ -110,7 +110,8 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
 
     The text decides; a headline only supports. Containment is measured after a new lede of
-    the page's own (a republisher's lede over a copy cut to two short paragraphs). A page
+    the page's own (a republisher's lede over a copy cut to two short paragraphs) and without
+    teasers of other stories boxed above the copy (``_boxed_teasers``). A page
     opening with another story's passage before the shared text (``foreign_opening``) is a
     follow-up or round-up. A shared text starting past the lead (of ``outer``; of ``inner``
     after more than a new lede of its own), or a good part of other stories on either page
@@ -184,19 +185,22 @@ def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int,
     return size if _share(al, inner, size) < config.other_story_share else 0
 
 
-def _share(al: Alignment, doc: int, shingles: int) -> float:
-    """About what share of ``doc``'s content ``shingles`` shingles are (its content estimated
-    from the passages' matched shingles and its cover)."""
+def _content(al: Alignment, doc: int) -> float:
+    """About how many content shingles ``doc`` has: estimated from the passages' matched
+    shingles and its cover (0 if it shares none)."""
     cover, _ = al.side(doc)
-    content = sum(p.matched for p in al.passages) / cover if cover else 0.0
+    return sum(p.matched for p in al.passages) / cover if cover else 0.0
+
+
+def _share(al: Alignment, doc: int, shingles: int) -> float:
+    """About what share of ``doc``'s content ``shingles`` shingles are."""
+    content = _content(al, doc)
     return min(1.0, shingles / content) if content else 0.0
 
 
 def _lede_size(al: Alignment, doc: int) -> float:
-    """About how many content shingles of ``doc`` precede its shared text (its content
-    estimated from the passages' matched shingles and its cover)."""
-    cover, lead = al.side(doc)
-    return lead * sum(p.matched for p in al.passages) / cover if cover else 0.0
+    """About how many content shingles of ``doc`` precede its shared text."""
+    return al.side(doc)[1] * _content(al, doc)
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,
@@ -386,7 +390,7 @@ def drop_templates(links: list[PassageLink], compiled: Set[int],
 
     Digests are made of other stories' passages; what two digests of one outlet share beyond
     those (relayed quotes are dropped by ``drop_relayed``) is the outlet's template: the
-    greeting, the sign-off. Boilerplate learning needs three pages; this needs two digests.
+    greeting, the sign-off. Boilerplate learning needs four pages; this needs two digests.
     """
     return [link for link in links
             if not (link.doc in compiled and link.source_doc in compiled
