@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-10"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
@@ -19,6 +19,8 @@ ALGORITHM_VERSION = "passages-9"  # 2: CJK shingle size per shingle; 3: rights l
 #: passage the story's canonical page lacks gives its copies no support (a boxed teaser); a
 #: compilation quotes two stories in separate places; passages in one place of either page count as one;
 #: a passage inside both pages was quoted from the page whose lead holds it
+#: 10: teasers (other pages' openings, < other_story_share) boxed above a copy are not its own
+#: text before it (lead, new lede and containment measured without them); template at 4 pages
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -97,8 +99,11 @@ class DedupConfig:
             Sources quoted the wrong way on layouts seeds 1-3 opened or ended at <= 0.04 of
             themselves; 5 % leaves room for a dateline or kicker line before a lede.
         boilerplate_min_pages: a shingle on at least this many pages of one site is template
-            text (footer, teaser, newsletter pitch) and never links pages. One outlet publishes a
-            story at most twice (own copy + follow-up) in practice; templates repeat on every page.
+            text (footer, teaser, newsletter pitch) and never links pages. An outlet carries a
+            story's text on up to three pages (its copy, an update or follow-up, a page quoting
+            it; or a passage quoted by three of its pages): at 3 such text was learned as the
+            outlet's template (its copies split from the story, its quotes never linked: layouts
+            tuning seeds 1 and 101); templates repeat on every page, so 4 learns them a page later.
     """
 
     shingle_size: int = 5
@@ -118,7 +123,7 @@ class DedupConfig:
     min_title_overlap: float = 0.5
     other_story_share: float = 0.25
     edge_share: float = 0.05
-    boilerplate_min_pages: int = 3
+    boilerplate_min_pages: int = 4
 
     def __post_init__(self) -> None:
         if self.lsh_bands * self.lsh_rows != self.num_perm:

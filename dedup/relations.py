@@ -144,7 +144,8 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
     """Is ``inner`` a copy of (majority-contained in, lead-anchored in) ``outer``?
 
     The text decides; a headline only supports. Containment is measured after a new lede of
-    the page's own (a republisher's lede over a copy cut to two short paragraphs). A page
+    the page's own (a republisher's lede over a copy cut to two short paragraphs) and without
+    teasers of other stories boxed above the copy (``_boxed_teasers``). A page
     opening with another story's passage before the shared text (``foreign_opening``) is a
     follow-up or round-up. A shared text starting past the lead (of ``outer``; of ``inner``
     after more than a new lede of its own), or a good part of other stories on either page
@@ -157,9 +158,14 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
         return CopyVerdict(inner, outer, False, "no shared passage")
     cover, lead_inner = al.side(inner)
     _, lead_outer = al.side(outer)
-    new_lede = graph.blocks(al, inner)[0][0] <= config.new_lede_shingles
+    start = graph.blocks(al, inner)[0][0]
+    boxed = _boxed_teasers(graph, al, inner, outer, start, config)
+    new_lede = start - boxed <= config.new_lede_shingles
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
+    elif boxed:
+        cover = cover / (1.0 - _share(al, inner, boxed))
+    lead_inner = max(0.0, lead_inner - _share(al, inner, boxed))
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
@@ -192,11 +198,43 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
                                                            else ""))
 
 
+def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int, start: int,
+                   config: DedupConfig) -> int:
+    """Shingles of ``inner`` before its text shared with ``outer`` (from ``start``) that are
+    teasers boxed above a copy: other pages' openings (shared text starting within their first
+    ``lead_share``), each sharing less of ``inner`` than ``outer`` does (a page sharing more of
+    it is its own story, not a box beside it), together less than ``other_story_share`` of
+    ``inner`` (more is a digest of ledes). Republishers box other wire stories' ledes above a
+    copy; they are the page's wrapping, not text of its own before the copy (0: none)."""
+    shared = al.ranges(inner)
+    teasers = []
+    for other in graph.of[inner]:
+        third = other.b if other.a == inner else other.a
+        if third == outer or other.side(third)[1] > config.lead_share or \
+                other.side(inner)[0] >= al.side(inner)[0]:
+            continue
+        teasers += [(first, min(last, start - 1)) for first, last in other.ranges(inner)
+                    if first < start and not _overlaps((first, last), shared)]
+    size = _covered(teasers)
+    return size if _share(al, inner, size) < config.other_story_share else 0
+
+
+def _content(al: Alignment, doc: int) -> float:
+    """About how many content shingles ``doc`` has: estimated from the passages' matched
+    shingles and its cover (0 if it shares none)."""
+    cover, _ = al.side(doc)
+    return sum(p.matched for p in al.passages) / cover if cover else 0.0
+
+
+def _share(al: Alignment, doc: int, shingles: int) -> float:
+    """About what share of ``doc``'s content ``shingles`` shingles are."""
+    content = _content(al, doc)
+    return min(1.0, shingles / content) if content else 0.0
+
+
 def _lede_size(al: Alignment, doc: int) -> float:
-    """About how many content shingles of ``doc`` precede its shared text (its content
-    estimated from the passages' matched shingles and its cover)."""
-    cover, lead = al.side(doc)
-    return lead * sum(p.matched for p in al.passages) / cover if cover else 0.0
+    """About how many content shingles of ``doc`` precede its shared text."""
+    return al.side(doc)[1] * _content(al, doc)
 
 
 def copy_edges(graph: AlignmentGraph, config: DedupConfig,
@@ -399,7 +437,7 @@ def drop_templates(links: list[PassageLink], compiled: Set[int],
 
     Digests are made of other stories' passages; what two digests of one outlet share beyond
     those (relayed quotes are dropped by ``drop_relayed``) is the outlet's template: the
-    greeting, the sign-off. Boilerplate learning needs three pages; this needs two digests.
+    greeting, the sign-off. Boilerplate learning needs four pages; this needs two digests.
     """
     return [link for link in links
             if not (link.doc in compiled and link.source_doc in compiled

@@ -307,3 +307,51 @@ def test_a_paragraph_in_one_page_s_lead_and_deep_in_another_was_quoted_by_the_ot
                  title="Commuters count the cost of a bad winter")]
     result = deduplicate(pages)
     assert {(link.doc, link.source_doc) for link in result.links} == {(2, 1)}
+
+
+def test_teasers_and_a_new_lede_above_a_copy_under_a_rewritten_headline() -> None:
+    """A republisher boxes two other wire stories' ledes above a copy and gives it a new lede
+    and its own headline: together they put the copy's text 30 % into the page, past the lead,
+    but the teasers are the page's wrapping, so what precedes the copy is one lede and the page
+    is a copy. A digest (a greeting and three stories' ledes, over a quarter of it, before the
+    last story's top) still quotes, it copies nothing."""
+    main = story(6, paragraphs=10)
+    others = [story(40 + i, paragraphs=8, words=20) for i in range(3)]
+    pages = [doc(1, "wire.test", main, title="Storm closes the coast road")]
+    pages += [doc(2 + i, "wire.test", body, hours=1 + i, title=f"Other story {i}")
+              for i, body in enumerate(others)]
+    wrapped = [others[0][0], others[1][0], paragraph(99001, 30), *main[:4]]
+    pages.append(doc(9, "portal.test", wrapped, hours=6, title="Drivers face long detours"))
+    digest = ["Good morning, here is what you need to know.", *(o[0] for o in others), *main[:2]]
+    pages.append(doc(10, "brief.test", digest, hours=7, title="Morning briefing"))
+    result = deduplicate(pages)
+    assert _same_story(result, 1, 9)
+    assert not any(_same_story(result, 9, other) for other in (2, 3))
+    assert not any(_same_story(result, 10, other) for other in (1, 2, 3, 4))
+    assert {link.source_doc for link in result.links if link.doc == 9} == {2, 3}
+
+
+def test_one_outlet_carrying_a_story_on_three_pages_keeps_it_story_text() -> None:
+    """One outlet publishes three copies of a wire story, and two of its own stories quote
+    another story's lede (which it also copied): three pages of the outlet carry that text, yet
+    it is no template of the outlet's (its footer, on every page, is). The three copies are
+    the story's, the quotes are linked, the footer links nothing."""
+    wire, quoted = story(7, paragraphs=8), story(8, paragraphs=8)
+    footer = paragraph(7001, 30)
+    pages = [doc(1, "wire.test", wire, title="Council approves the new grid plan"),
+             doc(2, "agency.test", quoted, hours=1, title="Rocket crew returns safely")]
+    pages += [doc(3 + i, "paper.test", [*wire[:6 - i], footer], hours=2 + i,
+                  title="Council approves the new grid plan") for i in range(3)]
+    pages.append(doc(6, "paper.test", [*quoted[:5], footer], hours=5,
+                     title="Rocket crew returns safely"))
+    for i in range(2):
+        own = story(9 + i, paragraphs=6)
+        pages.append(doc(7 + i, "paper.test", [*own[:3], quoted[0], *own[3:], footer],
+                         hours=8 + i, title=f"Own story {i}"))
+    result = deduplicate(pages)
+    assert all(_same_story(result, 1, copy) for copy in (3, 4, 5))
+    assert _same_story(result, 2, 6)
+    quoting = {link.doc for link in result.links if result.story_of()[link.source_doc] ==
+               result.story_of()[2]}
+    assert quoting == {7, 8}
+    assert not any(footer[:40] in link.text for link in result.links)
