@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import zlib
@@ -40,7 +39,6 @@ from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 _MAGIC = b"NEWSDEDUP-INDEX\n"
 _BLOB_FORMAT = 3  # ``to_bytes``; 1: zlib of a JSON payload; 2: LSH buckets as lists (refused)
 _FORMAT = 4  # ``save``: append-only columns and band runs (3: whole arrays, read once)
-_FILES_V3 = 3
 _HEADER = "index.json"  # a saved index's header (``save``), naming its generation
 _BANDS = "bands"  # the saved index's band runs, inside its folder
 #: Append-only columns of a saved index (``save``): name -> little-endian dtype.
@@ -50,7 +48,6 @@ _LOGS = {"doc.id": "<i8", "doc.digest": "<u8", "fp.n": "<u4", "shingles": "<u8",
 #: The alignment columns are rewritten when they hold more than twice the live entries plus
 #: this many (pairs verified again after their boilerplate grew leave stale entries).
 _MIN_REWRITE = 4096
-_log = logging.getLogger(__name__)
 
 
 class IndexMismatch(ValueError):
@@ -577,9 +574,8 @@ class DedupIndex:
         taken from ``documents`` (id -> Document): ``StaleDocuments`` when one is missing or
         changed since, ``IndexMismatch`` as ``from_bytes``. ``recover`` (the one writer):
         remove what an unfinished save left (column tails past the recorded lengths, unnamed
-        files); without it nothing is changed (a reader beside the writer). A folder saved by
-        the previous format (3: every array a whole ``.npy`` per generation) is read once and
-        moved into today's files by the next ``save``."""
+        files); without it nothing is changed (a reader beside the writer). A folder of an
+        earlier format is ``IndexMismatch``: it holds an earlier algorithm's decisions too."""
         folder = Path(folder)
         gens = Generations(folder, _HEADER)
         try:
@@ -588,25 +584,15 @@ class DedupIndex:
             raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {_REBUILD}") from exc
         if head is None:
             return None
-        config = cls._checked_config(head, config, (_FORMAT, _FILES_V3))
+        config = cls._checked_config(head, config, (_FORMAT,))
         try:
-            if head["format"] == _FILES_V3:
-                gens.generation = int(head["generation"])
-                arrays = {name: gens.load(_file_name(name)) for name in head["arrays"]}
-                arrays["fp.hash"] = np.fromfile(folder / head["shingles_file"], dtype="<u8",
-                                                count=int(head["shingles"]))
-                runs = None
-            else:
-                arrays, runs = _read_files(folder, head, gens, recover)
+            arrays, runs = _read_files(folder, head, gens, recover)
             index = cls._from_arrays(arrays, config, head, documents, runs)
         except StaleDocuments:
             raise
         except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
             raise IndexMismatch(f"corrupt index in {folder} ({exc}); {_REBUILD}") from exc
-        if head["format"] == _FILES_V3:
-            _log.warning("the passage index in %s is of format 3: read once, the next save "
-                         "moves it into format %d files", folder, _FORMAT)
-        elif _same_cache(head, config):  # its alignments as stored: later saves extend them
+        if _same_cache(head, config):  # its alignments as stored: later saves extend them
             index._saved = (folder.resolve(), gens.generation)
             index._al_from = int(head["aligned_rows"])
         return index

@@ -280,12 +280,12 @@ def test_band_runs_give_the_candidates_of_one_sorted_array() -> None:
 def test_alignments_dropped_by_new_boilerplate_are_saved_again(tmp_path) -> None:
     """Alignments redone when a site's boilerplate grows override their stored entries in
     the appended alignment columns: the reopened index holds exactly the new ones."""
-    docs = _corpus()
+    docs = [*_corpus(), doc(8, "a.test", [*story(84, 5), paragraph(999, 30)], hours=4)]
     by_id = {d.id: d for d in docs}
     folder = tmp_path / "passage"
     _saved(folder, docs[:3])
     first = DedupIndex.open(folder, documents=by_id)
-    first.add(docs[3:])  # doc 6 makes a.test's footer boilerplate: docs 1-3 aligned again
+    first.add(docs[3:])  # docs 6 and 8 make a.test's footer boilerplate: 1-3 aligned again
     first.result()
     assert len(first._dropped)
     first.save(folder)
@@ -305,11 +305,11 @@ def test_alignments_dropped_by_new_boilerplate_are_saved_again(tmp_path) -> None
     assert final._aligned == verified._aligned and final.result() == expected
 
 
-def test_an_index_saved_by_the_previous_format_opens_and_moves_into_today_s(
-        tmp_path, caplog) -> None:
+def test_an_index_of_the_previous_format_is_refused_and_a_rebuild_replaces_it(tmp_path) -> None:
     """A folder saved by format 3 (every array a whole ``.npy`` per generation; written by
-    ed790d9 for tests/fixtures/dedup/index-format3) opens with one log line and the same
-    result; the next save replaces its files by today's."""
+    ed790d9 for tests/fixtures/dedup/index-format3) also holds an earlier algorithm's decisions
+    (``passages-9``): opening it is ``IndexMismatch`` naming the rebuild; a rebuild saved into
+    the same folder opens to the rebuild's result and leaves none of the old files."""
     import shutil
     from pathlib import Path
 
@@ -317,14 +317,11 @@ def test_an_index_saved_by_the_previous_format_opens_and_moves_into_today_s(
     by_id = {d.id: d for d in docs}
     folder = tmp_path / "passage"
     shutil.copytree(Path(__file__).parent / "fixtures" / "dedup" / "index-format3", folder)
-    with caplog.at_level("WARNING", logger="dedup.index"):
-        old = DedupIndex.open(folder, documents=by_id)
-    assert [r.getMessage() for r in caplog.records if "format 3" in r.getMessage()]
-    assert old is not None and len(old) == 5
-    assert old.result() == deduplicate(docs[:5])
-    old.add(docs[5:])
-    old.save(folder)
-    assert json.loads((folder / "index.json").read_text())["format"] == 4
-    names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-    assert not any(n.startswith("fp_mask") or n.startswith("lsh_") for n in names)
+    old_files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(IndexMismatch, match="rebuild"):
+        DedupIndex.open(folder, documents=by_id)
+    _saved(folder, docs)
     assert DedupIndex.open(folder, documents=by_id).result() == deduplicate(docs)
+    names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert json.loads((folder / "index.json").read_text())["format"] == 4
+    assert not names & (old_files - {"index.json"})
