@@ -127,16 +127,20 @@ def test_a_heartbeat_during_the_runs_own_long_write_is_quiet_and_failures_are_on
     engine = make_engine(sqlite_url)
     writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     caplog.set_level(logging.INFO, logger="crawler.lock")
+
+    def heartbeat() -> list[logging.LogRecord]:  # other loggers may be captured too
+        return [r for r in caplog.records if r.name == "crawler.lock"]
+
     with held_lock(engine, CRAWL_LOCK, "a:1", ttl=60, every=0.05):
         writer.execute("BEGIN IMMEDIATE")  # as the run's own dedup transaction
-        assert wait_for(lambda: caplog.records, timeout=60)
+        assert wait_for(heartbeat, timeout=60)
         writer.execute("ROLLBACK")
-        busy = list(caplog.records)
+        busy = heartbeat()
         caplog.clear()
         writer.execute("ALTER TABLE run_locks RENAME TO run_locks_gone")  # a real failure
-        assert wait_for(lambda: caplog.records, timeout=60)
+        assert wait_for(heartbeat, timeout=60)
         writer.execute("ALTER TABLE run_locks_gone RENAME TO run_locks")
-        failed = list(caplog.records)
+        failed = heartbeat()
     writer.close()
     engine.dispose()
     assert {r.levelname for r in busy} == {"INFO"}
