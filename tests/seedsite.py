@@ -1,7 +1,8 @@
 """Build a served fixture site (corpus format, see crawler/evaluation/corpus.py) from the seeds.
 
-Outlets: ``industry-news`` (seed 000 plus two fixture articles, all ending with 000's
-"Related News" block), ``aggregator`` (seed 001, mojibake as published), ``cloud-daily`` (002),
+Outlets: ``industry-news`` (seed 000 plus three fixture articles, all ending with 000's
+"Related News" block: a site's widget, on as many pages as the dedup needs to learn a site's
+template, ``DedupConfig.boilerplate_min_pages``), ``aggregator`` (seed 001, mojibake as published), ``cloud-daily`` (002),
 ``digest-hub`` (003), ``wire-korea`` (004). Each has a feed, a sitemap, a robots.txt that
 disallows /private/ and an index linking a private page.
 """
