@@ -3,8 +3,8 @@
 Outlets: ``industry-news`` (seed 000 plus three fixture articles, all ending with 000's
 "Related News" block: a site's widget, on as many pages as the dedup needs to learn a site's
 template, ``DedupConfig.boilerplate_min_pages``), ``aggregator`` (seed 001, mojibake as
-published), ``cloud-daily`` (002), ``digest-hub`` (003), ``wire-korea`` (004). Each has a feed, a sitemap, a robots.txt that
-disallows /private/ and an index linking a private page.
+published), ``cloud-daily`` (002), ``digest-hub`` (003), ``wire-korea`` (004). Each has a
+feed, a sitemap, a robots.txt that disallows /private/ and an index linking a private page.
 """
 
 from __future__ import annotations
