@@ -18,7 +18,7 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.arrays import gather_ranges
-from dedup.blockio import Generations, append_cached, fsync_path, write_npy
+from dedup.blockio import TMP_SUFFIX, Generations, append_cached, fsync_path, write_npy
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -775,7 +775,7 @@ def _drop_unnamed(folder: Path, head: dict) -> None:
     """Remove the column files and band runs of ``folder`` its header ``head`` does not name:
     an index it replaced, or what a crashed save began."""
     keep = {file for file, _ in head["logs"].values()}
-    (folder / f"{_HEADER}.tmp").unlink(missing_ok=True)  # a header never put in place
+    (folder / (_HEADER + TMP_SUFFIX)).unlink(missing_ok=True)  # a header never put in place
     for path in folder.iterdir():
         if _COLUMN_FILE.fullmatch(path.name) and path.name not in keep:
             path.unlink()

@@ -161,11 +161,12 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
     start = graph.blocks(al, inner)[0][0]
     boxed = _boxed_teasers(graph, al, inner, outer, start, config)
     new_lede = start - boxed <= config.new_lede_shingles
+    boxed_share = _share(al, inner, boxed)
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
     elif boxed:
-        cover = cover / (1.0 - _share(al, inner, boxed))
-    lead_inner = max(0.0, lead_inner - _share(al, inner, boxed))
+        cover = cover / (1.0 - boxed_share)
+    lead_inner = max(0.0, lead_inner - boxed_share)
     if cover < config.copy_containment:
         return CopyVerdict(inner, outer, False,
                            f"only {cover:.0%} of it is contained (copy needs "
@@ -206,7 +207,7 @@ def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int,
     it is its own story, not a box beside it), together less than ``other_story_share`` of
     ``inner`` (more is a digest of ledes). Republishers box other wire stories' ledes above a
     copy; they are the page's wrapping, not text of its own before the copy (0: none)."""
-    shared = al.ranges(inner)
+    shared = graph.blocks(al, inner)  # merged once per graph: overlaps as the ranges do
     teasers = []
     for other in graph.of[inner]:
         third = other.b if other.a == inner else other.a

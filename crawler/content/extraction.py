@@ -200,12 +200,18 @@ def is_body_like(text: str) -> bool:
     return len(text) >= BODY_PARA_MIN_CHARS and _SENTENCE_END_RE.search(text) is not None
 
 
+def _in_site_header(ancestor_tags: set[str]) -> bool:
+    """Inside the site's own header (a <header> outside <article>/<main>): its logo, navigation
+    and tagline, not the article's (precision mode drops an article's own <header> too)."""
+    return "header" in ancestor_tags and not ancestor_tags & {"article", "main"}
+
+
 def body_paragraphs(tree: HtmlElement) -> list[str]:
     """Body-like <p> texts in document order, outside nav/footer/aside/form/site header."""
     found = []
     for node in tree.iter("p"):
         tags = {a.tag for a in node.iterancestors()}
-        if tags & _NOT_BODY_TAGS or ("header" in tags and not tags & {"article", "main"}):
+        if tags & _NOT_BODY_TAGS or _in_site_header(tags):
             continue
         text = clean_text(node.text_content())
         if is_body_like(text):
@@ -389,9 +395,8 @@ def standfirst(tree: HtmlElement, body: str) -> str | None:
             for a in ancestors
         ):
             continue
-        tags = {a.tag for a in ancestors}
-        if "header" in tags and not tags & {"article", "main"}:
-            continue  # the site's header: its tagline ("site-description"), not the article's
+        if _in_site_header({a.tag for a in ancestors}):
+            continue  # its tagline ("site-description"), not the article's standfirst
         if next(node.iter("script", "style", "noscript"), None) is not None:
             continue
         candidate = clean_text(node.text_content())
@@ -444,9 +449,12 @@ def drop_prompt_lines(tree: HtmlElement, body: str) -> str:
     blocks = prompt_blocks(tree, body)
     if not blocks:
         return body
-    return "\n".join(
-        line for line in body.splitlines() if not any(_squash(line) in block for block in blocks)
-    )
+    kept = []
+    for line in body.splitlines():
+        key = _squash(line)
+        if not any(key in block for block in blocks):
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def justext_paragraphs(tree: HtmlElement, url: str, language: str | None) -> list[str]:
