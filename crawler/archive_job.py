@@ -11,14 +11,15 @@ work unchanged. It makes no passage links (quotes and digests are the passage le
 Only the stories whose members changed are rewritten. The database is the truth for what was
 written before: a story is replaced when any of its members moved, so a run that stopped half
 way is repaired by the next. An archive cannot forget or change a document: when an article it
-holds was changed or deleted since its last run, the archive is rebuilt from scratch.
+holds was changed or deleted since its last run, the archive is rebuilt from scratch; so is an
+archive an earlier version (or other pinned parameters) built, said in one line.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from itertools import chain, pairwise
@@ -29,10 +30,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crawler.dedup_job import DedupSummary, run_dedup, to_document
-from crawler.statedir import PASSAGE_DIR, STATE_FILE, DedupStateError, StateDir
+from crawler.statedir import PASSAGE_DIR, STATE_FILE, StateDir, rebuilding
 from crawler.store.models import Article, DedupRun, PassageLink, Story, StoryMember, utcnow
 from dedup import DedupConfig, Document
-from dedup.archive import Archive, ArchiveMismatch
+from dedup.archive import Archive, OutdatedArchive
 
 #: ``dedup_runs.params["level"]`` of the runs this job records.
 LEVEL = "document"
@@ -76,10 +77,11 @@ def canonical_reason(canonical: datetime | None, others: list[datetime | None]) 
 class DocumentJob:
     """One run of the document-level job over ``session``'s store and the archive in ``folder``."""
 
-    def __init__(self, session: Session, folder: Path, db_url: str,
+    def __init__(self, session: Session, folder: Path | None, db_url: str,
                  config: DedupConfig | None = None) -> None:
-        self.session, self.folder = session, Path(folder)
-        self.dir = StateDir(self.folder, db_url)
+        self.session = session
+        self.dir = StateDir(folder, db_url)
+        self.folder = self.dir.folder
         self.config = config or DedupConfig()
 
     # -- the archive ------------------------------------------------------------------------
@@ -90,16 +92,19 @@ class DocumentJob:
         state = self.dir.check()
         return state if state is not None and "run" in state else None
 
-    def _open(self, rebuild: bool) -> Archive:
+    def _open(self, rebuild: bool, say: Callable[[str], None] | None) -> Archive:
+        """The archive, emptied first for a rebuild, a directory without this job's record or
+        an archive an earlier version (or other pinned parameters) built (said to ``say``)."""
         state = self._state()
         if rebuild or state is None:
             self._clear()
         try:
             return Archive(self.folder, self.config)
-        except ArchiveMismatch as exc:
-            raise DedupStateError(
-                f"the archive in {self.folder} does not match this version's settings ({exc}); "
-                "run `newsdedup dedup --level document --rebuild`") from exc
+        except OutdatedArchive as exc:
+            if say is not None:
+                say(rebuilding("document archive", self.folder, exc))
+        self._clear()
+        return Archive(self.folder, self.config)
 
     def _clear(self) -> None:
         """Remove the archive from the state directory (checked: ``StateDir.check``); the
@@ -237,12 +242,13 @@ class DocumentJob:
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, rebuild: bool = False) -> DedupSummary:
+    def run(self, rebuild: bool = False, say: Callable[[str], None] | None = None
+            ) -> DedupSummary:
         """Add the new articles to the archive, decide, rewrite the stories that changed, save
         the archive and commit (one transaction for the stories)."""
         started = utcnow()
         last = self._last_run()
-        archive = self._open(rebuild)
+        archive = self._open(rebuild, say)
         state = self._state()
         stored = np.fromiter(self.session.scalars(select(Article.id)), dtype=np.int64)
         mode = "rebuild" if rebuild or not len(archive) else "incremental"
@@ -281,19 +287,22 @@ class DocumentJob:
                             multi_stories=int((sizes > 1).sum()), links=0)
 
 
-def run_document_dedup(session: Session, folder: Path, db_url: str,
-                       config: DedupConfig | None = None, rebuild: bool = False) -> DedupSummary:
+def run_document_dedup(session: Session, folder: Path | None, db_url: str,
+                       config: DedupConfig | None = None, rebuild: bool = False,
+                       say: Callable[[str], None] | None = None) -> DedupSummary:
     """The document-level job (see the module doc) in one call, holding the state directory's
-    lock."""
+    lock (``folder``, default: this database's); an archive an earlier version built is rebuilt,
+    said in one line to ``say``."""
     job = DocumentJob(session, folder, db_url, config)
     with job.dir.lock():
-        return job.run(rebuild)
+        return job.run(rebuild, say)
 
 
-def run_level(session: Session, level: str, db_url: str, folder: Path,
-              rebuild: bool = False) -> DedupSummary:
+def run_level(session: Session, level: str, db_url: str, folder: Path | None,
+              rebuild: bool = False, say: Callable[[str], None] | None = None) -> DedupSummary:
     """The dedup job of ``level``: the document level through the archive in ``folder``, else
-    the passage level (``crawler.dedup_job``) with its index in ``folder``."""
+    the passage level (``crawler.dedup_job``) with its index in ``folder`` (default: this
+    database's state directory); ``say`` hears why stored state is rebuilt."""
     if level == LEVEL:
-        return run_document_dedup(session, folder, db_url, rebuild=rebuild)
-    return run_dedup(session, rebuild=rebuild, folder=folder)
+        return run_document_dedup(session, folder, db_url, rebuild=rebuild, say=say)
+    return run_dedup(session, rebuild=rebuild, folder=folder, say=say)

@@ -25,7 +25,6 @@ from crawler.config import (
     LOCK_HEARTBEAT_SECONDS,
     LOCK_TTL_SECONDS,
     SOURCES_ENV,
-    default_archive_dir,
     default_db_url,
     default_level,
     default_sources_path,
@@ -664,7 +663,10 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
       was changed or deleted makes the next run rebuild the archive.
 
     The --archive directory belongs to this database (job.json): another database's is
-    refused; a missing or empty one is rebuilt from the articles (as --rebuild).
+    refused; a missing or empty one is rebuilt from the articles (as --rebuild), and so is an
+    index or archive that another version or other parameters built (after an upgrade; one
+    line says which version it found), without stopping `run` or `schedule`. An index that
+    cannot be read is refused.
 
     Takes the database lock crawls take (exit status 3 when another run holds it).
     """
@@ -680,8 +682,9 @@ def dedup(db_url: str, level: str, archive_dir: Path, rebuild: bool) -> None:
 
 def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
              archive_dir: Path | None = None) -> None:
-    """Run the dedup job at ``level``, then assign events, and print a summary line for each; a
-    stale index is one clear error."""
+    """Run the dedup job at ``level``, then assign events, and print a summary line for each;
+    state an earlier version built is rebuilt (one line says so), state that cannot be used is
+    one clear error."""
     from crawler.archive_job import run_level
     from crawler.dedup_job import DedupStateError
     from crawler.events_job import article_events, assign_events
@@ -695,8 +698,8 @@ def do_dedup(db_url: str, rebuild: bool = False, level: str = LEVELS[0],
                     "dedup: still matching; the first run on a machine also compiles the "
                     "matching code (about a minute, longer on a busy machine; cached after)",
                     err=True)):
-                s = run_level(session, level, db_url,
-                              archive_dir or default_archive_dir(db_url), rebuild)
+                s = run_level(session, level, db_url, archive_dir, rebuild,
+                              say=lambda line: click.echo(f"dedup: {line}", err=True))
         except DedupStateError as exc:
             _fail(str(exc))
         e = assign_events(session, previous, rebuild=rebuild)
@@ -1064,8 +1067,7 @@ def explain(first: str, second: str, db_url: str, archive_dir: Path | None, fmt:
                 "reason": "both URLs name one stored article", "passages": []}
         else:
             try:
-                index = load_index(session, DedupConfig(),
-                                   archive_dir or default_archive_dir(db_url), recover=False)
+                index = load_index(session, DedupConfig(), archive_dir)
             except DedupStateError as exc:
                 _fail(str(exc))
             result = asdict(explain_pair(a, b, DedupConfig(), context=index))

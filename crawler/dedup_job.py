@@ -2,19 +2,21 @@
 
 The index is kept between runs as files in the database's state directory
 (``crawler.statedir``: ``DIR/passage``, ``DedupIndex.save``); article texts stay in the
-articles table and are passed back when it is opened."""
+articles table and are passed back when it is opened. An index an earlier version (or other
+pinned parameters) built is rebuilt from the articles, said in one line; one that cannot be
+read is refused."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crawler.config import default_archive_dir
-from crawler.statedir import PASSAGE_DIR, DedupStateError, StateDir
+from crawler.statedir import PASSAGE_DIR, DedupStateError, StateDir, rebuilding
 from crawler.store.models import (
     Article,
     DedupRun,
@@ -26,7 +28,7 @@ from crawler.store.models import (
 )
 from crawler.urls import canonical_url
 from dedup import DedupConfig, DedupIndex, DedupResult, Document, IndexMismatch
-from dedup.index import StaleDocuments
+from dedup.index import OutdatedIndex, StaleDocuments
 
 
 @dataclass(frozen=True)
@@ -119,16 +121,28 @@ def save_result(session: Session, result: DedupResult, run: DedupRun,
 INDEX_STATE = "index"
 
 
-def load_index(session: Session, config: DedupConfig, folder: Path,
-               docs: dict[int, Document] | None = None, recover: bool = True) -> DedupIndex | None:
-    """The persisted index: the files in the state directory ``folder`` (``passage/``), else a
-    ``dedup_state`` row an earlier version left (moved into files by the next
-    ``save_index``). None when there is none or it no longer matches the stored articles
-    (``docs``, loaded when not given: the index keeps no texts). Raises DedupStateError on a
-    directory of another database or a parameter mismatch. ``recover``: the dedup job (the one
-    writer) also removes what an interrupted save left; a reader changes nothing."""
+def load_index(session: Session, config: DedupConfig,
+               folder: Path | None = None) -> DedupIndex | None:
+    """The persisted index as a reader sees it (``explain``; nothing is changed): the files in
+    the state directory ``folder`` (default: this database's), else a ``dedup_state`` row an
+    earlier version left. None when there is none or it no longer matches the stored articles.
+    Raises DedupStateError on a directory of another database or an index it cannot use (the
+    dedup job rebuilds an outdated one)."""
     state = StateDir(folder, _db_url(session))
     state.check()
+    try:
+        return _open_index(session, config, state.folder, None, recover=False)
+    except IndexMismatch as exc:
+        raise _unusable(exc) from exc
+
+
+def _open_index(session: Session, config: DedupConfig, folder: Path,
+                docs: dict[int, Document] | None, recover: bool) -> DedupIndex | None:
+    """The index in the state directory ``folder`` (``passage/``), else a ``dedup_state`` row
+    an earlier version left (moved into files by the next ``_save_index``); None when there is
+    none or it no longer matches the stored articles (``docs``, loaded when not given: the index
+    keeps no texts). ``IndexMismatch`` when it cannot be used. ``recover``: the dedup job (the
+    one writer) also removes what an interrupted save left; a reader changes nothing."""
     if docs is None:
         docs = {d.id: d for d in load_documents(session)}
     try:
@@ -139,16 +153,19 @@ def load_index(session: Session, config: DedupConfig, folder: Path,
         return index
     except StaleDocuments:
         return None
-    except IndexMismatch as exc:
-        raise DedupStateError(f"the stored dedup index cannot be used: {exc}") from exc
 
 
-def save_index(session: Session, index: DedupIndex, folder: Path) -> None:
+def _unusable(exc: IndexMismatch) -> DedupStateError:
+    """The one error of an index that is refused (corrupt, or outdated for a reader)."""
+    return DedupStateError(f"the stored dedup index cannot be used: {exc}")
+
+
+def _save_index(session: Session, index: DedupIndex, state: StateDir) -> None:
     """Persist the index without article texts (the articles table has them) in the state
-    directory ``folder``, tied to this database; an earlier version's ``dedup_state`` row goes
-    (in the caller's transaction)."""
-    StateDir(folder, _db_url(session)).write()  # claimed before anything is written in it
-    index.save(folder / PASSAGE_DIR)
+    directory, tied to this database; an earlier version's ``dedup_state`` row goes (in the
+    caller's transaction)."""
+    state.write()  # claimed before anything is written in it
+    index.save(state.folder / PASSAGE_DIR)
     session.execute(delete(DedupState).where(DedupState.name == INDEX_STATE))
 
 
@@ -163,21 +180,31 @@ def _usable(index: DedupIndex, docs: dict[int, Document]) -> bool:
 
 
 def run_dedup(session: Session, config: DedupConfig | None = None, rebuild: bool = False,
-              folder: Path | None = None) -> DedupSummary:
+              folder: Path | None = None, say: Callable[[str], None] | None = None
+              ) -> DedupSummary:
     """Match new articles against the persisted index (or rebuild it) and store the stories,
     in one transaction, holding the state directory's lock (``folder``, default: this
-    database's, ``default_archive_dir``). A rebuild gives the same stories as the incremental
-    path; so does a run after a missing directory (rebuilt from the articles)."""
-    folder = Path(folder) if folder is not None else default_archive_dir(_db_url(session))
+    database's). A rebuild gives the same stories as the incremental path; so does a run after
+    a missing directory or an index an earlier version (or other pinned parameters) built: both
+    are rebuilt from the articles, the latter said in one line to ``say``."""
     state = StateDir(folder, _db_url(session))
     with state.lock():
         state.check()
-        return _run(session, config or DedupConfig(), rebuild, folder)
+        return _run(session, config or DedupConfig(), rebuild, state, say)
 
 
-def _run(session: Session, config: DedupConfig, rebuild: bool, folder: Path) -> DedupSummary:
+def _run(session: Session, config: DedupConfig, rebuild: bool, state: StateDir,
+         say: Callable[[str], None] | None) -> DedupSummary:
     docs = {d.id: d for d in load_documents(session)}
-    index = None if rebuild else load_index(session, config, folder, docs)
+    index = None
+    if not rebuild:
+        try:
+            index = _open_index(session, config, state.folder, docs, recover=True)
+        except OutdatedIndex as exc:
+            if say is not None:
+                say(rebuilding("passage index", state.folder / PASSAGE_DIR, exc))
+        except IndexMismatch as exc:
+            raise _unusable(exc) from exc
     mode = "incremental"
     if index is None or not _usable(index, docs):
         index, mode = DedupIndex(config), "rebuild"
@@ -186,7 +213,7 @@ def _run(session: Session, config: DedupConfig, rebuild: bool, folder: Path) -> 
                                                 sort_keys=True, default=str), started_at=utcnow())
     index.add(new)
     result = index.result()
-    save_index(session, index, folder)  # files before the stories: a later failure is harmless
+    _save_index(session, index, state)  # files before the stories: a later failure is harmless
     # Written only now: a write transaction open during the matching (numba compiles its kernels
     # on a machine's first run) would lock SQLite against the crawl lock's heartbeat.
     session.add(run)

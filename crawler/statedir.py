@@ -4,9 +4,10 @@ Both dedup levels keep their state in files, in one directory per database: the 
 level's index in ``passage/`` (``dedup.index.DedupIndex.save``), the document level's archive
 at the top (``dedup.archive.Archive``). Which directory: ``--archive DIR``, else
 ``crawler.config.default_archive_dir`` (``$NEWSDEDUP_ARCHIVE``, else beside a SQLite database
-file). ``job.json`` names the database the directory belongs to: a directory of another
-database is refused (one line), never overwritten. The state is derived from the articles
-table: a missing or emptied directory is rebuilt from it.
+file), resolved by ``StateDir``. ``job.json`` names the database the directory belongs to: a
+directory of another database is refused (one line), never overwritten. The state is derived from the articles
+table: a missing or emptied directory is rebuilt from it, and so is state an earlier version
+built (``dedup.config.Outdated``: one line says so, ``rebuilding``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from crawler.config import database_name
+from crawler.config import database_name, default_archive_dir
 from dedup.blockio import TMP_SUFFIX, write_atomically
+from dedup.config import Outdated
 
 #: The directory's record: which database it belongs to (and the document level's last run).
 STATE_FILE = "job.json"
@@ -35,11 +37,18 @@ class DedupStateError(RuntimeError):
     """The stored dedup state cannot be used as it is (another database's, other parameters)."""
 
 
+def rebuilding(what: str, folder: Path, exc: Outdated) -> str:
+    """The one line a job says when it rebuilds state an upgrade left behind (``Outdated``)."""
+    return (f"rebuilding the {what} in {folder} from the articles table, as this version "
+            f"cannot extend it: {exc.reason}")
+
+
 class StateDir:
     """One database's state directory: its record (``job.json``) and its lock."""
 
-    def __init__(self, folder: Path, db_url: str) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: Path | None, db_url: str) -> None:
+        """``folder``: ``--archive``, None for the database's default (``default_archive_dir``)."""
+        self.folder = Path(folder) if folder is not None else default_archive_dir(db_url)
         self.database = database_name(db_url)
 
     def record(self) -> dict | None:

@@ -49,7 +49,7 @@ from dedup.blockio import (
     write_direct,
 )
 from dedup.cluster import union_roots
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, Outdated, built_by
 from dedup.docsign import sign_documents
 from dedup.lsh import BandIndex, Run
 from dedup.model import Document
@@ -61,7 +61,12 @@ _PAIR_CHUNK = 8_192  # pairs verified per read of their rows' shingles (a reused
 
 
 class ArchiveMismatch(ValueError):
-    """The archive on disk was built with other parameters or by another format."""
+    """The archive on disk cannot be used (``OutdatedArchive``: built by another format or with
+    other parameters)."""
+
+
+class OutdatedArchive(Outdated, ArchiveMismatch):
+    """An archive of another format or other pinned parameters (``Outdated``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,9 +681,12 @@ class Archive:
 
     def _load(self, head: dict) -> None:
         if head.get("format") != FORMAT:
-            raise ArchiveMismatch(f"archive format {head.get('format')!r} != {FORMAT}: rebuild it")
-        if head.get("params") != self.config.fingerprint_params():
-            raise ArchiveMismatch("archive built with other fingerprint parameters: rebuild it")
+            raise OutdatedArchive(f"archive format {head.get('format')!r} != {FORMAT}, stored by "
+                                  f"{built_by(head.get('params'))}", "rebuild it")
+        changes = self.config.pinned_changes(head.get("params"))
+        if changes:
+            raise OutdatedArchive(f"archive built with other fingerprint parameters ({changes})",
+                                  "rebuild it")
         self._drop_unsaved(head)
         self._runs = {int(s): n for s, n in head["runs"].items()}
         self._gens.recover(head)

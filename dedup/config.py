@@ -145,3 +145,28 @@ class DedupConfig:
                 "scheme", "signature_backend", "min_window_shingles")
         params = asdict(self)
         return {k: params[k] for k in keys} | {"algorithm": ALGORITHM_VERSION}
+
+    def pinned_changes(self, stored: object) -> str:
+        """How the pinned parameters an index or archive stored (``fingerprint_params``) differ
+        from this config's, e.g. "algorithm: 'passages-9' stored, 'passages-10' now" ("" when
+        they do not)."""
+        want = self.fingerprint_params()
+        got = stored if isinstance(stored, dict) else {}
+        return ", ".join(f"{k}: {got.get(k)!r} stored, {want.get(k)!r} now"
+                         for k in sorted(want.keys() | got.keys()) if want.get(k) != got.get(k))
+
+
+def built_by(stored: object) -> str:
+    """The algorithm version named by the pinned parameters an index or archive stored."""
+    found = stored.get("algorithm") if isinstance(stored, dict) else None
+    return str(found) if found else "an unknown version"
+
+
+class Outdated(Exception):
+    """Stored state (an index, an archive) that is whole and readable but was built by another
+    version (its storage format, ``ALGORITHM_VERSION``) or with other pinned parameters: it
+    cannot be extended, only rebuilt from the documents. ``reason`` says what differs."""
+
+    def __init__(self, reason: str, advice: str) -> None:
+        super().__init__(f"{reason}; {advice}")
+        self.reason = reason

@@ -22,7 +22,7 @@ from dedup.blockio import TMP_SUFFIX, Generations, append_cached, fsync_path, wr
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, Outdated, built_by
 from dedup.lsh import BandIndex, Run
 from dedup.model import DedupResult, Document, PassageLink, Story
 from dedup.relations import (
@@ -56,6 +56,10 @@ class IndexMismatch(ValueError):
 
 class StaleDocuments(IndexMismatch):
     """An index stored without texts does not match the documents given back to it."""
+
+
+class OutdatedIndex(Outdated, IndexMismatch):
+    """A stored index of another format or other pinned parameters (``Outdated``)."""
 
 
 class DedupIndex:
@@ -601,23 +605,19 @@ class DedupIndex:
     def _checked_config(head: dict, config: DedupConfig | None,
                         formats: tuple[int, ...]) -> DedupConfig:
         """``config`` (None: the stored one) after checking a stored header against it:
-        ``IndexMismatch`` for another format or other pinned parameters."""
+        ``OutdatedIndex`` for another format or other pinned parameters."""
         fmt = head.get("format")
         if fmt not in formats:
-            raise IndexMismatch(f"index format {fmt!r} != {formats[0]} (stored by another "
-                                f"version); {_REBUILD}")
+            raise OutdatedIndex(f"index format {fmt!r} != {formats[0]}, stored by "
+                                f"{built_by(head.get('params'))}", _REBUILD)
         if not isinstance(head.get("config"), dict) or not isinstance(head.get("params"), dict):
             raise IndexMismatch(f"index header without parameters; {_REBUILD}")
         if config is None:
             known = {f.name for f in fields(DedupConfig)}
             config = DedupConfig(**{k: v for k, v in head["config"].items() if k in known})
-        want = config.fingerprint_params()
-        got = head["params"]
-        diff = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
-        if diff:
-            detail = ", ".join(f"{k}: index {got.get(k)!r} != config {want.get(k)!r}"
-                               for k in diff)
-            raise IndexMismatch(f"index built with other parameters ({detail}); {_REBUILD}")
+        changes = config.pinned_changes(head["params"])
+        if changes:
+            raise OutdatedIndex(f"index built with other parameters ({changes})", _REBUILD)
         return config
 
     @classmethod

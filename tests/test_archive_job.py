@@ -149,7 +149,7 @@ def test_a_run_that_stopped_after_saving_the_archive_is_repaired(
         assert session.scalar(select(Story.size).order_by(Story.size.desc()).limit(1)) == 3
 
 
-def test_archive_of_another_database_or_a_foreign_directory_is_refused(
+def test_archive_of_another_database_or_a_foreign_directory_is_refused_one_of_other_settings_rebuilt(
         store, any_db_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     with store() as session:
@@ -168,10 +168,13 @@ def test_archive_of_another_database_or_a_foreign_directory_is_refused(
             run_document_dedup(session, foreign, any_db_url)
         assert (foreign / "holiday.jpg").exists()
         other = replace(DedupConfig(), shingle_size=DedupConfig().shingle_size + 1)
-        with pytest.raises(DedupStateError, match="--rebuild"):
-            run_document_dedup(session, folder, any_db_url, config=other)
+        said: list[str] = []
         assert run_document_dedup(session, folder, any_db_url, config=other,
-                                  rebuild=True).mode == "rebuild"
+                                  say=said.append).mode == "rebuild"
+        (line,) = said
+        assert line.startswith(f"rebuilding the document archive in {folder} ")
+        assert "shingle_size: 5 stored, 6 now" in line
+        assert run_document_dedup(session, folder, any_db_url, config=other).mode == "incremental"
 
 
 def test_a_first_dedup_killed_while_writing_its_record_leaves_a_usable_directory(
@@ -210,6 +213,43 @@ def test_cli_document_level_and_report(sqlite_url: str, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "sentence" in bad.output
     assert "--level [passage|document]" in runner.invoke(main, ["dedup", "--help"]).output
     assert "--archive DIRECTORY" in runner.invoke(main, ["run", "--help"]).output
+
+
+def test_cli_document_level_rebuilds_an_archive_another_version_built(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade (another ALGORITHM_VERSION) `dedup --level document` rebuilds the archive
+    from the articles table, saying so in one line, and exits 0: the stories equal a
+    --rebuild's; the passage level's index beside it is left to the passage level."""
+    from dedup import ALGORITHM_VERSION
+    from tests.test_dedup_job import decided, store_articles
+
+    folder = tmp_path / "arch"
+    args = ["dedup", "--db", sqlite_url, "--level", "document", "--archive", str(folder)]
+    runner = CliRunner()
+    store_articles(sqlite_url, ORIGINAL, COPY, OTHER)
+    with monkeypatch.context() as patch:
+        patch.setattr("dedup.config.ALGORITHM_VERSION", "passages-0")
+        passage = ["dedup", "--db", sqlite_url, "--archive", str(folder)]
+        assert runner.invoke(main, passage).exit_code == 0  # the passage index, left alone
+        assert runner.invoke(main, args).exit_code == 0
+    index = (folder / "passage" / "index.json").read_bytes()
+    store_articles(sqlite_url, LATE_COPY)
+    upgraded = runner.invoke(main, args)
+    assert upgraded.exit_code == 0, upgraded.output
+    said, summary = upgraded.output.splitlines()[:2]
+    assert said == (f"dedup: rebuilding the document archive in {folder} from the articles "
+                    "table, as this version cannot extend it: archive built with other "
+                    f"fingerprint parameters (algorithm: 'passages-0' stored, "
+                    f"{ALGORITHM_VERSION!r} now)")
+    assert summary.startswith("dedup (rebuild): 4 articles (4 new) -> 2 stories (1 with copies)")
+    assert (folder / "passage" / "index.json").read_bytes() == index
+    after = decided(sqlite_url)
+    assert frozenset({"a.example", "b.example", "d.example"}) in after[0]
+    again = runner.invoke(main, args)
+    assert "dedup (incremental): 4 articles (0 new)" in again.output
+    assert "rebuilding" not in again.output
+    assert runner.invoke(main, [*args, "--rebuild"]).exit_code == 0
+    assert decided(sqlite_url) == after
 
 
 def test_affected_stories_cover_every_move() -> None:

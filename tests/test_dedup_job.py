@@ -88,15 +88,18 @@ def test_incremental_matches_new_articles_and_equals_rebuild(store, sqlite_url: 
         assert session.scalar(select(DedupRun.mode).order_by(DedupRun.id.desc())) == "rebuild"
 
 
-def test_index_built_with_other_settings_is_detected(store) -> None:
+def test_index_built_with_other_settings_is_rebuilt_saying_why(store) -> None:
     with store() as session:
         upsert_article(session, ORIGINAL)
         session.commit()
         run_dedup(session)
         other = replace(DedupConfig(), shingle_size=DedupConfig().shingle_size + 1)
-        with pytest.raises(DedupStateError, match="--rebuild"):
-            run_dedup(session, config=other)
-        assert run_dedup(session, config=other, rebuild=True).mode == "rebuild"
+        said: list[str] = []
+        assert run_dedup(session, config=other, say=said.append).mode == "rebuild"
+        (line,) = said
+        assert line.startswith("rebuilding the passage index in ") and "shingle_size: 5 stored, 6 now" in line
+        assert run_dedup(session, config=other, say=said.append).mode == "incremental"
+        assert len(said) == 1
 
 
 def test_explain_command(store, sqlite_url: str) -> None:
@@ -173,6 +176,94 @@ def test_an_index_stored_in_the_database_moves_into_files_once(store, tmp_path: 
         assert run_dedup(session, folder=folder).mode == "incremental"  # from the files now
         assert run_dedup(session, folder=folder, rebuild=True).new == 4
         assert groups(stories(session)) == migrated
+
+
+def decided(db_url: str) -> tuple[set[frozenset[str]], set[str], list[tuple[str, str, str]]]:
+    """The stories (sites), their canonical pages and the passage links a dedup stored."""
+    from crawler.store.models import Article, PassageLink
+
+    engine = make_engine(db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            site = dict(session.execute(select(Article.id, Article.site)).all())
+            canonical = set(session.scalars(select(Article.site).join(StoryMember)
+                                            .where(StoryMember.is_canonical)))
+            links = sorted((site[a], site[b], text) for a, b, text in session.execute(
+                select(PassageLink.article_id, PassageLink.source_article_id, PassageLink.passage)))
+            return groups(stories(session)), canonical, links
+    finally:
+        engine.dispose()
+
+
+def store_articles(db_url: str, *arts: ArticleItem) -> None:
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        for art in arts:
+            upsert_article(session, art)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("built_by", ["an older ALGORITHM_VERSION", "format 3 (ed790d9)"])
+def test_dedup_rebuilds_an_index_another_version_built(
+        built_by: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade `newsdedup dedup` (what `run` and `schedule` run) rebuilds the index
+    another version built from the articles table, saying so in one line with the version it
+    found, and exits 0; its stories, canonical pages and links equal a --rebuild's."""
+    import shutil
+
+    from dedup import ALGORITHM_VERSION
+
+    folder = tmp_path / "state"
+    args = ["dedup", "--db", sqlite_url, "--archive", str(folder)]
+    runner = CliRunner()
+    store_articles(sqlite_url, ORIGINAL, COPY, OTHER)
+    if built_by == "format 3 (ed790d9)":
+        assert runner.invoke(main, args).exit_code == 0  # the directory, claimed by this database
+        shutil.rmtree(folder / "passage")
+        shutil.copytree(FIXTURES / "dedup" / "index-format3", folder / "passage")
+        why = "index format 3 != 4, stored by passages-9"
+    else:
+        with monkeypatch.context() as patch:
+            patch.setattr("dedup.config.ALGORITHM_VERSION", "passages-0")
+            assert runner.invoke(main, args).exit_code == 0
+        why = ("index built with other parameters (algorithm: 'passages-0' stored, "
+               f"{ALGORITHM_VERSION!r} now)")
+    store_articles(sqlite_url, LATE_COPY)
+    upgraded = runner.invoke(main, args)
+    assert upgraded.exit_code == 0, upgraded.output
+    said, summary = upgraded.output.splitlines()[:2]
+    assert said == (f"dedup: rebuilding the passage index in {folder / 'passage'} from the "
+                    f"articles table, as this version cannot extend it: {why}")
+    assert summary.startswith("dedup (rebuild): 4 articles (4 new) -> 2 stories (1 with copies)")
+    after = decided(sqlite_url)
+    assert frozenset({"a.example", "b.example", "d.example"}) in after[0]
+    assert json.loads((folder / "passage" / "index.json").read_text())["format"] == 4
+    again = runner.invoke(main, args)
+    assert "dedup (incremental): 4 articles (0 new)" in again.output
+    assert "rebuilding" not in again.output
+    assert runner.invoke(main, [*args, "--rebuild"]).exit_code == 0
+    assert decided(sqlite_url) == after
+
+
+def test_an_unreadable_index_is_refused_and_left_alone(sqlite_url: str, tmp_path: Path) -> None:
+    """Only an index another version built is rebuilt by itself: one that cannot be read is
+    refused in one line (exit status 2) and left as it is, until --rebuild replaces it."""
+    folder = tmp_path / "state"
+    args = ["dedup", "--db", sqlite_url, "--archive", str(folder)]
+    store_articles(sqlite_url, ORIGINAL, COPY, OTHER)
+    runner = CliRunner()
+    assert runner.invoke(main, args).exit_code == 0
+    header = folder / "passage" / "index.json"
+    header.write_text('{"format": 4, "params": ')  # cut short
+    files = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2
+    assert refused.output.startswith("newsdedup: error: the stored dedup index cannot be used: "
+                                     f"unreadable {header}")
+    assert len(refused.output.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files
+    assert runner.invoke(main, [*args, "--rebuild"]).exit_code == 0
 
 
 def test_state_directory_missing_is_rebuilt_and_another_databases_is_refused(
