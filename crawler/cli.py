@@ -28,6 +28,7 @@ from crawler.config import (
     default_db_url,
     default_level,
     default_sources_path,
+    sqlite_path,
 )
 from crawler.frontier import FRONTIER_ENV
 from crawler.launch import stopped
@@ -201,16 +202,13 @@ def _shown(db_url: str) -> str:
 
 
 def _sqlite_file(db_url: str) -> Path | None:
-    """The file of a SQLite URL (None for other databases); an unparsable URL is one error line."""
+    """The file of a SQLite URL (``sqlite_path``); an unparsable URL is one error line."""
     from crawler.store.db import parse_url
 
     try:
-        url = parse_url(db_url)
+        return sqlite_path(parse_url(db_url))
     except DatabaseError as exc:
         _fail(str(exc))
-    if url.get_backend_name() != "sqlite":
-        return None
-    return Path(url.database or ":memory:")
 
 
 def open_existing(db_url: str):
@@ -219,7 +217,7 @@ def open_existing(db_url: str):
     from crawler.store.db import schema_revision
 
     path = _sqlite_file(db_url)
-    if path is not None and (str(path) in (":memory:", "") or not path.is_file()):
+    if path is not None and not path.is_file():
         _fail(f"no database at {path} (`newsdedup run --db {db_url}` or `newsdedup demo --db "
               f"{db_url}` fills one)")
     engine = _engine(db_url, migrate=False, read_only=True)

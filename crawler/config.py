@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 #: Exit status of a command stopped by SIGINT/SIGTERM; its home is the entry point, which needs it
 #: before anything heavy is imported.
@@ -39,12 +39,24 @@ def default_level() -> str:
     return os.environ.get(LEVEL_ENV) or LEVELS[0]
 
 
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file a SQLite database URL names (as written: relative to the working directory);
+    None for another database, an in-memory one or a ``file:`` URI (SQLite's own syntax,
+    with its own options: the read-only commands open a file so)."""
+    url = make_url(url)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
 def database_name(db_url: str) -> str:
     """The database a state directory belongs to: its URL without password (SQLite: absolute
     path)."""
     url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=str(Path(url.database).resolve()))
+    path = sqlite_path(url)
+    if path is not None:
+        url = url.set(database=str(path.resolve()))
     return url.render_as_string(hide_password=True)
 
 
@@ -56,10 +68,10 @@ def default_archive_dir(db_url: str) -> Path:
     env = os.environ.get(ARCHIVE_ENV)
     if env:
         return Path(env)
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        db = Path(url.database)
+    db = sqlite_path(db_url)
+    if db is not None:
         return db.with_name(f"{db.stem}-archive")
+    url = make_url(db_url)
     home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     digest = hashlib.sha256(database_name(db_url).encode()).hexdigest()[:12]
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", url.database or url.get_backend_name())

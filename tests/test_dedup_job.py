@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from crawler.cli import main
-from crawler.dedup_job import DedupStateError, run_dedup
+from crawler.dedup_job import run_dedup
 from crawler.items import Article as ArticleItem
 from crawler.store.db import make_engine, make_sessionmaker
 from crawler.store.models import DedupRun, StoryMember
@@ -317,6 +317,18 @@ def test_default_state_directory_is_beside_a_sqlite_file_or_one_per_server_datab
     assert default_archive_dir(pg + "?options=-csearch_path%3Ds1") != first
     monkeypatch.setenv("NEWSDEDUP_ARCHIVE", "/srv/dedup")
     assert default_archive_dir(pg) == Path("/srv/dedup")
+
+
+def test_sqlite_path_is_the_file_a_sqlite_url_names() -> None:
+    """One test of "is this URL a SQLite file" for the state directory, the database's name and
+    the engine's read-only and unwritable checks."""
+    from crawler.config import sqlite_path
+
+    assert sqlite_path("sqlite:///data/news.db") == Path("data/news.db")
+    assert sqlite_path("sqlite+pysqlite:////data/news.db") == Path("/data/news.db")
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:news.db?mode=ro&uri=true",
+                "postgresql+psycopg://u@db.example/news.db"):
+        assert sqlite_path(url) is None, url
 
 
 _KILLED_JOB = """

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.config import sqlite_path
 from crawler.store.migrations import (
     MigrationError,
     UpgradeResult,
@@ -50,10 +51,10 @@ def _read_only_sqlite(url: URL) -> URL:
     beside the database, which SQLite cannot create there. Such a file is opened immutable
     (nothing can change it while it is read); one left with an unfinished write-ahead log (a
     -wal file and no -shm) cannot be read correctly so, and is one clear error instead."""
-    name = url.database
-    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    path = sqlite_path(url)
+    if path is None:
         return url
-    path = Path(name).resolve()
+    path = path.resolve()
     shm, wal = Path(f"{path}-shm"), Path(f"{path}-wal")
     if not path.is_file() or os.access(path.parent, os.W_OK) or shm.exists():
         return url
@@ -90,10 +91,10 @@ def parse_url(url: str) -> URL:
 def _unwritable(engine: Engine) -> str | None:
     """For a SQLite file that cannot be opened: its directory is missing, or the file or its
     directory is read-only (SQLite itself says only "unable to open database file")."""
-    name = engine.url.database
-    if engine.dialect.name != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    path = sqlite_path(engine.url)
+    if path is None:
         return None
-    path = Path(name).resolve()
+    path = path.resolve()
     if not path.parent.is_dir():
         return f"there is no directory {path.parent}"
     for target, what in ((path, "file"), (path.parent, "directory")):
