@@ -6,6 +6,7 @@ import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -23,11 +24,9 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     return settings
 
 
-def unknown_setting(name: str) -> str | None:
-    """For a ``-s NAME=VALUE`` that neither Scrapy nor newsdedup reads (a typo, which Scrapy
-    would take in silence): what to say, with the nearest known name; None for a known one."""
-    import difflib
-
+@cache
+def _known_settings() -> tuple[str, ...]:
+    """Every setting Scrapy, its Redis frontier or newsdedup reads, sorted (gathered once)."""
     import scrapy.settings.default_settings as scrapy_defaults
     import scrapy_redis.defaults as frontier_defaults
 
@@ -36,10 +35,18 @@ def unknown_setting(name: str) -> str | None:
 
     modules = (scrapy_defaults, frontier_defaults, ours)
     known = {k for module in modules for k in dir(module) if k.isupper()}
-    known |= set(frontier_settings("redis://127.0.0.1:6379/0", "", 0))
+    return tuple(sorted(known | set(frontier_settings("redis://127.0.0.1:6379/0", "", 0))))
+
+
+def unknown_setting(name: str) -> str | None:
+    """For a ``-s NAME=VALUE`` that neither Scrapy nor newsdedup reads (a typo, which Scrapy
+    would take in silence): what to say, with the nearest known name; None for a known one."""
+    import difflib
+
+    known = _known_settings()
     if name in known:
         return None
-    near = difflib.get_close_matches(name, sorted(known), n=1)
+    near = difflib.get_close_matches(name, known, n=1)
     return f"-s {name}: not a setting Scrapy or newsdedup reads" + (
         f" (did you mean {near[0]}?)" if near else "")
 

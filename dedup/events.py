@@ -262,15 +262,21 @@ def _ids(terms: Collection[str]) -> np.ndarray:
         return np.fromiter(map(_TERM_ID.__getitem__, terms), np.int64, len(terms))
 
 
+def _grown(table: np.ndarray | None) -> np.ndarray:
+    """A table of a value per term id (nan: not looked up yet) that covers every term met so
+    far: ``table`` itself, else a copy with room for as many terms again (grown rarely)."""
+    if table is not None and len(table) >= len(_TERMS):
+        return table
+    grown = np.full(2 * len(_TERMS) + 1024, np.nan)
+    if table is not None:
+        grown[: len(table)] = table
+    return grown
+
+
 def _kept(ids: np.ndarray, words: list[str], language: str, min_idf: float) -> np.ndarray:
     """The words' general-language idf, 0 below ``min_idf`` and for words of CJK characters
     (read as bigrams instead); looked up once per word and language."""
-    table = _KEPT.get((language, min_idf))
-    if table is None or len(table) < len(_TERMS):
-        grown = np.full(2 * len(_TERMS) + 1024, np.nan)
-        if table is not None:
-            grown[: len(table)] = table
-        table = _KEPT[language, min_idf] = grown
+    table = _KEPT[language, min_idf] = _grown(_KEPT.get((language, min_idf)))
     idf = table[ids]
     for i in np.flatnonzero(np.isnan(idf)).tolist():  # words met for the first time
         word = words[i]
@@ -451,11 +457,7 @@ class DocumentFrequency:
     def weights(self, read: Read) -> np.ndarray:
         """The read terms' weights times the store idf, L2-normalised, in their order."""
         ids, out = read
-        table = self._by_id[0]
-        if len(table) < len(_TERMS):
-            grown = np.full(2 * len(_TERMS) + 1024, np.nan)
-            grown[: len(table)] = table
-            table = self._by_id[0] = grown
+        table = self._by_id[0] = _grown(self._by_id[0])
         idf = table[ids]
         for i in np.flatnonzero(np.isnan(idf)).tolist():
             idf[i] = table[ids[i]] = self.idf.get(_TERMS[ids[i]], self.unseen)

@@ -324,10 +324,7 @@ class BandIndex:
         (equal keys: the older runs' entries first)."""
         runs, n = self.runs, RUN_FANOUT
         while len(runs) >= n and len({_size_class(len(r)) for r in runs[-n:]}) == 1:
-            keys, rows = runs[-n].keys, runs[-n].rows
-            for r in runs[-n + 1:]:
-                keys, rows = _merge(keys, rows, r.keys, r.rows.astype(rows.dtype))
-            runs[-n:] = [Run(keys, rows)]
+            runs[-n:] = [Run(*_fold(runs[-n].keys, runs[-n].rows, runs[-n + 1:]))]
 
     def load(self, runs: list[Run]) -> None:
         """Take stored runs (oldest first), as saved."""
@@ -335,7 +332,12 @@ class BandIndex:
 
     def merged(self) -> tuple[np.ndarray, np.ndarray]:
         """All runs as one sorted (keys, rows) pair (older runs' entries first on equal keys)."""
-        keys, rows = np.zeros(0, np.uint64), np.zeros(0, np.int32)
-        for r in self.runs:
-            keys, rows = _merge(keys, rows, r.keys, r.rows.astype(rows.dtype))
-        return keys, rows
+        return _fold(np.zeros(0, np.uint64), np.zeros(0, np.int32), self.runs)
+
+
+def _fold(keys: np.ndarray, rows: np.ndarray, runs: list[Run]) -> tuple[np.ndarray, np.ndarray]:
+    """``keys``/``rows`` merged with each run in turn (equal keys: earlier entries first), the
+    rows in ``rows``' dtype."""
+    for r in runs:
+        keys, rows = _merge(keys, rows, r.keys, r.rows.astype(rows.dtype))
+    return keys, rows

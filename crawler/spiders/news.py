@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -437,6 +438,12 @@ class NewsSpider(scrapy.Spider):
             if self.frontier is not None:  # counted: out of the ledger
                 self.frontier.release(request)
 
+    @cached_property
+    def retryable(self) -> frozenset[int]:
+        """The statuses Scrapy retries (``RETRY_HTTP_CODES``): a request that failed with one
+        failed by the server's fault, not by the page's own answer; read once a crawl."""
+        return frozenset(int(code) for code in self.settings.getlist("RETRY_HTTP_CODES"))
+
     def _on_error(self, failure: Failure, request: scrapy.Request) -> None:
         source = request.meta.get("source", "?")
         self.requested.add(source)
@@ -450,8 +457,7 @@ class NewsSpider(scrapy.Spider):
         if response is not None:
             reason = f"HTTP {response.status}"
         self._count(source, "failed")
-        retryable = {int(code) for code in self.settings.getlist("RETRY_HTTP_CODES")}
-        if not _redirect_loop(failure) and (response is None or response.status in retryable):
+        if not _redirect_loop(failure) and (response is None or response.status in self.retryable):
             # the network or the server failed it (a timeout, a reset, a cut body, 5xx, 429),
             # not the page's own answer (a 404, a redirect loop): the run is partial
             self._count(source, "faults")
