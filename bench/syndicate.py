@@ -27,7 +27,7 @@ dateline variant ("WASHINGTON (AP) —" / "WASHINGTON (AP) -" / "WASHINGTON (AP)
 other wire stories in the same box (above or below the copy: passages of those stories), and
 truncation with "Read more at ...".
 
-    python bench/syndicate.py [--seed 1] [--seeds 3] [--layouts]
+    python bench/syndicate.py [--seed 1] [--seeds 3] [--layouts] [--misses]
 
 Last line: one JSON object with the figures per seed and their mean.
 """
@@ -450,6 +450,9 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="corpora to generate (seed, seed+1, ...)")
     ap.add_argument("--layouts", action="store_true",
                     help="render pages in real page templates and extract them")
+    ap.add_argument("--misses", action="store_true",
+                    help="also print each seed's missed and false passage links (page, story) "
+                         "and the pages whose predicted cluster is wrong")
     args = ap.parse_args()
     if not real_bodies():
         print(f"no bodies under {DATA}", file=sys.stderr)
@@ -480,6 +483,9 @@ def main() -> int:
               f"passageP {r['passage_precision']:.3f} passageR {r['passage_recall']:.3f} "
               f"canonical {r['canonical_accuracy']:.3f} | datasketch LSH ARI @0.5 "
               f"{r['lsh_0.5_ari']:.3f} @0.3 {r['lsh_0.3_ari']:.3f}")
+        if args.misses:
+            print(f"  missed links {m['passage_fn']}\n  false links {m['passage_fp']}\n"
+                  f"  cluster errors {m['errors']}")
     mean = {k: round(sum(r[k] for r in runs.values()) / len(runs), 4)
             for k in (*keys, "lsh_0.5_ari", "lsh_0.3_ari")}
     print("mean:", " ".join(f"{k} {v:.3f}" for k, v in mean.items()))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: Bumped whenever fingerprints, windows or decisions change meaning; stored in every index.
-ALGORITHM_VERSION = "passages-10"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
+ALGORITHM_VERSION = "passages-11"  # 2: CJK shingle size per shingle; 3: rights lines skipped;
 #: 4: shingle hashes combine token hashes (no xxHash64 per shingle); 5: a block (a line of
 #: > 150 tokens) is windowed by sentences; copy rule: headlines support, never veto; 6: a block
 #: is a line of > 100 tokens; 7: teasers (other pages' openings) above a copy are no foreign
@@ -21,6 +21,8 @@ ALGORITHM_VERSION = "passages-10"  # 2: CJK shingle size per shingle; 3: rights 
 #: a passage inside both pages was quoted from the page whose lead holds it
 #: 10: teasers (other pages' openings, < other_story_share) boxed above a copy are not its own
 #: text before it (lead, new lede and containment measured without them); template at 4 pages
+#: 11: a new lede is measured in content shingles (template text above it does not count);
+#: a canonical page whose copies (whatever they added) were cut before a passage is its source
 #: Signature schemes of the ``numpy`` backend (``dedup.minhash``); the others are datasketch's.
 NUMPY_SCHEMES = ("kperm32", "kperm64", "oph")
 
@@ -74,7 +76,8 @@ class DedupConfig:
             past its lead (others quote a story's lede or nut graf inside their own body).
         new_lede_shingles: a page whose shared text starts past ``lead_share`` of itself (but in
             the other page's lead) is still a copy when no more than this many shingles precede
-            that text: a republisher's new lede is one paragraph (20-45 words), and on a copy cut
+            that text (content shingles: template text masked as boilerplate above the lede does
+            not count): a republisher's new lede is one paragraph (20-45 words), and on a copy cut
             to two paragraphs it is a third of the page. More own text than a lede before the
             source's top (an original that a follow-up re-uses whole: 100 shingles) is a page
             of its own. 35 to 80 give the same stories on syndication-dev and the layouts bench.

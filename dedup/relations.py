@@ -160,7 +160,7 @@ def copy_verdict(graph: AlignmentGraph, inner: int, outer: int, config: DedupCon
     _, lead_outer = al.side(outer)
     start = graph.blocks(al, inner)[0][0]
     boxed = _boxed_teasers(graph, al, inner, outer, start, config)
-    new_lede = start - boxed <= config.new_lede_shingles
+    new_lede = _lede_size(al, inner) - boxed <= config.new_lede_shingles
     boxed_share = _share(al, inner, boxed)
     if new_lede and _lede_size(al, inner) >= config.min_passage_shingles:
         cover = cover / (1.0 - lead_inner)  # a republisher's new lede is not the copy's text
@@ -221,10 +221,11 @@ def _boxed_teasers(graph: AlignmentGraph, al: Alignment, inner: int, outer: int,
 
 
 def _content(al: Alignment, doc: int) -> float:
-    """About how many content shingles ``doc`` has: estimated from the passages' matched
-    shingles and its cover (0 if it shares none)."""
+    """About how many content shingles ``doc`` has: estimated from the size of its side of
+    the passages (merged: a phrase its source repeats matches it several times) and its cover
+    (0 if it shares none)."""
     cover, _ = al.side(doc)
-    return sum(p.matched for p in al.passages) / cover if cover else 0.0
+    return _covered(al.ranges(doc)) / cover if cover else 0.0
 
 
 def _share(al: Alignment, doc: int, shingles: int) -> float:
@@ -288,16 +289,18 @@ def story_support(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterabl
 
 
 def _cut_before(graph: AlignmentGraph, al: Alignment, doc: int, story: Iterable[int],
-                passage: Passage) -> bool:
+                passage: Passage, canonical: int | None) -> bool:
     """Whether the other members of ``doc``'s story are copies of ``doc`` cut before
-    ``passage``: each shares only text before it, and more of itself than of ``doc``."""
+    ``passage``: each shares only text before it, and, unless ``doc`` is the story's
+    ``canonical`` page (the others are its copies, whatever they added: a new lede, a quote),
+    more of itself than of ``doc``."""
     end = _range(passage, al, doc)[0]
     for member in story:
         peer = graph.get(member, doc) if member != doc else None
         if peer is None:
             continue
         if graph.blocks(peer, doc)[-1][1] >= end or \
-                peer.side(member)[0] < peer.side(doc)[0]:
+                (doc != canonical and peer.side(member)[0] < peer.side(doc)[0]):
             return False
     return True
 
@@ -391,8 +394,10 @@ def quoter(al: Alignment, passage: Passage, published_rank: Mapping[int, object]
         # Nobody else carries it: a page whose own story's copies all lack it quoted it,
         # unless it is their source and they were cut from the bottom before the passage (a
         # story's last paragraphs, re-used as a follow-up's background).
-        la = 0 if _cut_before(graph, al, al.a, stories[al.a], passage) else len(stories[al.a]) - 1
-        lb = 0 if _cut_before(graph, al, al.b, stories[al.b], passage) else len(stories[al.b]) - 1
+        la = 0 if _cut_before(graph, al, al.a, stories[al.a], passage, canonical.get(al.a)) \
+            else len(stories[al.a]) - 1
+        lb = 0 if _cut_before(graph, al, al.b, stories[al.b], passage, canonical.get(al.b)) \
+            else len(stories[al.b]) - 1
         if la != lb and min(la, lb) == 0:
             return (al.a, al.b) if la > lb else (al.b, al.a)
     edge_a, edge_b = _at_edge(al, al.a, edge), _at_edge(al, al.b, edge)

@@ -219,3 +219,36 @@ def test_two_stories_quoting_one_press_release_do_not_quote_each_other() -> None
     assert (601, 603) not in pairs and (603, 601) not in pairs
     # (A still "quotes" the first sentence from B's copy: only the two pages that each seem to
     # quote the other are settled.)
+
+
+def test_background_of_a_story_whose_copies_added_text_is_quoted_by_the_follow_up() -> None:
+    """The story's copies carry a new lede and a paragraph of their own (more of their source
+    than of themselves is shared) and were cut before its last paragraph: the source is still
+    the story's canonical page, so a follow-up re-using that paragraph quotes it."""
+    earlier = story(30, paragraphs=10)
+    own = story(31, paragraphs=5)
+    copy = [paragraph(32), *earlier[:4], paragraph(33), *earlier[4:9]]
+    docs = [doc(10, "a.test", earlier, title="Port strike halts exports"),
+            doc(11, "b.test", copy, hours=2, title="Port strike halts exports"),
+            doc(12, "c.test", [paragraph(34), *copy[1:]], hours=3,
+                title="Exports halted as port strike begins"),
+            doc(13, "d.test", [*own[:3], earlier[-1], *own[3:]], hours=48,
+                title="What the strike means for farmers")]
+    result = deduplicate(docs)
+    assert _story_of(result, 10) == (10, 11, 12) and _story_of(result, 13) == (13,)
+    assert {(link.doc, link.source_doc) for link in result.links} == {(13, 10)}
+
+
+def test_template_text_above_a_new_lede_does_not_make_the_copy_own_text() -> None:
+    """A republisher's template line (on every page of its site: boilerplate) above its new
+    lede is not text of the copy's own: the lede alone is measured against the new-lede size."""
+    template = paragraph(40, 20)
+    original = story(41, paragraphs=8)
+    docs = [doc(1, "wire.test", original, title="Council approves the new transit budget")]
+    docs += [doc(2 + i, "mirror.test", [template, *story(42 + i, paragraphs=4)], hours=i,
+                 title=f"Other news {i}") for i in range(4)]
+    docs.append(doc(9, "mirror.test", [template, paragraph(49, 45), *original[:2]], hours=6,
+                    title="Riders will feel it first"))
+    result = deduplicate(docs)
+    assert _story_of(result, 1) == (1, 9)
+    assert result.links == []
