@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +15,8 @@ from typing import TypeVar
 
 ARTICLE = (Path(__file__).parent / "fixtures" / "pages" / "article.html").read_bytes()
 ARTICLE_PATHS = ["/ok.html", "/flaky.html", "/slow.html", "/big.html", "/binary.html", "/bomb.html",
-                 "/reset.html", "/loop-a.html", "/toolong429.html", "/always500.html",
-                 "/private/secret.html"]
+                 "/reset.html", "/rst.html", "/cut.html", "/loop-a.html", "/toolong429.html",
+                 "/always500.html", "/private/secret.html"]
 S = TypeVar("S", bound=ThreadingHTTPServer)
 BOMB = gzip.compress(b"<html>" + b" " * (40 * 1024 * 1024), compresslevel=9)
 
@@ -96,6 +98,22 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/reset.html":
             self.close_connection = True
             self.connection.shutdown(2)
+        elif path == "/rst.html":  # a TCP reset (RST) mid-response, as a crashing proxy sends
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(ARTICLE)))
+            self.end_headers()
+            self.wfile.write(ARTICLE[:500])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        elif path == "/cut.html":  # a body shorter than its Content-Length, then a clean close
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(ARTICLE)))
+            self.end_headers()
+            self.wfile.write(ARTICLE[: len(ARTICLE) // 2])
+            self.close_connection = True
         elif path in ("/loop-a.html", "/loop-b.html"):
             target = "/loop-b.html" if path == "/loop-a.html" else "/loop-a.html"
             self._send(302, b"", headers={"Location": f"{base}{target}"})

@@ -445,7 +445,7 @@ class NewsSpider(scrapy.Spider):
             self._count(source, "dropped")
             self._count(source, f"dropped/{aside}")
             return
-        reason = failure.getErrorMessage() or failure.type.__name__
+        reason = failure_reason(failure.value)
         response = getattr(failure.value, "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
@@ -479,6 +479,35 @@ def _set_aside(failure: Failure) -> str | None:
     if failure.check(IgnoreRequest):
         return "robots" if "robots.txt" in message else "ignored"
     return None
+
+
+#: What the HTTP client's inner reasons mean, by class name (Twisted wraps them in a list whose
+#: repr is all a bare message shows: "[<twisted.python.failure.Failure ...ConnectionDone...>]").
+_INNER_REASONS = {
+    "ConnectionDone": "connection closed by the server",
+    "ConnectionLost": "connection reset",
+    "_DataLoss": "body cut short (less than announced)",
+    "PotentialDataLoss": "body cut short (less than announced)",
+}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One readable line for why a request failed: Scrapy's own message, or, for the HTTP client's
+    wrapped failures (a reset, a cut body), what each inner failure means and when it came
+    ("connection reset before any response", "body cut short (less than announced) mid-response")."""
+    wrapped = exc if hasattr(exc, "reasons") else exc.__cause__
+    inner = getattr(wrapped, "reasons", None)
+    if not inner:
+        message = str(exc) or type(exc).__name__
+    else:
+        when = "before any response" if type(wrapped).__name__ == "ResponseNeverReceived" else "mid-response"
+        parts = []
+        for failure in inner:
+            value = getattr(failure, "value", failure)
+            name = type(value).__name__
+            parts.append(_INNER_REASONS.get(name) or f"{name}: {value}".rstrip(": "))
+        message = f"{'; '.join(dict.fromkeys(parts))} {when}"
+    return " ".join(message.split()).rstrip(".")
 
 
 def _redirect_loop(failure: Failure) -> bool:
