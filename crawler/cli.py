@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -82,9 +83,16 @@ def output_options(formats: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
 
 @contextmanager
 def opened_output(output: Path | None) -> Iterator[TextIO]:
-    """stdout, or ``output`` opened for writing (a path that cannot be written: one error line)."""
+    """stdout, or ``output`` opened for writing (a path that cannot be written: one error line).
+
+    A reader that stops early (``newsdedup report | head``) is no error: the rest of the output
+    goes nowhere and the command ends with its own status, as for a reader that read it all."""
     if output is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         out = output.open("w", encoding="utf-8", newline="")
