@@ -16,7 +16,7 @@ from typing import TypeVar
 ARTICLE = (Path(__file__).parent / "fixtures" / "pages" / "article.html").read_bytes()
 ARTICLE_PATHS = ["/ok.html", "/flaky.html", "/slow.html", "/big.html", "/binary.html", "/bomb.html",
                  "/reset.html", "/rst.html", "/cut.html", "/loop-a.html", "/toolong429.html",
-                 "/always500.html", "/private/secret.html"]
+                 "/always500.html", "/octet.html", "/untyped.html", "/private/secret.html"]
 S = TypeVar("S", bound=ThreadingHTTPServer)
 BOMB = gzip.compress(b"<html>" + b" " * (40 * 1024 * 1024), compresslevel=9)
 
@@ -91,6 +91,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, ARTICLE)
         elif path == "/big.html":
             self._send(200, b"<html><body>" + b"<p>big</p>" * 1_000_000 + b"</body></html>")
+        elif path in ("/octet.html", "/untyped.html"):  # HTML served with no useful type
+            name = path.strip("/").removesuffix(".html").encode()
+            body = (ARTICLE.replace(b"Regional cloud providers across Asia",
+                                    b"Regional " + name + b" cloud providers across Asia")
+                    .replace(b"regional-cloud-gpu.html", path.strip("/").encode()))
+            self.send_response(200)
+            if path == "/octet.html":
+                self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif path == "/binary.html":
             self._send(200, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64)
         elif path == "/bomb.html":

@@ -62,8 +62,10 @@ def test_run_completes_without_a_traceback_and_says_what_it_left(crawl: dict) ->
 
 
 def test_good_and_retried_pages_are_stored(crawl: dict) -> None:
+    """HTML served as application/octet-stream or with no Content-Type too (the first was
+    dropped as not_html)."""
     base = crawl["base"]
-    assert crawl["stored"] == {f"{base}/ok.html", f"{base}/flaky.html"}
+    assert crawl["stored"] == {f"{base}/{p}.html" for p in ("ok", "flaky", "octet", "untyped")}
     assert crawl["flaky"] == 2  # 503 with Retry-After: 1, then 200
 
 
