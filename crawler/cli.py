@@ -597,7 +597,7 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
 
     \b
     Exit status: 0 done; 1 something left to the next run (run, crawl: no source answered, a
-    fault failed a request, an article could not be stored), a FAILING source (sources) or a
+    fault failed a request, an article could not be stored or a page read), a FAILING source (sources) or a
     page that could not be extracted (extract); 2 bad input (usage, a file, the database); 3
     another run holds the database lock; 130 stopped by SIGINT/SIGTERM.
     """
@@ -619,7 +619,8 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
     source could be reached, a fault of the network or a server (timeout, reset, cut body, 5xx,
-    429) failed a request, or an article could not be stored: the next run fetches them again.
+    429) failed a request, or an article could not be stored or a page read: the next run
+    fetches them again.
     """
     check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
@@ -641,6 +642,9 @@ def _exit_for(summary: Any, status: str) -> None:
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
                    "again", err=True)
+    if unread := summary.count("spider_errors"):
+        click.echo(f"newsdedup: {unread} page(s) or document(s) could not be read (see the "
+                   "warnings above); the next run reads them again", err=True)
     if status == "failed":
         click.echo("newsdedup: no source answered (see the failures above)", err=True)
     elif faults:
@@ -864,8 +868,8 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source answered, a fault failed a request or an article could not be stored (the
-    next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    when no source answered, a fault failed a request or an article could not be stored or a page
+    read (the next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
     """
     from crawler.report.queries import ReportFilter
 

@@ -6,9 +6,8 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from crawler.urls import host_of
+from crawler.urls import host_of, unfetchable
 
 
 class SourcesError(ValueError):
@@ -36,15 +35,10 @@ KEYS = ("name", "feeds", "sitemaps", "start_urls", "robots_sitemaps", "tags")
 
 
 def check_url(url: str) -> str:
-    """``url`` if it is an http(s) URL with a host; else why not (one line, for SourcesError)."""
-    if not url.startswith(("http://", "https://")):
-        raise SourcesError(f"'{url}' is not an http(s) URL")
-    try:
-        host = urlsplit(url).hostname
-    except ValueError as exc:  # e.g. an unclosed [IPv6 literal
-        raise SourcesError(f"'{url}' is not a valid URL ({exc})") from exc
-    if not host:
-        raise SourcesError(f"'{url}' has no host")
+    """``url`` if the crawler can request it; else why not (one line, for SourcesError)."""
+    problem = unfetchable(url)
+    if problem is not None:
+        raise SourcesError(f"'{url}' {problem}")
     return url
 
 

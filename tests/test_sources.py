@@ -43,6 +43,8 @@ def test_parse_sources_reads_every_kind_of_url() -> None:
         ('[[source]]\nname = "a"\nfeed = ["https://a.example/f"]',
          "unknown key(s) 'feed' (known: name, feeds"),
         ("source = [1]", "source #1: not a [[source]] table"),
+        ('[[source]]\nname = "a"\nfeeds = ["http://a.example:99999/f"]',  # was a Scrapy traceback
+         "'http://a.example:99999/f' is not a valid URL (Port out of range 0-65535)"),
         ('[source]\nname = "a"\nfeeds = ["https://a.example/f"]', "[[source]] (two brackets), not [source]"),
         ('[[source]]\nname = "a"\nfeeds = ["https://a.example/f"]\ntags = [1]',
          "'tags' must be a list of words"),

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import CloseSpider, IgnoreRequest
@@ -46,15 +45,12 @@ from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 from crawler.store.repo import is_seen, load_fetch_states, save_fetch_states, seen_urls, url_key
-from crawler.urls import canonical_url
+from crawler.urls import canonical_url, unfetchable
 
 #: Sitemaps nest; deeper indexes than this are ignored.
 MAX_SITEMAP_DEPTH = 3
 #: Largest decompressed .xml.gz sitemap accepted (a gzip bomb stops here).
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-#: The only schemes requested for a URL found in remote content (feeds, sitemaps, pages): a
-#: file:// or ftp:// link in someone else's sitemap must never make the crawler read it.
-FETCHABLE_SCHEMES = ("http", "https")
 
 
 def _split(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -181,12 +177,18 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"newsdedup/source/{source}/{key}")
 
     def _fetchable(self, url: str, source: str) -> bool:
-        """Only http(s) URLs are requested; any other found in a feed, sitemap or page is
-        counted and logged, never fetched."""
-        if urlsplit(url).scheme.lower() in FETCHABLE_SCHEMES:
+        """Only valid http(s) URLs are requested; any other found in a feed, sitemap or page is
+        counted (``refused_scheme``, ``invalid_url``) and logged, never fetched (a port out of
+        range made Scrapy raise, losing the rest of the document's links)."""
+        problem = unfetchable(url)
+        if problem is None:
             return True
-        self._count(source, "refused_scheme")
-        self.logger.warning("not fetched (only http and https are): %.200s (%s)", url, source)
+        if problem == "is not an http(s) URL":
+            self._count(source, "refused_scheme")
+            self.logger.warning("not fetched (only http and https are): %.200s (%s)", url, source)
+        else:
+            self._count(source, "invalid_url")
+            self.logger.warning("not fetched: %.200s %s (%s)", url, problem, source)
         return False
 
     def store_failed(self, source: str, url: str, reason: str) -> None:
@@ -197,6 +199,22 @@ class NewsSpider(scrapy.Spider):
         doc = self.doc_of.get(url)
         if doc is not None:
             self._incomplete(doc)
+
+    def callback_failed(self, response: Response, exc: Exception) -> None:
+        """A callback raised on ``response`` (input nothing else catches, or a bug): the page or
+        document is a failure left to the next run (counted ``spider_errors``, named in the
+        summary, its document read in full next time), not a traceback in an ``ok`` run that
+        lost the rest of the document's links for good."""
+        source = response.meta.get("source", "?")
+        url = self._origin(response)
+        reason = f"could not be read ({type(exc).__name__}: {one_line(exc)})"
+        self._count(source, "failed")
+        self._count(source, "spider_errors")
+        self.failures[source].append(f"{url}: {reason}")
+        doc = response.meta.get("doc") or (url if response.meta.get("doc_kind") else None)
+        if doc is not None:
+            self._incomplete(doc)
+        self.logger.warning("failed %s (%s): %s", url, source, reason)
 
     def _incomplete(self, doc: str) -> None:
         """Some URL the document ``doc`` listed failed: its fetch state keeps no validators. With a
