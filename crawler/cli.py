@@ -260,16 +260,18 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                         urls: tuple[str, ...], stats_file: Path | None = None,
                         overrides: tuple[str, ...] = (), **_: Any) -> None:
-    """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
-    before the crawl, not after it), or one error line and exit status 2; a -s setting nothing
-    reads (a typo) is a warning."""
-    from crawler.crawl import unknown_setting
+    """The sources file or ad-hoc URLs and the -s values are valid and the --stats file can be
+    written (checked before the crawl, not after it), or one error line and exit status 2; a -s
+    setting nothing reads (a typo) is a warning."""
+    from crawler.crawl import bad_setting_value, unknown_setting
 
     check_writable(stats_file)
-    for name in _parse_overrides(overrides):
+    for name, value in _parse_overrides(overrides).items():
         warning = unknown_setting(name)
         if warning:
             click.echo(f"newsdedup: warning: {warning}", err=True)
+        elif error := bad_setting_value(name, value):
+            _fail(error)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
