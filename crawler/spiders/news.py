@@ -523,7 +523,11 @@ def failure_reason(exc: BaseException) -> str:
         for failure in inner:
             value = getattr(failure, "value", failure)
             name = type(value).__name__
-            parts.append(_INNER_REASONS.get(name) or f"{name}: {value}".rstrip(": "))
+            if type(value).__module__.startswith("OpenSSL"):  # args: [(lib, func, reason), ...]
+                found = [e[-1] for e in (value.args[0] if value.args else []) if isinstance(e, tuple)]
+                parts.append(f"TLS failed ({'; '.join(found) or value})")
+            else:
+                parts.append(_INNER_REASONS.get(name) or f"{name}: {value}".rstrip(": "))
         message = f"{'; '.join(dict.fromkeys(parts))} {when}"
     return " ".join(message.split()).rstrip(".")
 
