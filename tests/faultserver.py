@@ -58,6 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _head(self, length: int, ctype: str | None = None) -> None:
+        """A 200's headers only (a Content-Type when given): the body is the fault's to write."""
+        self.send_response(200)
+        if ctype is not None:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
     def do_GET(self) -> None:
         path = self.path
         with self.server.lock:
@@ -96,11 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = (ARTICLE.replace(b"Regional cloud providers across Asia",
                                     b"Regional " + name + b" cloud providers across Asia")
                     .replace(b"regional-cloud-gpu.html", path.strip("/").encode()))
-            self.send_response(200)
-            if path == "/octet.html":
-                self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+            self._head(len(body), "application/octet-stream" if path == "/octet.html" else None)
             self.wfile.write(body)
         elif path == "/binary.html":
             self._send(200, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64)
@@ -110,19 +114,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
         elif path == "/rst.html":  # a TCP reset (RST) mid-response, as a crashing proxy sends
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(ARTICLE)))
-            self.end_headers()
+            self._head(len(ARTICLE))
             self.wfile.write(ARTICLE[:500])
             self.wfile.flush()
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
         elif path == "/cut.html":  # a body shorter than its Content-Length, then a clean close
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(ARTICLE)))
-            self.end_headers()
+            self._head(len(ARTICLE), "text/html; charset=utf-8")
             self.wfile.write(ARTICLE[: len(ARTICLE) // 2])
             self.close_connection = True
         elif path in ("/loop-a.html", "/loop-b.html"):
