@@ -13,6 +13,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from scrapy.settings import Settings
 from scrapy.utils.httpobj import urlparse_cached
@@ -138,7 +139,7 @@ class CallbackErrorMiddleware:
     def process_spider_exception(self, response: Response, exception: Exception,
                                  spider: Spider | None = None) -> list[Any] | None:
         handler = getattr(self.crawler.spider, "callback_failed", None)
-        if handler is None:
-            return None  # Scrapy's own handling
+        if handler is None or isinstance(exception, CloseSpider):
+            return None  # Scrapy's own handling (CloseSpider: a stop asked for, no failure)
         handler(response, exception)
         return []
