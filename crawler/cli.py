@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -82,9 +83,16 @@ def output_options(formats: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
 
 @contextmanager
 def opened_output(output: Path | None) -> Iterator[TextIO]:
-    """stdout, or ``output`` opened for writing (a path that cannot be written: one error line)."""
+    """stdout, or ``output`` opened for writing (a path that cannot be written: one error line).
+
+    A reader that stops early (``newsdedup report | head``) is no error: the rest of the output
+    goes nowhere and the command ends with its own status, as for a reader that read it all."""
     if output is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         out = output.open("w", encoding="utf-8", newline="")
@@ -249,16 +257,18 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def check_crawl_options(sources_file: Path | None, feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                         urls: tuple[str, ...], stats_file: Path | None = None,
                         overrides: tuple[str, ...] = (), **_: Any) -> None:
-    """The sources file or ad-hoc URLs are valid and the --stats file can be written (checked
-    before the crawl, not after it), or one error line and exit status 2; a -s setting nothing
-    reads (a typo) is a warning."""
-    from crawler.crawl import unknown_setting
+    """The sources file or ad-hoc URLs and the -s values are valid and the --stats file can be
+    written (checked before the crawl, not after it), or one error line and exit status 2; a -s
+    setting nothing reads (a typo) is a warning."""
+    from crawler.crawl import bad_setting_value, unknown_setting
 
     check_writable(stats_file)
-    for name in _parse_overrides(overrides):
+    for name, value in _parse_overrides(overrides).items():
         warning = unknown_setting(name)
         if warning:
             click.echo(f"newsdedup: warning: {warning}", err=True)
+        elif error := bad_setting_value(name, value):
+            _fail(error)
     try:
         if feeds or sitemaps or urls:
             adhoc_sources(feeds, sitemaps, urls)
@@ -586,7 +596,7 @@ def main(ctx: click.Context, verbose: bool, log_level: str | None) -> None:
 
     \b
     Exit status: 0 done; 1 something left to the next run (run, crawl: no source answered, a
-    fault failed a request, an article could not be stored), a FAILING source (sources) or a
+    fault failed a request, an article could not be stored or a page read), a FAILING source (sources) or a
     page that could not be extracted (extract); 2 bad input (usage, a file, the database); 3
     another run holds the database lock; 130 stopped by SIGINT/SIGTERM.
     """
@@ -608,7 +618,8 @@ def crawl(db_url: str, **kwargs: Any) -> None:
     start pages are revalidated (ETag / Last-Modified). Takes the database lock (exit status 3 when
     another run holds it); SIGINT/SIGTERM stop it cleanly (exit status 130). Exit status 1 when no
     source could be reached, a fault of the network or a server (timeout, reset, cut body, 5xx,
-    429) failed a request, or an article could not be stored: the next run fetches them again.
+    429) failed a request, or an article could not be stored or a page read: the next run
+    fetches them again.
     """
     check_crawl_options(**kwargs)
     with recorded_run(db_url, "crawl", shared_crawl(**kwargs)) as recorded:
@@ -630,6 +641,9 @@ def _exit_for(summary: Any, status: str) -> None:
     if lost:
         click.echo(f"newsdedup: {lost} article(s) could not be stored; the next run fetches them "
                    "again", err=True)
+    if unread := summary.count("spider_errors"):
+        click.echo(f"newsdedup: {unread} page(s) or document(s) could not be read (see the "
+                   "warnings above); the next run reads them again", err=True)
     if status == "failed":
         click.echo("newsdedup: no source answered (see the failures above)", err=True)
     elif faults:
@@ -857,8 +871,8 @@ def run(db_url: str, level: str, archive_dir: Path, fmt: str, output: Path | Non
 
     Crawl and dedup hold the database lock together (exit status 3 when another run holds it);
     the run is recorded with the duplicates each source brought (`newsdedup runs`). Exit status 1
-    when no source answered, a fault failed a request or an article could not be stored (the
-    next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
+    when no source answered, a fault failed a request or an article could not be stored or a page
+    read (the next run fetches them again), 130 when stopped by SIGINT/SIGTERM (no dedup then).
     """
     from crawler.report.queries import ReportFilter
 

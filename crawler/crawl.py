@@ -51,6 +51,22 @@ def unknown_setting(name: str) -> str | None:
         f" (did you mean {near[0]}?)" if near else "")
 
 
+def bad_setting_value(name: str, value: str) -> str | None:
+    """Why ``-s NAME=VALUE`` cannot work (a word for a setting whose default is a number or a
+    flag: Scrapy raised mid-start, a traceback and exit status 130), or None."""
+    default = project_settings().get(name)
+    settings = project_settings({name: value})
+    try:
+        if isinstance(default, bool):
+            settings.getbool(name)
+        elif isinstance(default, int | float):
+            settings.getfloat(name)
+    except ValueError:
+        wanted = "true or false" if isinstance(default, bool) else "a number"
+        return f"-s {name}={value}: {name} takes {wanted}"
+    return None
+
+
 @dataclass
 class CrawlSummary:
     """What a crawl did: global counters and, per source, counts and failures."""

@@ -1,4 +1,5 @@
-"""Downloader middlewares for politeness: robots.txt Crawl-delay, Retry-After and back-off."""
+"""Downloader middlewares for politeness (robots.txt Crawl-delay, Retry-After and back-off), and
+the spider middleware that makes a callback's exception a counted failure."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Self
+from typing import Any, Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from scrapy.settings import Settings
 from scrapy.utils.httpobj import urlparse_cached
@@ -121,3 +123,23 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if wait > 0:
             await asyncio.sleep(wait)
         return retry
+
+
+class CallbackErrorMiddleware:
+    """A callback's exception is handed to the spider's ``callback_failed`` (counted, in the
+    summary, left to the next run) instead of Scrapy's traceback, which no run status saw."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_spider_exception(self, response: Response, exception: Exception,
+                                 spider: Spider | None = None) -> list[Any] | None:
+        handler = getattr(self.crawler.spider, "callback_failed", None)
+        if handler is None or isinstance(exception, CloseSpider):
+            return None  # Scrapy's own handling (CloseSpider: a stop asked for, no failure)
+        handler(response, exception)
+        return []

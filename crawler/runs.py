@@ -55,8 +55,9 @@ def source_rows(stats: Mapping[str, Any], sources: Iterable[str], requested: Ite
 
 
 #: Counters of what a crawl left to the next run: articles that could not be stored, requests a
-#: fault failed (a timeout, a reset, a cut body, 5xx, 429; not a 404 or a redirect loop).
-LEFT_OVER = ("newsdedup/store_failed", "newsdedup/faults")
+#: fault failed (a timeout, a reset, a cut body, 5xx, 429; not a 404 or a redirect loop), pages
+#: or documents a callback could not read.
+LEFT_OVER = ("newsdedup/store_failed", "newsdedup/faults", "newsdedup/spider_errors")
 
 
 def left_over(stats: Mapping[str, Any]) -> int:

@@ -46,7 +46,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.warc.WarcMiddleware": 595,
 }
 #: --frontier: a request leaves its worker's ledger once its callback's output is queued.
-SPIDER_MIDDLEWARES = {"crawler.frontier.FrontierSpiderMiddleware": 10}
+SPIDER_MIDDLEWARES = {"crawler.frontier.FrontierSpiderMiddleware": 10,
+                      "crawler.middlewares.CallbackErrorMiddleware": 950}
 NEWSDEDUP_MAX_CRAWL_DELAY = 60.0
 NEWSDEDUP_BACKOFF_BASE = 1.0
 NEWSDEDUP_BACKOFF_MAX = 30.0

@@ -6,9 +6,8 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from crawler.urls import host_of
+from crawler.urls import host_of, unfetchable
 
 
 class SourcesError(ValueError):
@@ -36,30 +35,32 @@ KEYS = ("name", "feeds", "sitemaps", "start_urls", "robots_sitemaps", "tags")
 
 
 def check_url(url: str) -> str:
-    """``url`` if it is an http(s) URL with a host; else why not (one line, for SourcesError)."""
-    if not url.startswith(("http://", "https://")):
-        raise SourcesError(f"'{url}' is not an http(s) URL")
-    try:
-        host = urlsplit(url).hostname
-    except ValueError as exc:  # e.g. an unclosed [IPv6 literal
-        raise SourcesError(f"'{url}' is not a valid URL ({exc})") from exc
-    if not host:
-        raise SourcesError(f"'{url}' has no host")
+    """``url`` if the crawler can request it; else why not (one line, for SourcesError)."""
+    problem = unfetchable(url)
+    if problem is not None:
+        raise SourcesError(f"'{url}' {problem}")
     return url
 
 
-def _strings(entry: dict, key: str, where: str) -> tuple[str, ...]:
+def _strings(entry: dict, key: str, where: str, what: str = "URLs") -> tuple[str, ...]:
+    """A list of strings; one string alone is a list of one (``feeds = "https://…"``, ``tags =
+    "wire"``: never its characters)."""
     value = entry.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SourcesError(f"{where}: '{key}' must be a list of URLs")
-    for url in value:
+        raise SourcesError(f"{where}: '{key}' must be a list of {what}")
+    return tuple(value)
+
+
+def _urls(entry: dict, key: str, where: str) -> tuple[str, ...]:
+    urls = _strings(entry, key, where)
+    for url in urls:
         try:
             check_url(url)
         except SourcesError as exc:
             raise SourcesError(f"{where}: {exc}") from None
-    return tuple(value)
+    return urls
 
 
 def _flag(entry: dict, key: str, where: str) -> bool:
@@ -77,6 +78,8 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
     except tomllib.TOMLDecodeError as exc:
         raise SourcesError(f"{origin}: not valid TOML: {exc}") from exc
     entries = data.get("source")
+    if isinstance(entries, dict):
+        raise SourcesError(f"{origin}: write each source as [[source]] (two brackets), not [source]")
     if not isinstance(entries, list) or not entries:
         raise SourcesError(f"{origin}: no [[source]] entries")
     sources: list[Source] = []
@@ -92,15 +95,16 @@ def parse_sources(text: str, origin: str = "<sources>") -> list[Source]:
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SourcesError(f"{where}: 'name' is required")
+        name = name.strip()
         if name in seen:
             raise SourcesError(f"{where}: duplicate name '{name}'")
         seen.add(name)
         source = Source(
-            name=name.strip(),
-            feeds=_strings(entry, "feeds", where),
-            sitemaps=_strings(entry, "sitemaps", where),
-            start_urls=_strings(entry, "start_urls", where),
-            tags=tuple(entry.get("tags", ())),
+            name=name,
+            feeds=_urls(entry, "feeds", where),
+            sitemaps=_urls(entry, "sitemaps", where),
+            start_urls=_urls(entry, "start_urls", where),
+            tags=_strings(entry, "tags", where, "words"),
             robots_sitemaps=_flag(entry, "robots_sitemaps", where),
         )
         if not source.urls:

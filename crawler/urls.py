@@ -51,6 +51,31 @@ def canonical_url(url: str) -> str:
     return canonicalize_url(f"{base}?{query}" if query else base, keep_fragments=False)
 
 
+#: The only schemes the crawler requests: a file:// or ftp:// link in someone else's sitemap must
+#: never make the crawler read it.
+FETCHABLE_SCHEMES = ("http", "https")
+
+
+def unfetchable(url: str) -> str | None:
+    """Why ``url`` cannot be requested ("is not an http(s) URL", "has no host", "is not a valid
+    URL (…)"), or None. Scrapy raises on a port out of range or a broken IPv6 literal when it
+    builds the request, and fails a host with spaces as a network fault, run after run."""
+    if url != url.strip():
+        return "is not a valid URL (spaces around it)"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port out of range or not a number
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme.lower() not in FETCHABLE_SCHEMES:
+        return "is not an http(s) URL"
+    if not parts.hostname:
+        return "has no host"
+    if any(c.isspace() or c in '<>"{}|\\^`' or not c.isprintable() for c in parts.netloc):
+        return "is not a valid URL (a space or a stray character in its host)"
+    return None
+
+
 def host_of(url: str) -> str:
     """The lower-cased host name of ``url`` ('' when there is none)."""
     return (urlsplit(url).hostname or "").lower()

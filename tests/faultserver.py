@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +15,8 @@ from typing import TypeVar
 
 ARTICLE = (Path(__file__).parent / "fixtures" / "pages" / "article.html").read_bytes()
 ARTICLE_PATHS = ["/ok.html", "/flaky.html", "/slow.html", "/big.html", "/binary.html", "/bomb.html",
-                 "/reset.html", "/loop-a.html", "/toolong429.html", "/always500.html",
-                 "/private/secret.html"]
+                 "/reset.html", "/rst.html", "/cut.html", "/loop-a.html", "/toolong429.html",
+                 "/always500.html", "/octet.html", "/untyped.html", "/private/secret.html"]
 S = TypeVar("S", bound=ThreadingHTTPServer)
 BOMB = gzip.compress(b"<html>" + b" " * (40 * 1024 * 1024), compresslevel=9)
 
@@ -56,6 +58,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _head(self, length: int, ctype: str | None = None) -> None:
+        """A 200's headers only (a Content-Type when given): the body is the fault's to write."""
+        self.send_response(200)
+        if ctype is not None:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
     def do_GET(self) -> None:
         path = self.path
         with self.server.lock:
@@ -89,6 +99,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, ARTICLE)
         elif path == "/big.html":
             self._send(200, b"<html><body>" + b"<p>big</p>" * 1_000_000 + b"</body></html>")
+        elif path in ("/octet.html", "/untyped.html"):  # HTML served with no useful type
+            name = path.strip("/").removesuffix(".html").encode()
+            body = (ARTICLE.replace(b"Regional cloud providers across Asia",
+                                    b"Regional " + name + b" cloud providers across Asia")
+                    .replace(b"regional-cloud-gpu.html", path.strip("/").encode()))
+            self._head(len(body), "application/octet-stream" if path == "/octet.html" else None)
+            self.wfile.write(body)
         elif path == "/binary.html":
             self._send(200, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64)
         elif path == "/bomb.html":
@@ -96,6 +113,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/reset.html":
             self.close_connection = True
             self.connection.shutdown(2)
+        elif path == "/rst.html":  # a TCP reset (RST) mid-response, as a crashing proxy sends
+            self._head(len(ARTICLE))
+            self.wfile.write(ARTICLE[:500])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        elif path == "/cut.html":  # a body shorter than its Content-Length, then a clean close
+            self._head(len(ARTICLE), "text/html; charset=utf-8")
+            self.wfile.write(ARTICLE[: len(ARTICLE) // 2])
+            self.close_connection = True
         elif path in ("/loop-a.html", "/loop-b.html"):
             target = "/loop-b.html" if path == "/loop-a.html" else "/loop-a.html"
             self._send(302, b"", headers={"Location": f"{base}{target}"})

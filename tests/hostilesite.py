@@ -128,7 +128,10 @@ class _Handler(FaultHandler):
         if path == "/robots.txt":
             self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
         elif path == "/feed.xml":
-            links = [f"{base}{p}" for p in srv.article_paths()] + [
+            # links no request can be built for (a port out of range made Scrapy raise and
+            # lose every link after it) or that no network can fetch (a space in the host)
+            links = ["http://127.0.0.1:99999/a/x.html", "http://exa mple.com/a/y.html"] + [
+                f"{base}{p}" for p in srv.article_paths()] + [
                 can.uri("page"), f"{base}/loop-a.html", f"{base}/redirect-file.html"]
             items = "".join(f"<item><title>t</title><link>{html.escape(u)}</link></item>" for u in links)
             self._send(200, f"<rss version='2.0'><channel><title>H</title>{items}</channel></rss>"

@@ -542,6 +542,20 @@ def test_a_setting_nothing_reads_is_a_warning_with_the_nearest_name(tmp_path: Pa
     assert result.exit_code == 1  # the crawl ran (and reached nothing)
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ("DOWNLOAD_TIMEOUT=abc", "-s DOWNLOAD_TIMEOUT=abc: DOWNLOAD_TIMEOUT takes a number"),
+    ("AUTOTHROTTLE_ENABLED=maybe", "-s AUTOTHROTTLE_ENABLED=maybe: AUTOTHROTTLE_ENABLED takes true or false"),
+])
+def test_a_setting_value_that_cannot_work_is_one_line_before_the_crawl(tmp_path: Path, setting: str,
+                                                                       message: str) -> None:
+    """It was a Scrapy traceback mid-start, the run recorded `interrupted`, exit status 130."""
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(main, ["crawl", "--db", f"sqlite:///{db}", "--feed",
+                                       f"http://127.0.0.1:{_closed_port()}/f.xml", "-s", setting])
+    assert (result.exit_code, result.stderr) == (2, f"newsdedup: error: {message}\n")
+    assert not db.exists()
+
+
 def test_a_slow_dedup_says_why_once(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dedup still running after DEDUP_NOTICE_SECONDS says why (a first run compiles for a
     minute or more, silent it looked hung); a quick one says nothing of it."""

@@ -112,6 +112,9 @@ def test_header_utf8_refuted_by_the_bytes_gives_way_to_meta(codec: str, text: st
         (b"<html><body>x</body></html>", "image/png", "not_html"),
         (b'{"json": true}', "application/json", "not_html"),
         (b"just some plain words, no markup at all", None, "not_html"),
+        (b"just some plain words, no markup at all", "application/octet-stream", "not_html"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 obj", "application/octet-stream", "binary"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "binary/octet-stream", "binary"),
     ],
 )
 def test_non_html_rejected(body: bytes, content_type: str | None, reason: str) -> None:
@@ -123,6 +126,14 @@ def test_non_html_rejected(body: bytes, content_type: str | None, reason: str) -
 def test_html_accepted() -> None:
     check_html(page(b"hello"), "text/html; charset=utf-8")
     check_html(page(b"hello"), None)
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "binary/octet-stream",
+                                          "application/octet-stream; charset=utf-8", "*/*"])
+def test_html_served_with_a_type_that_says_nothing_is_sniffed(content_type: str) -> None:
+    """An object store or a misconfigured server sends application/octet-stream for every file:
+    the body decides, as without a Content-Type (it was dropped as not_html)."""
+    check_html(page(b"hello"), content_type)
 
 
 def test_text_html_trusted_when_markup_follows_a_preamble() -> None:

@@ -56,13 +56,16 @@ def test_run_completes_without_a_traceback_and_says_what_it_left(crawl: dict) ->
     assert "Traceback" not in proc.stdout + proc.stderr
     assert crawl["stats"]["stats"]["finish_reason"] == "finished"
     assert crawl["stats"]["status"] == "partial"
-    assert crawl["stats"]["stats"]["newsdedup/faults"] == 4  # slow, reset, toolong429, always500
-    assert "4 request(s) failed by a fault of the network or the server" in proc.stderr
+    # slow, reset, rst, cut, toolong429, always500
+    assert crawl["stats"]["stats"]["newsdedup/faults"] == 6
+    assert "6 request(s) failed by a fault of the network or the server" in proc.stderr
 
 
 def test_good_and_retried_pages_are_stored(crawl: dict) -> None:
+    """HTML served as application/octet-stream or with no Content-Type too (the first was
+    dropped as not_html)."""
     base = crawl["base"]
-    assert crawl["stored"] == {f"{base}/ok.html", f"{base}/flaky.html"}
+    assert crawl["stored"] == {f"{base}/{p}.html" for p in ("ok", "flaky", "octet", "untyped")}
     assert crawl["flaky"] == 2  # 503 with Retry-After: 1, then 200
 
 
@@ -79,7 +82,8 @@ def test_every_fault_is_counted(crawl: dict) -> None:
     assert stats["newsdedup/invalid_feed"] == 1
     assert stats["newsdedup/truncated_url_lists"] == 1
     failures = "\n".join(crawl["stats"]["failures"]["faulty"])
-    for path in ("/slow.html", "/reset.html", "/toolong429.html", "/always500.html"):
+    for path in ("/slow.html", "/reset.html", "/rst.html", "/cut.html", "/toolong429.html",
+                 "/always500.html"):
         assert path in failures, failures
     assert "HTTP 429" in failures and "HTTP 500" in failures
     # set aside for a true reason, in the run's record as a dropped page is (before: a counter
@@ -88,6 +92,20 @@ def test_every_fault_is_counted(crawl: dict) -> None:
     assert stats["newsdedup/source/faulty/dropped/robots"] == 1
     assert crawl["dropped_reasons"]["faulty"] == {"binary": 1, "robots": 1, "too_large": 2}
     assert "broken-feed" in crawl["stats"]["failures"]
+
+
+def test_a_reset_or_a_cut_body_is_one_readable_line(crawl: dict) -> None:
+    """Not the HTTP client's repr of its inner failures ("[<twisted.python.failure.Failure
+    twisted.internet.error.ConnectionDone: ...>]"), in the summary, the log or the run record."""
+    base, proc = crawl["base"], crawl["proc"]
+    failures = crawl["stats"]["failures"]["faulty"]
+    assert f"{base}/reset.html: connection closed by the server before any response" in failures
+    assert f"{base}/rst.html: connection reset; body cut short (less than announced) mid-response" \
+        in failures
+    assert any(line.startswith(f"{base}/cut.html: ") and "body cut short" in line for line in failures)
+    ours = [line for line in proc.stderr.splitlines()  # Scrapy's own log (-v) is Scrapy's word
+            if "[news]" in line or line.startswith("  faulty: ")]
+    assert len(ours) > 6 and not [line for line in ours if "twisted" in line]
 
 
 def test_robots_rules_and_crawl_delay_are_obeyed(crawl: dict) -> None:

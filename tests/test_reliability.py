@@ -105,6 +105,9 @@ def test_local_files_linked_from_remote_content_are_never_read(tmp_path: Path) -
     counters = stats["stats"]
     # the feed link, the JSON Feed url, the sitemap <loc>, the index's child, the page's feed link
     assert counters["newsdedup/refused_scheme"] == 5
+    assert counters["newsdedup/invalid_url"] == 2  # counted, not requested; the links after kept
+    assert "newsdedup/spider_errors" not in counters
+    assert_once_each(db_url, server)
     assert not accessed
     engine = make_engine(db_url)
     with make_sessionmaker(engine)() as session:

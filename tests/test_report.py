@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,3 +235,22 @@ def test_parse_when() -> None:
     assert parse_when("2026-03-01 10:00") == when(1, 10)
     with pytest.raises(ValueError, match="not an ISO 8601"):
         parse_when("yesterday")
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "--by", "event"], ["report", "--format", "csv"],
+                                  ["runs"]])
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path, args: list[str]) -> None:
+    """`newsdedup report | head`: quiet, exit status 0 (Rich's console exited 1 on the closed pipe,
+    click's main too)."""
+    db_url = f"sqlite:///{tmp_path / 'r.db'}"
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        seed_sample(session)
+        session.commit()
+    engine.dispose()
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", *args, "--db", db_url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command has written anything: its writes meet a closed pipe
+    _, stderr = proc.communicate(timeout=120)
+    assert (proc.returncode, stderr) == (0, "")

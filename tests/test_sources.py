@@ -43,6 +43,13 @@ def test_parse_sources_reads_every_kind_of_url() -> None:
         ('[[source]]\nname = "a"\nfeed = ["https://a.example/f"]',
          "unknown key(s) 'feed' (known: name, feeds"),
         ("source = [1]", "source #1: not a [[source]] table"),
+        ('[[source]]\nname = "a"\nfeeds = ["http://a.example:99999/f"]',  # was a Scrapy traceback
+         "'http://a.example:99999/f' is not a valid URL (Port out of range 0-65535)"),
+        ('[source]\nname = "a"\nfeeds = ["https://a.example/f"]', "[[source]] (two brackets), not [source]"),
+        ('[[source]]\nname = "a"\nfeeds = ["https://a.example/f"]\ntags = [1]',
+         "'tags' must be a list of words"),
+        ('[[source]]\nname = "a "\nfeeds = ["https://a.example/f"]\n'
+         '[[source]]\nname = "a"\nfeeds = ["https://b.example/f"]', "duplicate name 'a'"),
         ('[[source]]\nname = "a"\nfeeds = "https://a.example/f"\n'
          '[[source]]\nname = "a"\nfeeds = ["https://b.example/f"]', "duplicate name"),
     ],
@@ -51,6 +58,13 @@ def test_parse_sources_rejects_bad_files_with_a_clear_message(text: str, message
     with pytest.raises(SourcesError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):
         parse_sources(text)
+
+
+def test_one_string_is_a_list_of_one_never_its_characters() -> None:
+    """``feeds = "url"`` was a feed already; ``tags = "wire"`` was the tags w, i, r, e."""
+    (source,) = parse_sources('[[source]]\nname = "a"\nfeeds = "https://a.example/f"\ntags = "wire"')
+    assert source.feeds == ("https://a.example/f",)
+    assert source.tags == ("wire",)
 
 
 def test_load_sources_missing_file(tmp_path: Path) -> None:

@@ -163,3 +163,52 @@ def test_robots_txt_sitemaps_become_sitemap_requests(spider: NewsSpider) -> None
     missing = Response("https://wire.example/robots.txt", status=404,
                        request=Request("https://wire.example/robots.txt", meta={"source": "wire"}))
     assert list(spider.parse_robots(missing)) == []
+
+
+def test_a_callback_that_raises_is_a_failure_left_to_the_next_run(spider: NewsSpider) -> None:
+    """Not Scrapy's traceback in a run recorded `ok` with exit status 0: the document's links after
+    the one that raised were lost, and its validators kept them lost (a 304 next time)."""
+    from crawler.middlewares import CallbackErrorMiddleware
+    from crawler.runs import exit_status, left_over
+
+    feed = response("https://wire.example/feed.xml", FEED, origin="https://wire.example/feed.xml",
+                    doc_kind="feed")
+    spider.crawler.spider = spider  # as the engine sets it
+    middleware = CallbackErrorMiddleware.from_crawler(spider.crawler)
+    assert middleware.process_spider_exception(feed, ValueError("Port out of range 0-65535")) == []
+    stats = spider.crawler.stats
+    assert stats.get_value("newsdedup/source/wire/spider_errors") == 1
+    assert stats.get_value("newsdedup/source/wire/failed") == 1
+    assert spider.failures["wire"] == ["https://wire.example/feed.xml: could not be read "
+                                       "(ValueError: Port out of range 0-65535)"]
+    assert spider.incomplete == {"https://wire.example/feed.xml"}
+    assert exit_status("ok", left_over(stats.get_stats())) == 1
+
+
+def test_a_failure_inside_the_http_client_is_one_readable_line() -> None:
+    """The client's wrapped failures were shown as their repr ("[<twisted.python.failure.Failure
+    twisted.internet.error.ConnectionDone: ...>]", "Error: [('SSL routines', ...)]")."""
+    from OpenSSL.SSL import Error as TLSError
+    from scrapy.exceptions import DownloadFailedError, ResponseDataLossError
+    from twisted.internet.error import ConnectionDone, ConnectionLost
+    from twisted.python.failure import Failure
+    from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+    from twisted.web.http import _DataLoss
+
+    from crawler.spiders.news import failure_reason
+
+    def wrapped(outer: BaseException, inner: BaseException) -> BaseException:
+        outer.__cause__ = inner
+        return outer
+
+    never = ResponseNeverReceived([Failure(ConnectionDone())])
+    assert failure_reason(wrapped(DownloadFailedError(str(never)), never)) == \
+        "connection closed by the server before any response"
+    cut = ResponseFailed([Failure(ConnectionLost()), Failure(_DataLoss())])
+    assert failure_reason(wrapped(ResponseDataLossError(), cut)) == \
+        "connection reset; body cut short (less than announced) mid-response"
+    tls = ResponseNeverReceived([Failure(TLSError([("SSL routines", "", "wrong version number")]))])
+    assert failure_reason(wrapped(DownloadFailedError(str(tls)), tls)) == \
+        "TLS failed (wrong version number) before any response"
+    assert failure_reason(TimeoutError("Getting https://a.example/ took longer than 2.0 seconds.")) == \
+        "Getting https://a.example/ took longer than 2.0 seconds"

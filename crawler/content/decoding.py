@@ -39,6 +39,11 @@ _MARKUP_RE = re.compile(
     re.I,
 )
 _DECLARED_HTML = frozenset({"text/html", "application/xhtml+xml"})
+#: Types that say nothing about the body (WHATWG MIME sniffing's "unknown" types, and the generic
+#: binary type misconfigured servers and object stores send for every file): the body decides,
+#: as for a missing Content-Type.
+_UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream",
+                            "application/unknown", "unknown/unknown", "*/*"})
 
 
 class UndecodableError(ValueError):
@@ -62,14 +67,16 @@ def check_html(body: bytes, content_type: str | None) -> None:
     """Raise UndecodableError("binary"|"not_html") for bodies that are not HTML.
 
     A body served as text/html is HTML if markup appears anywhere in it (whatever text, script
-    or comment comes first); without that header the first bytes must show markup.
+    or comment comes first); without a type, or with one that says nothing
+    (application/octet-stream), the first bytes must show markup; any other type (an image, a
+    PDF, JSON) is not HTML.
     """
     head = body[:_SNIFF_BYTES]
     bom_enc, _ = read_bom(head)
     if head.startswith(_BINARY_MAGIC) or (bom_enc is None and b"\x00" in head):
         raise UndecodableError("binary")
     mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime and not mime.startswith(_HTML_TYPES):
+    if mime not in _UNKNOWN_TYPES and not mime.startswith(_HTML_TYPES):
         raise UndecodableError("not_html")
     if bom_enc is None and not _MARKUP_RE.search(body if mime in _DECLARED_HTML else head):
         raise UndecodableError("not_html")

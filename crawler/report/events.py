@@ -12,14 +12,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crawler.report.html import make_environment
 from crawler.report.queries import MemberView, ReportFilter, ReportTotals, StoryOutlets, totals
-from crawler.report.render import EMPTY_DATABASE, clip, date_text, jsonable
+from crawler.report.render import EMPTY_DATABASE, TextConsole, clip, date_text, jsonable
 from crawler.report.text import counted, spreadsheet_safe
 from crawler.report.timeline import Timeline, build_timeline
 from crawler.store.models import Article, Event, Story, StoryMember
@@ -140,7 +139,7 @@ def _header(report: EventReport) -> str:
 
 
 def render_events_table(report: EventReport, out: TextIO) -> None:
-    console = Console(file=out, width=120, markup=False, highlight=False, emoji=False)
+    console = TextConsole(out, 120)
     if report.totals.articles == 0:
         console.print(EMPTY_DATABASE)
         return

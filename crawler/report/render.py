@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import shutil
 from dataclasses import asdict
 from datetime import datetime
@@ -49,6 +51,18 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 
 
+class TextConsole(Console):
+    """Rich's console for plain text: printed literally (no markup), and a reader that stops
+    early (``| head``) is left to the caller (``opened_output``), where Rich would exit 1."""
+
+    def __init__(self, out: TextIO, width: int) -> None:
+        super().__init__(file=out, width=width, markup=False, highlight=False, emoji=False)
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def summary_line(totals: ReportTotals) -> str:
     return (f"{totals.articles} articles, {totals.stories} stories ({totals.multi_stories} with copies, "
             f"{totals.duplicates} duplicates), {totals.passage_links} pages quoting a story")
@@ -56,7 +70,7 @@ def summary_line(totals: ReportTotals) -> str:
 
 def render_table(totals: ReportTotals, stories: list[StoryView], out: TextIO) -> None:
     """Human-readable report: one table per story. Text is printed literally (no markup)."""
-    console = Console(file=out, width=terminal_width(), markup=False, highlight=False, emoji=False)
+    console = TextConsole(out, terminal_width())
     if totals.articles == 0:
         console.print(EMPTY_DATABASE)
         return

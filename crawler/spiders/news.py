@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import CloseSpider, IgnoreRequest
@@ -47,15 +46,12 @@ from crawler.items import RawPage
 from crawler.sources import Source, adhoc_sources, load_sources
 from crawler.store.db import DatabaseError, make_engine, make_sessionmaker, one_line
 from crawler.store.repo import is_seen, load_fetch_states, save_fetch_states, seen_urls, url_key
-from crawler.urls import canonical_url
+from crawler.urls import canonical_url, unfetchable
 
 #: Sitemaps nest; deeper indexes than this are ignored.
 MAX_SITEMAP_DEPTH = 3
 #: Largest decompressed .xml.gz sitemap accepted (a gzip bomb stops here).
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-#: The only schemes requested for a URL found in remote content (feeds, sitemaps, pages): a
-#: file:// or ftp:// link in someone else's sitemap must never make the crawler read it.
-FETCHABLE_SCHEMES = ("http", "https")
 
 
 def _split(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -182,12 +178,18 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"newsdedup/source/{source}/{key}")
 
     def _fetchable(self, url: str, source: str) -> bool:
-        """Only http(s) URLs are requested; any other found in a feed, sitemap or page is
-        counted and logged, never fetched."""
-        if urlsplit(url).scheme.lower() in FETCHABLE_SCHEMES:
+        """Only valid http(s) URLs are requested; any other found in a feed, sitemap or page is
+        counted (``refused_scheme``, ``invalid_url``) and logged, never fetched (a port out of
+        range made Scrapy raise, losing the rest of the document's links)."""
+        problem = unfetchable(url)
+        if problem is None:
             return True
-        self._count(source, "refused_scheme")
-        self.logger.warning("not fetched (only http and https are): %.200s (%s)", url, source)
+        if problem == "is not an http(s) URL":
+            self._count(source, "refused_scheme")
+            self.logger.warning("not fetched (only http and https are): %.200s (%s)", url, source)
+        else:
+            self._count(source, "invalid_url")
+            self.logger.warning("not fetched: %.200s %s (%s)", url, problem, source)
         return False
 
     def store_failed(self, source: str, url: str, reason: str) -> None:
@@ -198,6 +200,22 @@ class NewsSpider(scrapy.Spider):
         doc = self.doc_of.get(url)
         if doc is not None:
             self._incomplete(doc)
+
+    def callback_failed(self, response: Response, exc: Exception) -> None:
+        """A callback raised on ``response`` (input nothing else catches, or a bug): the page or
+        document is a failure left to the next run (counted ``spider_errors``, named in the
+        summary, its document read in full next time), not a traceback in an ``ok`` run that
+        lost the rest of the document's links for good."""
+        source = response.meta.get("source", "?")
+        url = self._origin(response)
+        reason = f"could not be read ({type(exc).__name__}: {one_line(exc)})"
+        self._count(source, "failed")
+        self._count(source, "spider_errors")
+        self.failures[source].append(f"{url}: {reason}")
+        doc = response.meta.get("doc") or (url if response.meta.get("doc_kind") else None)
+        if doc is not None:
+            self._incomplete(doc)
+        self.logger.warning("failed %s (%s): %s", url, source, reason)
 
     def _incomplete(self, doc: str) -> None:
         """Some URL the document ``doc`` listed failed: its fetch state keeps no validators. With a
@@ -452,7 +470,7 @@ class NewsSpider(scrapy.Spider):
             self._count(source, "dropped")
             self._count(source, f"dropped/{aside}")
             return
-        reason = failure.getErrorMessage() or failure.type.__name__
+        reason = failure_reason(failure.value)
         response = getattr(failure.value, "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
@@ -485,6 +503,39 @@ def _set_aside(failure: Failure) -> str | None:
     if failure.check(IgnoreRequest):
         return "robots" if "robots.txt" in message else "ignored"
     return None
+
+
+#: What the HTTP client's inner reasons mean, by class name (Twisted wraps them in a list whose
+#: repr is all a bare message shows: "[<twisted.python.failure.Failure ...ConnectionDone...>]").
+_INNER_REASONS = {
+    "ConnectionDone": "connection closed by the server",
+    "ConnectionLost": "connection reset",
+    "_DataLoss": "body cut short (less than announced)",
+    "PotentialDataLoss": "body cut short (less than announced)",
+}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One readable line for why a request failed: Scrapy's own message, or, for the HTTP client's
+    wrapped failures (a reset, a cut body), what each inner failure means and when it came
+    ("connection reset before any response", "body cut short (less than announced) mid-response")."""
+    wrapped = exc if hasattr(exc, "reasons") else exc.__cause__
+    inner = getattr(wrapped, "reasons", None)
+    if not inner:
+        message = str(exc) or type(exc).__name__
+    else:
+        when = "before any response" if type(wrapped).__name__ == "ResponseNeverReceived" else "mid-response"
+        parts = []
+        for failure in inner:
+            value = getattr(failure, "value", failure)
+            name = type(value).__name__
+            if type(value).__module__.startswith("OpenSSL"):  # args: [(lib, func, reason), ...]
+                found = [e[-1] for e in (value.args[0] if value.args else []) if isinstance(e, tuple)]
+                parts.append(f"TLS failed ({'; '.join(found) or value})")
+            else:
+                parts.append(_INNER_REASONS.get(name) or f"{name}: {value}".rstrip(": "))
+        message = f"{'; '.join(dict.fromkeys(parts))} {when}"
+    return " ".join(message.split()).rstrip(".")
 
 
 def _redirect_loop(failure: Failure) -> bool:
