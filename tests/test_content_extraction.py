@@ -514,7 +514,9 @@ def test_sentence_default_pass_and_justext_agree_on_is_restored() -> None:
     headline, *rest = precise.splitlines()
     assert headline == "Budget approved"
     # put back where the default pass has it: after the headline, before the first paragraph
-    assert extraction.restore_agreed(tree, URL, "en", precise).splitlines() == [headline, LEAD, *rest]
+    fast = extraction._normalize_lines(extraction._trafilatura(tree, URL, False, fast=True))
+    restored = extraction.restore_agreed(tree, URL, "en", precise, fast)
+    assert restored.splitlines() == [headline, LEAD, *rest]
     body = extract_article(html, URL).text
     assert body.startswith(LEAD + "\nFirst ") and "Sign up" not in body
 
@@ -524,7 +526,8 @@ def test_nothing_restored_when_precision_kept_every_sentence() -> None:
     tree = _tree(html)
     precise = extraction._trafilatura(tree, URL, precision=True)
     assert LEAD in precise
-    assert extraction.restore_agreed(tree, URL, "en", precise) == precise
+    fast = extraction._normalize_lines(extraction._trafilatura(tree, URL, False, fast=True))
+    assert extraction.restore_agreed(tree, URL, "en", precise, fast) == precise
 
 
 @pytest.mark.parametrize(

@@ -269,10 +269,12 @@ def readability_paragraphs(html: str) -> list[str]:
     return found
 
 
-def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str) -> str:
+def restore_agreed(
+    tree: HtmlElement, url: str, language: str | None, text: str, default: list[str]
+) -> str:
     """`text` (from trafilatura's precision pass) with the sentences it lacks that two other
-    extractors agree on: trafilatura's default pass and jusText both keep them. Each is put back after
-    the default pass's line before it.
+    extractors agree on: trafilatura's default pass (its lines `default`) and jusText both keep
+    them. Each is put back after the default pass's line before it.
 
     Precision mode drops whole paragraphs of some articles (a first paragraph in another
     container, an answer in an interview); a line that two different methods (trafilatura's
@@ -284,7 +286,6 @@ def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str)
     """
     lines = _normalize_lines(text)
     known = _squash(text)
-    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
     dropped = [line for line in default if is_sentence(line) and _squash(line) not in known]
     if not dropped:
         return text
@@ -321,12 +322,27 @@ def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     return lead + lines
 
 
-def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -> str:
+def repair_from_default(
+    tree: HtmlElement, url: str, language: str | None, text: str, paragraphs: list[str]
+) -> str:
+    """A precision-pass body repaired from trafilatura's default pass, run once and fast
+    (without its own readability and jusText fallbacks): the lead it keeps in the article's
+    <header> (precision mode drops <header> elements, an article's own with its standfirst
+    too) and the sentences it agrees on with jusText (`restore_agreed`)."""
+    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
+    if lead_in_header(tree, text, paragraphs):
+        text = "\n".join(prepend_lead(_normalize_lines(text), default))
+    return restore_agreed(tree, url, language, text, default)
+
+
+def extract_body(
+    tree: HtmlElement, url: str, html: str, article: bool = True, language: str | None = None
+) -> str:
     """Main text, paragraphs separated by a single newline ("" if none).
 
     trafilatura (precision-first on pages declaring an article), then, where the result
-    looks incomplete against the page's own body-like paragraphs, readability and
-    trafilatura's default pass.
+    looks incomplete against the page's own body-like paragraphs, readability; a precision
+    body kept is repaired from the default pass (`repair_from_default`).
     """
     text = _trafilatura(tree, url, precision=article)
     precise = article
@@ -342,24 +358,17 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     lead_missing = misses_lead(text, paragraphs)
     share, missed = coverage(text, paragraphs)
     split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
-    if not (lead_missing or split_article):
-        return text
-    other = readability_paragraphs(html)
-    if lead_missing:
-        lines = prepend_lead(lines, other)
-        text = "\n".join(lines)
-        if precise and lead_in_header(tree, text, paragraphs):
-            # trafilatura's precision mode drops <header> elements, an article's own header
-            # with its standfirst too: its default settings keep them (fast mode suffices)
-            lines = prepend_lead(lines, _normalize_lines(_trafilatura(tree, url, False, fast=True)))
-            text = "\n".join(lines)
-        share, missed = coverage(text, paragraphs)
-        split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
-    if split_article:
-        alternative = "\n".join(other)
-        if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
-            return alternative
-    return text
+    if lead_missing or split_article:
+        other = readability_paragraphs(html)
+        if lead_missing:
+            text = "\n".join(prepend_lead(lines, other))
+            share, missed = coverage(text, paragraphs)
+            split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
+        if split_article:
+            alternative = "\n".join(other)
+            if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
+                return alternative
+    return repair_from_default(tree, url, language, text, paragraphs) if precise else text
 
 
 def _class_words(node: HtmlElement) -> str:
@@ -692,9 +701,7 @@ def extract_article(html: str, url: str) -> Extracted:
     link_texts = _link_texts(tree)
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
-    body = extract_body(tree, url, html, article=meta.declares_article)
-    if meta.declares_article and body:
-        body = restore_agreed(tree, url, merged["language"], body)
+    body = extract_body(tree, url, html, article=meta.declares_article, language=merged["language"])
     body = drop_prompt_lines(tree, prepend_standfirst(tree, body))
     body = drop_picture_credits(drop_lines(body, figure_captions(tree)))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
