@@ -276,21 +276,22 @@ def test_lead_cut_by_precision_comes_from_the_default_pass(
     full = "\n".join([lead, *body])
     assert extract_body(tree, URL, html, article=True) == full
     assert passes == [(True, False), (False, True)]
-    # readability found the lead: no second trafilatura pass
+    # readability found the lead: the default pass still runs once (restore_agreed's witness)
     passes.clear()
     monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: [lead, *body])
     assert extract_body(tree, URL, html, article=True) == full
-    assert passes == [(True, False)]
+    assert passes == [(True, False), (False, True)]
     # pages not declaring an article were extracted with default settings already
     passes.clear()
     assert extract_body(tree, URL, html, article=False) == full
     assert passes == [(False, False)]
-    # a lead outside any <header>: precision mode had no reason to drop it, no second pass
+    # a lead outside any <header>: precision mode had no reason to drop it, so it does not come
+    # from the default pass (which runs once, for restore_agreed)
     passes.clear()
     monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: body)
     html = html.replace("<header>", "<div>").replace("</header>", "</div>")
     assert extract_body(_tree(html), URL, html, article=True) == "\n".join(body)
-    assert passes == [(True, False)]
+    assert passes == [(True, False), (False, True)]
 
 
 def test_lead_in_header() -> None:
