@@ -78,7 +78,7 @@ def _single_pass() -> Iterator[None]:
     extraction.misses_lead = lambda text, paragraphs: False
     extraction.coverage = lambda text, paragraphs: (1.0, 0)
     extraction.rescue_body = lambda *args: ""
-    extraction.repair_from_default = lambda tree, url, language, text, paragraphs: text
+    extraction.repair_from_default = lambda tree, url, language, text, *rest: text
     try:
         yield
     finally:

@@ -322,15 +322,15 @@ def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     return lead + lines
 
 
-def repair_from_default(
-    tree: HtmlElement, url: str, language: str | None, text: str, paragraphs: list[str]
-) -> str:
-    """A precision-pass body repaired from trafilatura's default pass, run once and fast
-    (without its own readability and jusText fallbacks): the lead it keeps in the article's
-    <header> (precision mode drops <header> elements, an article's own with its standfirst
-    too) and the sentences it agrees on with jusText (`restore_agreed`)."""
+def repair_from_default(tree: HtmlElement, url: str, language: str | None, text: str,
+                        paragraphs: list[str], header_lead: bool) -> str:
+    """An article's body repaired from trafilatura's default pass, run once and fast (without
+    its own readability and jusText fallbacks): with `header_lead` (a precision-pass body) the
+    lead it keeps in the article's <header> (precision mode drops <header> elements, an
+    article's own with its standfirst too), and on any body the sentences it agrees on with
+    jusText (`restore_agreed`: on readability's body too, which can lack a lead the two keep)."""
     default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
-    if lead_in_header(tree, text, paragraphs):
+    if header_lead and lead_in_header(tree, text, paragraphs):
         text = "\n".join(prepend_lead(_normalize_lines(text), default))
     return restore_agreed(tree, url, language, text, default)
 
@@ -341,8 +341,8 @@ def extract_body(
     """Main text, paragraphs separated by a single newline ("" if none).
 
     trafilatura (precision-first on pages declaring an article), then, where the result
-    looks incomplete against the page's own body-like paragraphs, readability; a precision
-    body kept is repaired from the default pass (`repair_from_default`).
+    looks incomplete against the page's own body-like paragraphs, readability; an article's
+    body is then repaired from the default pass (`repair_from_default`).
     """
     text = _trafilatura(tree, url, precision=article)
     precise = article
@@ -367,8 +367,8 @@ def extract_body(
         if split_article:
             alternative = "\n".join(other)
             if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
-                return alternative
-    return repair_from_default(tree, url, language, text, paragraphs) if precise else text
+                text, precise = alternative, False
+    return repair_from_default(tree, url, language, text, paragraphs, precise) if article else text
 
 
 def _class_words(node: HtmlElement) -> str:
