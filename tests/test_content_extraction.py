@@ -695,3 +695,54 @@ def test_standfirst_goes_after_the_headline_the_body_starts_with() -> None:
     assert extraction.standfirst(tree, body) == STANDFIRST
     assert extraction.prepend_standfirst(tree, body).splitlines() == [
         "Budget approved", STANDFIRST, f"First {PROSE}", f"Second {PROSE}"]
+
+
+# Calls to the reader in plain <p> that close a story: a paywall, a follow-us line, a login form.
+_STORY_PARAS = [f"{n} {PROSE}" for n in ("One", "Two", "Three", "Four", "Five")]
+
+
+def _story_closed_by(*closing: str) -> str:
+    paras = "".join(f"<p>{p}</p>" for p in [*_STORY_PARAS, *closing])
+    return (f'<html lang="en"><head><meta property="og:type" content="article"><title>Budget'
+            f'</title></head><body><article><h1>Budget approved</h1>{paras}</article></body></html>')
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        ("<strong>Follow The Courier on Twitter and Instagram @TheCourier and send us your news "
+         "tips on WhatsApp at 555-0100 or by email.</strong>",),
+        ("To view the full story, please subscribe to The Courier: you can choose a weekly pass.",
+         "Join now to get:",
+         "— Unlimited access to local news", "If you are already a subscriber, log in here."),
+        ("Sie sind aktuell nicht eingeloggt.",
+         "Um einen Kommentar zu hinterlassen, loggen Sie sich bitte ein."),
+    ],
+)
+def test_prompts_closing_a_story_are_dropped(closing: tuple[str, ...]) -> None:
+    body = extract_article(_story_closed_by(*closing), URL).text
+    assert body.splitlines() == _STORY_PARAS
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        # a story's own last lines about subscribers, following or logging in, not to the reader
+        ("The service said it had lost two million subscribers since the price rise in May.",
+         "Police followed the van to the border."),
+        # a prompt followed by story text: a newsletter box inside the story
+        ("Sign up to our newsletter for the latest news.", "Six " + PROSE),
+    ],
+)
+def test_story_lines_and_inner_prompts_stay(closing: tuple[str, ...]) -> None:
+    body = extract_article(_story_closed_by(*closing), URL).text
+    assert body.splitlines()[: len(_STORY_PARAS)] == _STORY_PARAS
+    assert closing[-1] in body
+
+
+def test_closing_prompts_cut_at_most_a_quarter_of_the_body() -> None:
+    # a how-to whose long tail of short lines follows a line that reads like a prompt
+    steps = [f"step({n})" for n in range(40)]
+    body = "\n".join([*_STORY_PARAS[:2], "Follow the steps below if you want to try it.", *steps])
+    assert extraction.drop_closing_prompts(body) == body
+    assert extraction.drop_closing_prompts(body + "\nSubscribe to our newsletter.") == body

@@ -71,6 +71,13 @@ STANDFIRST_MAX_WORDS = 80
 # prompts, disclaimers, picture credits, comments) is not story text, unless it holds at
 # least this share of the body (a container named after one of them, holding the story).
 PROMPT_BLOCK_MAX_SHARE = 0.5
+# A call to the reader that ends a body (a paywall, a subscription or app offer, a login or
+# comment form, "follow us on ..."), in plain <p> with no class to tell it by, is told by its
+# words: a prompt word and a word addressing the reader or naming the site ("you", "our",
+# "Sie", "nos"); one of at most this many words. What such closing prompts cut is at most this
+# share of the body's characters (more is a story whose tail reads like one: a how-to).
+PROMPT_LINE_MAX_WORDS = 60
+CLOSING_PROMPTS_MAX_SHARE = 0.25
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -113,6 +120,17 @@ _CAPTION_CLASS_RE = re.compile(r"caption|credit")
 _PROMPT_CLASS_RE = re.compile(
     r"(?:^|[^a-z])(?:newsletters?|subscribe|subscription|signup|paywall|disclaimer|disclosure|"
     r"credits?|comments?|kommentare?)(?:$|[^a-z])"
+)
+_PROMPT_WORD_RE = re.compile(
+    r"\b(?:subscribe|subscribers?|subscription|abonn\w*|abbona\w*|suscr[ií]b\w*|newsletter\w*|"
+    r"log ?in|sign[ -]?(?:up|in)|einlogg\w*|eingeloggt|loggen|registrieren|inscrivez\w*|"
+    r"inscr[ií]bete|iscriviti|follow|folgen sie|folge|s[ií]gue\w*|suivez|seguici)\b",
+    re.IGNORECASE,
+)
+_READER_WORD_RE = re.compile(
+    r"\b(?:you|your|you['’]re|our|us|we|du|dich|dir|dein\w*|sie|ihr\w*|uns|unser\w*|wir|"
+    r"vous|votre|nous|notre|nos|tu|te|usted|nuestr\w*|s[ií]guenos|suivez-nous|noi|nostr\w*)\b",
+    re.IGNORECASE,
 )
 _PICTURE_CREDIT_RE = re.compile(
     r"^(?:fot|fotos?|photos?|bild|image|credit|crédits?\s+photos?|titelbild|beitragsbild)\s*[.:]",
@@ -453,6 +471,34 @@ def prompt_blocks(tree: HtmlElement, body: str) -> set[str]:
     return found
 
 
+def is_prompt_line(line: str) -> bool:
+    """A call to the reader (subscribe, log in, follow us, download our app), told by its words:
+    see PROMPT_LINE_MAX_WORDS."""
+    return (
+        count_words(line) <= PROMPT_LINE_MAX_WORDS
+        and _PROMPT_WORD_RE.search(line) is not None
+        and _READER_WORD_RE.search(line) is not None
+    )
+
+
+def drop_closing_prompts(body: str) -> str:
+    """`body` without the prompts that close it: from the first prompt line of its last run
+    of lines that are prompts or not body-like (a paywall's offer list, a comment form's
+    labels), as far as CLOSING_PROMPTS_MAX_SHARE of it. Story paragraphs after a prompt keep
+    it (a newsletter box inside the story)."""
+    lines = body.splitlines()
+    kept, tail = body, 0  # tail: characters from line i to the end
+    for i in range(len(lines) - 1, -1, -1):
+        tail += len(lines[i]) + 1
+        if tail > CLOSING_PROMPTS_MAX_SHARE * len(body) or (
+            is_body_like(lines[i]) and not is_prompt_line(lines[i])
+        ):
+            break
+        if is_prompt_line(lines[i]):
+            kept = "\n".join(lines[:i])
+    return kept
+
+
 def drop_prompt_lines(tree: HtmlElement, body: str) -> str:
     """`body` without the lines that lie inside one of the page's `prompt_blocks`."""
     blocks = prompt_blocks(tree, body)
@@ -702,7 +748,7 @@ def extract_article(html: str, url: str) -> Extracted:
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
     body = extract_body(tree, url, html, article=meta.declares_article, language=merged["language"])
-    body = drop_prompt_lines(tree, prepend_standfirst(tree, body))
+    body = drop_closing_prompts(drop_prompt_lines(tree, prepend_standfirst(tree, body)))
     body = drop_picture_credits(drop_lines(body, figure_captions(tree)))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     # a listing is told by what the page shows as its body, link blocks included
