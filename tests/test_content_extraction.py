@@ -746,3 +746,10 @@ def test_closing_prompts_cut_at_most_a_quarter_of_the_body() -> None:
     body = "\n".join([*_STORY_PARAS[:2], "Follow the steps below if you want to try it.", *steps])
     assert extraction.drop_closing_prompts(body) == body
     assert extraction.drop_closing_prompts(body + "\nSubscribe to our newsletter.") == body
+
+
+def test_quoted_or_follow_on_lines_are_not_prompts() -> None:
+    assert extraction.is_prompt_line("Follow us on Twitter and Facebook.")
+    assert not extraction.is_prompt_line("“What will be left that our readers would pay a "
+                                         "subscription for?” she asked.")
+    assert not extraction.is_prompt_line("We will follow up on this grant with a follow-on one.")

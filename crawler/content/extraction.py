@@ -124,7 +124,7 @@ _PROMPT_CLASS_RE = re.compile(
 _PROMPT_WORD_RE = re.compile(
     r"\b(?:subscribe|subscribers?|subscription|abonn\w*|abbona\w*|suscr[ií]b\w*|newsletter\w*|"
     r"log ?in|sign[ -]?(?:up|in)|einlogg\w*|eingeloggt|loggen|registrieren|inscrivez\w*|"
-    r"inscr[ií]bete|iscriviti|follow|folgen sie|folge|s[ií]gue\w*|suivez|seguici)\b",
+    r"inscr[ií]bete|iscriviti|follow(?![- ]up|-on)|folgen sie|folge|s[ií]gue\w*|suivez|seguici)\b",
     re.IGNORECASE,
 )
 _READER_WORD_RE = re.compile(
@@ -132,6 +132,7 @@ _READER_WORD_RE = re.compile(
     r"vous|votre|nous|notre|nos|tu|te|usted|nuestr\w*|s[ií]guenos|suivez-nous|noi|nostr\w*)\b",
     re.IGNORECASE,
 )
+_QUOTE_MARKS = ('"', "“", "”", "„", "«", "»", "‘", "'", "「")
 _PICTURE_CREDIT_RE = re.compile(
     r"^(?:fot|fotos?|photos?|bild|image|credit|crédits?\s+photos?|titelbild|beitragsbild)\s*[.:]",
     re.IGNORECASE,
@@ -476,6 +477,7 @@ def is_prompt_line(line: str) -> bool:
     see PROMPT_LINE_MAX_WORDS."""
     return (
         count_words(line) <= PROMPT_LINE_MAX_WORDS
+        and not line.startswith(_QUOTE_MARKS)  # someone quoted in the story
         and _PROMPT_WORD_RE.search(line) is not None
         and _READER_WORD_RE.search(line) is not None
     )
