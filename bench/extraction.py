@@ -72,13 +72,13 @@ def _single_pass() -> Iterator[None]:
         extraction.misses_lead,
         extraction.coverage,
         extraction.rescue_body,
-        extraction.restore_agreed,
+        extraction.repair_from_default,
     )
     extraction.PRECISION_MIN_CHARS = 0
     extraction.misses_lead = lambda text, paragraphs: False
     extraction.coverage = lambda text, paragraphs: (1.0, 0)
     extraction.rescue_body = lambda *args: ""
-    extraction.restore_agreed = lambda tree, url, language, text: text
+    extraction.repair_from_default = lambda tree, url, language, text, *rest: text
     try:
         yield
     finally:
@@ -87,7 +87,7 @@ def _single_pass() -> Iterator[None]:
             extraction.misses_lead,
             extraction.coverage,
             extraction.rescue_body,
-            extraction.restore_agreed,
+            extraction.repair_from_default,
         ) = saved
 
 

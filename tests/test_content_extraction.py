@@ -276,21 +276,22 @@ def test_lead_cut_by_precision_comes_from_the_default_pass(
     full = "\n".join([lead, *body])
     assert extract_body(tree, URL, html, article=True) == full
     assert passes == [(True, False), (False, True)]
-    # readability found the lead: no second trafilatura pass
+    # readability found the lead: the default pass still runs once (restore_agreed's witness)
     passes.clear()
     monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: [lead, *body])
     assert extract_body(tree, URL, html, article=True) == full
-    assert passes == [(True, False)]
+    assert passes == [(True, False), (False, True)]
     # pages not declaring an article were extracted with default settings already
     passes.clear()
     assert extract_body(tree, URL, html, article=False) == full
     assert passes == [(False, False)]
-    # a lead outside any <header>: precision mode had no reason to drop it, no second pass
+    # a lead outside any <header>: precision mode had no reason to drop it, so it does not come
+    # from the default pass (which runs once, for restore_agreed)
     passes.clear()
     monkeypatch.setattr(extraction, "readability_paragraphs", lambda html: body)
     html = html.replace("<header>", "<div>").replace("</header>", "</div>")
     assert extract_body(_tree(html), URL, html, article=True) == "\n".join(body)
-    assert passes == [(True, False)]
+    assert passes == [(True, False), (False, True)]
 
 
 def test_lead_in_header() -> None:
@@ -514,7 +515,9 @@ def test_sentence_default_pass_and_justext_agree_on_is_restored() -> None:
     headline, *rest = precise.splitlines()
     assert headline == "Budget approved"
     # put back where the default pass has it: after the headline, before the first paragraph
-    assert extraction.restore_agreed(tree, URL, "en", precise).splitlines() == [headline, LEAD, *rest]
+    fast = extraction._normalize_lines(extraction._trafilatura(tree, URL, False, fast=True))
+    restored = extraction.restore_agreed(tree, URL, "en", precise, fast)
+    assert restored.splitlines() == [headline, LEAD, *rest]
     body = extract_article(html, URL).text
     assert body.startswith(LEAD + "\nFirst ") and "Sign up" not in body
 
@@ -524,7 +527,8 @@ def test_nothing_restored_when_precision_kept_every_sentence() -> None:
     tree = _tree(html)
     precise = extraction._trafilatura(tree, URL, precision=True)
     assert LEAD in precise
-    assert extraction.restore_agreed(tree, URL, "en", precise) == precise
+    fast = extraction._normalize_lines(extraction._trafilatura(tree, URL, False, fast=True))
+    assert extraction.restore_agreed(tree, URL, "en", precise, fast) == precise
 
 
 @pytest.mark.parametrize(
@@ -691,3 +695,61 @@ def test_standfirst_goes_after_the_headline_the_body_starts_with() -> None:
     assert extraction.standfirst(tree, body) == STANDFIRST
     assert extraction.prepend_standfirst(tree, body).splitlines() == [
         "Budget approved", STANDFIRST, f"First {PROSE}", f"Second {PROSE}"]
+
+
+# Calls to the reader in plain <p> that close a story: a paywall, a follow-us line, a login form.
+_STORY_PARAS = [f"{n} {PROSE}" for n in ("One", "Two", "Three", "Four", "Five")]
+
+
+def _story_closed_by(*closing: str) -> str:
+    paras = "".join(f"<p>{p}</p>" for p in [*_STORY_PARAS, *closing])
+    return (f'<html lang="en"><head><meta property="og:type" content="article"><title>Budget'
+            f'</title></head><body><article><h1>Budget approved</h1>{paras}</article></body></html>')
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        ("<strong>Follow The Courier on Twitter and Instagram @TheCourier and send us your news "
+         "tips on WhatsApp at 555-0100 or by email.</strong>",),
+        ("To view the full story, please subscribe to The Courier: you can choose a weekly pass.",
+         "Join now to get:",
+         "— Unlimited access to local news", "If you are already a subscriber, log in here."),
+        ("Sie sind aktuell nicht eingeloggt.",
+         "Um einen Kommentar zu hinterlassen, loggen Sie sich bitte ein."),
+    ],
+)
+def test_prompts_closing_a_story_are_dropped(closing: tuple[str, ...]) -> None:
+    body = extract_article(_story_closed_by(*closing), URL).text
+    assert body.splitlines() == _STORY_PARAS
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        # a story's own last lines about subscribers, following or logging in, not to the reader
+        ("The service said it had lost two million subscribers since the price rise in May.",
+         "Police followed the van to the border."),
+        # a prompt followed by story text: a newsletter box inside the story
+        ("Sign up to our newsletter for the latest news.", "Six " + PROSE),
+    ],
+)
+def test_story_lines_and_inner_prompts_stay(closing: tuple[str, ...]) -> None:
+    body = extract_article(_story_closed_by(*closing), URL).text
+    assert body.splitlines()[: len(_STORY_PARAS)] == _STORY_PARAS
+    assert closing[-1] in body
+
+
+def test_closing_prompts_cut_at_most_a_quarter_of_the_body() -> None:
+    # a how-to whose long tail of short lines follows a line that reads like a prompt
+    steps = [f"step({n})" for n in range(40)]
+    body = "\n".join([*_STORY_PARAS[:2], "Follow the steps below if you want to try it.", *steps])
+    assert extraction.drop_closing_prompts(body) == body
+    assert extraction.drop_closing_prompts(body + "\nSubscribe to our newsletter.") == body
+
+
+def test_quoted_or_follow_on_lines_are_not_prompts() -> None:
+    assert extraction.is_prompt_line("Follow us on Twitter and Facebook.")
+    assert not extraction.is_prompt_line("“What will be left that our readers would pay a "
+                                         "subscription for?” she asked.")
+    assert not extraction.is_prompt_line("We will follow up on this grant with a follow-on one.")

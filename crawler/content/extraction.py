@@ -71,6 +71,13 @@ STANDFIRST_MAX_WORDS = 80
 # prompts, disclaimers, picture credits, comments) is not story text, unless it holds at
 # least this share of the body (a container named after one of them, holding the story).
 PROMPT_BLOCK_MAX_SHARE = 0.5
+# A call to the reader that ends a body (a paywall, a subscription or app offer, a login or
+# comment form, "follow us on ..."), in plain <p> with no class to tell it by, is told by its
+# words: a prompt word and a word addressing the reader or naming the site ("you", "our",
+# "Sie", "nos"); one of at most this many words. What such closing prompts cut is at most this
+# share of the body's characters (more is a story whose tail reads like one: a how-to).
+PROMPT_LINE_MAX_WORDS = 60
+CLOSING_PROMPTS_MAX_SHARE = 0.25
 # A body whose lines are mostly link texts of the page is a listing, not an article.
 MAX_LINK_TEXT_SHARE = 0.5
 _LINK_TEXT_MIN_CHARS = 15
@@ -114,6 +121,18 @@ _PROMPT_CLASS_RE = re.compile(
     r"(?:^|[^a-z])(?:newsletters?|subscribe|subscription|signup|paywall|disclaimer|disclosure|"
     r"credits?|comments?|kommentare?)(?:$|[^a-z])"
 )
+_PROMPT_WORD_RE = re.compile(
+    r"\b(?:subscribe|subscribers?|subscription|abonn\w*|abbona\w*|suscr[ií]b\w*|newsletter\w*|"
+    r"log ?in|sign[ -]?(?:up|in)|einlogg\w*|eingeloggt|loggen|registrieren|inscrivez\w*|"
+    r"inscr[ií]bete|iscriviti|follow(?![- ]up|-on)|folgen sie|folge|s[ií]gue\w*|suivez|seguici)\b",
+    re.IGNORECASE,
+)
+_READER_WORD_RE = re.compile(
+    r"\b(?:you|your|you['’]re|our|us|we|du|dich|dir|dein\w*|sie|ihr\w*|uns|unser\w*|wir|"
+    r"vous|votre|nous|notre|nos|tu|te|usted|nuestr\w*|s[ií]guenos|suivez-nous|noi|nostr\w*)\b",
+    re.IGNORECASE,
+)
+_QUOTE_MARKS = ('"', "“", "”", "„", "«", "»", "‘", "'", "「")
 _PICTURE_CREDIT_RE = re.compile(
     r"^(?:fot|fotos?|photos?|bild|image|credit|crédits?\s+photos?|titelbild|beitragsbild)\s*[.:]",
     re.IGNORECASE,
@@ -269,10 +288,12 @@ def readability_paragraphs(html: str) -> list[str]:
     return found
 
 
-def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str) -> str:
+def restore_agreed(
+    tree: HtmlElement, url: str, language: str | None, text: str, default: list[str]
+) -> str:
     """`text` (from trafilatura's precision pass) with the sentences it lacks that two other
-    extractors agree on: trafilatura's default pass and jusText both keep them. Each is put back after
-    the default pass's line before it.
+    extractors agree on: trafilatura's default pass (its lines `default`) and jusText both keep
+    them. Each is put back after the default pass's line before it.
 
     Precision mode drops whole paragraphs of some articles (a first paragraph in another
     container, an answer in an interview); a line that two different methods (trafilatura's
@@ -284,7 +305,6 @@ def restore_agreed(tree: HtmlElement, url: str, language: str | None, text: str)
     """
     lines = _normalize_lines(text)
     known = _squash(text)
-    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
     dropped = [line for line in default if is_sentence(line) and _squash(line) not in known]
     if not dropped:
         return text
@@ -321,12 +341,27 @@ def prepend_lead(lines: list[str], other: list[str]) -> list[str]:
     return lead + lines
 
 
-def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -> str:
+def repair_from_default(tree: HtmlElement, url: str, language: str | None, text: str,
+                        paragraphs: list[str], header_lead: bool) -> str:
+    """An article's body repaired from trafilatura's default pass, run once and fast (without
+    its own readability and jusText fallbacks): with `header_lead` (a precision-pass body) the
+    lead it keeps in the article's <header> (precision mode drops <header> elements, an
+    article's own with its standfirst too), and on any body the sentences it agrees on with
+    jusText (`restore_agreed`: on readability's body too, which can lack a lead the two keep)."""
+    default = _normalize_lines(_trafilatura(tree, url, precision=False, fast=True))
+    if header_lead and lead_in_header(tree, text, paragraphs):
+        text = "\n".join(prepend_lead(_normalize_lines(text), default))
+    return restore_agreed(tree, url, language, text, default)
+
+
+def extract_body(
+    tree: HtmlElement, url: str, html: str, article: bool = True, language: str | None = None
+) -> str:
     """Main text, paragraphs separated by a single newline ("" if none).
 
     trafilatura (precision-first on pages declaring an article), then, where the result
-    looks incomplete against the page's own body-like paragraphs, readability and
-    trafilatura's default pass.
+    looks incomplete against the page's own body-like paragraphs, readability; an article's
+    body is then repaired from the default pass (`repair_from_default`).
     """
     text = _trafilatura(tree, url, precision=article)
     precise = article
@@ -342,24 +377,17 @@ def extract_body(tree: HtmlElement, url: str, html: str, article: bool = True) -
     lead_missing = misses_lead(text, paragraphs)
     share, missed = coverage(text, paragraphs)
     split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
-    if not (lead_missing or split_article):
-        return text
-    other = readability_paragraphs(html)
-    if lead_missing:
-        lines = prepend_lead(lines, other)
-        text = "\n".join(lines)
-        if precise and lead_in_header(tree, text, paragraphs):
-            # trafilatura's precision mode drops <header> elements, an article's own header
-            # with its standfirst too: its default settings keep them (fast mode suffices)
-            lines = prepend_lead(lines, _normalize_lines(_trafilatura(tree, url, False, fast=True)))
-            text = "\n".join(lines)
-        share, missed = coverage(text, paragraphs)
-        split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
-    if split_article:
-        alternative = "\n".join(other)
-        if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
-            return alternative
-    return text
+    if lead_missing or split_article:
+        other = readability_paragraphs(html)
+        if lead_missing:
+            text = "\n".join(prepend_lead(lines, other))
+            share, missed = coverage(text, paragraphs)
+            split_article = share < READABILITY_MAX_COVERAGE and missed >= READABILITY_MIN_MISSED
+        if split_article:
+            alternative = "\n".join(other)
+            if coverage(alternative, paragraphs)[0] > share * READABILITY_MIN_GAIN:
+                text, precise = alternative, False
+    return repair_from_default(tree, url, language, text, paragraphs, precise) if article else text
 
 
 def _class_words(node: HtmlElement) -> str:
@@ -442,6 +470,35 @@ def prompt_blocks(tree: HtmlElement, body: str) -> set[str]:
             if text and len(text) < limit:
                 found.add(text)
     return found
+
+
+def is_prompt_line(line: str) -> bool:
+    """A call to the reader (subscribe, log in, follow us, download our app), told by its words:
+    see PROMPT_LINE_MAX_WORDS."""
+    return (
+        count_words(line) <= PROMPT_LINE_MAX_WORDS
+        and not line.startswith(_QUOTE_MARKS)  # someone quoted in the story
+        and _PROMPT_WORD_RE.search(line) is not None
+        and _READER_WORD_RE.search(line) is not None
+    )
+
+
+def drop_closing_prompts(body: str) -> str:
+    """`body` without the prompts that close it: from the first prompt line of its last run
+    of lines that are prompts or not body-like (a paywall's offer list, a comment form's
+    labels), as far as CLOSING_PROMPTS_MAX_SHARE of it. Story paragraphs after a prompt keep
+    it (a newsletter box inside the story)."""
+    lines = body.splitlines()
+    kept, tail = body, 0  # tail: characters from line i to the end
+    for i in range(len(lines) - 1, -1, -1):
+        tail += len(lines[i]) + 1
+        if tail > CLOSING_PROMPTS_MAX_SHARE * len(body) or (
+            is_body_like(lines[i]) and not is_prompt_line(lines[i])
+        ):
+            break
+        if is_prompt_line(lines[i]):
+            kept = "\n".join(lines[:i])
+    return kept
 
 
 def drop_prompt_lines(tree: HtmlElement, body: str) -> str:
@@ -692,10 +749,8 @@ def extract_article(html: str, url: str) -> Extracted:
     link_texts = _link_texts(tree)
     meta = read_metadata(tree, url)
     merged = page_metadata(tree, url, meta)
-    body = extract_body(tree, url, html, article=meta.declares_article)
-    if meta.declares_article and body:
-        body = restore_agreed(tree, url, merged["language"], body)
-    body = drop_prompt_lines(tree, prepend_standfirst(tree, body))
+    body = extract_body(tree, url, html, article=meta.declares_article, language=merged["language"])
+    body = drop_closing_prompts(drop_prompt_lines(tree, prepend_standfirst(tree, body)))
     body = drop_picture_credits(drop_lines(body, figure_captions(tree)))
     body = drop_title_line(drop_cross_references(body, link_texts), merged["title"])
     # a listing is told by what the page shows as its body, link blocks included
