@@ -156,3 +156,72 @@ def test_text_html_trusted_when_markup_follows_a_preamble() -> None:
     with pytest.raises(UndecodableError) as info:  # text/html with no markup at all is not HTML
         check_html(b"Warning: plain text only, served as html\n" * 200, "text/html")
     assert info.value.reason == "not_html"
+
+
+# -- issue 14: real pages as real servers serve them (bench/serve_variants.py) -------------------
+
+POLISH = "Zgłosił się do szpitala, żeby schudnąć; ważył ponad dwieście kilogramów. Źle się czuł."
+
+
+def test_stray_nul_bytes_do_not_make_a_page_binary() -> None:
+    """A page with a NUL byte or two (a CMS or proxy bug) was dropped as binary; the NULs are
+    no characters of the article and PostgreSQL text cannot hold them."""
+    body = b"<html><head>\x00<title>t</title></head><body><p>" + b"The story. " * 50 + TAIL + b"\x00"
+    check_html(body, "text/html")
+    decoded = decode_html(body, "text/html")
+    assert "\x00" not in decoded.text and "The story. The story." in decoded.text
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-16", "text/html; charset=utf-16le",
+                                          "text/html"])
+def test_utf16_without_bom(content_type: str) -> None:
+    """UTF-16 without a BOM (the header naming it, or not) was dropped as binary."""
+    html = page(("Καλημέρα κόσμε. " * 20).encode()).decode()
+    body = html.encode("utf-16-le")
+    check_html(body, content_type)
+    assert decode_html(body, content_type).text == html
+    assert decode_html(html.encode("utf-16-be"), "text/html").text == html
+
+
+@pytest.mark.parametrize(("codec", "text"), [
+    ("iso-8859-2", POLISH),
+    ("cp1251", "Городской совет утвердил новый транспортный бюджет после долгих дебатов."),
+    ("gbk", "一个约定，信守十五年，感人至深；一段真情，延续十五年，催人泪下。"),
+    ("euc-kr", "서울시는 새로운 교통 예산을 승인했다고 밝혔다."),
+    ("shift_jis", "子どもへの虐待をなくすための法律ができました。"),
+])
+def test_server_default_latin1_header_gives_way_to_a_right_meta(codec: str, text: str) -> None:
+    """A server's default ``charset=ISO-8859-1`` over a page whose <meta> names its real codec:
+    the header won and the article came out as "zg³osi³ siê", "ÕâÑùµÄ"."""
+    body = page((text + " ").encode(codec) * 5, f'<meta charset="{codec}">'.encode())
+    decoded = decode_html(body, "text/html; charset=iso-8859-1")
+    assert text in decoded.text and decoded.source == "meta"
+
+
+def test_a_right_header_beats_a_wrong_template_meta() -> None:
+    """The header still wins when its reading is the right one (a template's stale <meta>)."""
+    text = "Городской совет утвердил новый транспортный бюджет после долгих дебатов."
+    body = page((text + " ").encode("cp1251") * 5, b'<meta charset="iso-8859-1">')
+    decoded = decode_html(body, "text/html; charset=windows-1251")
+    assert text in decoded.text and decoded.source == "header"
+
+
+def test_header_utf8_over_euc_jp_meta() -> None:
+    """EUC-JP byte pairs look like UTF-8 sequences often enough that a UTF-8 header over an
+    EUC-JP page (with a right <meta>) kept UTF-8, the article full of U+FFFD."""
+    text = "子どもへの虐待をなくすための法律ができました。親が子どもを教育するときも体罰は禁止です。"
+    body = page((text + " ").encode("euc-jp") * 5, b'<meta charset="euc-jp">')
+    assert text in decode_html(body, "text/html; charset=utf-8").text
+
+
+@pytest.mark.parametrize(("codec", "text", "url"), [
+    ("iso-8859-2", POLISH, "https://menway.interia.pl/historia/news-1"),
+    ("cp1252", "Es gibt immer wieder Gerüchte über Tesla, sagte der Geschäftsführer in Zürich.",
+     "https://www.autonews.ch/?p=31228"),
+    ("big5", "愛是逝去的愛，討不回來。我還有話想對你說，這首歌寫給你。", "http://lyrics.example.com/1.html"),
+])
+def test_undeclared_legacy_pages_detected_as_a_browser_does(codec: str, text: str, url: str) -> None:
+    """No charset anywhere: charset-normalizer took ISO-8859-2 Polish, some Windows-1252 German
+    and Big5 for other code pages; Firefox's detector, told the TLD, reads them right."""
+    body = page((text + " ").encode(codec) * 3)
+    assert text in decode_html(body, "text/html", url).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -125,3 +126,27 @@ def test_real_pages_as_crawlers_record_them_lose_nothing() -> None:
     assert summary["lost_pages"] == []
     assert summary["fates"]["stored"] == summary["pages"] == summary["fates"]["rows"]
     assert summary["extras_accounted"]
+
+
+def test_real_pages_served_as_real_servers_serve_them_keep_their_text() -> None:
+    """Real pages (a hash-selected 1/40 of both sets, ~30) with a stray NUL byte, as UTF-16
+    without a BOM, and re-encoded in their script's legacy codec under a server's default
+    ``charset=ISO-8859-1`` header with a right <meta>, or with no charset at all: each keeps the
+    text of its plain UTF-8 bytes (dropped as binary, or damaged, before)."""
+    shared_dataset("trafilatura-eval")
+    shared_dataset("article-extraction-benchmark")
+    sys.path.insert(0, str(REPO))
+    from bench.serve_variants import charset_variants, pages, script_of, text_of, with_meta
+
+    checked = Counter()
+    for url, html in pages(40):
+        reference = text_of(with_meta(html, "utf-8").encode(), url, "text/html")
+        if reference.startswith("DROP:"):
+            continue
+        script = script_of(html)
+        for name, body, content_type in charset_variants(html, script):
+            if name in ("nul-stray", "utf-16-header") or (name.endswith(
+                    ("/header-latin1+meta", "/none")) and script not in ("western", None)):
+                assert text_of(body, url, content_type) == reference, (name, url)
+                checked[name.split("/")[-1]] += 1
+    assert checked["nul-stray"] >= 5 and checked["header-latin1+meta"] >= 1, checked

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from charset_normalizer import from_bytes
+from chardetng_py import detect as chardetng_detect
+from charset_normalizer.md import mess_ratio
 from w3lib.encoding import (
     html_body_declared_encoding,
     http_content_type_encoding,
@@ -72,14 +74,32 @@ def check_html(body: bytes, content_type: str | None) -> None:
     PDF, JSON) is not HTML.
     """
     head = body[:_SNIFF_BYTES]
-    bom_enc, _ = read_bom(head)
-    if head.startswith(_BINARY_MAGIC) or (bom_enc is None and b"\x00" in head):
+    unicode = read_bom(head)[0] is not None or utf16_order(head) is not None
+    if head.startswith(_BINARY_MAGIC) or (
+            not unicode and head.count(0) > _MAX_NUL_SHARE * len(head)):
         raise UndecodableError("binary")
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime not in _UNKNOWN_TYPES and not mime.startswith(_HTML_TYPES):
         raise UndecodableError("not_html")
-    if bom_enc is None and not _MARKUP_RE.search(body if mime in _DECLARED_HTML else head):
+    if not unicode and not _MARKUP_RE.search(body if mime in _DECLARED_HTML else head):
         raise UndecodableError("not_html")
+
+
+#: Share of NUL bytes in the first bytes above which a body is binary: real pages carry a stray
+#: NUL or some NUL padding (a CMS or a proxy bug), binary formats are full of them.
+_MAX_NUL_SHARE = 0.02
+
+
+def utf16_order(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for UTF-16 without a BOM, else None: markup is mostly
+    ASCII, so the same byte of many pairs (a quarter at least) is NUL and the other never is."""
+    if len(head) < 64:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for order, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= len(zeros) // 4 and other.count(0) <= len(other) // 100:
+            return order
+    return None
 
 
 def _is_utf8_with_multibyte(body: bytes) -> bool:
@@ -93,34 +113,71 @@ def _is_utf8_with_multibyte(body: bytes) -> bool:
     return True
 
 
-def _detect(body: bytes) -> str | None:
-    """charset-normalizer's guess; ties go to Windows-1252, the web's default codec."""
-    matches = from_bytes(body[:200_000])
-    best = matches.best()
-    if best is None:
-        return None
-    for match in matches:
-        if match.encoding in {"cp1252", "latin_1"} and match.chaos <= best.chaos + 0.01:
-            return "cp1252"
-    return resolve_encoding(best.encoding)
+def _detect(body: bytes, url: str | None) -> str:
+    """What a browser takes an undeclared legacy page for: Firefox's detector (chardetng), told
+    the URL's top-level domain as browsers tell it (a .pl page is more likely Windows-1250)."""
+    tld = (urlsplit(url or "").hostname or "").rsplit(".", 1)[-1]
+    hint = tld.encode() if tld.isascii() and tld.isalpha() else None
+    return resolve_encoding(chardetng_detect(body, allow_utf8=False, tld=hint)) or "cp1252"
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+#: Enough of a page's non-ASCII words (each cut to its letters near the non-ASCII) to judge a
+#: reading of it; mess_ratio's time grows fast with the length of what it is given.
+_JUDGED_WORDS = 1000
+_NON_ASCII_WORD_RE = re.compile(r"[^\s<>\"'=]{0,20}[^\x00-\x7f][^\s<>\"'=]{0,20}")
+
+
+def _misreading(body: bytes, codec: str) -> float:
+    """How wrong reading ``body`` as ``codec`` looks: the share of its non-ASCII words'
+    characters that are undecodable, plus charset-normalizer's mess ratio of those words
+    (accented capitals inside words, symbols among letters: "zg³osi³ siê", "ÕâÑùµÄ")."""
+    text = to_unicode(body, codec)
+    words = " ".join(_NON_ASCII_WORD_RE.findall(text)[:_JUDGED_WORDS])
+    if not words:
+        return 0.0
+    return words.count("\ufffd") / len(words) + mess_ratio(words, maximum_threshold=1.0)
+
+
+def _declared(body: bytes, content_type: str | None) -> tuple[str | None, str]:
+    """The codec the page declares and where (``header``, ``meta``). When the header and the
+    ``<meta>`` disagree, the one whose reading looks right wins (the header on a tie, as the
+    spec has it): a server's default (``ISO-8859-1``, ``UTF-8``) is often not the page's."""
+    header = http_content_type_encoding(content_type)
+    meta = html_body_declared_encoding(body)
+    if header is None:
+        return meta, "meta"
+    if meta is None or meta == header or meta in {"utf-16", "utf-32"} or body.isascii():
+        return header, "header"
+    if _misreading(body, meta) < _misreading(body, header):
+        return meta, "meta"
+    return header, "header"
+
+
+def decode_html(body: bytes, content_type: str | None = None, url: str | None = None) -> Decoded:
     """Decode an HTML body the way a browser would, correcting known server lies.
 
-    Order: BOM, HTTP ``charset``, ``<meta charset>``, then charset-normalizer; an HTTP UTF-8
-    the bytes refute gives way to the ``<meta>`` declaration.
+    Order: BOM, UTF-16 without one (by its NUL bytes), the declared charset (HTTP ``charset``
+    or ``<meta charset>``; when they disagree, the one whose reading looks right), then
+    detection (chardetng, hinted by the ``url``'s top-level domain, as Firefox does).
     Legacy aliases are widened to their supersets by w3lib (latin-1 -> cp1252,
     gb2312/gbk -> gb18030, shift_jis -> cp932, euc-kr -> cp949). A single-byte
     declaration on a body that is valid multi-byte UTF-8 is overridden to UTF-8:
-    legacy text is practically never valid UTF-8 by accident.
+    legacy text is practically never valid UTF-8 by accident. NUL bytes are dropped.
     """
+    decoded = _decode(body, content_type, url)
+    if "\x00" in decoded.text:  # no character of a page; and PostgreSQL text cannot hold it
+        return Decoded(decoded.text.replace("\x00", ""), decoded.encoding, decoded.source)
+    return decoded
+
+
+def _decode(body: bytes, content_type: str | None, url: str | None) -> Decoded:
     bom_enc, bom = read_bom(body)
     if bom_enc is not None and bom is not None:
         return Decoded(to_unicode(body[len(bom) :], bom_enc), bom_enc, "bom")
-    declared, source = http_content_type_encoding(content_type), "header"
-    if declared is None:
-        declared, source = html_body_declared_encoding(body), "meta"
+    order = utf16_order(body[:_SNIFF_BYTES])
+    if order is not None:  # whatever a header says ("utf-16" names no byte order)
+        return Decoded(to_unicode(body, order), order, "detected")
+    declared, source = _declared(body, content_type)
     if declared in {"utf-16", "utf-32"}:
         declared += "-be"
     if declared is not None and declared != "utf-8":
@@ -133,14 +190,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     # page keep UTF-8; a page with no valid multi-byte sequence at all is legacy.
     if declared == "utf-8" and _has_utf8_multibyte(body):
         return Decoded(to_unicode(body, "utf-8"), "utf-8", source)
-    # A header's UTF-8 the bytes refute (a server default over legacy pages): the page's own
-    # <meta> says what it is ("iso-8859-2", which detection takes for Windows-1252).
-    meta = html_body_declared_encoding(body) if source == "header" else None
-    if meta is not None and meta not in {"utf-8", "utf-16", "utf-32"}:
-        return Decoded(to_unicode(body, meta), meta, "meta")
-    detected = _detect(body)
-    if detected is None:
-        return Decoded(to_unicode(body, "cp1252"), "cp1252", "default")
+    detected = _detect(body, url)
     return Decoded(to_unicode(body, detected), detected, "detected")
 
 

@@ -38,7 +38,7 @@ def process_page(body: bytes, url: str, content_type: str | None = None) -> Page
         check_html(body, content_type)
     except UndecodableError as err:
         raise NotAnArticle(err.reason) from None
-    decoded = decode_html(body, content_type)
+    decoded = decode_html(body, content_type, url)
     html, repaired = repair_text(decoded.text)
     article = extract_article(html, url)
     return PageResult(**asdict(article), url=url, encoding=decoded.encoding, repaired=repaired)
