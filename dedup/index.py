@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,7 +19,14 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.arrays import gather_ranges
-from dedup.blockio import TMP_SUFFIX, Generations, append_cached, fsync_path, write_npy
+from dedup.blockio import (
+    TMP_SUFFIX,
+    Generations,
+    append_cached,
+    fsync_path,
+    read_ranges,
+    write_npy,
+)
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -70,9 +78,11 @@ class DedupIndex:
     documents in any batches gives the same result as one rebuild.
 
     Storage is columnar: documents get rows in arrival order; their fingerprints are one
-    array of shingle hashes (token offsets are recomputed from the text when a passage needs
-    character spans), their boilerplate masks one boolean array, the LSH two sorted arrays and
-    the candidates one sorted array of row pairs (``a << 32 | b``).
+    column of shingle hashes (``_Shingles``: the rows saved read back by offset from the saved
+    file when needed, the others in memory; token offsets are recomputed from the text when a
+    passage needs character spans), boilerplate masks computed from the per-site boilerplate
+    sets when rows are read, the LSH sorted runs (memory-mapped once saved) and the candidates
+    one sorted array of row pairs (``a << 32 | b``).
     """
 
     def __init__(self, config: DedupConfig | None = None) -> None:
@@ -82,9 +92,7 @@ class DedupIndex:
         self._ids = np.zeros(0, dtype=np.int64)  # row -> document id
         self._site_row = np.zeros(0, dtype=np.int64)  # row -> site code
         self._site_code: dict[str, int] = {}
-        self._doc_sh = np.zeros(1, dtype=np.int64)  # row -> first shingle, rows in order
-        self._hashes = np.zeros(0, dtype=np.uint64)  # shingle hashes of every row
-        self._mask = np.zeros(0, dtype=bool)  # boilerplate mask of every shingle, rows in order
+        self._sh = _Shingles()  # every row's shingle hashes
         self._boilerplate = BoilerplateModel(self.config.boilerplate_min_pages)
         self._bands = BandIndex(self.config)
         self._cand = np.zeros(0, dtype=np.int64)
@@ -165,28 +173,37 @@ class DedupIndex:
             self._row[d.id] = base + r
         self._ids = np.concatenate([self._ids, [d.id for d in new]]).astype(np.int64)
         self._site_row = np.concatenate([self._site_row, sites])
-        self._doc_sh = np.concatenate([self._doc_sh[:-1], doc_sh + self._doc_sh[-1]])
-        self._hashes = np.concatenate([self._hashes, hashes])
-        crossed = self._boilerplate.add(sites, hashes, doc_sh)
-        self._mask = np.concatenate([self._mask, self._boilerplate.masks(sites, hashes, doc_sh)])
-        self._invalidate(crossed, base)
+        self._sh.append(doc_sh, hashes)
+        self._invalidate(self._boilerplate.add(sites, hashes, doc_sh), base)
         pairs = self._bands.add(keys, key_rows + base)
         self._cand = np.union1d(self._cand, pairs)
 
-    def _append_loaded(self, docs: list[Document], doc_sh: np.ndarray,
-                       hashes: np.ndarray) -> None:
-        """Rows of a stored index: documents and shingle hashes as stored; boilerplate counts
-        recounted and masks computed from them (a shingle is masked when it is in its site's
-        boilerplate set: counts only grow, so that is what ``_invalidate`` kept)."""
+    def _append_loaded(self, docs: list[Document], shingles: _Shingles) -> None:
+        """Rows of a stored index: documents as given, shingle hashes in their saved file;
+        boilerplate counts recounted from them, a chunk of rows at a time (masks are membership
+        in the sites' boilerplate sets: counts only grow, so that is what ``_invalidate``
+        kept)."""
         sites = np.fromiter((self._site(d.site) for d in docs), dtype=np.int64, count=len(docs))
         for r, d in enumerate(docs):
             self._docs[d.id] = d
             self._row[d.id] = r
         self._ids = np.asarray([d.id for d in docs], dtype=np.int64)
         self._site_row = sites
-        self._doc_sh, self._hashes = doc_sh, hashes
-        self._boilerplate.add(sites, hashes, doc_sh)
-        self._mask = self._boilerplate.masks(sites, hashes, doc_sh)
+        self._sh = shingles
+        for lo, hi in shingles.chunks():
+            hashes, doc_sh, _ = shingles.read(np.arange(lo, hi, dtype=np.int64))
+            self._boilerplate.add(sites[lo:hi], hashes, doc_sh)
+
+    def _rows(self, rows: np.ndarray, masks: bool = True
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Shingle hashes of ``rows`` (sorted, distinct), offsets, where each row is in them,
+        and their boilerplate masks (``masks``; from the sites' boilerplate sets), like
+        ``_Shingles.read``."""
+        hashes, doc_sh, pos = self._sh.read(rows)
+        if not masks:
+            return hashes, doc_sh, pos, None
+        sites = self._site_row if len(doc_sh) == len(self._site_row) + 1 else self._site_row[rows]
+        return hashes, doc_sh, pos, self._boilerplate.masks(sites, hashes, doc_sh)
 
     # -- verification and clustering -------------------------------------------------------
 
@@ -194,16 +211,15 @@ class DedupIndex:
         """Recompute the masks of stored rows (before ``base``) of sites with new boilerplate
         shingles; drop the cached alignments of rows whose mask changed."""
         dirty: list[int] = []
-        doc_sh = self._doc_sh
-        for site, hashes in crossed.items():
+        for site, crossing in crossed.items():
             rows = np.flatnonzero(self._site_row[:base] == site)
             if not rows.size:
                 continue
-            sizes = doc_sh[rows + 1] - doc_sh[rows]
-            idx = gather_ranges(doc_sh[rows], sizes)
-            hit = np.isin(self._hashes[idx], hashes) & ~self._mask[idx]
+            # a shingle that crossed was in no set before, so it was unmasked on every row
+            hashes, doc_sh, pos, _ = self._rows(rows, masks=False)
+            sizes = doc_sh[pos + 1] - doc_sh[pos]
+            hit = np.isin(hashes[gather_ranges(doc_sh[pos], sizes)], crossing)
             if hit.any():
-                self._mask[idx[hit]] = True
                 dirty.extend(np.unique(np.repeat(rows, sizes)[hit]).tolist())
         if dirty:
             ids = set(self._ids[dirty].tolist())
@@ -216,7 +232,7 @@ class DedupIndex:
 
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
         """The document's full fingerprint (token offsets for character spans), recomputed from
-        its text: the index keeps only shingle hashes and masks."""
+        its text: the index keeps only shingle hashes."""
         doc = self._docs[doc_id]
         return fingerprint_batch([doc.text], [doc.title], self.config).get(0)
 
@@ -266,10 +282,13 @@ class DedupIndex:
             return
         ra, rb = todo >> 32, todo & 0xFFFFFFFF
         ia, ib = self._ids[ra], self._ids[rb]
+        rows = np.unique(np.concatenate([ra, rb]))
+        hashes, doc_sh, pos, mask = self._rows(rows)
+        la, lb = pos[np.searchsorted(rows, ra)], pos[np.searchsorted(rows, rb)]
         swap = ia > ib
         a, b = np.where(swap, ib, ia), np.where(swap, ia, ib)
-        found = align_many(a, np.where(swap, rb, ra), b, np.where(swap, ra, rb), self._hashes,
-                           self._mask, self._doc_sh, self.config)
+        found = align_many(a, np.where(swap, lb, la), b, np.where(swap, la, lb), hashes, mask,
+                           doc_sh, self.config)
         a_ids, b_ids = a.tolist(), b.tolist()
         for x, y, al in zip(a_ids, b_ids, found, strict=True):
             self._aligned[(x, y)] = al
@@ -281,14 +300,12 @@ class DedupIndex:
     def _content_of(self, ids: list[int]) -> dict[int, int]:
         """Document id -> its number of non-boilerplate shingles, for ``ids`` (reading only their
         shingles)."""
-        rows = np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64, count=len(ids))
-        start = self._doc_sh[rows]
-        sizes = self._doc_sh[rows + 1] - start
-        ends = np.cumsum(sizes)
-        idx = np.repeat(start - ends + sizes, sizes) + np.arange(int(ends[-1]) if len(ids) else 0)
-        cum = np.concatenate(([0], np.cumsum(self._mask[idx], dtype=np.int64)))
-        boiler = cum[ends] - cum[ends - sizes]
-        return dict(zip(ids, (sizes - boiler).tolist(), strict=True))
+        rows, back = np.unique(np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64,
+                                           count=len(ids)), return_inverse=True)
+        _, doc_sh, pos, mask = self._rows(rows)
+        cum = np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
+        content = cum[doc_sh[pos + 1]] - cum[doc_sh[pos]]
+        return dict(zip(ids, content[back].tolist(), strict=True))
 
     def result(self) -> DedupResult:
         """Stories (every document in exactly one) and passage links between stories.
@@ -396,7 +413,7 @@ class DedupIndex:
         docs = [self._docs[i] for i in self._ids[first:].tolist()]
         return {"doc.id": self._ids[first:].astype("<i8"),
                 "doc.digest": np.fromiter(map(_digest, docs), dtype="<u8", count=len(docs)),
-                "fp.n": np.diff(self._doc_sh[first:]).astype("<u4")}
+                "fp.n": np.diff(self._sh.offsets[first:]).astype("<u4")}
 
     def _alignment_arrays(self, pairs: list[tuple[int, int]],
                           gone: list[tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -430,7 +447,7 @@ class DedupIndex:
         else:
             arrays["doc.digest"] = rows["doc.digest"]
         arrays["fp.n"] = _small(rows["fp.n"])
-        arrays["fp.hash"] = self._hashes.astype("<u8", copy=False)
+        arrays["fp.hash"] = self._sh.since(0).astype("<u8", copy=False)
         keys, key_rows = self._bands.merged()
         arrays["lsh.key"] = keys.astype("<u8", copy=False)
         arrays["lsh.row"] = _small(key_rows)
@@ -511,8 +528,7 @@ class DedupIndex:
         gen = gens.generation + 1
         saved_rows = logs["doc.id"][1] if same else 0
         tails = self._row_arrays(saved_rows)
-        tails["shingles"] = self._hashes[int(self._doc_sh[saved_rows]):].astype("<u8",
-                                                                                  copy=False)
+        tails["shingles"] = self._sh.since(saved_rows).astype("<u8", copy=False)
         cand = self._cand
         tails["cand"] = cand[(cand & 0xFFFFFFFF) >= saved_rows] if same else cand
         entries = logs["al.ok"][1] if same else 0
@@ -557,7 +573,10 @@ class DedupIndex:
         gens.save({_file_name(k): v for k, v in arrays.items()}, head)
         _drop_unnamed(folder, head)
         for run, name in zip(runs, names, strict=True):
+            if run.name != name:  # written now: read from its files from now on
+                run.keys, run.rows = _map_run(folder, name)
             run.name = name
+        self._sh.saved(folder / logs["shingles"][0], len(self._ids))
         self._saved = (folder.resolve(), gens.generation)
         self._al_from, self._dropped = al_from, self._dropped[:0]
 
@@ -586,8 +605,8 @@ class DedupIndex:
             return None
         config = cls._checked_config(head, config, (_FORMAT,))
         try:
-            arrays, runs = _read_files(folder, head, gens, recover)
-            index = cls._from_arrays(arrays, config, head, documents, runs)
+            arrays, runs, shingles = _read_files(folder, head, gens, recover)
+            index = cls._from_arrays(arrays, config, head, documents, runs, shingles)
         except StaleDocuments:
             raise
         except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
@@ -646,11 +665,12 @@ class DedupIndex:
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], config: DedupConfig, head: dict,
-                     documents: Mapping[int, Document] | None,
-                     runs: list[Run] | None = None) -> DedupIndex:
+                     documents: Mapping[int, Document] | None, runs: list[Run] | None = None,
+                     shingles: _Shingles | None = None) -> DedupIndex:
         """An index of stored arrays (``to_bytes``' names; ``runs``: the LSH's runs, else the
-        one run ``lsh.key``/``lsh.row``). In ``al.*`` a later entry of a pair overrides an
-        earlier one (``al.ok`` 2: dropped)."""
+        one run ``lsh.key``/``lsh.row``; ``shingles``: the saved shingle file, else
+        ``fp.hash``). In ``al.*`` a later entry of a pair overrides an earlier one (``al.ok``
+        2: dropped)."""
         index = cls(config)
         ids = arrays["doc.id"].astype(np.int64).tolist()
         docs = []
@@ -670,12 +690,14 @@ class DedupIndex:
                 pub = values["published"]
                 values["published"] = datetime.fromisoformat(pub) if pub else None
                 docs.append(Document(id=doc_id, **values))
-        n_sh = _offsets(arrays["fp.n"])
-        hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a read-only view of the bytes
-        if len(hashes) != n_sh[-1]:
-            raise ValueError(f"{len(hashes)} shingle hashes for {int(n_sh[-1])}")
+        if shingles is None:
+            n_sh = _offsets(arrays["fp.n"])
+            hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a view of the bytes
+            if len(hashes) != n_sh[-1]:
+                raise ValueError(f"{len(hashes)} shingle hashes for {int(n_sh[-1])}")
+            shingles = _Shingles(n_sh, hashes)
         if len(docs):
-            index._append_loaded(docs, n_sh, hashes)
+            index._append_loaded(docs, shingles)
         if runs is None:
             runs = [Run(arrays["lsh.key"].astype(np.uint64, copy=False),
                         arrays["lsh.row"].astype(np.int32))]
@@ -739,11 +761,11 @@ def _same_cache(head: dict, config: DedupConfig) -> bool:
     return all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
 
 
-def _read_files(folder: Path, head: dict, gens: Generations,
-                recover: bool) -> tuple[dict[str, np.ndarray], list[Run]]:
-    """The arrays and band runs of a folder ``save`` wrote (format 4); ``recover``: first
-    truncate the columns to their recorded lengths and remove unnamed files (what a save
-    killed before its header left)."""
+def _read_files(folder: Path, head: dict, gens: Generations, recover: bool
+                ) -> tuple[dict[str, np.ndarray], list[Run], _Shingles]:
+    """The arrays, band runs (memory-mapped) and shingle column (read by offset when needed)
+    of a folder ``save`` wrote (format 4); ``recover``: first truncate the columns to their
+    recorded lengths and remove unnamed files (what a save killed before its header left)."""
     arrays: dict[str, np.ndarray] = {}
     for name, (file, count) in head["logs"].items():
         path, dtype = folder / file, np.dtype(_LOGS[name])
@@ -751,21 +773,23 @@ def _read_files(folder: Path, head: dict, gens: Generations,
             raise ValueError(f"{path} is shorter than {_HEADER} says")
         if recover:
             os.truncate(path, count * dtype.itemsize)
-        arrays[name] = np.fromfile(path, dtype=dtype, count=count)
+        if name != "shingles":
+            arrays[name] = np.fromfile(path, dtype=dtype, count=count)
     if recover:
         gens.recover(head)
         _drop_unnamed(folder, head)
     else:
         gens.generation = int(head["generation"])
-    arrays["fp.hash"] = arrays.pop("shingles")
     arrays["al.pair"] = arrays["al.pair"].reshape(-1, 2)
     arrays["al.f"] = arrays["al.f"].reshape(-1, 5)
     arrays["al.p"] = arrays["al.p"].reshape(-1, 5)
     arrays |= {name: gens.load(_file_name(name)) for name in head["arrays"]}
-    runs = [Run(np.load(folder / _BANDS / f"run.{n}.keys.npy"),
-                np.load(folder / _BANDS / f"run.{n}.rows.npy").astype(np.int32), n)
-            for n in head["runs"]]
-    return arrays, runs
+    runs = [Run(*_map_run(folder, n), n) for n in head["runs"]]
+    file, count = head["logs"]["shingles"]
+    offsets = _offsets(arrays["fp.n"])
+    if offsets[-1] != count:
+        raise ValueError(f"{count} shingle hashes for {int(offsets[-1])}")
+    return arrays, runs, _Shingles(offsets, path=folder / file, stored=len(offsets) - 1)
 
 
 _COLUMN_FILE = re.compile(r"[a-z_]+\.\d+\.[uif]\d+")
@@ -839,6 +863,79 @@ def _get_strings(arrays: dict[str, np.ndarray], name: str) -> list[str | None]:
     if pos != len(blob):
         raise ValueError(f"{name}: {len(blob) - pos} trailing bytes")
     return out
+
+
+#: Shingles read back at a time while opening (the boilerplate recount): 64 MB.
+_READ_CHUNK = 1 << 23
+
+
+class _Shingles:
+    """Every row's shingle hashes, one column cut by ``offsets`` (row -> first shingle): rows
+    before ``stored`` in the saved column file ``path``, read back by offset when they are
+    needed (``read``), later rows in memory (``tail``). What the index holds per row is its
+    offset; per shingle only the rows not saved yet."""
+
+    def __init__(self, offsets: np.ndarray | None = None, tail: np.ndarray | None = None,
+                 path: Path | None = None, stored: int = 0) -> None:
+        self.offsets = np.zeros(1, np.int64) if offsets is None else offsets
+        self.tail = np.zeros(0, np.uint64) if tail is None else tail
+        self.path, self.stored = path, stored
+
+    @property
+    def nbytes(self) -> int:
+        return self.offsets.nbytes + self.tail.nbytes
+
+    def append(self, doc_sh: np.ndarray, hashes: np.ndarray) -> None:
+        """New rows (their own offsets ``doc_sh`` into ``hashes``)."""
+        self.offsets = np.concatenate([self.offsets[:-1], doc_sh + self.offsets[-1]])
+        self.tail = np.concatenate([self.tail, hashes])
+
+    def saved(self, path: Path, rows: int) -> None:
+        """Rows before ``rows`` are now in the file ``path``: their shingles leave memory."""
+        cut = int(self.offsets[rows] - self.offsets[self.stored])
+        self.path, self.stored, self.tail = path, rows, self.tail[cut:].copy()
+
+    def read(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingle hashes of ``rows`` (sorted, distinct), their offsets and each row's position
+        in them (``hashes[doc_sh[pos[i]]:doc_sh[pos[i] + 1]]`` are row ``rows[i]``'s): the
+        whole column without a copy when it is all in memory and most rows are asked for,
+        else the rows copied into one buffer (the saved ones read from the file)."""
+        off = self.offsets
+        if not self.stored and 2 * len(rows) >= len(off) - 1:
+            return self.tail, off, rows
+        sizes = off[rows + 1] - off[rows]
+        local = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(sizes, out=local[1:])
+        buf = np.empty(int(local[-1]), np.uint64)
+        cut = int(np.searchsorted(rows, self.stored))
+        if cut < len(rows):
+            mem = slice(cut, None)
+            buf[local[cut]:] = self.tail[gather_ranges(off[rows[mem]] - off[self.stored],
+                                                       sizes[mem])]
+        if cut and not read_ranges(self.path, buf, local[:cut], off[rows[:cut]], sizes[:cut]):
+            raise ValueError(f"{self.path} is shorter than its index says")
+        return buf, local, np.arange(len(rows), dtype=np.int64)
+
+    def since(self, row: int) -> np.ndarray:
+        """The shingle hashes of rows ``row`` on, concatenated."""
+        if row >= self.stored:
+            return self.tail[int(self.offsets[row] - self.offsets[self.stored]):]
+        return self.read(np.arange(row, len(self.offsets) - 1, dtype=np.int64))[0]
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """Row ranges (lo, hi) of about ``_READ_CHUNK`` shingles each, covering every row."""
+        cuts = np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]), _READ_CHUNK))
+        bounds = np.unique(np.concatenate([cuts, [len(self.offsets) - 1]])).tolist()
+        if bounds[0] != 0:
+            bounds.insert(0, 0)
+        return list(itertools.pairwise(bounds))
+
+
+def _map_run(folder: Path, name: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and rows of the saved band run ``name``, memory-mapped (read-only): the pages a join
+    touches are read, and the kernel may drop them again."""
+    return tuple(np.asarray(np.load(folder / _BANDS / f"run.{name}.{part}.npy", mmap_mode="r"))
+                 for part in ("keys", "rows"))
 
 
 class _Stories(dict[int, Story]):

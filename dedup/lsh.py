@@ -324,7 +324,7 @@ class BandIndex:
         (equal keys: the older runs' entries first)."""
         runs, n = self.runs, RUN_FANOUT
         while len(runs) >= n and len({_size_class(len(r)) for r in runs[-n:]}) == 1:
-            keys, rows = runs[-n].keys, runs[-n].rows
+            keys, rows = runs[-n].keys, runs[-n].rows.astype(np.int32, copy=False)  # saved: narrower
             for r in runs[-n + 1:]:
                 keys, rows = _merge(keys, rows, r.keys, r.rows.astype(rows.dtype))
             runs[-n:] = [Run(keys, rows)]
