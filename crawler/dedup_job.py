@@ -115,15 +115,14 @@ def save_result(session: Session, result: DedupResult, run: DedupRun,
 
 
 #: Name of the index's row in ``dedup_state`` (where versions before the state directory kept
-#: it: read once, then moved into files).
+#: it; every such row predates today's algorithm: refused, deleted by the next save).
 INDEX_STATE = "index"
 
 
 def load_index(session: Session, config: DedupConfig, folder: Path,
                docs: dict[int, Document] | None = None, recover: bool = True) -> DedupIndex | None:
-    """The persisted index: the files in the state directory ``folder`` (``passage/``), else a
-    ``dedup_state`` row an earlier version left (moved into files by the next
-    ``save_index``). None when there is none or it no longer matches the stored articles
+    """The persisted index: the files in the state directory ``folder`` (``passage/``). None
+    when there is none or it no longer matches the stored articles
     (``docs``, loaded when not given: the index keeps no texts). Raises DedupStateError on a
     directory of another database or a parameter mismatch. ``recover``: the dedup job (the one
     writer) also removes what an interrupted save left; a reader changes nothing."""
@@ -133,9 +132,9 @@ def load_index(session: Session, config: DedupConfig, folder: Path,
         docs = {d.id: d for d in load_documents(session)}
     try:
         index = DedupIndex.open(folder / PASSAGE_DIR, config, docs, recover=recover)
-        if index is None:
-            row = session.get(DedupState, INDEX_STATE)
-            index = None if row is None else DedupIndex.from_bytes(row.payload, config, docs)
+        if index is None and session.get(DedupState, INDEX_STATE) is not None:
+            raise IndexMismatch("the index is a `dedup_state` row of an earlier version; "
+                                "run `newsdedup dedup --rebuild`")
         return index
     except StaleDocuments:
         return None

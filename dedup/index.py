@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
-from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -44,8 +42,6 @@ from dedup.relations import (
 )
 from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
-_MAGIC = b"NEWSDEDUP-INDEX\n"
-_BLOB_FORMAT = 3  # ``to_bytes``; 1: zlib of a JSON payload; 2: LSH buckets as lists (refused)
 _FORMAT = 4  # ``save``: append-only columns and band runs (3: whole arrays, read once)
 _HEADER = "index.json"  # a saved index's header (``save``), naming its generation
 _BANDS = "bands"  # the saved index's band runs, inside its folder
@@ -432,64 +428,6 @@ class DedupIndex:
                                 for al in found for p in al.passages],
                                dtype=np.int64).reshape(-1, 5)}
 
-    def _arrays(self, texts: bool) -> dict[str, np.ndarray]:
-        """The index as named arrays, what ``to_bytes`` stores (see there)."""
-        rows = self._row_arrays(0)
-        arrays: dict[str, np.ndarray] = {"doc.id": rows["doc.id"]}
-        if texts:
-            docs = [self._docs[i] for i in self._ids.tolist()]
-            for name in _STR_FIELDS:
-                if name == "published":
-                    values = [d.published.isoformat() if d.published else None for d in docs]
-                else:
-                    values = [getattr(d, name) for d in docs]
-                _put_strings(arrays, f"doc.{name}", values)
-        else:
-            arrays["doc.digest"] = rows["doc.digest"]
-        arrays["fp.n"] = _small(rows["fp.n"])
-        arrays["fp.hash"] = self._sh.since(0).astype("<u8", copy=False)
-        keys, key_rows = self._bands.merged()
-        arrays["lsh.key"] = keys.astype("<u8", copy=False)
-        arrays["lsh.row"] = _small(key_rows)
-        arrays["cand"] = self._cand.astype("<i8")
-        arrays.update(self._alignment_arrays(sorted(self._aligned), []))
-        arrays["al.np"], arrays["al.p"] = _small(arrays["al.np"]), _small(arrays["al.p"])
-        arrays.update(self._result.arrays(self))
-        return arrays
-
-    def to_bytes(self, texts: bool = True) -> bytes:
-        """Header line (JSON: format, pinned params, config, versions), then the arrays.
-
-        Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
-        line (``[[name, numpy dtype str, shape(, stored length)], ...]``), then each array's
-        C-order bytes in manifest order, back to back; an entry with a stored length is
-        deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
-        blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
-        (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
-        (shingle hashes, concatenated, with per-document counts; token offsets and windows are
-        recomputed from the texts when needed), the LSH's sorted keys and rows (its runs
-        merged), candidate row pairs and the verified alignment of every candidate pair.
-        Per-site boilerplate counts and masks are not stored: they are recounted from the
-        hashes.
-
-        ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
-        keeps them, e.g. the article store, and passes them back to ``from_bytes``). The
-        store's own format is files (``save``); this one blob is what stores kept before it.
-        """
-        arrays = self._arrays(texts)
-        head = json.dumps({**self.header(), "format": _BLOB_FORMAT}, sort_keys=True).encode()
-        manifest, blobs = [], []
-        for name, arr in arrays.items():
-            raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # no copy before the join
-            if name in _RANDOM or name.endswith(".z"):
-                manifest.append([name, arr.dtype.str, list(arr.shape)])
-            else:  # small integers: deflate them
-                raw = zlib.compress(raw, 1)
-                manifest.append([name, arr.dtype.str, list(arr.shape), len(raw)])
-            blobs.append(raw)
-        return b"".join([_MAGIC, head, b"\n",
-                         json.dumps(manifest, separators=(",", ":")).encode(), b"\n", *blobs])
-
     def save(self, folder: Path | str) -> None:
         """Store the index without texts (only each document's digest: the caller keeps the
         documents and passes them back to ``open``) as files in ``folder``; a save writes what
@@ -591,7 +529,8 @@ class DedupIndex:
              recover: bool = True) -> DedupIndex | None:
         """The index ``save`` stored in ``folder`` (None when it holds none), its documents
         taken from ``documents`` (id -> Document): ``StaleDocuments`` when one is missing or
-        changed since, ``IndexMismatch`` as ``from_bytes``. ``recover`` (the one writer):
+        changed since, ``IndexMismatch`` when it was built with other pinned parameters or by
+        another version, or cannot be read. ``recover`` (the one writer):
         remove what an unfinished save left (column tails past the recorded lengths, unnamed
         files); without it nothing is changed (a reader beside the writer). A folder of an
         earlier format is ``IndexMismatch``: it holds an earlier algorithm's decisions too."""
@@ -603,7 +542,7 @@ class DedupIndex:
             raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {_REBUILD}") from exc
         if head is None:
             return None
-        config = cls._checked_config(head, config, (_FORMAT,))
+        config = cls._checked_config(head, config)
         try:
             arrays, runs, shingles = _read_files(folder, head, gens, recover)
             index = cls._from_arrays(arrays, config, head, documents, runs, shingles)
@@ -617,13 +556,12 @@ class DedupIndex:
         return index
 
     @staticmethod
-    def _checked_config(head: dict, config: DedupConfig | None,
-                        formats: tuple[int, ...]) -> DedupConfig:
+    def _checked_config(head: dict, config: DedupConfig | None) -> DedupConfig:
         """``config`` (None: the stored one) after checking a stored header against it:
         ``IndexMismatch`` for another format or other pinned parameters."""
         fmt = head.get("format")
-        if fmt not in formats:
-            raise IndexMismatch(f"index format {fmt!r} != {formats[0]} (stored by another "
+        if fmt != _FORMAT:
+            raise IndexMismatch(f"index format {fmt!r} != {_FORMAT} (stored by another "
                                 f"version); {_REBUILD}")
         if not isinstance(head.get("config"), dict) or not isinstance(head.get("params"), dict):
             raise IndexMismatch(f"index header without parameters; {_REBUILD}")
@@ -640,67 +578,24 @@ class DedupIndex:
         return config
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: DedupConfig | None = None,
-                   documents: Mapping[int, Document] | None = None) -> DedupIndex:
-        """Load an index; ``IndexMismatch`` if it was built with other pinned parameters, by
-        another storage format, or cannot be read. An index stored without texts takes its
-        documents from ``documents`` (id -> Document); ``StaleDocuments`` when one is missing
-        or changed since."""
-        if not data.startswith(_MAGIC):
-            raise IndexMismatch(f"not a newsdedup index; {_REBUILD}")
-        head_raw, _, rest = data[len(_MAGIC):].partition(b"\n")
-        try:
-            head = json.loads(head_raw)
-            if not isinstance(head, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise IndexMismatch(f"unreadable index header ({exc}); {_REBUILD}") from exc
-        config = cls._checked_config(head, config, (_BLOB_FORMAT,))
-        try:
-            return cls._from_arrays(_parse_arrays(rest), config, head, documents)
-        except StaleDocuments:
-            raise
-        except (ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
-            raise IndexMismatch(f"corrupt index ({exc}); {_REBUILD}") from exc
-
-    @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], config: DedupConfig, head: dict,
-                     documents: Mapping[int, Document] | None, runs: list[Run] | None = None,
-                     shingles: _Shingles | None = None) -> DedupIndex:
-        """An index of stored arrays (``to_bytes``' names; ``runs``: the LSH's runs, else the
-        one run ``lsh.key``/``lsh.row``; ``shingles``: the saved shingle file, else
-        ``fp.hash``). In ``al.*`` a later entry of a pair overrides an earlier one (``al.ok``
-        2: dropped)."""
+                     documents: Mapping[int, Document] | None, runs: list[Run],
+                     shingles: _Shingles) -> DedupIndex:
+        """An index of its stored arrays, band runs and shingle column (``_read_files``). In
+        ``al.*`` a later entry of a pair overrides an earlier one (``al.ok`` 2: dropped)."""
         index = cls(config)
-        ids = arrays["doc.id"].astype(np.int64).tolist()
+        if documents is None:
+            raise StaleDocuments("the index was stored without texts: pass the documents")
         docs = []
-        if "doc.digest" in arrays:
-            if documents is None:
-                raise StaleDocuments("the index was stored without texts: pass the documents")
-            for doc_id, digest in zip(ids, arrays["doc.digest"].tolist(), strict=True):
-                doc = documents.get(doc_id)
-                if doc is None or _digest(doc) != digest:
-                    raise StaleDocuments(f"document {doc_id} is gone or changed since the index "
-                                         "was stored")
-                docs.append(doc)
-        else:
-            strings = {name: _get_strings(arrays, f"doc.{name}") for name in _STR_FIELDS}
-            for r, doc_id in enumerate(ids):
-                values = {name: strings[name][r] for name in _STR_FIELDS}
-                pub = values["published"]
-                values["published"] = datetime.fromisoformat(pub) if pub else None
-                docs.append(Document(id=doc_id, **values))
-        if shingles is None:
-            n_sh = _offsets(arrays["fp.n"])
-            hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a view of the bytes
-            if len(hashes) != n_sh[-1]:
-                raise ValueError(f"{len(hashes)} shingle hashes for {int(n_sh[-1])}")
-            shingles = _Shingles(n_sh, hashes)
+        for doc_id, digest in zip(arrays["doc.id"].tolist(), arrays["doc.digest"].tolist(),
+                                  strict=True):
+            doc = documents.get(doc_id)
+            if doc is None or _digest(doc) != digest:
+                raise StaleDocuments(f"document {doc_id} is gone or changed since the index "
+                                     "was stored")
+            docs.append(doc)
         if len(docs):
             index._append_loaded(docs, shingles)
-        if runs is None:
-            runs = [Run(arrays["lsh.key"].astype(np.uint64, copy=False),
-                        arrays["lsh.row"].astype(np.int32))]
         index._bands.load(runs)
         index._cand = np.sort(arrays["cand"].astype(np.int64))
         if not _same_cache(head, config):  # alignments depend on these decision thresholds
@@ -726,34 +621,11 @@ class DedupIndex:
         return index
 
 
-#: Arrays of 64-bit hashes, stored raw (deflate cannot shrink them).
-_RANDOM = ("fp.hash", "lsh.key", "res.sim", "res.link.sim")
 _STR_FIELDS = ("url", "site", "text", "title", "author", "published", "canonical_url")
 #: Config fields that are not pinned but decide boilerplate masks and alignments: a stored
 #: index loaded with other values drops its cached masks and alignments.
 _CACHE_PARAMS = ("boilerplate_min_pages", "min_passage_shingles", "max_gap")
 _REBUILD = "run `newsdedup dedup --rebuild`"
-
-
-def _parse_arrays(rest: bytes) -> dict[str, np.ndarray]:
-    """The arrays of a ``to_bytes`` blob after its header line: manifest line, then bodies."""
-    manifest_raw, _, body = rest.partition(b"\n")
-    arrays: dict[str, np.ndarray] = {}
-    offset = 0
-    for name, dtype, shape, *packed in json.loads(manifest_raw):
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
-        if packed:
-            raw = zlib.decompress(body[offset:offset + packed[0]])
-            arrays[name] = np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
-            offset += packed[0]
-        else:
-            arrays[name] = np.frombuffer(body, dtype=dt, count=count,
-                                         offset=offset).reshape(shape)
-            offset += count * dt.itemsize
-    if offset != len(body):
-        raise ValueError(f"{len(body) - offset} trailing bytes")
-    return arrays
 
 
 def _same_cache(head: dict, config: DedupConfig) -> bool:
@@ -875,10 +747,10 @@ class _Shingles:
     needed (``read``), later rows in memory (``tail``). What the index holds per row is its
     offset; per shingle only the rows not saved yet."""
 
-    def __init__(self, offsets: np.ndarray | None = None, tail: np.ndarray | None = None,
-                 path: Path | None = None, stored: int = 0) -> None:
+    def __init__(self, offsets: np.ndarray | None = None, path: Path | None = None,
+                 stored: int = 0) -> None:
         self.offsets = np.zeros(1, np.int64) if offsets is None else offsets
-        self.tail = np.zeros(0, np.uint64) if tail is None else tail
+        self.tail = np.zeros(0, np.uint64)
         self.path, self.stored = path, stored
 
     @property

@@ -145,35 +145,27 @@ def test_stored_index_holds_no_texts_and_a_changed_article_rebuilds(store,
         assert (again.mode, again.new) == ("rebuild", 4)
 
 
-def test_an_index_stored_in_the_database_moves_into_files_once(store, tmp_path: Path) -> None:
-    """A store written by a version that kept the index in ``dedup_state`` loses nothing: the
-    first run reads that blob (incremental, only the new article matched), saves the index as
-    files and deletes the row; the stories equal a rebuild's."""
-    from crawler.dedup_job import INDEX_STATE, load_documents
+def test_an_index_stored_in_the_database_asks_for_a_rebuild(store, tmp_path: Path) -> None:
+    """A store written by a version that kept the index in ``dedup_state`` (one blob, of an
+    earlier algorithm) is refused in one line naming the rebuild; the rebuild saves the index
+    as files and deletes the row."""
+    from crawler.dedup_job import INDEX_STATE
     from crawler.store.models import DedupState
-    from dedup import DedupIndex
 
     folder = tmp_path / "state"
     with store() as session:
-        for art in (ORIGINAL, COPY, OTHER):
+        for art in (ORIGINAL, COPY, OTHER, LATE_COPY):
             upsert_article(session, art)
+        session.add(DedupState(name=INDEX_STATE, params="{}", payload=b"NEWSDEDUP-INDEX\n{}"))
         session.commit()
-        old = DedupIndex()
-        old.add(load_documents(session))
-        old.result()
-        session.add(DedupState(name=INDEX_STATE, params="{}", payload=old.to_bytes(texts=False)))
-        upsert_article(session, LATE_COPY)
-        session.commit()
-        moved = run_dedup(session, folder=folder)
-        assert (moved.mode, moved.new) == ("incremental", 1)
+        with pytest.raises(DedupStateError, match=r"dedup_state.*--rebuild"):
+            run_dedup(session, folder=folder)
+        session.rollback()
+        assert run_dedup(session, folder=folder, rebuild=True).new == 4
         assert session.get(DedupState, INDEX_STATE) is None
         assert (folder / "passage" / "index.json").exists()
-        migrated = groups(stories(session))
-        assert frozenset({"a.example", "b.example", "d.example"}) in migrated
+        assert frozenset({"a.example", "b.example", "d.example"}) in groups(stories(session))
         assert run_dedup(session, folder=folder).mode == "incremental"  # from the files now
-        assert run_dedup(session, folder=folder, rebuild=True).new == 4
-        assert groups(stories(session)) == migrated
-
 
 def test_state_directory_missing_is_rebuilt_and_another_databases_is_refused(
         any_db_url: str, tmp_path: Path) -> None:
