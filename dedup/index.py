@@ -204,8 +204,8 @@ class DedupIndex:
     # -- verification and clustering -------------------------------------------------------
 
     def _invalidate(self, crossed: dict[int, np.ndarray], base: int) -> None:
-        """Recompute the masks of stored rows (before ``base``) of sites with new boilerplate
-        shingles; drop the cached alignments of rows whose mask changed."""
+        """Find the stored rows (before ``base``) whose masks changed with the sites' new
+        boilerplate shingles ``crossed``; drop their cached alignments."""
         dirty: list[int] = []
         for site, crossing in crossed.items():
             rows = np.flatnonzero(self._site_row[:base] == site)
