@@ -127,7 +127,6 @@ class StageClock:
         self.wrap(BandIndex, "merge", "band buckets")
         self.wrap(BandIndex, "add", "candidate pairs")  # minus the bucket work inside it
         self.wrap(BoilerplateModel, "add", "boilerplate")
-        self.wrap(BoilerplateModel, "masks", "boilerplate")
         self.wrap(DedupIndex, "_invalidate", "boilerplate")
         self.wrap(DedupIndex, "_verify", "verified alignments")
         return self
@@ -178,7 +177,7 @@ def stage_bytes(index: DedupIndex, result: object) -> dict[str, float]:
     """Bytes each stage's output holds in memory after a build."""
     aligned = list(index._aligned.items())
     return {
-        "signatures": float(index._hashes.nbytes + index._doc_sh.nbytes + index._mask.nbytes),
+        "signatures": float(index._sh.nbytes),  # offsets, shingles not saved yet
         "boilerplate": float(index._boilerplate.nbytes),
         "band buckets": float(index._bands.nbytes),
         "candidate pairs": float(index._cand.nbytes + index._checked.nbytes),

@@ -28,7 +28,7 @@ from crawler.store.models import (
 )
 from crawler.urls import canonical_url
 from dedup import DedupConfig, DedupIndex, DedupResult, Document, IndexMismatch
-from dedup.index import OutdatedIndex, StaleDocuments
+from dedup.index import REBUILD_ADVICE, OutdatedIndex, StaleDocuments
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def save_result(session: Session, result: DedupResult, run: DedupRun,
 
 
 #: Name of the index's row in ``dedup_state`` (where versions before the state directory kept
-#: it: read once, then moved into files).
+#: it; every such row predates today's algorithm: refused, deleted by the next save).
 INDEX_STATE = "index"
 
 
@@ -147,9 +147,9 @@ def _open_index(session: Session, config: DedupConfig, folder: Path,
         docs = {d.id: d for d in load_documents(session)}
     try:
         index = DedupIndex.open(folder / PASSAGE_DIR, config, docs, recover=recover)
-        if index is None:
-            row = session.get(DedupState, INDEX_STATE)
-            index = None if row is None else DedupIndex.from_bytes(row.payload, config, docs)
+        if index is None and session.get(DedupState, INDEX_STATE) is not None:
+            raise OutdatedIndex("the index is a `dedup_state` row of an earlier version",
+                                REBUILD_ADVICE)
         return index
     except StaleDocuments:
         return None

@@ -215,7 +215,8 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
                 min_passage):  # pragma: no cover - compiled
     """``align`` of many row pairs of one concatenated store: passages (pair, first_a, last_a,
     first_b, last_b, matched) and per pair (cover_a, cover_b, lead_a, lead_b, jaccard).
-    Each row's content set is sorted once, however many pairs it is in."""
+    Each row's content set and its content prefix sum are made once, however many pairs it
+    is in."""
     n_pairs = rows_a.shape[0]
     rows = np.unique(np.concatenate((rows_a, rows_b)))
     total = 0
@@ -223,6 +224,7 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
         total += doc_sh[r + 1] - doc_sh[r]
     sets = np.empty(total, np.uint64)
     own = np.empty(total, np.int32)  # each shingle's slot in its row's set (-1: boilerplate)
+    cum = np.empty(total + rows.shape[0], np.int64)  # each row's content shingles before i
     set_start = np.empty(rows.shape[0], np.int64)
     set_len = np.empty(rows.shape[0], np.int64)
     own_start = np.empty(rows.shape[0], np.int64)
@@ -230,9 +232,14 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
     o = 0
     for r in range(rows.shape[0]):
         a0, a1 = doc_sh[rows[r]], doc_sh[rows[r] + 1]
-        part, slots = _content_set(hashes[a0:a1], ~mask[a0:a1])
+        content = ~mask[a0:a1]
+        part, slots = _content_set(hashes[a0:a1], content)
         sets[k:k + part.shape[0]] = part
         own[o:o + slots.shape[0]] = slots
+        c = o + r  # the row's prefix sum: one entry more than its shingles
+        cum[c] = 0
+        for i in range(a1 - a0):
+            cum[c + i + 1] = cum[c + i] + content[i]
         set_start[r] = k
         set_len[r] = part.shape[0]
         own_start[r] = o
@@ -246,8 +253,6 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
     for p in range(n_pairs):
         a0, a1 = doc_sh[rows_a[p]], doc_sh[rows_a[p] + 1]
         b0, b1 = doc_sh[rows_b[p]], doc_sh[rows_b[p] + 1]
-        ha, hb = hashes[a0:a1], hashes[b0:b1]
-        ca, cb = ~mask[a0:a1], ~mask[b0:b1]
         sa, sb = slot_a[p], slot_b[p]
         found, na, nb, inter = _align_sets(
             own[own_start[sa]:own_start[sa] + a1 - a0], own[own_start[sb]:own_start[sb] + b1 - b0],
@@ -255,12 +260,8 @@ def _align_many(hashes, mask, doc_sh, rows_a, rows_b, max_gap,
             sets[set_start[sb]:set_start[sb] + set_len[sb]], max_gap, min_passage)
         if found.shape[0] == 0:
             continue
-        cum_a = np.zeros(ha.shape[0] + 1, np.int64)
-        cum_b = np.zeros(hb.shape[0] + 1, np.int64)
-        for i in range(ha.shape[0]):
-            cum_a[i + 1] = cum_a[i] + ca[i]
-        for i in range(hb.shape[0]):
-            cum_b[i + 1] = cum_b[i] + cb[i]
+        cum_a = cum[own_start[sa] + sa:own_start[sa] + sa + a1 - a0 + 1]
+        cum_b = cum[own_start[sb] + sb:own_start[sb] + sb + b1 - b0 + 1]
         cov_a, lead_a = _cover(cum_a, found[:, 0:2], cum_a[-1])
         cov_b, lead_b = _cover(cum_b, found[:, 2:4], cum_b[-1])
         feats[p, 0] = cov_a

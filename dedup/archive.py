@@ -46,6 +46,7 @@ from dedup.blockio import (
     load_direct,
     npy_buffer,
     read_direct,
+    read_ranges,
     write_direct,
 )
 from dedup.cluster import union_roots
@@ -530,8 +531,7 @@ class Archive:
         """The distinct shingles of ``rows`` (sorted, unique; ``row_off``: each row's first
         shingle in the file) in one private buffer, and their offsets in it: copied from the
         batches still in ``memory`` ((first row, rows, shingles) of each), the others read
-        from the shingle file, ``pread`` per row (not a memory map: a mapping's fault-around
-        would make most of the file resident)."""
+        from the shingle file by offset (``blockio.read_ranges``)."""
         sizes = self._sizes[rows]
         local = np.zeros(rows.shape[0] + 1, np.int64)
         np.cumsum(sizes, out=local[1:])
@@ -544,14 +544,9 @@ class Archive:
                             local[lo:hi])
                 on_disk[lo:hi] = False
         read = np.flatnonzero(on_disk)
-        if read.size:
-            view = memoryview(buf).cast("B")
-            with (self.root / "shingles.u64").open("rb") as f:
-                fd = f.fileno()
-                for lo, hi, at in zip((local[read] * 8).tolist(), (local[read + 1] * 8).tolist(),
-                                      (row_off[rows[read]] * 8).tolist(), strict=True):
-                    if os.preadv(fd, [view[lo:hi]], at) != hi - lo:
-                        raise ArchiveMismatch("the shingle file is shorter than the archive says")
+        if read.size and not read_ranges(self.root / "shingles.u64", buf, local[read],
+                                         row_off[rows[read]], sizes[read]):
+            raise ArchiveMismatch("the shingle file is shorter than the archive says")
         return buf, local
 
     def _verify_chunk(self, a: np.ndarray, b: np.ndarray, tables: tuple[np.ndarray, ...],

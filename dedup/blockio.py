@@ -116,6 +116,23 @@ def append_cached(path: Path, data: np.ndarray) -> None:
         f.write(memoryview(np.ascontiguousarray(data)).cast("B"))
 
 
+def read_ranges(path: Path, dst: np.ndarray, at: np.ndarray, first: np.ndarray,
+                sizes: np.ndarray) -> bool:
+    """Read ranges of the file ``path`` (items of ``dst``'s dtype: ``sizes[i]`` of them from
+    item ``first[i]``) into ``dst[at[i]:at[i] + sizes[i]]``, ``pread`` per range (not a memory
+    map: a mapping's fault-around would make most of the file resident). False when the file
+    is shorter."""
+    item = dst.dtype.itemsize
+    view = memoryview(dst).cast("B")
+    with path.open("rb") as f:
+        fd = f.fileno()
+        for lo, n, pos in zip((at * item).tolist(), (sizes * item).tolist(),
+                              (first * item).tolist(), strict=True):
+            if n and os.preadv(fd, [view[lo:lo + n]], pos) != n:
+                return False
+    return True
+
+
 def fsync_path(path: Path) -> None:
     """Flush the file or directory ``path`` to disk (an append before a header names it, a
     directory after a rename in it)."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
 import re
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
-from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -18,7 +17,14 @@ import xxhash
 
 from dedup.align import Alignment, Passage, align_many
 from dedup.arrays import gather_ranges
-from dedup.blockio import TMP_SUFFIX, Generations, append_cached, fsync_path, write_npy
+from dedup.blockio import (
+    TMP_SUFFIX,
+    Generations,
+    append_cached,
+    fsync_path,
+    read_ranges,
+    write_npy,
+)
 from dedup.boilerplate import BoilerplateModel
 from dedup.canonical import CanonicalChoice, FactsCache, choose_canonical, utc_naive
 from dedup.cluster import star_components
@@ -36,8 +42,6 @@ from dedup.relations import (
 )
 from dedup.shingles import Fingerprint, fingerprint_batch, sign_batch
 
-_MAGIC = b"NEWSDEDUP-INDEX\n"
-_BLOB_FORMAT = 3  # ``to_bytes``; 1: zlib of a JSON payload; 2: LSH buckets as lists (refused)
 _FORMAT = 4  # ``save``: append-only columns and band runs (3: whole arrays, read once)
 _HEADER = "index.json"  # a saved index's header (``save``), naming its generation
 _BANDS = "bands"  # the saved index's band runs, inside its folder
@@ -74,9 +78,11 @@ class DedupIndex:
     documents in any batches gives the same result as one rebuild.
 
     Storage is columnar: documents get rows in arrival order; their fingerprints are one
-    array of shingle hashes (token offsets are recomputed from the text when a passage needs
-    character spans), their boilerplate masks one boolean array, the LSH two sorted arrays and
-    the candidates one sorted array of row pairs (``a << 32 | b``).
+    column of shingle hashes (``_Shingles``: the rows saved read back by offset from the saved
+    file when needed, the others in memory; token offsets are recomputed from the text when a
+    passage needs character spans), boilerplate masks computed from the per-site boilerplate
+    sets when rows are read, the LSH sorted runs (memory-mapped once saved) and the candidates
+    one sorted array of row pairs (``a << 32 | b``).
     """
 
     def __init__(self, config: DedupConfig | None = None) -> None:
@@ -86,9 +92,7 @@ class DedupIndex:
         self._ids = np.zeros(0, dtype=np.int64)  # row -> document id
         self._site_row = np.zeros(0, dtype=np.int64)  # row -> site code
         self._site_code: dict[str, int] = {}
-        self._doc_sh = np.zeros(1, dtype=np.int64)  # row -> first shingle, rows in order
-        self._hashes = np.zeros(0, dtype=np.uint64)  # shingle hashes of every row
-        self._mask = np.zeros(0, dtype=bool)  # boilerplate mask of every shingle, rows in order
+        self._sh = _Shingles()  # every row's shingle hashes
         self._boilerplate = BoilerplateModel(self.config.boilerplate_min_pages)
         self._bands = BandIndex(self.config)
         self._cand = np.zeros(0, dtype=np.int64)
@@ -169,45 +173,53 @@ class DedupIndex:
             self._row[d.id] = base + r
         self._ids = np.concatenate([self._ids, [d.id for d in new]]).astype(np.int64)
         self._site_row = np.concatenate([self._site_row, sites])
-        self._doc_sh = np.concatenate([self._doc_sh[:-1], doc_sh + self._doc_sh[-1]])
-        self._hashes = np.concatenate([self._hashes, hashes])
-        crossed = self._boilerplate.add(sites, hashes, doc_sh)
-        self._mask = np.concatenate([self._mask, self._boilerplate.masks(sites, hashes, doc_sh)])
-        self._invalidate(crossed, base)
+        self._sh.append(doc_sh, hashes)
+        self._invalidate(self._boilerplate.add(sites, hashes, doc_sh), base)
         pairs = self._bands.add(keys, key_rows + base)
         self._cand = np.union1d(self._cand, pairs)
 
-    def _append_loaded(self, docs: list[Document], doc_sh: np.ndarray,
-                       hashes: np.ndarray) -> None:
-        """Rows of a stored index: documents and shingle hashes as stored; boilerplate counts
-        recounted and masks computed from them (a shingle is masked when it is in its site's
-        boilerplate set: counts only grow, so that is what ``_invalidate`` kept)."""
+    def _append_loaded(self, docs: list[Document], shingles: _Shingles) -> None:
+        """Rows of a stored index: documents as given, shingle hashes in their saved file;
+        boilerplate counts recounted from them, a chunk of rows at a time (masks are membership
+        in the sites' boilerplate sets: counts only grow, so that is what ``_invalidate``
+        kept)."""
         sites = np.fromiter((self._site(d.site) for d in docs), dtype=np.int64, count=len(docs))
         for r, d in enumerate(docs):
             self._docs[d.id] = d
             self._row[d.id] = r
         self._ids = np.asarray([d.id for d in docs], dtype=np.int64)
         self._site_row = sites
-        self._doc_sh, self._hashes = doc_sh, hashes
-        self._boilerplate.add(sites, hashes, doc_sh)
-        self._mask = self._boilerplate.masks(sites, hashes, doc_sh)
+        self._sh = shingles
+        for lo, hi in shingles.chunks():
+            hashes, doc_sh, _ = shingles.read(np.arange(lo, hi, dtype=np.int64))
+            self._boilerplate.add(sites[lo:hi], hashes, doc_sh)
+
+    def _rows(self, rows: np.ndarray, masks: bool = True
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Shingle hashes of ``rows`` (sorted, distinct), offsets, where each row is in them,
+        and their boilerplate masks (``masks``; from the sites' boilerplate sets), like
+        ``_Shingles.read``."""
+        hashes, doc_sh, pos = self._sh.read(rows)
+        if not masks:
+            return hashes, doc_sh, pos, None
+        sites = self._site_row if len(doc_sh) == len(self._site_row) + 1 else self._site_row[rows]
+        return hashes, doc_sh, pos, self._boilerplate.masks(sites, hashes, doc_sh)
 
     # -- verification and clustering -------------------------------------------------------
 
     def _invalidate(self, crossed: dict[int, np.ndarray], base: int) -> None:
-        """Recompute the masks of stored rows (before ``base``) of sites with new boilerplate
-        shingles; drop the cached alignments of rows whose mask changed."""
+        """Find the stored rows (before ``base``) whose masks changed with the sites' new
+        boilerplate shingles ``crossed``; drop their cached alignments."""
         dirty: list[int] = []
-        doc_sh = self._doc_sh
-        for site, hashes in crossed.items():
+        for site, crossing in crossed.items():
             rows = np.flatnonzero(self._site_row[:base] == site)
             if not rows.size:
                 continue
-            sizes = doc_sh[rows + 1] - doc_sh[rows]
-            idx = gather_ranges(doc_sh[rows], sizes)
-            hit = np.isin(self._hashes[idx], hashes) & ~self._mask[idx]
+            # a shingle that crossed was in no set before, so it was unmasked on every row
+            hashes, doc_sh, pos, _ = self._rows(rows, masks=False)
+            sizes = doc_sh[pos + 1] - doc_sh[pos]
+            hit = np.isin(hashes[gather_ranges(doc_sh[pos], sizes)], crossing)
             if hit.any():
-                self._mask[idx[hit]] = True
                 dirty.extend(np.unique(np.repeat(rows, sizes)[hit]).tolist())
         if dirty:
             ids = set(self._ids[dirty].tolist())
@@ -220,7 +232,7 @@ class DedupIndex:
 
     def fingerprint_of(self, doc_id: int) -> Fingerprint:
         """The document's full fingerprint (token offsets for character spans), recomputed from
-        its text: the index keeps only shingle hashes and masks."""
+        its text: the index keeps only shingle hashes."""
         doc = self._docs[doc_id]
         return fingerprint_batch([doc.text], [doc.title], self.config).get(0)
 
@@ -270,10 +282,13 @@ class DedupIndex:
             return
         ra, rb = todo >> 32, todo & 0xFFFFFFFF
         ia, ib = self._ids[ra], self._ids[rb]
+        rows = np.unique(np.concatenate([ra, rb]))
+        hashes, doc_sh, pos, mask = self._rows(rows)
+        la, lb = pos[np.searchsorted(rows, ra)], pos[np.searchsorted(rows, rb)]
         swap = ia > ib
         a, b = np.where(swap, ib, ia), np.where(swap, ia, ib)
-        found = align_many(a, np.where(swap, rb, ra), b, np.where(swap, ra, rb), self._hashes,
-                           self._mask, self._doc_sh, self.config)
+        found = align_many(a, np.where(swap, lb, la), b, np.where(swap, la, lb), hashes, mask,
+                           doc_sh, self.config)
         a_ids, b_ids = a.tolist(), b.tolist()
         for x, y, al in zip(a_ids, b_ids, found, strict=True):
             self._aligned[(x, y)] = al
@@ -285,14 +300,12 @@ class DedupIndex:
     def _content_of(self, ids: list[int]) -> dict[int, int]:
         """Document id -> its number of non-boilerplate shingles, for ``ids`` (reading only their
         shingles)."""
-        rows = np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64, count=len(ids))
-        start = self._doc_sh[rows]
-        sizes = self._doc_sh[rows + 1] - start
-        ends = np.cumsum(sizes)
-        idx = np.repeat(start - ends + sizes, sizes) + np.arange(int(ends[-1]) if len(ids) else 0)
-        cum = np.concatenate(([0], np.cumsum(self._mask[idx], dtype=np.int64)))
-        boiler = cum[ends] - cum[ends - sizes]
-        return dict(zip(ids, (sizes - boiler).tolist(), strict=True))
+        rows, back = np.unique(np.fromiter(map(self._row.__getitem__, ids), dtype=np.int64,
+                                           count=len(ids)), return_inverse=True)
+        _, doc_sh, pos, mask = self._rows(rows)
+        cum = np.concatenate(([0], np.cumsum(~mask, dtype=np.int64)))
+        content = cum[doc_sh[pos + 1]] - cum[doc_sh[pos]]
+        return dict(zip(ids, content[back].tolist(), strict=True))
 
     def result(self) -> DedupResult:
         """Stories (every document in exactly one) and passage links between stories.
@@ -400,7 +413,7 @@ class DedupIndex:
         docs = [self._docs[i] for i in self._ids[first:].tolist()]
         return {"doc.id": self._ids[first:].astype("<i8"),
                 "doc.digest": np.fromiter(map(_digest, docs), dtype="<u8", count=len(docs)),
-                "fp.n": np.diff(self._doc_sh[first:]).astype("<u4")}
+                "fp.n": np.diff(self._sh.offsets[first:]).astype("<u4")}
 
     def _alignment_arrays(self, pairs: list[tuple[int, int]],
                           gone: list[tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -418,64 +431,6 @@ class DedupIndex:
             "al.p": np.asarray([(p.a_first, p.a_last, p.b_first, p.b_last, p.matched)
                                 for al in found for p in al.passages],
                                dtype=np.int64).reshape(-1, 5)}
-
-    def _arrays(self, texts: bool) -> dict[str, np.ndarray]:
-        """The index as named arrays, what ``to_bytes`` stores (see there)."""
-        rows = self._row_arrays(0)
-        arrays: dict[str, np.ndarray] = {"doc.id": rows["doc.id"]}
-        if texts:
-            docs = [self._docs[i] for i in self._ids.tolist()]
-            for name in _STR_FIELDS:
-                if name == "published":
-                    values = [d.published.isoformat() if d.published else None for d in docs]
-                else:
-                    values = [getattr(d, name) for d in docs]
-                _put_strings(arrays, f"doc.{name}", values)
-        else:
-            arrays["doc.digest"] = rows["doc.digest"]
-        arrays["fp.n"] = _small(rows["fp.n"])
-        arrays["fp.hash"] = self._hashes.astype("<u8", copy=False)
-        keys, key_rows = self._bands.merged()
-        arrays["lsh.key"] = keys.astype("<u8", copy=False)
-        arrays["lsh.row"] = _small(key_rows)
-        arrays["cand"] = self._cand.astype("<i8")
-        arrays.update(self._alignment_arrays(sorted(self._aligned), []))
-        arrays["al.np"], arrays["al.p"] = _small(arrays["al.np"]), _small(arrays["al.p"])
-        arrays.update(self._result.arrays(self))
-        return arrays
-
-    def to_bytes(self, texts: bool = True) -> bytes:
-        """Header line (JSON: format, pinned params, config, versions), then the arrays.
-
-        Layout (format 3): ``_MAGIC``, the header as one JSON line, a manifest as one JSON
-        line (``[[name, numpy dtype str, shape(, stored length)], ...]``), then each array's
-        C-order bytes in manifest order, back to back; an entry with a stored length is
-        deflated (zlib level 1: small integers), the others are raw (64-bit hashes; text
-        blobs, deflated on their own). Rows are stored in arrival order. Arrays: documents
-        (string fields as UTF-8 blobs with per-document lengths, -1 for None), fingerprints
-        (shingle hashes, concatenated, with per-document counts; token offsets and windows are
-        recomputed from the texts when needed), the LSH's sorted keys and rows (its runs
-        merged), candidate row pairs and the verified alignment of every candidate pair.
-        Per-site boilerplate counts and masks are not stored: they are recounted from the
-        hashes.
-
-        ``texts=False``: documents are not stored, only a 64-bit digest of each (the caller
-        keeps them, e.g. the article store, and passes them back to ``from_bytes``). The
-        store's own format is files (``save``); this one blob is what stores kept before it.
-        """
-        arrays = self._arrays(texts)
-        head = json.dumps({**self.header(), "format": _BLOB_FORMAT}, sort_keys=True).encode()
-        manifest, blobs = [], []
-        for name, arr in arrays.items():
-            raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # no copy before the join
-            if name in _RANDOM or name.endswith(".z"):
-                manifest.append([name, arr.dtype.str, list(arr.shape)])
-            else:  # small integers: deflate them
-                raw = zlib.compress(raw, 1)
-                manifest.append([name, arr.dtype.str, list(arr.shape), len(raw)])
-            blobs.append(raw)
-        return b"".join([_MAGIC, head, b"\n",
-                         json.dumps(manifest, separators=(",", ":")).encode(), b"\n", *blobs])
 
     def save(self, folder: Path | str) -> None:
         """Store the index without texts (only each document's digest: the caller keeps the
@@ -515,8 +470,7 @@ class DedupIndex:
         gen = gens.generation + 1
         saved_rows = logs["doc.id"][1] if same else 0
         tails = self._row_arrays(saved_rows)
-        tails["shingles"] = self._hashes[int(self._doc_sh[saved_rows]):].astype("<u8",
-                                                                                  copy=False)
+        tails["shingles"] = self._sh.since(saved_rows).astype("<u8", copy=False)
         cand = self._cand
         tails["cand"] = cand[(cand & 0xFFFFFFFF) >= saved_rows] if same else cand
         entries = logs["al.ok"][1] if same else 0
@@ -561,7 +515,10 @@ class DedupIndex:
         gens.save({_file_name(k): v for k, v in arrays.items()}, head)
         _drop_unnamed(folder, head)
         for run, name in zip(runs, names, strict=True):
+            if run.name != name:  # written now: read from its files from now on
+                run.keys, run.rows = _map_run(folder, name)
             run.name = name
+        self._sh.saved(folder / logs["shingles"][0], len(self._ids))
         self._saved = (folder.resolve(), gens.generation)
         self._al_from, self._dropped = al_from, self._dropped[:0]
 
@@ -576,7 +533,8 @@ class DedupIndex:
              recover: bool = True) -> DedupIndex | None:
         """The index ``save`` stored in ``folder`` (None when it holds none), its documents
         taken from ``documents`` (id -> Document): ``StaleDocuments`` when one is missing or
-        changed since, ``IndexMismatch`` as ``from_bytes``. ``recover`` (the one writer):
+        changed since, ``IndexMismatch`` when it was built with other pinned parameters or by
+        another version, or cannot be read. ``recover`` (the one writer):
         remove what an unfinished save left (column tails past the recorded lengths, unnamed
         files); without it nothing is changed (a reader beside the writer). A folder of an
         earlier format is ``IndexMismatch``: it holds an earlier algorithm's decisions too."""
@@ -585,100 +543,59 @@ class DedupIndex:
         try:
             head = gens.header()
         except ValueError as exc:
-            raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {_REBUILD}") from exc
+            raise IndexMismatch(f"unreadable {gens.header_path} ({exc}); {REBUILD_ADVICE}") from exc
         if head is None:
             return None
-        config = cls._checked_config(head, config, (_FORMAT,))
+        config = cls._checked_config(head, config)
         try:
-            arrays, runs = _read_files(folder, head, gens, recover)
-            index = cls._from_arrays(arrays, config, head, documents, runs)
+            arrays, runs, shingles = _read_files(folder, head, gens, recover)
+            index = cls._from_arrays(arrays, config, head, documents, runs, shingles)
         except StaleDocuments:
             raise
         except (OSError, ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
-            raise IndexMismatch(f"corrupt index in {folder} ({exc}); {_REBUILD}") from exc
+            raise IndexMismatch(f"corrupt index in {folder} ({exc}); {REBUILD_ADVICE}") from exc
         if _same_cache(head, config):  # its alignments as stored: later saves extend them
             index._saved = (folder.resolve(), gens.generation)
             index._al_from = int(head["aligned_rows"])
         return index
 
     @staticmethod
-    def _checked_config(head: dict, config: DedupConfig | None,
-                        formats: tuple[int, ...]) -> DedupConfig:
+    def _checked_config(head: dict, config: DedupConfig | None) -> DedupConfig:
         """``config`` (None: the stored one) after checking a stored header against it:
         ``OutdatedIndex`` for another format or other pinned parameters."""
         fmt = head.get("format")
-        if fmt not in formats:
-            raise OutdatedIndex(f"index format {fmt!r} != {formats[0]}, stored by "
-                                f"{built_by(head.get('params'))}", _REBUILD)
+        if fmt != _FORMAT:
+            raise OutdatedIndex(f"index format {fmt!r} != {_FORMAT}, stored by "
+                                f"{built_by(head.get('params'))}", REBUILD_ADVICE)
         if not isinstance(head.get("config"), dict) or not isinstance(head.get("params"), dict):
-            raise IndexMismatch(f"index header without parameters; {_REBUILD}")
+            raise IndexMismatch(f"index header without parameters; {REBUILD_ADVICE}")
         if config is None:
             known = {f.name for f in fields(DedupConfig)}
             config = DedupConfig(**{k: v for k, v in head["config"].items() if k in known})
         changes = config.pinned_changes(head["params"])
         if changes:
-            raise OutdatedIndex(f"index built with other parameters ({changes})", _REBUILD)
+            raise OutdatedIndex(f"index built with other parameters ({changes})", REBUILD_ADVICE)
         return config
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: DedupConfig | None = None,
-                   documents: Mapping[int, Document] | None = None) -> DedupIndex:
-        """Load an index; ``IndexMismatch`` if it was built with other pinned parameters, by
-        another storage format, or cannot be read. An index stored without texts takes its
-        documents from ``documents`` (id -> Document); ``StaleDocuments`` when one is missing
-        or changed since."""
-        if not data.startswith(_MAGIC):
-            raise IndexMismatch(f"not a newsdedup index; {_REBUILD}")
-        head_raw, _, rest = data[len(_MAGIC):].partition(b"\n")
-        try:
-            head = json.loads(head_raw)
-            if not isinstance(head, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise IndexMismatch(f"unreadable index header ({exc}); {_REBUILD}") from exc
-        config = cls._checked_config(head, config, (_BLOB_FORMAT,))
-        try:
-            return cls._from_arrays(_parse_arrays(rest), config, head, documents)
-        except StaleDocuments:
-            raise
-        except (ValueError, KeyError, IndexError, TypeError, zlib.error) as exc:
-            raise IndexMismatch(f"corrupt index ({exc}); {_REBUILD}") from exc
-
-    @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], config: DedupConfig, head: dict,
-                     documents: Mapping[int, Document] | None,
-                     runs: list[Run] | None = None) -> DedupIndex:
-        """An index of stored arrays (``to_bytes``' names; ``runs``: the LSH's runs, else the
-        one run ``lsh.key``/``lsh.row``). In ``al.*`` a later entry of a pair overrides an
-        earlier one (``al.ok`` 2: dropped)."""
+                     documents: Mapping[int, Document] | None, runs: list[Run],
+                     shingles: _Shingles) -> DedupIndex:
+        """An index of its stored arrays, band runs and shingle column (``_read_files``). In
+        ``al.*`` a later entry of a pair overrides an earlier one (``al.ok`` 2: dropped)."""
         index = cls(config)
-        ids = arrays["doc.id"].astype(np.int64).tolist()
+        if documents is None:
+            raise StaleDocuments("the index was stored without texts: pass the documents")
         docs = []
-        if "doc.digest" in arrays:
-            if documents is None:
-                raise StaleDocuments("the index was stored without texts: pass the documents")
-            for doc_id, digest in zip(ids, arrays["doc.digest"].tolist(), strict=True):
-                doc = documents.get(doc_id)
-                if doc is None or _digest(doc) != digest:
-                    raise StaleDocuments(f"document {doc_id} is gone or changed since the index "
-                                         "was stored")
-                docs.append(doc)
-        else:
-            strings = {name: _get_strings(arrays, f"doc.{name}") for name in _STR_FIELDS}
-            for r, doc_id in enumerate(ids):
-                values = {name: strings[name][r] for name in _STR_FIELDS}
-                pub = values["published"]
-                values["published"] = datetime.fromisoformat(pub) if pub else None
-                docs.append(Document(id=doc_id, **values))
-        n_sh = _offsets(arrays["fp.n"])
-        hashes = arrays["fp.hash"].astype(np.uint64, copy=False)  # a read-only view of the bytes
-        if len(hashes) != n_sh[-1]:
-            raise ValueError(f"{len(hashes)} shingle hashes for {int(n_sh[-1])}")
+        for doc_id, digest in zip(arrays["doc.id"].tolist(), arrays["doc.digest"].tolist(),
+                                  strict=True):
+            doc = documents.get(doc_id)
+            if doc is None or _digest(doc) != digest:
+                raise StaleDocuments(f"document {doc_id} is gone or changed since the index "
+                                     "was stored")
+            docs.append(doc)
         if len(docs):
-            index._append_loaded(docs, n_sh, hashes)
-        if runs is None:
-            runs = [Run(arrays["lsh.key"].astype(np.uint64, copy=False),
-                        arrays["lsh.row"].astype(np.int32))]
+            index._append_loaded(docs, shingles)
         index._bands.load(runs)
         index._cand = np.sort(arrays["cand"].astype(np.int64))
         if not _same_cache(head, config):  # alignments depend on these decision thresholds
@@ -704,34 +621,11 @@ class DedupIndex:
         return index
 
 
-#: Arrays of 64-bit hashes, stored raw (deflate cannot shrink them).
-_RANDOM = ("fp.hash", "lsh.key", "res.sim", "res.link.sim")
 _STR_FIELDS = ("url", "site", "text", "title", "author", "published", "canonical_url")
 #: Config fields that are not pinned but decide boilerplate masks and alignments: a stored
 #: index loaded with other values drops its cached masks and alignments.
 _CACHE_PARAMS = ("boilerplate_min_pages", "min_passage_shingles", "max_gap")
-_REBUILD = "run `newsdedup dedup --rebuild`"
-
-
-def _parse_arrays(rest: bytes) -> dict[str, np.ndarray]:
-    """The arrays of a ``to_bytes`` blob after its header line: manifest line, then bodies."""
-    manifest_raw, _, body = rest.partition(b"\n")
-    arrays: dict[str, np.ndarray] = {}
-    offset = 0
-    for name, dtype, shape, *packed in json.loads(manifest_raw):
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
-        if packed:
-            raw = zlib.decompress(body[offset:offset + packed[0]])
-            arrays[name] = np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
-            offset += packed[0]
-        else:
-            arrays[name] = np.frombuffer(body, dtype=dt, count=count,
-                                         offset=offset).reshape(shape)
-            offset += count * dt.itemsize
-    if offset != len(body):
-        raise ValueError(f"{len(body) - offset} trailing bytes")
-    return arrays
+REBUILD_ADVICE = "run `newsdedup dedup --rebuild`"
 
 
 def _same_cache(head: dict, config: DedupConfig) -> bool:
@@ -739,11 +633,11 @@ def _same_cache(head: dict, config: DedupConfig) -> bool:
     return all(head["config"].get(k) == getattr(config, k) for k in _CACHE_PARAMS)
 
 
-def _read_files(folder: Path, head: dict, gens: Generations,
-                recover: bool) -> tuple[dict[str, np.ndarray], list[Run]]:
-    """The arrays and band runs of a folder ``save`` wrote (format 4); ``recover``: first
-    truncate the columns to their recorded lengths and remove unnamed files (what a save
-    killed before its header left)."""
+def _read_files(folder: Path, head: dict, gens: Generations, recover: bool
+                ) -> tuple[dict[str, np.ndarray], list[Run], _Shingles]:
+    """The arrays, band runs (memory-mapped) and shingle column (read by offset when needed)
+    of a folder ``save`` wrote (format 4); ``recover``: first truncate the columns to their
+    recorded lengths and remove unnamed files (what a save killed before its header left)."""
     arrays: dict[str, np.ndarray] = {}
     for name, (file, count) in head["logs"].items():
         path, dtype = folder / file, np.dtype(_LOGS[name])
@@ -751,21 +645,23 @@ def _read_files(folder: Path, head: dict, gens: Generations,
             raise ValueError(f"{path} is shorter than {_HEADER} says")
         if recover:
             os.truncate(path, count * dtype.itemsize)
-        arrays[name] = np.fromfile(path, dtype=dtype, count=count)
+        if name != "shingles":
+            arrays[name] = np.fromfile(path, dtype=dtype, count=count)
     if recover:
         gens.recover(head)
         _drop_unnamed(folder, head)
     else:
         gens.generation = int(head["generation"])
-    arrays["fp.hash"] = arrays.pop("shingles")
     arrays["al.pair"] = arrays["al.pair"].reshape(-1, 2)
     arrays["al.f"] = arrays["al.f"].reshape(-1, 5)
     arrays["al.p"] = arrays["al.p"].reshape(-1, 5)
     arrays |= {name: gens.load(_file_name(name)) for name in head["arrays"]}
-    runs = [Run(np.load(folder / _BANDS / f"run.{n}.keys.npy"),
-                np.load(folder / _BANDS / f"run.{n}.rows.npy").astype(np.int32), n)
-            for n in head["runs"]]
-    return arrays, runs
+    runs = [Run(*_map_run(folder, n), n) for n in head["runs"]]
+    file, count = head["logs"]["shingles"]
+    offsets = _offsets(arrays["fp.n"])
+    if offsets[-1] != count:
+        raise ValueError(f"{count} shingle hashes for {int(offsets[-1])}")
+    return arrays, runs, _Shingles(offsets, path=folder / file, stored=len(offsets) - 1)
 
 
 _COLUMN_FILE = re.compile(r"[a-z_]+\.\d+\.[uif]\d+")
@@ -839,6 +735,79 @@ def _get_strings(arrays: dict[str, np.ndarray], name: str) -> list[str | None]:
     if pos != len(blob):
         raise ValueError(f"{name}: {len(blob) - pos} trailing bytes")
     return out
+
+
+#: Shingles read back at a time while opening (the boilerplate recount): 64 MB.
+_READ_CHUNK = 1 << 23
+
+
+class _Shingles:
+    """Every row's shingle hashes, one column cut by ``offsets`` (row -> first shingle): rows
+    before ``stored`` in the saved column file ``path``, read back by offset when they are
+    needed (``read``), later rows in memory (``tail``). What the index holds per row is its
+    offset; per shingle only the rows not saved yet."""
+
+    def __init__(self, offsets: np.ndarray | None = None, path: Path | None = None,
+                 stored: int = 0) -> None:
+        self.offsets = np.zeros(1, np.int64) if offsets is None else offsets
+        self.tail = np.zeros(0, np.uint64)
+        self.path, self.stored = path, stored
+
+    @property
+    def nbytes(self) -> int:
+        return self.offsets.nbytes + self.tail.nbytes
+
+    def append(self, doc_sh: np.ndarray, hashes: np.ndarray) -> None:
+        """New rows (their own offsets ``doc_sh`` into ``hashes``)."""
+        self.offsets = np.concatenate([self.offsets[:-1], doc_sh + self.offsets[-1]])
+        self.tail = np.concatenate([self.tail, hashes])
+
+    def saved(self, path: Path, rows: int) -> None:
+        """Rows before ``rows`` are now in the file ``path``: their shingles leave memory."""
+        cut = int(self.offsets[rows] - self.offsets[self.stored])
+        self.path, self.stored, self.tail = path, rows, self.tail[cut:].copy()
+
+    def read(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingle hashes of ``rows`` (sorted, distinct), their offsets and each row's position
+        in them (``hashes[doc_sh[pos[i]]:doc_sh[pos[i] + 1]]`` are row ``rows[i]``'s): the
+        whole column without a copy when it is all in memory and most rows are asked for,
+        else the rows copied into one buffer (the saved ones read from the file)."""
+        off = self.offsets
+        if not self.stored and 2 * len(rows) >= len(off) - 1:
+            return self.tail, off, rows
+        sizes = off[rows + 1] - off[rows]
+        local = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(sizes, out=local[1:])
+        buf = np.empty(int(local[-1]), np.uint64)
+        cut = int(np.searchsorted(rows, self.stored))
+        if cut < len(rows):
+            mem = slice(cut, None)
+            buf[local[cut]:] = self.tail[gather_ranges(off[rows[mem]] - off[self.stored],
+                                                       sizes[mem])]
+        if cut and not read_ranges(self.path, buf, local[:cut], off[rows[:cut]], sizes[:cut]):
+            raise ValueError(f"{self.path} is shorter than its index says")
+        return buf, local, np.arange(len(rows), dtype=np.int64)
+
+    def since(self, row: int) -> np.ndarray:
+        """The shingle hashes of rows ``row`` on, concatenated."""
+        if row >= self.stored:
+            return self.tail[int(self.offsets[row] - self.offsets[self.stored]):]
+        return self.read(np.arange(row, len(self.offsets) - 1, dtype=np.int64))[0]
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """Row ranges (lo, hi) of about ``_READ_CHUNK`` shingles each, covering every row."""
+        cuts = np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]), _READ_CHUNK))
+        bounds = np.unique(np.concatenate([cuts, [len(self.offsets) - 1]])).tolist()
+        if bounds[0] != 0:
+            bounds.insert(0, 0)
+        return list(itertools.pairwise(bounds))
+
+
+def _map_run(folder: Path, name: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and rows of the saved band run ``name``, memory-mapped (read-only): the pages a join
+    touches are read, and the kernel may drop them again."""
+    return tuple(np.asarray(np.load(folder / _BANDS / f"run.{name}.{part}.npy", mmap_mode="r"))
+                 for part in ("keys", "rows"))
 
 
 class _Stories(dict[int, Story]):

@@ -324,7 +324,8 @@ class BandIndex:
         (equal keys: the older runs' entries first)."""
         runs, n = self.runs, RUN_FANOUT
         while len(runs) >= n and len({_size_class(len(r)) for r in runs[-n:]}) == 1:
-            runs[-n:] = [Run(*_fold(runs[-n].keys, runs[-n].rows, runs[-n + 1:]))]
+            runs[-n:] = [Run(*_fold(runs[-n].keys, runs[-n].rows.astype(np.int32, copy=False),
+                                    runs[-n + 1:]))]  # saved rows: narrower
 
     def load(self, runs: list[Run]) -> None:
         """Take stored runs (oldest first), as saved."""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xxhash
 
-from dedup import DedupConfig, DedupIndex, Document, IndexMismatch, deduplicate
+from dedup import DedupConfig, DedupIndex, Document, deduplicate
 from dedup.align import Alignment, Passage, align_many
 from dedup.lsh import band_keys
 from dedup.minhash import kperm_ranges, kperm_signatures
@@ -29,6 +29,7 @@ from dedup.text import (
     tokenize,
 )
 from tests.fingerprints import normalized_tokens
+from tests.fixtures.dedup.persist import held, reopened
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -286,7 +287,7 @@ def _docs(n: int = 60) -> list[Document]:
     return out
 
 
-def test_add_in_any_batches_equals_one_rebuild() -> None:
+def test_add_in_any_batches_equals_one_rebuild(tmp_path) -> None:
     if not (DATA / "syndication-dev" / "manifest.json").exists():
         pytest.skip("no shared corpora")
     docs = _docs()
@@ -295,25 +296,15 @@ def test_add_in_any_batches_equals_one_rebuild() -> None:
     index = DedupIndex()
     index.add(docs[:7], batch=3)
     index.result()
-    index = DedupIndex.from_bytes(index.to_bytes())
+    index = reopened(index, tmp_path / "first")
     index.add(docs[7:40], batch=5)
-    index = DedupIndex.from_bytes(index.to_bytes())
+    index = reopened(index, tmp_path / "second")
     index.add(docs[40:])
     assert index.result() == rebuilt
     parallel = DedupIndex()
     parallel.add(docs, batch=9, workers=2)  # batches signed in two processes
     assert parallel.result() == rebuilt
     assert len(index.candidate_pairs()) == len(np.unique(index.candidate_pairs(), axis=0))
-
-
-def test_an_index_of_format_2_asks_for_a_rebuild() -> None:
-    index = DedupIndex()
-    index.add(_docs(5) if (DATA / "syndication-dev").exists() else [])
-    data = index.to_bytes()
-    old = data.replace(b'"format": 3', b'"format": 2', 1)
-    assert old != data
-    with pytest.raises(IndexMismatch, match=r"format 2 != 3.*--rebuild"):
-        DedupIndex.from_bytes(old)
 
 
 def test_normalisation_table_composes_like_whole_tokens() -> None:
@@ -327,7 +318,7 @@ def test_normalisation_table_composes_like_whole_tokens() -> None:
             chr(mapped[c])
 
 
-def test_an_index_stored_without_texts_takes_them_back() -> None:
+def test_an_index_stored_without_texts_takes_them_back(tmp_path) -> None:
     from dedup.index import StaleDocuments
 
     if not (DATA / "syndication-dev" / "manifest.json").exists():
@@ -336,19 +327,19 @@ def test_an_index_stored_without_texts_takes_them_back() -> None:
     index = DedupIndex()
     index.add(docs)
     result = index.result()
-    data = index.to_bytes(texts=False)
-    assert docs[0].text[:60].encode() not in data
-    assert len(data) < len(index.to_bytes())
+    index.save(tmp_path)
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert docs[0].text[:60].encode() not in stored
     by_id = {d.id: d for d in docs}
-    loaded = DedupIndex.from_bytes(data, documents=by_id)
-    assert loaded.to_bytes(texts=False) == data
+    loaded = DedupIndex.open(tmp_path, documents=by_id)
+    assert held(loaded) == held(index)
     assert loaded.result() == result
     with pytest.raises(StaleDocuments):
-        DedupIndex.from_bytes(data)
+        DedupIndex.open(tmp_path)
     changed = dict(by_id)
     changed[docs[3].id] = dataclasses.replace(docs[3], text=docs[3].text + " More.")
     with pytest.raises(StaleDocuments):
-        DedupIndex.from_bytes(data, documents=changed)
+        DedupIndex.open(tmp_path, documents=changed)
 
 
 def test_boilerplate_counts_and_masks_equal_a_plain_count() -> None:

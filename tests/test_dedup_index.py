@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dedup import ALGORITHM_VERSION, DedupConfig, DedupIndex, IndexMismatch, deduplicate
+from tests.fixtures.dedup.persist import held, reopened
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
 
@@ -26,25 +27,24 @@ def _corpus():
     ]
 
 
-def test_incremental_batches_equal_a_rebuild() -> None:
+def test_incremental_batches_equal_a_rebuild(tmp_path) -> None:
     docs = _corpus()
     rebuilt = deduplicate(docs)
     index = DedupIndex()
     index.add(docs[:2])
     index.add(docs[2:5])
-    restored = DedupIndex.from_bytes(index.to_bytes())
+    restored = reopened(index, tmp_path / "passage")
     restored.add(docs[5:])
     assert restored.result() == rebuilt
     assert {m for s in rebuilt.stories for m in s.members} == {d.id for d in docs}
 
 
-def test_round_trip_keeps_everything_and_matches_new_docs_against_stored() -> None:
+def test_round_trip_keeps_everything_and_matches_new_docs_against_stored(tmp_path) -> None:
     docs = _corpus()
     index = DedupIndex()
     index.add(docs[:4])
-    data = index.to_bytes()
-    loaded = DedupIndex.from_bytes(data, DedupConfig())
-    assert loaded.to_bytes() == data
+    loaded = reopened(index, tmp_path / "passage", DedupConfig())
+    assert held(loaded) == held(index)
     assert loaded.result() == index.result()
     loaded.add([doc(50, "z.test", story(80, 10)[:4], hours=9)])  # a late copy of doc 1
     assert any({1, 50} <= set(s.members) for s in loaded.result().stories)
@@ -52,33 +52,40 @@ def test_round_trip_keeps_everything_and_matches_new_docs_against_stored() -> No
 
 @pytest.mark.parametrize(("field", "value"), [("seed", 2), ("num_perm", 64),
                                               ("scheme", "oph"), ("shingle_size", 4)])
-def test_index_built_with_other_parameters_is_refused(field: str, value: object) -> None:
+def test_index_built_with_other_parameters_is_refused(field: str, value: object,
+                                                     tmp_path) -> None:
     index = DedupIndex()
     index.add(_corpus()[:2])
-    data = index.to_bytes()
+    index.save(tmp_path)
     changes = {field: value}
     if field == "num_perm":
         changes |= {"lsh_bands": 16}
     other = dataclasses.replace(DedupConfig(), **changes)
     with pytest.raises(IndexMismatch, match=field):
-        DedupIndex.from_bytes(data, other)
+        DedupIndex.open(tmp_path, other, index.documents)
 
 
-def test_decision_thresholds_may_change_without_rebuild() -> None:
+def test_decision_thresholds_may_change_without_rebuild(tmp_path) -> None:
     index = DedupIndex()
     index.add(_corpus())
     looser = dataclasses.replace(DedupConfig(), copy_containment=0.4)
-    assert DedupIndex.from_bytes(index.to_bytes(), looser).config.copy_containment == 0.4
+    assert reopened(index, tmp_path / "passage", looser).config.copy_containment == 0.4
 
 
-def test_garbage_and_algorithm_version_are_detected() -> None:
-    with pytest.raises(IndexMismatch):
-        DedupIndex.from_bytes(b"not an index")
+def test_garbage_and_algorithm_version_are_detected(tmp_path) -> None:
     index = DedupIndex()
     index.add(_corpus()[:1])
-    tampered = index.to_bytes().replace(f'"algorithm": "{ALGORITHM_VERSION}"'.encode(), b'"algorithm": "old"')
+    index.save(tmp_path)
+    header = tmp_path / "index.json"
+    head = json.loads(header.read_text())
+    assert head["params"]["algorithm"] == ALGORITHM_VERSION
+    head["params"]["algorithm"] = "old"
+    header.write_text(json.dumps(head))
     with pytest.raises(IndexMismatch, match="algorithm"):
-        DedupIndex.from_bytes(tampered)
+        DedupIndex.open(tmp_path, documents=index.documents)
+    header.write_text("not an index")
+    with pytest.raises(IndexMismatch):
+        DedupIndex.open(tmp_path, documents=index.documents)
 
 
 def test_re_adding_a_document_is_a_no_op_but_changed_content_is_an_error() -> None:
@@ -91,23 +98,23 @@ def test_re_adding_a_document_is_a_no_op_but_changed_content_is_an_error() -> No
         index.add([dataclasses.replace(docs[0], text="changed")])
 
 
-def test_cached_alignments_are_redone_when_boilerplate_grows() -> None:
+def test_cached_alignments_are_redone_when_boilerplate_grows(tmp_path) -> None:
     # the footer of a.test becomes boilerplate with doc 6, after docs 1 and 3 were verified
     docs = _corpus()
     rebuilt = deduplicate(docs)
     index = DedupIndex()
     index.add(docs[:3])
     index.result()
-    restored = DedupIndex.from_bytes(index.to_bytes())
+    restored = reopened(index, tmp_path / "first")
     assert restored._aligned == index._aligned
     restored.add(docs[3:5])
     restored.result()
     restored.add(docs[5:])
     assert restored.result() == rebuilt
-    assert DedupIndex.from_bytes(restored.to_bytes()).result() == rebuilt
+    assert reopened(restored, tmp_path / "second").result() == rebuilt
 
 
-def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch) -> None:
+def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch, tmp_path) -> None:
     docs = _corpus()
     index = DedupIndex()
     index.add(docs[:6])
@@ -122,7 +129,7 @@ def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch) ->
         return real(ids_a, rows_a, ids_b, rows_b, *rest)
 
     monkeypatch.setattr(mod, "align_many", counting)
-    loaded = DedupIndex.from_bytes(index.to_bytes())
+    loaded = reopened(index, tmp_path / "passage")
     loaded.add(docs[6:])
     result = loaded.result()
     verified = list(calls)
@@ -130,31 +137,13 @@ def test_incremental_result_verifies_only_pairs_of_new_documents(monkeypatch) ->
     assert verified and all(7 in pair for pair in verified)
 
 
-def test_other_alignment_thresholds_drop_the_cache() -> None:
+def test_other_alignment_thresholds_drop_the_cache(tmp_path) -> None:
     docs = _corpus()
     index = DedupIndex()
     index.add(docs)
     index.result()
     other = dataclasses.replace(DedupConfig(), max_gap=0, boilerplate_min_pages=2)
-    assert DedupIndex.from_bytes(index.to_bytes(), other).result() == deduplicate(docs, other)
-
-
-def test_an_index_of_the_old_json_format_asks_for_a_rebuild() -> None:
-    import json
-    import zlib
-
-    head = json.dumps({"format": 1, "params": DedupConfig().fingerprint_params(),
-                       "config": dataclasses.asdict(DedupConfig())}).encode()
-    old = b"NEWSDEDUP-INDEX\n" + head + b"\n" + zlib.compress(b'{"docs": []}')
-    for data in (old, old[:40], b"NEWSDEDUP-INDEX\n{not json\n"):
-        with pytest.raises(IndexMismatch, match="--rebuild"):
-            DedupIndex.from_bytes(data)
-    good = DedupIndex()
-    good.add(docs := _corpus())
-    data = good.to_bytes()
-    with pytest.raises(IndexMismatch, match="--rebuild"):
-        DedupIndex.from_bytes(data[:-7])
-    assert DedupIndex.from_bytes(data).result() == deduplicate(docs)
+    assert reopened(index, tmp_path / "passage", other).result() == deduplicate(docs, other)
 
 
 def test_saved_files_round_trip_append_shingles_and_drop_an_unsaved_tail(tmp_path) -> None:
@@ -166,7 +155,7 @@ def test_saved_files_round_trip_append_shingles_and_drop_an_unsaved_tail(tmp_pat
     index.result()
     index.save(folder)
     loaded = DedupIndex.open(folder, documents=by_id)
-    assert loaded.to_bytes(texts=False) == index.to_bytes(texts=False)
+    assert held(loaded) == held(index)
     (shingles,) = folder.glob("shingles.*.u64")
     before = shingles.read_bytes()
     loaded.add(docs[4:])
@@ -253,7 +242,7 @@ def test_a_save_appends_columns_and_band_runs_and_rewrites_nothing_saved(tmp_pat
             assert kept is None or kept.startswith(data), name  # appended or gone, not changed
         assert any(n.startswith("bands/") and n not in before for n in after)  # a new run
         loaded = DedupIndex.open(folder, documents=by_id)
-        assert loaded.to_bytes(texts=False) == index.to_bytes(texts=False)
+        assert held(loaded) == held(index)
         index = loaded  # the next save extends what it opened
     assert index.result() == deduplicate(docs)
     runs = sorted(n for n in after if n.startswith("bands/") and n.endswith(".keys.npy"))
@@ -325,3 +314,33 @@ def test_an_index_of_the_previous_format_is_refused_and_a_rebuild_replaces_it(tm
     names = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert json.loads((folder / "index.json").read_text())["format"] == 4
     assert not names & (old_files - {"index.json"})
+
+
+def _mapped(arr: np.ndarray) -> bool:
+    """Whether ``arr``'s memory is a file mapping (``np.load(mmap_mode=...)``)."""
+    import mmap
+
+    while arr is not None and not isinstance(arr, mmap.mmap):
+        arr = getattr(arr, "base", None)
+    return arr is not None
+
+
+def test_an_opened_index_reads_its_saved_rows_and_runs_from_the_files(tmp_path) -> None:
+    """Memory by size: an opened index holds no shingle hash of a saved row (they are read
+    back by offset when a pair or a site's boilerplate needs them) and maps its band runs;
+    rows added later stay in memory until the next save. Results stay a rebuild's."""
+    docs = _corpus()
+    by_id = {d.id: d for d in docs}
+    folder = tmp_path / "passage"
+    built = _saved(folder, docs[:4])
+    assert built._sh.tail.size == 0 and all(_mapped(r.keys) for r in built._bands.runs)
+    index = DedupIndex.open(folder, documents=by_id)
+    assert index._sh.tail.size == 0 and index._sh.offsets[-1] > 0
+    assert index._bands.runs and all(_mapped(r.keys) and _mapped(r.rows)
+                                     for r in index._bands.runs)
+    index.add(docs[4:])
+    assert index._sh.tail.size == index._sh.offsets[-1] - index._sh.offsets[4] > 0
+    assert index.result() == deduplicate(docs)
+    index.save(folder)
+    assert index._sh.tail.size == 0
+    assert held(DedupIndex.open(folder, documents=by_id)) == held(index)

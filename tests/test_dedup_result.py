@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dedup import DedupIndex, Document, deduplicate
+from tests.fixtures.dedup.persist import reopened
 from tests.fixtures.dedup.synth import doc, paragraph, story
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,13 +85,13 @@ def corpus() -> list[Document]:
     return _generated(300) + _handmade()
 
 
-def test_batches_with_results_between_equal_a_rebuild(corpus: list[Document]) -> None:
+def test_batches_with_results_between_equal_a_rebuild(corpus: list[Document], tmp_path) -> None:
     index = DedupIndex()
     seen: list[Document] = []
     for i, batch in enumerate(_batches(corpus)):
         if i == 2:  # the stored index (with its decided stories) continues the run
-            index = DedupIndex.from_bytes(index.to_bytes(texts=False),
-                                          documents={d.id: d for d in seen})
+            index.save(tmp_path)
+            index = DedupIndex.open(tmp_path, documents={d.id: d for d in seen})
         index.add(batch)
         seen += batch
         got = index.result()
@@ -143,19 +144,21 @@ def test_new_pages_redecide_only_their_component(corpus: list[Document],
 
 
 def test_a_stored_index_keeps_its_decided_result(corpus: list[Document],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path) -> None:
     index = DedupIndex()
     index.add(corpus[:-3])
     before = index.result()
-    data = index.to_bytes(texts=False)
+    decided_folder = tmp_path / "decided"
+    index.save(decided_folder)
     index.add(corpus[-3:])  # not decided yet: stored without a result, decided on load
-    pending = DedupIndex.from_bytes(index.to_bytes(), documents=None)
+    pending = reopened(index, tmp_path / "pending")
     decided = _spy_decide(monkeypatch)
-    loaded = DedupIndex.from_bytes(data, documents={d.id: d for d in corpus})
+    loaded = DedupIndex.open(decided_folder, documents={d.id: d for d in corpus})
     assert loaded.result() == before
     assert decided == [set()]
     assert pending.result() == deduplicate(corpus)
-    other = DedupIndex.from_bytes(data, config=dataclasses.replace(index.config, lead_share=0.3),
-                                  documents={d.id: d for d in corpus})
+    other = DedupIndex.open(decided_folder, dataclasses.replace(index.config, lead_share=0.3),
+                            documents={d.id: d for d in corpus})
     other.result()
     assert len(decided[-1]) > 10  # other decision thresholds: the stored result is not used

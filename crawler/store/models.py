@@ -179,8 +179,8 @@ class PassageLink(Base):
 
 
 class DedupState(Base):
-    """The passage index as versions before the state directory kept it (``DedupIndex.to_bytes``):
-    read once by the next dedup run, which saves it as files and deletes the row."""
+    """The passage index as versions before the state directory kept it (one blob): refused
+    (the algorithm changed since), deleted by the next save."""
 
     __tablename__ = "dedup_state"
 
